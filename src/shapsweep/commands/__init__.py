@@ -1,0 +1,21 @@
+"""Subcommands of the `shapsweep` CLI: one module per subcommand.
+
+Each module listed in COMMAND_MODULES has a one-line docstring (the help text),
+`add_arguments(parser)` and `run(args) -> int`. Add a subcommand by adding its module
+here; keep module-level imports light (torch, transformers... inside `run`) so that
+`shapsweep --help` and the cheap subcommands start fast.
+"""
+
+COMMAND_MODULES = [
+    "validate",
+    "plan",
+    "rows",
+    "explain",
+    "aggregate",
+    "compare",
+    "status",
+    "report",
+    "evaluate",
+    "track",
+    "export",
+]
