@@ -1,0 +1,11 @@
+"""Shapley estimators over games (callables mapping a (k, n) bool coalition matrix to k floats).
+
+    from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
+"""
+
+from .budget import resolve_budget
+from .normalizers import NORMALIZERS, normalize
+from .registry import METHODS, Method, estimate
+from .result import ShapleyEstimate
+
+__all__ = ["estimate", "normalize", "resolve_budget", "METHODS", "NORMALIZERS", "Method", "ShapleyEstimate"]
