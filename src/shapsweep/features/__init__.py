@@ -1,0 +1,1 @@
+"""Players (how an input splits into features) and masking (how absent features are hidden)."""

@@ -1,0 +1,84 @@
+"""The game handed to estimators: bool coalitions (k, n) -> float64 values (k,), batched and cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from shapsweep.models.device import BatchRunner
+
+
+@dataclass
+class Usage:
+    """What one explanation cost: model forward passes and tokens processed (padding excluded)."""
+
+    forward_passes: int = 0
+    tokens: int = 0
+
+    def add(self, forward_passes: int, tokens: int) -> None:
+        self.forward_passes += int(forward_passes)
+        self.tokens += int(tokens)
+
+
+class CachedGame:
+    """A row's game. Every distinct coalition reaches `evaluate` once per explanation.
+
+    `evaluate` maps a (b, n) bool chunk to (b,) values; the game deduplicates, looks up its cache,
+    orders the new coalitions by size (similar lengths pad less) and feeds them in chunks.
+    """
+
+    def __init__(
+        self,
+        players: list[str],
+        spans: list[tuple[int, int]] | None,
+        evaluate: Callable[[np.ndarray], np.ndarray],
+        runner: BatchRunner,
+        usage: Usage,
+        response: str | None = None,
+    ):
+        self.players = list(players)
+        self.n_players = len(self.players)
+        self.spans = spans
+        self.response = response
+        self._evaluate = evaluate
+        self._runner = runner
+        self._usage = usage
+        self._cache: dict[bytes, float] = {}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "forward_passes": self._usage.forward_passes,
+            "tokens": self._usage.tokens,
+            "coalitions": len(self._cache),
+        }
+
+    def prime(self, coalition, value: float) -> None:
+        """Record a value the connector already computed the same way (e.g. v(full) while building the reference)."""
+        self._cache[self._key(np.asarray(coalition, dtype=bool))] = float(value)
+
+    def _key(self, coalition: np.ndarray) -> bytes:
+        return np.packbits(coalition).tobytes()
+
+    def __call__(self, coalitions) -> np.ndarray:
+        coalitions = np.asarray(coalitions)
+        if coalitions.ndim == 1:
+            coalitions = coalitions[None, :]
+        if coalitions.ndim != 2 or coalitions.shape[1] != self.n_players:
+            raise ValueError(f"coalitions must have shape (k, {self.n_players}), got {coalitions.shape}")
+        coalitions = coalitions.astype(bool)
+        keys = [self._key(c) for c in coalitions]
+        new: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in self._cache and key not in new:
+                new[key] = i
+        if new:
+            rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+            # Largest coalitions first: neighbours in a chunk have similar lengths.
+            rows = rows[np.argsort(-coalitions[rows].sum(axis=1), kind="stable")]
+            values = self._runner.run(coalitions[rows], self._evaluate)
+            for row, value in zip(rows, values):
+                self._cache[keys[row]] = float(value)
+        return np.array([self._cache[key] for key in keys], dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Value functions: what number a model's output on a masked input becomes."""
