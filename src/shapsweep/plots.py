@@ -1,0 +1,117 @@
+"""Run-comparison plots of an experiment set, drawn with matplotlib (no pyplot state, no display needed).
+
+- approximation error against the reference run versus budget, one line per method;
+- mean runtime per row versus budget, one line per method;
+- the share of |phi| mass carried by each player position, per method (median and quartiles over rows).
+
+Each function takes plain polars frames and returns a Figure; `to_png` renders it reproducibly (no
+timestamp or software version in the file), so the same runs give byte-identical plots. A plot with
+nothing to show still renders, with a sentence saying why, so the report rule's outputs always exist.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
+
+PLOT_NAMES = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position")
+MAX_POSITIONS = 64  # positions beyond this are not drawn (rows rarely have more players; see max_players)
+
+
+def _empty(fig: Figure, ax, message: str) -> Figure:
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def _method_lines(ax, per_run: pl.DataFrame, y: str) -> bool:
+    """One line per method over budget; True when something was drawn."""
+    data = per_run.filter(pl.col("budget").is_not_null() & pl.col(y).is_not_null() & pl.col(y).is_finite())
+    drawn = False
+    for (method,), part in data.sort("method", nulls_last=True).group_by("method", maintain_order=True):
+        part = part.group_by("budget").agg(pl.col(y).mean()).sort("budget")
+        ax.plot(part["budget"].to_numpy(), part[y].to_numpy(), marker="o", label=str(method))
+        drawn = True
+    if drawn:
+        ax.set_xscale("log")
+        ax.legend(title="method", fontsize="small")
+        ax.grid(True, alpha=0.3)
+    return drawn
+
+
+def error_vs_budget(per_run: pl.DataFrame) -> Figure:
+    """per_run: `method`, `budget`, `ref_rel_l2` (mean relative L2 error of the run against its reference)."""
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    if not _method_lines(ax, per_run, "ref_rel_l2"):
+        return _empty(fig, ax, "No run has a reference run to compare with\n(set `reference` in the sweep).")
+    ax.set_xlabel("budget (coalitions evaluated per row)")
+    ax.set_ylabel("relative L2 error vs reference")
+    ax.set_title("Approximation error versus budget")
+    fig.tight_layout()
+    return fig
+
+
+def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
+    """per_run: `method`, `budget`, `runtime_s` (mean seconds per explained row)."""
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    if not _method_lines(ax, per_run, "runtime_s"):
+        return _empty(fig, ax, "No run has both a budget and a runtime.")
+    ax.set_yscale("log")
+    ax.set_xlabel("budget (coalitions evaluated per row)")
+    ax.set_ylabel("mean runtime per row (s)")
+    ax.set_title("Runtime versus budget")
+    fig.tight_layout()
+    return fig
+
+
+def phi_mass_shares(attributions: list[list[float]]) -> np.ndarray:
+    """Rows x positions matrix of |phi_i| / sum |phi| (NaN past a row's last player or for all-zero rows)."""
+    width = min(MAX_POSITIONS, max((len(a) for a in attributions), default=0))
+    shares = np.full((len(attributions), width), np.nan)
+    for i, phi in enumerate(attributions):
+        mags = np.abs(np.asarray(phi[:width], dtype=float))
+        total = np.abs(np.asarray(phi, dtype=float)).sum()
+        if total > 0:
+            shares[i, : len(mags)] = mags / total
+    return shares
+
+
+def phi_mass_by_position(explanations: pl.DataFrame) -> Figure:
+    """explanations: `method`, `attribution` (list per row); ok rows only."""
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    data = explanations.filter(pl.col("attribution").list.len() > 0)
+    drawn = False
+    for (method,), part in data.sort("method", nulls_last=True).group_by("method", maintain_order=True):
+        shares = phi_mass_shares(part["attribution"].to_list())
+        if shares.size == 0 or np.all(np.isnan(shares)):
+            continue
+        filled = ~np.all(np.isnan(shares), axis=0)
+        positions = np.arange(shares.shape[1])[filled]
+        cols = shares[:, filled]
+        median = np.nanmedian(cols, axis=0)
+        low, high = np.nanpercentile(cols, [25, 75], axis=0)
+        (line,) = ax.plot(positions, median, marker=".", label=str(method))
+        ax.fill_between(positions, low, high, alpha=0.2, color=line.get_color())
+        drawn = True
+    if not drawn:
+        return _empty(fig, ax, "No explained row with attributions yet.")
+    ax.set_xlabel("player position")
+    ax.set_ylabel("share of |φ| mass (median, IQR)")
+    ax.set_title("Where the attribution mass sits")
+    ax.legend(title="method", fontsize="small")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def to_png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()

@@ -1,0 +1,6 @@
+"""The HTML report of an experiment set: `load_report_inputs(set_dir)` then `build_report(inputs, out_dir)`."""
+
+from shapsweep.report.inputs import ReportInputs, load_report_inputs
+from shapsweep.report.pages import ReportFiles, build_report
+
+__all__ = ["ReportInputs", "ReportFiles", "build_report", "load_report_inputs"]
