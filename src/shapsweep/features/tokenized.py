@@ -42,10 +42,12 @@ def tokenize_row(
     prefix: str = "",
     suffix: str = "",
     add_special_tokens: bool = True,
+    prepend_ids: tuple[int, ...] = (),
     max_length: int | None = None,
 ) -> TokenizedRow:
     """Tokenize `prefix + text + suffix` once and split `text` into players.
 
+    `prepend_ids` (e.g. a BOS the tokenizer does not add) go first and are never players.
     Raises RowError for zero players (`empty_input`), more than `features.max_players`
     (`too_many_players`), bad explicit spans (`bad_spans`) or a sequence over `max_length` (`too_long`).
     """
@@ -59,6 +61,10 @@ def tokenize_row(
     ids = np.asarray(encoded["input_ids"], dtype=np.int64)
     offsets = encoded["offset_mapping"]
     special = np.asarray(encoded["special_tokens_mask"], dtype=bool)
+    if prepend_ids:
+        ids = np.concatenate([np.asarray(prepend_ids, dtype=np.int64), ids])
+        offsets = [(0, 0)] * len(prepend_ids) + list(offsets)
+        special = np.concatenate([np.ones(len(prepend_ids), dtype=bool), special])
     # Special tokens written into the template text ("<s>", "<|user|>") are not flagged by the
     # tokenizer's mask, but they sit outside [text_start, text_end) and so stay unowned.
     text_start, text_end = len(prefix), len(prefix) + len(text)
