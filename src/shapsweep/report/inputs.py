@@ -35,8 +35,8 @@ SHARD_COLUMNS = {
 }
 
 # Where a run's method and budget may be found, most specific first (runs.parquet columns or spec keys).
-METHOD_KEYS = ("method", "shap.method", "shap_method", "estimator")
-BUDGET_KEYS = ("budget", "shap.budget", "shap_budget")
+METHOD_KEYS = ("shap.method", "method", "explain.shap.method")
+BUDGET_KEYS = ("shap.budget", "budget", "explain.shap.budget")
 
 
 @dataclass
@@ -101,14 +101,19 @@ def _read_config(config_path: Path | None) -> dict[str, Any]:
     return json.loads(Path(config_path).read_text())
 
 
-def _specs_from_config(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """run_id -> spec, from a rendered config's `runs` (a mapping or a list of specs with `run_id`)."""
-    runs = config.get("runs")
-    if isinstance(runs, dict):
-        return {str(k): v for k, v in runs.items() if isinstance(v, dict)}
-    if isinstance(runs, list):
-        return {str(r["run_id"]): r for r in runs if isinstance(r, dict) and "run_id" in r}
-    return {}
+def _runs_of_config(config: dict[str, Any], config_path: Path | None) -> tuple[dict[str, dict], dict[str, str]]:
+    """run_id -> run spec and run_id -> reference run id, expanded from the rendered config like the
+    pipeline does (shapsweep.config), so the report names runs exactly as the rules do."""
+    if not config:
+        return {}, {}
+    from shapsweep.config.experiment_set import from_config
+
+    try:
+        exp = from_config(config, str(config_path))
+    except Exception as exc:  # the pipeline validated it already; say which file no longer matches
+        raise ValueError(f"{config_path}: cannot expand the experiment set's runs: {exc}") from exc
+    references = {run_id: ref for run_id, ref in exp.references.items() if ref and ref != run_id}
+    return exp.runs, references
 
 
 def load_report_inputs(set_dir: Path, runs_path: Path | None = None, config_path: Path | None = None) -> ReportInputs:
@@ -119,8 +124,9 @@ def load_report_inputs(set_dir: Path, runs_path: Path | None = None, config_path
     runs = pl.read_parquet(runs_path)
     if "run_id" not in runs.columns:
         raise ValueError(f"{runs_path} has no `run_id` column; it should hold one row per run")
-    config = _read_config(config_path if config_path else set_dir / "config.json")
-    specs = _specs_from_config(config)
+    config_path = Path(config_path) if config_path else set_dir / "config.json"
+    config = _read_config(config_path)
+    specs, references = _runs_of_config(config, config_path)
 
     rows: dict[str, pl.DataFrame] = {}
     for rows_path in sorted((set_dir / "data").glob("*/rows.parquet")):
@@ -139,7 +145,9 @@ def load_report_inputs(set_dir: Path, runs_path: Path | None = None, config_path
             data_id = next(iter(rows))
         if data_id is not None:
             run_data[run_id] = str(data_id)
-        reference = runs["reference"][i] if "reference" in runs.columns else spec.get("reference")
+        reference = references.get(run_id)
+        if reference is None and "reference_run" in runs.columns:
+            reference = runs["reference_run"][i]
         if isinstance(reference, str) and reference and reference != run_id:
             run_reference[run_id] = reference
 
