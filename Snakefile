@@ -1,0 +1,25 @@
+# shapsweep: a Jsonnet experiment set rendered into (run x row shard) jobs.
+#   snakemake --profile profiles/default                                  # config/default.jsonnet
+#   snakemake --profile profiles/default --config experiment=config/X.jsonnet 'vars={budget: 64}'
+# Other --config keys override the rendered config's top-level fields (e.g. shard_size=4).
+from pathlib import Path
+
+
+include: "rules/common.smk"
+include: "rules/rows.smk"
+include: "rules/explain.smk"
+include: "rules/aggregate.smk"
+include: "rules/compare.smk"
+
+
+# Stages owned by other parts of the project; each is included once its file exists.
+for _stage in ("report", "evaluate", "track", "export"):
+    if (Path(workflow.basedir) / "rules" / f"{_stage}.smk").exists():
+
+        include: f"rules/{_stage}.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,22 @@
+# A run's shards (+ faithfulness files when evaluated) -> summary.json. Never loads a model.
+
+
+localrules:
+    aggregate,
+
+
+rule aggregate:
+    input:
+        shards=lambda wildcards: [shard_file(wildcards.run, s) for s in shard_ids(wildcards.run)],
+        faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
+    output:
+        summary=f"{SET_DIR}/runs/{{run}}/summary.json",
+    params:
+        config=CONFIG_JSON,
+        set_dir=SET_DIR,
+        faithfulness=lambda wildcards, input: "--faithfulness" if input.faithfulness else "",
+    log:
+        f"{SET_DIR}/logs/aggregate/{{run}}.log",
+    shell:
+        "{SHAPSWEEP} aggregate {params.config:q} --run {wildcards.run} --set-dir {params.set_dir:q}"
+        " {params.faithfulness} --out {output.summary:q} > {log:q} 2>&1"

@@ -1,0 +1,109 @@
+# Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints).
+# The names below are a contract with the other rules files (docs/DESIGN.md); keep them stable.
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from shapsweep import layout
+from shapsweep.atomic_outputs import write_json
+from shapsweep.config import ConfigError, load_experiment_set
+
+# --config experiment=PATH picks the set, vars={...} feeds std.extVar, any other key overrides the
+# rendered config (the command line wins over the file, never the other way round).
+_EXPERIMENT = config.get("experiment", "config/default.jsonnet")
+_OVERRIDES = {k: v for k, v in config.items() if k not in ("experiment", "vars")}
+try:
+    EXPERIMENT_SET = load_experiment_set(_EXPERIMENT, ext_vars=config.get("vars") or {}, overrides=_OVERRIDES)
+    EXPERIMENT_SET.references  # fail at parse time, not in a job
+    for _run_id in EXPERIMENT_SET.runs:
+        EXPERIMENT_SET.shard_plan(_run_id)
+except ConfigError as exc:
+    raise WorkflowError(f"{_EXPERIMENT}:\n{exc}") from None
+
+CFG = EXPERIMENT_SET.config
+RUNS = EXPERIMENT_SET.runs
+SET_DIR = str(layout.set_dir(CFG))
+CONFIG_JSON = str(layout.config_json(SET_DIR))
+# Written only when its content changes, so its mtime never re-triggers anything.
+write_json(CONFIG_JSON, CFG, only_if_changed=True)
+
+# The CLI of the interpreter running Snakemake (works without an activated venv).
+SHAPSWEEP = f"{shlex.quote(sys.executable)} -m shapsweep.cli"
+
+DATA_IDS = sorted({run["data_id"] for run in RUNS.values()})
+
+
+wildcard_constraints:
+    run="|".join(RUNS) or "-",
+    shard=r"\d+",
+    data_id="|".join(DATA_IDS) or "-",
+
+
+def shard_ids(run_id):
+    return [s.shard_id for s in EXPERIMENT_SET.shard_plan(run_id).shards]
+
+
+def shard_bounds(run_id, shard_id):
+    """'START END' of a shard in rows.parquet: a plain string, so the params trigger can compare it."""
+    for s in EXPERIMENT_SET.shard_plan(run_id).shards:
+        if s.shard_id == shard_id:
+            return f"{s.start} {s.end}"
+    raise WorkflowError(f"run {run_id}: no shard {shard_id}")
+
+
+def shard_file(run_id, shard):
+    return str(layout.shard_file(SET_DIR, run_id, shard))
+
+
+def all_shard_files():
+    return [shard_file(r, s) for r in RUNS for s in shard_ids(r)]
+
+
+def rows_file(data_id):
+    return str(layout.rows_file(SET_DIR, data_id))
+
+
+def summary_file(run_id):
+    return str(layout.summary_file(SET_DIR, run_id))
+
+
+def faithfulness_files(run_id):
+    if not CFG["evaluation"]["enabled"]:
+        return []
+    return [str(layout.faithfulness_file(SET_DIR, run_id, s)) for s in shard_ids(run_id)]
+
+
+def compare_outputs():
+    return {name: str(path) for name, path in layout.compare_files(SET_DIR).items()}
+
+
+def log_path(rule, *wildcard_parts):
+    return str(layout.log_file(SET_DIR, rule, *wildcard_parts))
+
+
+def _run_resource(key):
+    return lambda wildcards: RUNS[wildcards.run]["resources"][key]
+
+
+# Resources of the GPU rule, per run (the evaluate rule reuses them). Slurm-only keys appear only
+# when some run sets them.
+explain_resources = {
+    "mem_mb": _run_resource("mem_mb"),
+    "runtime": _run_resource("runtime"),
+    "gpu": _run_resource("gpu"),
+}
+for _key in ("slurm_partition", "slurm_extra"):
+    if any(run["resources"][_key] for run in RUNS.values()):
+        explain_resources[_key] = lambda wildcards, _key=_key: RUNS[wildcards.run]["resources"][_key] or ""
+
+# Other rules files may append to this; `all` requests every target in it.
+EXTRA_TARGETS = []
+
+
+def all_targets():
+    targets = [summary_file(r) for r in RUNS] + list(compare_outputs().values())
+    if "report" in dir(rules):
+        targets.append(f"{SET_DIR}/report/index.html")
+    return targets + EXTRA_TARGETS

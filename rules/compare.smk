@@ -1,0 +1,22 @@
+# All runs -> runs.parquet / runs.tsv (parameters and metrics as columns) and per-row errors against
+# the reference runs. Never loads a model.
+
+
+localrules:
+    compare,
+
+
+rule compare:
+    input:
+        summaries=[summary_file(r) for r in RUNS],
+        shards=all_shard_files(),
+    output:
+        **compare_outputs(),
+    params:
+        config=CONFIG_JSON,
+        set_dir=SET_DIR,
+    log:
+        f"{SET_DIR}/logs/compare.log",
+    shell:
+        "{SHAPSWEEP} compare {params.config:q} --set-dir {params.set_dir:q} --out-parquet {output.parquet:q}"
+        " --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q} > {log:q} 2>&1"

@@ -1,0 +1,78 @@
+"""Per-run summary: row outcomes, cost, efficiency residual and attribution shape, plus faithfulness means."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from shapsweep.explain import SHARD_SCHEMA
+
+
+def read_shards(paths: list[str | Path]) -> pl.DataFrame:
+    frames = [pl.read_parquet(p) for p in paths]
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=SHARD_SCHEMA)
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def abs_mass_entropy(values: list[float]) -> float | None:
+    """Entropy of the |phi| mass over players, divided by log(n): 1 = spread evenly, 0 = one player."""
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    total = a.sum()
+    if len(a) < 2 or total <= 0:
+        return None
+    p = a[a > 0] / total
+    return float(-(p * np.log(p)).sum() / math.log(len(a)))
+
+
+def top_k_share(values: list[float], k: int) -> float | None:
+    """Share of the |phi| mass held by the k players with the largest |phi|."""
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    total = a.sum()
+    if total <= 0:
+        return None
+    return float(np.sort(a)[::-1][:k].sum() / total)
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(vals)) if vals else None
+
+
+def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None, top_k: int = 3) -> dict:
+    ok = shards.filter(pl.col("status") == "ok")
+    status_counts = dict(shards.group_by("status").len().iter_rows()) if shards.height else {}
+    skipped = status_counts.get("skipped", 0)
+    metrics: dict[str, float | int | None] = {
+        "rows_total": shards.height,
+        "rows_ok": ok.height,
+        "rows_failed": shards.height - ok.height - skipped,
+        "rows_skipped": skipped,
+        "runtime_total_s": float(shards["runtime_s"].sum()) if shards.height else 0.0,
+        "runtime_mean_s": _mean(ok["runtime_s"].to_list()),
+        "evals_mean": _mean(ok["n_evals"].to_list()),
+        "players_mean": _mean(ok["n_players"].to_list()),
+        "efficiency_residual_mean_abs": _mean([abs(v) for v in ok["efficiency_gap"].to_list()]),
+        "efficiency_residual_max_abs": max((abs(v) for v in ok["efficiency_gap"].to_list()), default=None),
+        "abs_mass_entropy_mean": _mean([abs_mass_entropy(v) for v in ok["attribution"].to_list()]),
+        f"top{top_k}_share_mean": _mean([top_k_share(v, top_k) for v in ok["attribution"].to_list()]),
+    }
+    if faithfulness is not None and faithfulness.height:
+        for col, dtype in faithfulness.schema.items():
+            if col != "row_id" and dtype.is_numeric():
+                metrics[f"faith_{col}"] = _mean(faithfulness[col].to_list())
+    return {
+        "run_id": run["run_id"],
+        "slug": run["slug"],
+        "variant": run["variant"],
+        "reference": run["reference"],
+        "params": run["params"],
+        "data_id": run["data_id"],
+        "method": run["explain"]["shap"]["method"],
+        "status_counts": status_counts,
+        "metrics": metrics,
+    }

@@ -1,0 +1,45 @@
+"""Outputs appear whole or not at all: write to a temp file in the same folder, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path next to `path`; on success it is renamed to `path`, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str, only_if_changed: bool = False) -> bool:
+    """Atomic text write; with only_if_changed an identical file is left alone (mtime kept)."""
+    path = Path(path)
+    if only_if_changed and path.exists() and path.read_text() == text:
+        return False
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return True
+
+
+def write_json(path: str | Path, data: Any, only_if_changed: bool = False) -> bool:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", only_if_changed)
+
+
+def write_parquet(path: str | Path, frame) -> None:
+    """Atomic Parquet write of a polars DataFrame."""
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)

@@ -1,0 +1,31 @@
+"""Explain one or more shards of a run (model loaded once; each shard file written when done)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from shapsweep.commands.config_arg import add_config_argument, fail, load
+from shapsweep.config import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--run", required=True, help="run id")
+    parser.add_argument("--rows", required=True, help="rows.parquet of the run's data")
+    parser.add_argument("--shard", nargs=4, action="append", required=True, metavar=("ID", "START", "END", "OUT"),
+                        help="a shard: its id, row range [START, END) in rows.parquet and output file; repeatable")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def run(args: argparse.Namespace) -> int:
+    from shapsweep.explain import ShardJob, explain_shards
+
+    try:
+        exp = load(args, warn=False)
+        spec = exp.run(args.run)
+        jobs = [ShardJob(i, int(s), int(e), Path(o)) for i, s, e, o in args.shard]
+    except (ConfigError, ValueError) as exc:
+        return fail(exc)
+    explain_shards(spec, args.rows, jobs, threads=args.threads)
+    return 0

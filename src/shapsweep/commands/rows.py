@@ -1,0 +1,32 @@
+"""Load and select a dataset's rows into rows.parquet (canonical columns, stable row_id)."""
+
+from __future__ import annotations
+
+import argparse
+
+from shapsweep.commands.config_arg import add_config_argument, fail, load
+from shapsweep.config import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--data-id", required=True, help="which data selection (see `shapsweep plan --json`)")
+    parser.add_argument("--out", required=True, help="output rows.parquet")
+
+
+def run(args: argparse.Namespace) -> int:
+    from shapsweep.atomic_outputs import write_parquet
+    from shapsweep.data.selection import select_rows
+
+    try:
+        exp = load(args, warn=False)
+        runs = [r for r in exp.runs.values() if r["data_id"] == args.data_id]
+        if not runs:
+            raise ConfigError(f"--data-id {args.data_id!r}: no run of this experiment set reads it")
+        ex = runs[0]["explain"]
+        table = select_rows(ex["dataset"], ex["selection"])
+    except ConfigError as exc:
+        return fail(exc)
+    write_parquet(args.out, table)
+    print(f"{table.height} rows -> {args.out}")
+    return 0

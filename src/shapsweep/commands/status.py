@@ -1,0 +1,37 @@
+"""Per run: shards done and missing (what the next `snakemake` would explain)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from shapsweep.commands.config_arg import add_config_argument, fail, load
+from shapsweep.config import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from shapsweep import layout
+
+    try:
+        exp = load(args, warn=False)
+        set_dir = exp.set_dir
+        lines = []
+        for run_id in exp.runs:
+            shards = exp.shard_plan(run_id).shards
+            missing = [s.shard_id for s in shards if not layout.shard_file(set_dir, run_id, s.shard_id).exists()]
+            lines.append({"run_id": run_id, "shards": len(shards), "done": len(shards) - len(missing),
+                          "missing": missing, "summary": layout.summary_file(set_dir, run_id).exists()})
+    except ConfigError as exc:
+        return fail(exc)
+    for line in lines:
+        if args.json:
+            print(json.dumps(line))
+        else:
+            gaps = f" missing: {' '.join(line['missing'])}" if line["missing"] else ""
+            print(f"{line['run_id']}\t{line['done']}/{line['shards']} shards done{gaps}")
+    return 0

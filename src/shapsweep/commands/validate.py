@@ -1,0 +1,54 @@
+"""Check an experiment set: schema, sweep, estimator limits; with --check-dataset also the data columns."""
+
+from __future__ import annotations
+
+import argparse
+
+from shapsweep.commands.config_arg import add_config_argument, fail, load
+from shapsweep.config import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--check-dataset", action="store_true",
+                        help="load the first rows of each dataset and check the mapped columns and filters")
+
+
+def check_dataset(exp) -> list[str]:
+    """Load each distinct dataset's first rows, select them, check models' blocks; return one line each."""
+    from shapsweep.data.load import load_source
+    from shapsweep.data.selection import select_table
+    from shapsweep.models.config import resolve_configs
+
+    import polars as pl
+
+    lines, seen = [], set()
+    for run in exp.runs.values():
+        ex = run["explain"]
+        try:
+            resolve_configs(ex["model"], ex["features"], ex["value"])
+        except ValueError as exc:
+            raise ConfigError(f"experiments[{run['variant_index']}] ({run['slug']}).{exc}") from None
+        if run["data_id"] in seen:
+            continue
+        seen.add(run["data_id"])
+        ds = load_source(ex["dataset"])
+        head = pl.from_arrow(ds.select(range(min(5, len(ds)))).data.table)
+        sample = select_table(head, ex["dataset"], {**ex["selection"], "shuffle_seed": None, "max_samples": None})
+        lines.append(f"dataset {run['data_id']}: {len(ds)} rows, columns ok ({', '.join(sample.columns)})")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        exp = load(args)
+        n_shards = sum(len(exp.shard_plan(r).shards) for r in exp.runs)
+        lines = check_dataset(exp) if args.check_dataset else []
+    except ConfigError as exc:
+        return fail(exc)
+    for line in lines:
+        print(line)
+    for line in exp.duplicates:
+        print(f"duplicate: {line}")
+    print(f"ok: {exp.config['experiment_set_id']}: {len(exp.runs)} runs, {n_shards} shard jobs")
+    return 0

@@ -1,0 +1,188 @@
+"""An experiment set: the validated config and its concrete runs (slug, run id, explain spec).
+
+Run id = `<slug>-<hash>`; the hash covers everything that changes a shard's numbers: model,
+features, value, shap, shard_size and the data id (dataset identity + selection without
+max_samples). Resources, tracking, evaluation, report and compare options are not hashed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from shapsweep.config.errors import ConfigError
+from shapsweep.config.render import render
+from shapsweep.config.schema import block_schema, fill_defaults, validate
+from shapsweep.config.sweep import deep_merge, expand_node
+from shapsweep.data.identity import readable, short_hash
+
+RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
+HASHED_BLOCKS = ("model", "features", "value", "shap")
+
+
+def _slug(name: str, params: dict) -> str:
+    parts = [readable(name, 32)]
+    for dotted, value in params.items():
+        text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+        parts.append(f"{readable(dotted.rsplit('.', 1)[-1], 16)}-{readable(text)}")
+    return "_".join(parts)[:96]
+
+
+@dataclass
+class ExperimentSet:
+    config: dict  # validated, defaults filled; what results/<set>/config.json holds
+    runs: dict[str, dict]  # run_id -> run spec (in config order)
+    duplicates: list[str] = field(default_factory=list)  # "variant X point Y is the same run as ..."
+
+    @property
+    def set_dir(self) -> Path:
+        return Path(self.config["output_root"]) / self.config["experiment_set_id"]
+
+    def run(self, run_id: str) -> dict:
+        try:
+            return self.runs[run_id]
+        except KeyError:
+            raise ConfigError(
+                f"run {run_id!r} is not in experiment set {self.config['experiment_set_id']!r} "
+                f"(runs: {', '.join(self.runs) or 'none'})"
+            ) from None
+
+    def shard_plan(self, run_id: str):
+        """Rows and shards of a run, known before any job runs (see data.shards)."""
+        from shapsweep.data.shards import count_selected_rows, plan_shards
+
+        run = self.run(run_id)
+        if run["data_id"] not in self._row_counts:
+            ex = run["explain"]
+            self._row_counts[run["data_id"]] = count_selected_rows(ex["dataset"], ex["selection"])
+        return plan_shards(self._row_counts[run["data_id"]], run["shard_size"])
+
+    @cached_property
+    def _row_counts(self) -> dict[str, int]:
+        return {}
+
+    @cached_property
+    def references(self) -> dict[str, str | None]:
+        """run_id -> the reference run it is compared against (same data, model, features, value)."""
+        out: dict[str, str | None] = {}
+        refs = [r for r in self.runs.values() if r["reference"]]
+        for run_id, run in self.runs.items():
+            match = None
+            for ref in refs:
+                if ref["run_id"] != run_id and ref["data_id"] == run["data_id"] and all(
+                    ref["explain"][b] == run["explain"][b] for b in ("model", "features", "value")
+                ):
+                    match = ref["run_id"]
+                    break
+            out[run_id] = match
+        return out
+
+
+def _check_estimator(run: dict, label: str) -> None:
+    """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
+    from shapsweep.estimators import METHODS
+
+    shap = run["shap"]
+    method = shap["method"]
+    if method not in METHODS:
+        raise ConfigError(f"{label}.shap.method: unknown method {method!r} (known: {', '.join(sorted(METHODS))})")
+    unknown = sorted(set(shap["options"]) - set(METHODS[method].options))
+    if unknown:
+        raise ConfigError(
+            f"{label}.shap.options.{unknown[0]}: not an option of {method!r} "
+            f"(its options: {', '.join(METHODS[method].options) or 'none'})"
+        )
+    knobs = [k for k in ("budget", "num_samples", "fraction", "linear") if shap.get(k) is not None]
+    if len(knobs) > 1:
+        raise ConfigError(f"{label}.shap: give one budget knob, got {', '.join(knobs)}")
+    if not knobs and method not in ("exact", "random"):
+        raise ConfigError(f"{label}.shap.budget: required for method {method!r} (or num_samples, fraction, linear)")
+    if method == "exact":
+        from shapsweep.estimators.exact import DEFAULT_MAX_PLAYERS
+
+        limit = shap["options"].get("max_players", DEFAULT_MAX_PLAYERS)
+        players = run["features"]["max_players"]
+        if players > limit:
+            raise ConfigError(
+                f"{label}.features.max_players: {players} players is over the exact method's limit of {limit} "
+                f"(2^{players} coalitions per row); lower features.max_players (longer rows get status "
+                "too_many_players) or use a sampling method"
+            )
+
+
+def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> dict:
+    where = f"experiments[{index}]"
+    blocks = {b: cfg.get(b, {}) for b in RUN_BLOCKS}
+    blocks["shard_size"] = cfg["shard_size"]
+    merged = deep_merge(blocks, overrides)
+    merged = fill_defaults(merged, {"properties": {
+        **{b: {"$ref": f"#/$defs/{b}", "default": {}} for b in RUN_BLOCKS}}})
+    label = f"{where} ({variant['name']}" + (f", {params}" if params else "") + ")"
+    for b in RUN_BLOCKS:
+        validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
+    validate(merged["shard_size"], {"type": "integer", "minimum": 1}, prefix=f"{label}.shard_size")
+
+    _check_estimator(merged, label)
+    from shapsweep.data.identity import data_id as make_data_id
+
+    d_id = make_data_id(merged["dataset"], merged["selection"])
+    explain = {b: merged[b] for b in HASHED_BLOCKS}
+    hashed = {**explain, "data_id": d_id, "shard_size": merged["shard_size"]}
+    slug = _slug(variant["name"], params)
+    digest = short_hash(hashed, 8)
+    return {
+        "hash": digest,
+        "run_id": f"{slug}-{digest}",
+        "slug": slug,
+        "variant": variant["name"],
+        "variant_index": index,
+        "reference": bool(variant.get("reference", False)),
+        "params": params,
+        "data_id": d_id,
+        "shard_size": merged["shard_size"],
+        "explain": {**explain, "dataset": merged["dataset"], "selection": merged["selection"]},
+        "resources": merged["resources"],
+    }
+
+
+def from_config(raw: dict, source: str = "config") -> ExperimentSet:
+    """Validate a rendered config (fill defaults) and expand its sweep into runs."""
+    validate(raw)
+    cfg = fill_defaults(raw)
+    runs: dict[str, dict] = {}
+    duplicates: list[str] = []
+    by_hash: dict[str, tuple[str, str]] = {}  # explain-spec hash -> (run id, where it came from)
+    for index, variant in enumerate(cfg["experiments"]):
+        for overrides, params in expand_node(variant, f"experiments[{index}]"):
+            spec = _run_spec(cfg, variant, index, overrides, params)
+            here = f"experiments[{index}] ({variant['name']}" + (f" {params}" if params else "") + ")"
+            if spec["hash"] in by_hash:
+                first_id, first_where = by_hash[spec["hash"]]
+                duplicates.append(f"{here} is the same run as {first_where}: run once as {first_id}")
+                runs[first_id]["reference"] |= spec["reference"]
+                continue
+            runs[spec["run_id"]] = spec
+            by_hash[spec["hash"]] = (spec["run_id"], here)
+    return ExperimentSet(cfg, runs, duplicates)
+
+
+def load_experiment_set(
+    path: str | Path, ext_vars: dict[str, Any] | None = None, overrides: dict | None = None, warn=True
+) -> ExperimentSet:
+    """Render Jsonnet (or read JSON), apply `--config` overrides (they win), validate, expand."""
+    path = Path(path)
+    raw = json.loads(path.read_text()) if path.suffix == ".json" else render(path, ext_vars)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    exp = from_config(raw, str(path))
+    if warn:
+        for line in exp.duplicates:
+            print(f"shapsweep: duplicate run: {line}", file=sys.stderr)
+    return exp
+
+
+__all__ = ["ExperimentSet", "from_config", "load_experiment_set"]

@@ -1,0 +1,68 @@
+"""Load a dataset split with Hugging Face `datasets` and map its columns to the canonical names."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from shapsweep.config.errors import ConfigError
+from shapsweep.data.local_files import resolve_data_files
+
+# Canonical row columns (DESIGN.md): `text` is required, the others optional.
+CANONICAL = ("row_id", "text", "reference", "spans", "label")
+
+
+def load_source(dataset: dict):
+    """The split as a `datasets.Dataset` (local files or the hub; the hub honours HF_HUB_OFFLINE)."""
+    import datasets
+
+    source = dataset["source"]
+    try:
+        if source == "hub":
+            if not dataset.get("repo_id"):
+                raise ConfigError("dataset.repo_id: required when dataset.source is 'hub'")
+            return datasets.load_dataset(
+                dataset["repo_id"], dataset.get("subset"), split=dataset["split"], revision=dataset.get("revision"),
+                data_files=dataset.get("data_files"),
+            )
+        files = [str(p) for p in resolve_data_files(dataset)]
+        return datasets.load_dataset(source, data_files={dataset["split"]: files}, split=dataset["split"])
+    except ConfigError:
+        raise
+    except Exception as exc:  # datasets raises many kinds; the user needs to know which block to fix
+        raise ConfigError(f"dataset: could not load {source} dataset ({type(exc).__name__}: {exc})") from exc
+
+
+def column_mapping(dataset: dict) -> dict[str, str]:
+    """canonical name -> dataset column; `text` maps to `text` unless said otherwise."""
+    mapping = {"text": "text"}
+    mapping.update(dataset.get("columns") or {})
+    return mapping
+
+
+def check_columns(available: list[str], dataset: dict) -> None:
+    for canonical, column in column_mapping(dataset).items():
+        if column not in available:
+            where = f"dataset.columns.{canonical}" if canonical in (dataset.get("columns") or {}) else "dataset.columns"
+            hint = "" if canonical != "text" or "text" in (dataset.get("columns") or {}) else (
+                " (map it: dataset.columns: {text: '<your text column>'})")
+            raise ConfigError(
+                f"{where}: column {column!r} for {canonical!r} is not in the dataset "
+                f"(available: {', '.join(available)}){hint}"
+            )
+
+
+def to_canonical(table: pl.DataFrame, dataset: dict) -> pl.DataFrame:
+    """Mapped columns take their canonical names; other columns stay as metadata.
+
+    An unmapped column whose name a mapping claims (e.g. a `label` column while label: 'topic')
+    is kept as `src_<name>`.
+    """
+    check_columns(table.columns, dataset)
+    mapping = column_mapping(dataset)
+    sources = set(mapping.values())
+    clashes = {c: f"src_{c}" for c in table.columns if c in mapping and mapping[c] != c and c not in sources}
+    table = table.rename(clashes)
+    # one with_columns reads every source before any is overwritten (so swaps work)
+    renamed = [pl.col(column).alias(canonical) for canonical, column in mapping.items() if canonical != column]
+    consumed = [c for c in sources if c not in mapping]
+    return table.with_columns(renamed).drop(consumed)

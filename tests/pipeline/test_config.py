@@ -1,0 +1,154 @@
+"""Experiment sets: schema errors that name the path, sweep expansion, run ids, duplicates."""
+
+import json
+
+import pytest
+
+from shapsweep.config import ConfigError, load_experiment_set
+from shapsweep.config.experiment_set import from_config
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({"text": f"sentence number {i} here"}) + "\n" for i in range(10)))
+    return str(path)
+
+
+@pytest.fixture
+def base(data_file):
+    return {
+        "experiment_set_id": "t",
+        "dataset": {"source": "json", "data_files": data_file},
+        "selection": {"max_samples": 6},
+        "shard_size": 4,
+        "features": {"max_players": 8},
+        "experiments": [
+            {"name": "exact", "reference": True, "shap": {"method": "exact"}},
+            {"name": "kernel", "shap": {"method": "kernel"}, "grid": {"shap.budget": [16, 32]}},
+        ],
+    }
+
+
+def error_of(cfg) -> str:
+    with pytest.raises(ConfigError) as info:
+        from_config(cfg)
+    return str(info.value)
+
+
+def test_budget_error_names_the_variant_path(base):
+    base["experiments"][1]["shap"]["budget"] = 0
+    assert "experiments[1].shap.budget: must be a positive integer" in error_of(base)
+
+
+def test_unknown_field_and_wrong_type(base):
+    base["shap"] = {"methd": "kernel"}
+    assert "shap.methd: unknown field" in error_of(base)
+    del base["shap"]
+    base["shard_size"] = "big"
+    assert "shard_size: must be a positive integer" in error_of(base)
+
+
+def test_swept_bad_value_is_reported_against_its_variant(base):
+    base["experiments"][1]["grid"]["shap.budget"] = [16, -1]
+    message = error_of(base)
+    assert "experiments[1] (kernel" in message and "shap.budget" in message
+
+
+def test_exact_over_its_player_limit_fails_fast(base):
+    base["features"]["max_players"] = 40
+    message = error_of(base)
+    assert "experiments[0]" in message and "features.max_players" in message and "exact" in message
+
+
+def test_unknown_method_and_missing_budget(base):
+    base["experiments"][1]["shap"]["method"] = "kernal"
+    assert "shap.method: unknown method 'kernal'" in error_of(base)
+    base["experiments"][1] = {"name": "perm", "shap": {"method": "permutation"}}
+    assert "experiments[1] (perm).shap.budget: required" in error_of(base)
+
+
+def test_grid_zip_and_group_expand_to_the_product(base):
+    base["experiments"] = [{
+        "name": "s",
+        "shap": {"method": "kernel"},
+        "grid": {"shap.budget": [16, 32], "shap.seed": [0, 1, 2]},
+        "zip": {"model.batch_size": [8, 16], "shap.batch_size": [8, 16]},
+        "group": [
+            {"shap": {"method": "permutation"}},
+            {"shap": {"method": "kernel"}, "grid": {"shap.normalizer": ["abs_sum", "identity"]}},
+        ],
+    }]
+    exp = from_config(base)
+    assert len(exp.runs) == 2 * 3 * 2 * (1 + 2)
+    params = [r["params"] for r in exp.runs.values()]
+    assert {p["shap.method"] for p in params} == {"permutation", "kernel"}
+    assert all(p["model.batch_size"] == p["shap.batch_size"] for p in params)
+    kernel = [r for r in exp.runs.values() if r["params"]["shap.method"] == "kernel"]
+    assert {r["explain"]["shap"]["normalizer"] for r in kernel} == {"abs_sum", "identity"}
+
+
+def test_zip_lists_must_match(base):
+    base["experiments"][1]["zip"] = {"shap.seed": [0, 1], "shap.batch_size": [8]}
+    assert "experiments[1].zip: lists must have the same length" in error_of(base)
+
+
+def test_duplicate_runs_are_reported_and_kept_once(base):
+    base["experiments"].append({"name": "kernel", "shap": {"method": "kernel", "budget": 16}})
+    exp = from_config(base)
+    assert len(exp.runs) == 3
+    assert len(exp.duplicates) == 1 and "experiments[2]" in exp.duplicates[0]
+
+
+def test_run_id_hashes_numbers_not_max_samples_or_resources(base):
+    ids = set(from_config(base).runs)
+    base["selection"]["max_samples"] = 9
+    base["resources"] = {"mem_mb": 123, "gpu": 1}
+    base["wandb"] = {"enabled": True}
+    base["report"] = {"max_rows": 3}
+    assert set(from_config(base).runs) == ids
+    base["selection"]["shuffle_seed"] = 1
+    assert set(from_config(base).runs).isdisjoint(ids)
+
+
+def test_run_id_changes_only_for_the_edited_variant(base):
+    before = from_config(base).runs
+    base["experiments"][1]["grid"]["shap.budget"] = [16, 48]
+    after = from_config(base).runs
+    assert set(before) ^ set(after) == {r for r in before if "32" in r} | {r for r in after if "48" in r}
+
+
+def test_reference_pairs_runs_on_the_same_data_and_model(base):
+    exp = from_config(base)
+    ref = next(r for r, spec in exp.runs.items() if spec["reference"])
+    assert [exp.references[r] for r in exp.runs if r != ref] == [ref, ref]
+    assert exp.references[ref] is None
+
+
+def test_jsonnet_with_library_and_ext_vars(tmp_path, data_file):
+    path = tmp_path / "set.jsonnet"
+    path.write_text(f"""
+local ss = import 'shapsweep.libsonnet';
+{{
+  experiment_set_id: 'lib',
+  dataset: ss.localFile('{data_file}'),
+  selection: {{ max_samples: 5 }},
+  features: {{ max_players: 8 }},
+  experiments: [ss.exact(), ss.method('kernel', [std.extVar('budget')])],
+}}""")
+    exp = load_experiment_set(path, ext_vars={"budget": 24})
+    assert sorted(r["slug"] for r in exp.runs.values()) == ["exact", "kernel_budget-24"]
+    assert exp.shard_plan(next(iter(exp.runs))).n_rows == 5
+
+
+def test_config_json_round_trip_gives_the_same_runs(tmp_path, base):
+    exp = from_config(base)
+    again = from_config(json.loads(json.dumps(exp.config)))
+    assert list(again.runs) == list(exp.runs)
+
+
+def test_jsonnet_error_names_the_file(tmp_path):
+    path = tmp_path / "bad.jsonnet"
+    path.write_text("{ experiment_set_id: 'x', ")
+    with pytest.raises(ConfigError, match="bad.jsonnet: Jsonnet error"):
+        load_experiment_set(path)
