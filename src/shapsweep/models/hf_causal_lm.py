@@ -1,0 +1,250 @@
+"""`hf_causal_lm` connector: AutoModelForCausalLM games, `logprob` or `generate_similarity`.
+
+The prompt is the tokenizer's chat template around the row's text (with the optional system
+prompt), or the bare text after BOS when the tokenizer has no template. Only the text's tokens are
+players; template, system prompt and special tokens always stay. Prompts are left-padded so that
+responses line up at the end of the batch: teacher forcing then needs logits for the last R+1
+positions only, and greedy decoding appends one column per step with a shared KV cache. Explicit
+position ids keep positions right under padding and under `attention` masking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM
+
+from shapsweep.features.masking import mask_batch
+from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
+from shapsweep.models.device import BatchRunner
+from shapsweep.models.errors import RowError
+from shapsweep.models.game import CachedGame, Usage
+from shapsweep.models.locate import resolve_path_or_id
+from shapsweep.models.pretrained import load_pretrained, max_positions
+from shapsweep.values.generate_similarity import reduce_tokens
+from shapsweep.values.logprob import response_logprob
+from shapsweep.values.similarity import tfidf_similarity, vector_similarity
+
+# Stands for the row's text while the chat template is rendered; split on it to find the text's place.
+_TEXT_SLOT = "SHAPSWEEPTEXTSLOT7f3a"
+
+
+class HFCausalLM:
+    def __init__(self, model_cfg: dict, features_cfg: dict, value_cfg: dict):
+        self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
+        self.tokenizer, self.model, self.device = load_pretrained(AutoModelForCausalLM, model_cfg)
+        tok = self.tokenizer
+        self.runner = BatchRunner(model_cfg["batch_size"])
+        self.max_new_tokens = model_cfg["max_new_tokens"]
+        self.max_length = max_positions(self.model.config)
+        eos = self.model.generation_config.eos_token_id
+        eos = tok.eos_token_id if eos is None else eos
+        self.eos_ids = torch.tensor(sorted({eos} if isinstance(eos, int) else set(eos or [])), dtype=torch.long)
+        candidates = (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, 0)
+        self.pad_token_id = next(t for t in candidates if t is not None)
+        self.mask_token_id = next((t for t in (tok.mask_token_id, tok.unk_token_id, tok.pad_token_id) if t is not None), None)
+        self.special_ids = set(tok.all_special_ids)
+        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
+        self.embedder = None
+        if value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
+            from sentence_transformers import SentenceTransformer
+
+            path = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
+            self.embedder = SentenceTransformer(path, device=str(self.device))
+
+    # ---- prompt -------------------------------------------------------------------------------
+    def _prompt_parts(self):
+        """(prefix, suffix, add_special_tokens, prepend_ids) that surround the row's text."""
+        tok, system = self.tokenizer, self.model_cfg["system_prompt"]
+        if tok.chat_template:
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": _TEXT_SLOT}
+            ]
+            rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            if rendered.count(_TEXT_SLOT) != 1:
+                raise ValueError("model.path_or_id: the tokenizer's chat template does not place the user text once")
+            prefix, suffix = rendered.split(_TEXT_SLOT)
+            # The template writes its own BOS; tokenizing it again would double it.
+            return prefix, suffix, False, ()
+        prefix = f"{system}\n\n" if system else ""
+        encoded = tok("x", add_special_tokens=True)["input_ids"]
+        bos = tok.bos_token_id
+        # Without BOS the empty coalition would be a zero-length prompt (no position to predict from).
+        prepend = (bos,) if bos is not None and encoded[0] != bos else ()
+        if bos is None and not prefix:
+            raise ValueError(
+                "model.path_or_id: the tokenizer has neither a chat template nor a BOS token; "
+                "set model.system_prompt so the empty coalition still has a prompt"
+            )
+        return prefix, "", True, prepend
+
+    def tokenize(self, row: dict, extra_tokens: int) -> TokenizedRow:
+        tokenized = tokenize_row(
+            self.tokenizer, row_text(row), self.features, spans=row.get("spans"),
+            prefix=self.prefix, suffix=self.suffix, add_special_tokens=self.add_special_tokens,
+            prepend_ids=self.prepend_ids,
+        )
+        if self.max_length is not None and len(tokenized.ids) + extra_tokens > self.max_length:
+            raise RowError(
+                "too_long",
+                f"prompt ({len(tokenized.ids)} tokens) + response ({extra_tokens}) exceed the model's {self.max_length} positions",
+            )
+        return tokenized
+
+    def _masked(self, tokenized: TokenizedRow, coalitions: np.ndarray):
+        return mask_batch(
+            tokenized.ids, tokenized.owners, coalitions, self.features["masking"],
+            pad_token_id=self.pad_token_id, mask_token_id=self.mask_token_id, padding_side="left",
+        )
+
+    # ---- model calls --------------------------------------------------------------------------
+    def teacher_forced_logprob(self, tokenized, response: torch.Tensor, coalitions, usage: Usage) -> np.ndarray:
+        """log p(response | masked prompt) per coalition, one forward pass for the chunk."""
+        batch = self._masked(tokenized, coalitions)
+        b, r = len(coalitions), response.shape[0]
+        ids = torch.cat([torch.from_numpy(batch.input_ids), response.expand(b, r)], dim=1)
+        attention = torch.cat([torch.from_numpy(batch.attention_mask), torch.ones(b, r, dtype=torch.long)], dim=1)
+        lengths = torch.from_numpy(batch.lengths)
+        positions = torch.cat([torch.from_numpy(batch.position_ids), lengths[:, None] + torch.arange(r)], dim=1)
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids.to(self.device), attention_mask=attention.to(self.device),
+                position_ids=positions.to(self.device), logits_to_keep=r + 1, use_cache=False,
+            ).logits[:, :-1]
+        usage.add(1, int(batch.lengths.sum()) + b * r)
+        return response_logprob(logits, response.to(self.device), self.value["reduce"])
+
+    def greedy(self, tokenized, coalitions, usage: Usage) -> list[list[int]]:
+        """Greedy responses (token ids, the stopping EOS included) to each masked prompt, KV-cached."""
+        batch = self._masked(tokenized, coalitions)
+        b = len(coalitions)
+        ids = torch.from_numpy(batch.input_ids).to(self.device)
+        attention = torch.from_numpy(batch.attention_mask).to(self.device)
+        positions = torch.from_numpy(batch.position_ids).to(self.device)
+        next_position = torch.from_numpy(batch.lengths).to(self.device)
+        eos = self.eos_ids.to(self.device)
+        finished = torch.zeros(b, dtype=torch.bool, device=self.device)
+        steps, past = [], None
+        with torch.inference_mode():
+            for step in range(self.max_new_tokens):
+                out = self.model(
+                    input_ids=ids, attention_mask=attention, position_ids=positions,
+                    past_key_values=past, use_cache=True, logits_to_keep=1,
+                )
+                usage.add(1, int(batch.lengths.sum()) if step == 0 else int((~finished).sum()))
+                past = out.past_key_values
+                token = out.logits[:, -1].argmax(dim=-1)
+                token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
+                steps.append(token)
+                finished |= torch.isin(token, eos)
+                if bool(finished.all()):
+                    break
+                ids = token[:, None]
+                attention = torch.cat([attention, torch.ones_like(ids)], dim=1)
+                positions = (next_position + step)[:, None]
+        generated = torch.stack(steps, dim=1).cpu().tolist()
+        eos_set = set(self.eos_ids.tolist())
+        responses = []
+        for row in generated:
+            cut = next((i + 1 for i, t in enumerate(row) if t in eos_set), len(row))
+            responses.append(row[:cut])
+        return responses
+
+    def embed_responses(self, responses: list[list[int]], usage: Usage) -> np.ndarray:
+        """(b, d) float64 embeddings of responses, per `value.embedding` and `value.reducer`."""
+        kind, reducer = self.value["embedding"], self.value["reducer"]
+        content = [[t for t in r if t not in self.special_ids] for r in responses]
+        if kind == "external":
+            texts = [self.tokenizer.decode(r) for r in content]
+            usage.add(1, 0)
+            return self.embedder.encode(texts, convert_to_numpy=True).astype(np.float64)
+        width = max(1, max(len(r) for r in content))
+        ids = torch.full((len(content), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(content):
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        with torch.inference_mode():
+            if kind == "static":
+                vectors = self.model.get_input_embeddings()(ids)
+            else:  # contextual: the response read on its own, after BOS when there is one
+                lead = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+                lead_ids = torch.tensor(lead, dtype=torch.long, device=self.device).expand(len(content), len(lead))
+                full_ids = torch.cat([lead_ids, ids], dim=1)
+                full_mask = torch.cat([torch.ones_like(lead_ids), mask], dim=1)
+                hidden = self.model(
+                    input_ids=full_ids, attention_mask=full_mask, output_hidden_states=True, use_cache=False,
+                    logits_to_keep=1,
+                ).hidden_states[-1]
+                vectors = hidden[:, len(lead) :]
+                usage.add(1, int(full_mask.sum()))
+            reduced = reduce_tokens(vectors, mask, reducer)
+        return reduced.cpu().numpy().astype(np.float64)
+
+    # ---- games --------------------------------------------------------------------------------
+    def game(self, row: dict) -> CachedGame:
+        kind = self.value["kind"]
+        usage = Usage()
+        if kind == "logprob" and self.value["response"] == "reference":
+            reference = row.get("reference")
+            if not isinstance(reference, str) or not reference.strip():
+                raise RowError("missing_column", "value.response 'reference' needs a non-empty `reference` column")
+            response_ids = self.tokenizer(reference, add_special_tokens=False)["input_ids"]
+            tokenized = self.tokenize(row, len(response_ids))
+        else:
+            tokenized = self.tokenize(row, self.max_new_tokens)
+            response_ids = self.greedy(tokenized, np.ones((1, tokenized.n_players), dtype=bool), usage)[0]
+        response_text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        full = np.ones(tokenized.n_players, dtype=bool)
+        prime = None
+
+        if kind == "logprob":
+            response = torch.tensor(response_ids, dtype=torch.long)
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                return self.teacher_forced_logprob(tokenized, response, coalitions, usage)
+
+        elif self.value["similarity"] == "tfidf":
+            # IDF over this explanation's responses: the full prompt's and the n leave-one-out
+            # prompts', fixed before any value is returned so every coalition is scored alike.
+            leave_one_out = ~np.eye(tokenized.n_players, dtype=bool)
+            loo_texts = self._texts(self.runner_greedy(tokenized, leave_one_out, usage))
+            corpus = [response_text] + loo_texts
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                texts = self._texts(self.greedy(tokenized, coalitions, usage))
+                return tfidf_similarity(texts, response_text, corpus)
+
+            prime = [(full, tfidf_similarity([response_text], response_text, corpus)[0])]
+            prime += list(zip(leave_one_out, tfidf_similarity(loo_texts, response_text, corpus)))
+        else:
+            target = self.embed_responses([response_ids], usage)[0]
+            similarity = self.value["similarity"]
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                embeddings = self.embed_responses(self.greedy(tokenized, coalitions, usage), usage)
+                return vector_similarity(embeddings, target, similarity)
+
+            prime = [(full, vector_similarity(target[None, :], target, similarity)[0])]
+
+        players = tokenized.players
+        game = CachedGame(
+            [p.text for p in players], [(p.start, p.end) for p in players], evaluate, self.runner, usage,
+            response=response_text,
+        )
+        game.response_ids = list(response_ids)
+        for coalition, value in prime or []:
+            game.prime(coalition, value)
+        return game
+
+    def _texts(self, responses: list[list[int]]) -> list[str]:
+        return [self.tokenizer.decode(r, skip_special_tokens=True) for r in responses]
+
+    def runner_greedy(self, tokenized, coalitions: np.ndarray, usage: Usage) -> list[list[int]]:
+        """greedy() over many coalitions in chunks of the batch size (halving on out-of-memory)."""
+        out: list[list[int]] = []
+        size = self.runner.batch_size
+        for start in range(0, len(coalitions), size):
+            out.extend(self.greedy(tokenized, coalitions[start : start + size], usage))
+        return out
