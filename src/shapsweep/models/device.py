@@ -40,13 +40,14 @@ class BatchRunner:
     def __init__(self, batch_size: int):
         self.batch_size = int(batch_size)
 
-    def run(self, items: np.ndarray, evaluate: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def map(self, items, work: Callable) -> list:
+        """[work(chunk) for each chunk of `items`], chunks of `batch_size`, halved on out-of-memory."""
         results = []
         start = 0
         while start < len(items):
             chunk = items[start : start + self.batch_size]
             try:
-                results.append(np.asarray(evaluate(chunk), dtype=np.float64))
+                results.append(work(chunk))
             except (torch.OutOfMemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error) or self.batch_size == 1:
                     raise
@@ -56,4 +57,9 @@ class BatchRunner:
                 log.warning("out of memory on a batch of %d; retrying with batch_size %d", len(chunk), self.batch_size)
                 continue
             start += len(chunk)
+        return results
+
+    def run(self, items: np.ndarray, evaluate: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """evaluate() over chunks of `items`, values concatenated as float64."""
+        results = [np.asarray(r, dtype=np.float64) for r in self.map(items, evaluate)]
         return np.concatenate(results) if results else np.zeros(0)

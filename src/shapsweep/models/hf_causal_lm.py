@@ -243,8 +243,5 @@ class HFCausalLM:
 
     def runner_greedy(self, tokenized, coalitions: np.ndarray, usage: Usage) -> list[list[int]]:
         """greedy() over many coalitions in chunks of the batch size (halving on out-of-memory)."""
-        out: list[list[int]] = []
-        size = self.runner.batch_size
-        for start in range(0, len(coalitions), size):
-            out.extend(self.greedy(tokenized, coalitions[start : start + size], usage))
-        return out
+        chunks = self.runner.map(coalitions, lambda chunk: self.greedy(tokenized, chunk, usage))
+        return [response for chunk in chunks for response in chunk]
