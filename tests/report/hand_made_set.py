@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from shapsweep.cli import main
+from shapsweep.explain import SHARD_SCHEMA
+
 HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('x')</script> bad"
 HOSTILE_ATTR = '" onmouseover="window.__pwned=2" x="'
 
@@ -22,14 +25,6 @@ ROWS = [
     {"row_id": "r2", "text": f"quote {HOSTILE_ATTR} end", "label": "pos", "source": "hand"},
     {"row_id": "r3", "text": "", "label": "neg", "source": "hand"},
 ]
-
-SHARD_SCHEMA = {
-    "row_id": pl.Utf8, "run_id": pl.Utf8, "players": pl.List(pl.Utf8), "player_spans": pl.List(pl.List(pl.Int64)),
-    "attribution": pl.List(pl.Float64), "attribution_normalized": pl.List(pl.Float64), "stderr": pl.List(pl.Float64),
-    "v_empty": pl.Float64, "v_full": pl.Float64, "n_evals": pl.Int64, "runtime_s": pl.Float64,
-    "response": pl.Utf8, "status": pl.Utf8, "error": pl.Utf8,
-}
-
 
 def words(text: str) -> tuple[list[str], list[list[int]]]:
     found = [(m.group(), [m.start(), m.end()]) for m in re.finditer(r"\S+", text)]
@@ -43,7 +38,8 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
         players, spans = words(row["text"])
         if not players:
             out.append({"row_id": row["row_id"], "run_id": run_id, "players": [], "player_spans": [], "attribution": [],
-                        "attribution_normalized": [], "stderr": None, "v_empty": None, "v_full": None, "n_evals": 0,
+                        "attribution_normalized": [], "stderr": None, "v_empty": None, "v_full": None, "n_players": 0,
+                        "n_evals": 0, "budget": budget, "forward_passes": 0, "efficiency_gap": None,
                         "runtime_s": 0.001, "response": None, "status": "empty_input", "error": "row has no text"})
             continue
         exact = np.linspace(-1.0, 1.0, len(players)) * (1 + int(row["row_id"][1:]))
@@ -52,7 +48,8 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
         out.append({
             "row_id": row["row_id"], "run_id": run_id, "players": players, "player_spans": spans,
             "attribution": phi.tolist(), "attribution_normalized": (phi / np.abs(phi).sum()).tolist(), "stderr": stderr,
-            "v_empty": 0.0, "v_full": float(phi.sum()), "n_evals": budget, "runtime_s": 0.01 * budget / 64 + 0.001 * len(players),
+            "v_empty": 0.0, "v_full": float(phi.sum()), "n_players": len(players), "n_evals": budget, "budget": budget,
+            "forward_passes": budget, "efficiency_gap": 0.0, "runtime_s": 0.01 * budget / 64 + 0.001 * len(players),
             "response": "<i>generated</i> answer" if method == "kernel" else None, "status": "ok", "error": None,
         })
     return out
@@ -80,7 +77,9 @@ def set_config(set_dir: Path, rows_file: Path) -> dict:
 
 
 def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | None = None) -> Path:
-    """Lay out config.json, data/<data_id>/rows.parquet, shards for every run and runs.parquet."""
+    """Lay out config.json, data/<data_id>/rows.parquet and every planned shard by hand, then run the
+    pipeline's own `aggregate` and `compare` commands for summaries, runs.parquet and reference errors."""
+    from shapsweep import layout
     from shapsweep.config.experiment_set import from_config
     from shapsweep.config.sweep import deep_merge
 
@@ -88,23 +87,24 @@ def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | No
     source = set_dir / "source.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     exp = from_config(deep_merge(set_config(set_dir, source), config_overrides or {}))
-    (set_dir / "config.json").write_text(json.dumps(exp.config, indent=1))
-    records = []
+    config_json = str(layout.config_json(set_dir))
+    Path(config_json).write_text(json.dumps(exp.config, indent=1))
     for i, (run_id, spec) in enumerate(exp.runs.items()):
-        data_dir = set_dir / "data" / spec["data_id"]
-        data_dir.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame(rows).write_parquet(data_dir / "rows.parquet")
+        rows_file = layout.rows_file(set_dir, spec["data_id"])
+        rows_file.parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(rows).write_parquet(rows_file)
         shap = spec["explain"]["shap"]
         budget = shap["budget"] or METHODS[shap["method"]]
-        shards = set_dir / "runs" / run_id / "shards"
-        shards.mkdir(parents=True)
-        size = spec["shard_size"]
-        for s in range(0, len(rows), size):
-            part = shard_rows(run_id, shap["method"], rows[s : s + size], seed=i * 100 + s, budget=budget)
-            pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(shards / f"{s // size:05d}.parquet")
-        records.append({"run_id": run_id, "slug": spec["slug"], "data_id": spec["data_id"], **spec["params"],
-                        "runtime_s": 0.5 + i, "n_rows": len(rows)})
-    pl.DataFrame(records).write_parquet(set_dir / "runs.parquet")
+        for shard in exp.shard_plan(run_id).shards:
+            part = shard_rows(run_id, shap["method"], rows[shard.start : shard.end], seed=i * 100 + shard.start, budget=budget)
+            path = layout.shard_file(set_dir, run_id, shard.shard_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(path)
+        assert main(["aggregate", config_json, "--run", run_id, "--set-dir", str(set_dir),
+                     "--out", str(layout.summary_file(set_dir, run_id))]) == 0
+    out = layout.compare_files(set_dir)
+    assert main(["compare", config_json, "--set-dir", str(set_dir), "--out-parquet", str(out["parquet"]),
+                 "--out-tsv", str(out["tsv"]), "--out-row-errors", str(out["row_errors"])]) == 0
     return set_dir
 
 

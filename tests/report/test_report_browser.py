@@ -28,7 +28,7 @@ def _not_blank(png: bytes) -> bool:
 
 
 def test_pages_load_without_errors_and_colour_every_player(tiny_set):
-    files = build_report(load_report_inputs(tiny_set), tiny_set / "report")
+    files = build_report(load_report_inputs(tiny_set / "config.json"), tiny_set / "report")
     shards = pl.concat([pl.read_parquet(p) for p in tiny_set.glob("runs/*/shards/*.parquet")])
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -63,7 +63,7 @@ def test_pages_load_without_errors_and_colour_every_player(tiny_set):
 
 
 def test_hostile_text_renders_as_text(tiny_set):
-    files = build_report(load_report_inputs(tiny_set), tiny_set / "report")
+    files = build_report(load_report_inputs(tiny_set / "config.json"), tiny_set / "report")
     with chromium() as browser:
         page = browser.new_page()
         problems = _watch(page)

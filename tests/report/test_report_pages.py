@@ -9,11 +9,11 @@ from hand_made_set import ROWS, run_ids
 
 
 def _build(set_dir, **kwargs):
-    return build_report(load_report_inputs(set_dir), set_dir / "report", **kwargs)
+    return build_report(load_report_inputs(set_dir / "config.json"), set_dir / "report", **kwargs)
 
 
 def test_report_writes_index_plots_and_one_page_per_row_and_run(tiny_set):
-    assert main(["report", "--runs", str(tiny_set / "runs.parquet")]) == 0
+    assert main(["report", str(tiny_set / "config.json")]) == 0
     report = tiny_set / "report"
     index = (report / "index.html").read_text()
     assert len(list((report / "rows").glob("*.html"))) == len(ROWS)
@@ -61,10 +61,9 @@ def test_run_page_lists_rows_by_the_chosen_metric(tiny_set):
     files = _build(tiny_set, sort_rows_by="ref_rel_l2")
     html = files.run_pages[kernel].read_text()
     listed = re.findall(r'<tr><td><a href="\.\./rows/[^"]+">(r\d)</a>', html)
-    inputs = load_report_inputs(tiny_set)
-    from shapsweep.report.pages import _run_infos, row_metrics
+    from shapsweep.report.pages import row_metrics
 
-    metrics = row_metrics(inputs, _run_infos(inputs)).filter(pl.col("run_id") == kernel)
+    metrics = row_metrics(load_report_inputs(tiny_set / "config.json")).filter(pl.col("run_id") == kernel)
     expected = metrics.sort("ref_rel_l2", descending=True, nulls_last=True)["row_id"].to_list()
     assert listed == expected and metrics["ref_rel_l2"].null_count() == 1  # the failed row, listed last
     limited = _build(tiny_set, sort_rows_by="runtime_s", max_rows=2).run_pages[kernel].read_text()
@@ -74,7 +73,7 @@ def test_run_page_lists_rows_by_the_chosen_metric(tiny_set):
 def test_unknown_sort_metric_names_the_config_field(tiny_set):
     with pytest.raises(ValueError, match=r"report\.sort_rows_by: 'nope'.*runtime_s"):
         _build(tiny_set, sort_rows_by="nope")
-    assert main(["report", "--set-dir", str(tiny_set), "--sort-rows-by", "nope"]) == 2
+    assert main(["report", str(tiny_set / "config.json"), "--sort-rows-by", "nope"]) == 2
 
 
 def test_same_inputs_give_byte_identical_pages(tiny_set):
@@ -84,13 +83,7 @@ def test_same_inputs_give_byte_identical_pages(tiny_set):
     assert {p: p.read_bytes() for p in before} == before
 
 
-def test_rows_left_out_of_the_selection_are_not_reported(tiny_set):
-    (rows_path,) = (tiny_set / "data").glob("*/rows.parquet")
-    pl.read_parquet(rows_path).filter(pl.col("row_id") != "r2").write_parquet(rows_path)
-    files = _build(tiny_set)
-    assert [rid for _, rid in files.row_pages] == ["r0", "r1", "r3"]
-
-
-def test_missing_runs_table_says_which_rule_makes_it(tmp_path):
+def test_missing_runs_table_says_which_rule_makes_it(tiny_set):
+    (tiny_set / "runs.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="compare"):
-        load_report_inputs(tmp_path)
+        load_report_inputs(tiny_set / "config.json")

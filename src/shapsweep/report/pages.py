@@ -27,14 +27,13 @@ import jinja2
 import polars as pl
 
 from shapsweep import plots
-from shapsweep.evaluation.reference_error import reference_errors
-from shapsweep.report import atomic_files
+from shapsweep.atomic_outputs import atomic_path, write_text
 from shapsweep.report.colour import DivergingScale
 from shapsweep.report.heatmap import segments
-from shapsweep.report.inputs import BUDGET_KEYS, METHOD_KEYS, ReportInputs
+from shapsweep.report.inputs import ReportInputs, RunInfo
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
-ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman")
+ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
 # Row columns shown as the text itself rather than as metadata.
 TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label")
 
@@ -74,18 +73,6 @@ def page_slug(*parts: str) -> str:
 
 
 @dataclass
-class RunInfo:
-    run_id: str
-    page: str
-    method: str | None
-    budget: float | None
-    reference: str | None
-    data_id: str | None
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class ReportFiles:
     index: Path
     plots: dict[str, Path]
@@ -93,62 +80,32 @@ class ReportFiles:
     row_pages: dict[tuple[str, str], Path]
 
 
-def _number(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+def write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
 
 
-def _run_infos(inputs: ReportInputs) -> dict[str, RunInfo]:
-    infos = {}
-    param_columns = [c for c in inputs.runs.columns if c != "run_id"]
-    for record in inputs.runs.iter_rows(named=True):
-        run_id = record["run_id"]
-        spec = inputs.run_specs.get(run_id, {})
-        params = spec.get("params") if isinstance(spec.get("params"), dict) else {}
-        infos[run_id] = RunInfo(
-            run_id=run_id,
-            page=f"{page_slug(run_id)}.html",
-            method=(lambda m: None if m is None else str(m))(inputs.run_value(run_id, METHOD_KEYS)),
-            budget=_number(inputs.run_value(run_id, BUDGET_KEYS)),
-            reference=inputs.run_reference.get(run_id),
-            data_id=inputs.run_data.get(run_id),
-            params=dict(params),
-            metrics={c: record[c] for c in param_columns},
-        )
-    return infos
+def run_page(run_id: str) -> str:
+    return f"{page_slug(run_id)}.html"
 
 
-def row_metrics(inputs: ReportInputs, infos: dict[str, RunInfo]) -> pl.DataFrame:
-    """Every shard row with its run's method and budget, its error against the reference run and its
-    faithfulness metrics (when evaluated)."""
+def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
+    """Every shard row with its run's method and budget, its errors against the reference run (compare
+    rule) and its faithfulness metrics (evaluate rule), when there are some."""
     exp = inputs.explanations
-    by_run = {k[0]: part for k, part in exp.group_by("run_id", maintain_order=True)} if exp.height else {}
-    parts = []
-    for run_id, info in infos.items():
-        part = by_run.get(run_id)
-        if part is None:
-            continue
-        ref = by_run.get(info.reference) if info.reference else None
-        errors = reference_errors(part, ref) if ref is not None else pl.DataFrame(
-            {"row_id": part["row_id"], "ref_rel_l2": [None] * part.height, "ref_spearman": [None] * part.height},
-            schema={"row_id": pl.Utf8, "ref_rel_l2": pl.Float64, "ref_spearman": pl.Float64},
-        )
-        part = part.join(errors, on="row_id", how="left").with_columns(
-            pl.lit(info.method, dtype=pl.Utf8).alias("method"),
-            pl.lit(info.budget, dtype=pl.Float64).alias("budget"),
-            pl.lit(info.data_id, dtype=pl.Utf8).alias("data_id"),
-        )
-        parts.append(part)
-    if not parts:
+    if exp.is_empty():
         return pl.DataFrame()
-    frame = pl.concat(parts, how="vertical")
-    if inputs.faithfulness is not None and inputs.faithfulness.height:
-        faith = inputs.faithfulness
-        numeric = [c for c, t in faith.schema.items() if t.is_numeric() and c not in frame.columns]
-        frame = frame.join(faith.select("run_id", "row_id", *numeric), on=["run_id", "row_id"], how="left")
+    infos = inputs.infos
+    frame = exp.with_columns(
+        pl.col("run_id").replace_strict({r: i.method for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("method"),
+        pl.col("run_id").replace_strict({r: i.budget for r, i in infos.items()}, default=None, return_dtype=pl.Float64).alias("run_budget"),
+        pl.col("run_id").replace_strict({r: i.data_id for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("data_id"),
+    )
+    for extra in (inputs.reference_errors, inputs.faithfulness):
+        if extra is not None and extra.height:
+            numeric = [c for c, t in extra.schema.items() if t.is_numeric() and c not in frame.columns]
+            frame = frame.join(extra.select("run_id", "row_id", *numeric), on=["run_id", "row_id"], how="left")
     return frame
 
 
@@ -169,7 +126,7 @@ def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFr
         info = infos[r["run_id"]]
         rows.append({
             "run_id": r["run_id"],
-            "method": info.method or "?",
+            "method": info.method,
             "budget": info.budget if info.budget is not None else r["mean_evals"],
             "runtime_s": r["runtime_s"],
             "ref_rel_l2": r["ref_rel_l2"],
@@ -186,19 +143,91 @@ def _write_plots(out_dir: Path, metrics: pl.DataFrame, per_run: pl.DataFrame) ->
         "runtime_vs_budget": plots.runtime_vs_budget(per_run),
         "phi_mass_by_position": plots.phi_mass_by_position(ok.select("method", "attribution")),
     }
-    return {name: atomic_files.write_bytes(out_dir / "plots" / f"{name}.png", plots.to_png(fig)) for name, fig in figures.items()}
+    return {name: write_bytes(out_dir / "plots" / f"{name}.png", plots.to_png(fig)) for name, fig in figures.items()}
 
 
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _row_record(inputs: ReportInputs, data_id: str | None, row_id: str) -> dict[str, Any]:
-    frame = inputs.rows.get(data_id) if data_id else None
+def _row_record(inputs: ReportInputs, data_id: str, row_id: str) -> dict[str, Any]:
+    frame = inputs.rows.get(data_id)
     if frame is None:
         return {}
     hit = frame.filter(pl.col("row_id") == row_id)
     return hit.row(0, named=True) if hit.height else {}
+
+
+def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path):
+    """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale."""
+    pages: dict[tuple[str, str], Path] = {}
+    listing = []
+    if metrics.is_empty():
+        return pages, listing
+    template = env.get_template("row.html.j2")
+    for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
+        record = _row_record(inputs, data_id, row_id)
+        scale = DivergingScale.for_values(v for a in part["attribution"].to_list() if a for v in a)
+        runs = []
+        for r in part.iter_rows(named=True):
+            runs.append({
+                "info": inputs.infos[r["run_id"]],
+                "page": run_page(r["run_id"]),
+                "row": r,
+                "segments": segments(
+                    r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"],
+                    text=record.get("text"), spans=r["player_spans"],
+                ),
+                "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
+            })
+        metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
+        html = template.render(
+            set_name=inputs.set_name, data_id=data_id, row_id=row_id, record=record, metadata=metadata,
+            runs=runs, scale=scale, root="../",
+        )
+        name = f"{page_slug(data_id, row_id)}.html"
+        pages[(data_id, row_id)] = out_dir / "rows" / name
+        write_text(pages[(data_id, row_id)], html)
+        first = part.row(0, named=True)
+        listing.append({
+            "data_id": data_id, "row_id": row_id, "link": f"rows/{name}", "n_runs": part.height,
+            "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
+        })
+    return pages, listing
+
+
+def _run_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path,
+               sort_rows_by: str, max_rows: int | None) -> dict[str, Path]:
+    """One page per run: its rows ordered by `sort_rows_by` (largest first, missing values last)."""
+    pages = {}
+    template = env.get_template("run.html.j2")
+    records = {r["run_id"]: r for r in inputs.runs.iter_rows(named=True)}
+    for run_id, info in inputs.infos.items():
+        part = metrics.filter(pl.col("run_id") == run_id) if metrics.height else pl.DataFrame()
+        if part.height:
+            part = part.sort(sort_rows_by, descending=True, nulls_last=True)
+        total = part.height
+        if max_rows and part.height:  # None or 0: every row
+            part = part.head(int(max_rows))
+        listed = []
+        for r in part.iter_rows(named=True) if part.height else []:
+            scale = DivergingScale.for_values(r["attribution"] or [])
+            listed.append({
+                "row": r,
+                "link": f"../rows/{page_slug(r['data_id'], r['row_id'])}.html",
+                "segments": segments(r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]),
+                "metrics": {c: r.get(c) for c in metric_columns},
+            })
+        html = template.render(
+            set_name=inputs.set_name, info=info, record=records[run_id],
+            spec=json.dumps(info.spec, indent=2, sort_keys=True, default=str),
+            reference_page=run_page(info.reference) if info.reference else None,
+            rows=listed, total=total, metric_columns=metric_columns, sort_rows_by=sort_rows_by, root="../",
+        )
+        path = out_dir / "runs" / run_page(run_id)
+        write_text(path, html)
+        pages[run_id] = path
+    return pages
 
 
 def build_report(
@@ -211,98 +240,32 @@ def build_report(
     `report` block; `max_rows=0` lists every row."""
     out_dir = Path(out_dir)
     env = template_environment()
-    infos = _run_infos(inputs)
-    metrics = row_metrics(inputs, infos)
-    per_run = per_run_frame(metrics, infos)
-    plot_files = _write_plots(out_dir, metrics, per_run)
+    metrics = row_metrics(inputs)
+    plot_files = _write_plots(out_dir, metrics, per_run_frame(metrics, inputs.infos))
 
     sort_rows_by = sort_rows_by or inputs.report_cfg.get("sort_rows_by") or "runtime_s"
     if max_rows is None:
         max_rows = inputs.report_cfg.get("max_rows")
     metric_columns = [c for c in ROW_METRICS if c in metrics.columns] + [
-        c for c in metrics.columns if c not in ROW_METRICS and c not in ("budget",) and metrics.schema[c].is_numeric()
+        c for c in metrics.columns
+        if c not in ROW_METRICS and c not in ("budget", "run_budget") and metrics.schema[c].is_numeric()
     ]
-    if metrics.height and sort_rows_by not in metrics.columns:
+    if metrics.height and sort_rows_by not in metric_columns:
         raise ValueError(
             f"report.sort_rows_by: {sort_rows_by!r} is not a per-row metric; choose one of {sorted(metric_columns)}"
         )
 
-    # Row pages: one per (data_id, row_id), every run that explained it side by side.
-    row_pages: dict[tuple[str, str], Path] = {}
-    row_links: dict[tuple[str, str], str] = {}
-    row_list = []
-    if metrics.height:
-        keys = metrics.select(pl.col("data_id").fill_null(""), "row_id").unique(maintain_order=True)
-        for data_id, row_id in keys.iter_rows():
-            row_links[(data_id, row_id)] = f"{page_slug(data_id, row_id)}.html"
-        grouped = {
-            (k[0] or "", k[1]): part
-            for k, part in metrics.with_columns(pl.col("data_id").fill_null("")).group_by(["data_id", "row_id"], maintain_order=True)
-        }
-        template = env.get_template("row.html.j2")
-        for (data_id, row_id), part in grouped.items():
-            record = _row_record(inputs, data_id or None, row_id)
-            scale = DivergingScale.for_values(v for a in part["attribution"].to_list() if a for v in a)
-            runs = []
-            for r in part.iter_rows(named=True):
-                info = infos[r["run_id"]]
-                runs.append({
-                    "info": info,
-                    "row": r,
-                    "segments": segments(
-                        r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"],
-                        text=record.get("text"), spans=r["player_spans"],
-                    ),
-                    "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
-                })
-            metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
-            html = template.render(
-                set_name=inputs.set_name, data_id=data_id, row_id=row_id, record=record, metadata=metadata,
-                runs=runs, scale=scale, root="../",
-            )
-            path = atomic_files.write_text(out_dir / "rows" / row_links[(data_id, row_id)], html)
-            row_pages[(data_id, row_id)] = path
-            first = part.row(0, named=True)
-            row_list.append({
-                "data_id": data_id, "row_id": row_id, "link": f"rows/{row_links[(data_id, row_id)]}",
-                "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
-                "n_runs": part.height,
-            })
-
-    # Run pages: its rows ordered by the chosen metric (largest first, missing values last).
-    run_pages: dict[str, Path] = {}
-    template = env.get_template("run.html.j2")
-    for run_id, info in infos.items():
-        part = metrics.filter(pl.col("run_id") == run_id) if metrics.height else pl.DataFrame()
-        if part.height:
-            part = part.sort(sort_rows_by, descending=True, nulls_last=True)
-        total = part.height
-        if max_rows and part.height:  # None or 0: every row
-            part = part.head(int(max_rows))
-        listed = []
-        for r in part.iter_rows(named=True) if part.height else []:
-            scale = DivergingScale.for_values(r["attribution"] or [])
-            listed.append({
-                "row": r,
-                "link": f"../rows/{row_links[(r['data_id'] or '', r['row_id'])]}",
-                "segments": segments(r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]),
-                "metrics": {c: r.get(c) for c in metric_columns},
-                "scale": scale,
-            })
-        html = template.render(
-            set_name=inputs.set_name, info=info, spec=json.dumps(inputs.run_specs.get(run_id, {}), indent=2, sort_keys=True, default=str),
-            rows=listed, total=total, metric_columns=metric_columns, sort_rows_by=sort_rows_by, root="../",
-        )
-        run_pages[run_id] = atomic_files.write_text(out_dir / "runs" / info.page, html)
-
+    row_pages, row_list = _row_pages(env, inputs, metrics, metric_columns, out_dir)
+    run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows)
     index_html = env.get_template("index.html.j2").render(
         set_name=inputs.set_name,
         columns=inputs.runs.columns,
-        runs=[{"info": infos[r["run_id"]], "record": r} for r in inputs.runs.iter_rows(named=True)],
+        runs=[{"page": run_page(r["run_id"]), "record": r} for r in inputs.runs.iter_rows(named=True)],
         plots=[{"name": name, "uri": _data_uri(path), "file": f"plots/{path.name}"} for name, path in plot_files.items()],
         rows=row_list,
         n_explanations=metrics.height,
         root="",
     )
-    index = atomic_files.write_text(out_dir / "index.html", index_html)
+    index = out_dir / "index.html"
+    write_text(index, index_html)
     return ReportFiles(index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages)
