@@ -104,6 +104,6 @@ EXTRA_TARGETS = []
 
 def all_targets():
     targets = [summary_file(r) for r in RUNS] + list(compare_outputs().values())
-    if "report" in dir(rules):
+    if rules.has("report"):
         targets.append(f"{SET_DIR}/report/index.html")
     return targets + EXTRA_TARGETS

@@ -27,7 +27,7 @@
     grid: { 'shap.budget': budgets },
   },
   // The seeded random baseline: the floor of every attribution-quality metric.
-  random(budget=1):: { name: 'random', shap: { method: 'random', budget: budget } },
+  random(name='random'):: { name: name, shap: { method: 'random' } },
 
   // ---- sweeps -------------------------------------------------------------------------------
   // Sugar for the three sweep forms of a variant (keys are dotted paths such as 'shap.seed').

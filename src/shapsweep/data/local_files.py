@@ -55,11 +55,15 @@ def file_fingerprint(path: Path) -> str:
 
 
 def count_rows(source: str, paths: list[Path]) -> int | None:
-    """Rows in the files without loading them: Parquet metadata, JSON Lines line counts; None if unknown."""
+    """Rows in the files without loading them (Parquet metadata, CSV scan, JSON Lines lines); None if unknown."""
     total = 0
     for path in paths:
         if source == "parquet":
             total += pq.ParquetFile(path).metadata.num_rows
+        elif source == "csv":
+            import polars as pl  # a streaming count that understands quoted newlines
+
+            total += pl.scan_csv(path).select(pl.len()).collect().item()
         elif source == "json" and path.suffix in (".jsonl", ".ndjson"):
             with path.open("rb") as fh:
                 total += sum(1 for line in fh if line.strip())

@@ -1,0 +1,86 @@
+"""Dataset loading through `datasets` (json, csv, parquet), column mapping, selection order, shard plans."""
+
+import json
+
+import polars as pl
+import pytest
+
+from shapsweep.config import ConfigError
+from shapsweep.data.identity import data_id
+from shapsweep.data.selection import select_rows
+from shapsweep.data.shards import count_selected_rows, plan_shards
+
+ROWS = [{"id": f"r{i}", "sentence": f"text {i}", "label": i % 3, "topic": "a" if i % 2 else "b"} for i in range(20)]
+
+
+@pytest.fixture(params=["json", "csv", "parquet"])
+def dataset(request, tmp_path):
+    frame = pl.DataFrame(ROWS)
+    path = tmp_path / f"data.{ {'json': 'jsonl'}.get(request.param, request.param) }"
+    if request.param == "json":
+        path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    elif request.param == "csv":
+        frame.write_csv(path)
+    else:
+        frame.write_parquet(path)
+    return {"source": request.param, "data_files": str(path), "split": "train",
+            "columns": {"text": "sentence", "row_id": "id"}}
+
+
+def test_mapped_columns_and_stable_ids(dataset):
+    rows = select_rows(dataset, {"start_index": 2, "max_samples": 5})
+    assert rows.columns[:2] == ["row_id", "text"]
+    assert rows["row_id"].to_list() == ["r2", "r3", "r4", "r5", "r6"]
+    assert rows["text"].to_list()[0] == "text 2"
+    assert "sentence" not in rows.columns and "label" in rows.columns  # unmapped columns stay as metadata
+
+
+def test_order_does_not_depend_on_max_samples(dataset):
+    few = select_rows(dataset, {"shuffle_seed": 7, "max_samples": 4})["row_id"].to_list()
+    more = select_rows(dataset, {"shuffle_seed": 7, "max_samples": 12})["row_id"].to_list()
+    assert more[:4] == few
+    assert more != sorted(more, key=lambda r: int(r[1:]))  # it is shuffled
+    other = select_rows(dataset, {"shuffle_seed": 8, "max_samples": 12})["row_id"].to_list()
+    assert other != more
+
+
+def test_filters(dataset):
+    rows = select_rows(dataset, {"filters": [{"column": "label", "op": "in", "value": [0, 1]},
+                                             {"column": "topic", "op": "eq", "value": "a"}]})
+    assert rows["row_id"].to_list() == [f"r{i}" for i in range(20) if i % 3 in (0, 1) and i % 2]
+
+
+def test_missing_column_names_the_mapping(dataset):
+    dataset["columns"] = {"text": "body"}
+    with pytest.raises(ConfigError, match=r"dataset.columns.text: column 'body' for 'text' is not in the dataset"):
+        select_rows(dataset, {})
+
+
+def test_bad_filter_column(dataset):
+    with pytest.raises(ConfigError, match=r"selection.filters\[0\].column: 'nope'"):
+        select_rows(dataset, {"filters": [{"column": "nope", "op": "eq", "value": 1}]})
+
+
+def test_cheap_counts_and_shards(dataset):
+    n = count_selected_rows(dataset, {"start_index": 3, "max_samples": None})
+    assert n == 17
+    plan = plan_shards(17, 5)
+    assert [(s.shard_id, s.start, s.end) for s in plan.shards] == [
+        ("00000", 0, 5), ("00001", 5, 10), ("00002", 10, 15), ("00003", 15, 17)]
+
+
+def test_data_id_follows_content_and_selection_not_max_samples(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a b"}\n')
+    ds = {"source": "json", "data_files": str(path), "split": "train", "columns": {}}
+    first = data_id(ds, {"max_samples": 1, "start_index": 0})
+    assert data_id(ds, {"max_samples": 9, "start_index": 0}) == first
+    assert data_id(ds, {"max_samples": 1, "start_index": 1}) != first
+    path.write_text('{"text": "a c"}\n')
+    assert data_id(ds, {"max_samples": 1, "start_index": 0}) != first
+
+
+def test_missing_data_file_is_a_config_error(tmp_path):
+    ds = {"source": "json", "data_files": str(tmp_path / "none.jsonl"), "split": "train", "columns": {}}
+    with pytest.raises(ConfigError, match="dataset.data_files: .* matches no file"):
+        count_selected_rows(ds, {"max_samples": 3})
