@@ -1,0 +1,21 @@
+# Faithfulness of every (run, shard) explanation with the run's own model and value function: a GPU rule
+# like explain (same resources). One file per shard, so re-running aggregate never recomputes them.
+
+
+rule evaluate:
+    input:
+        shard=lambda wildcards: shard_file(wildcards.run, wildcards.shard),
+        rows=lambda wildcards: ancient(rows_file(RUNS[wildcards.run]["data_id"])),
+    output:
+        faithfulness=f"{SET_DIR}/runs/{{run}}/faithfulness/{{shard}}.parquet",
+    params:
+        config=CONFIG_JSON,
+        fractions=CFG["evaluation"]["fractions"],
+    log:
+        f"{SET_DIR}/logs/evaluate/{{run}}/{{shard}}.log",
+    threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
+    resources:
+        **explain_resources,
+    shell:
+        "{SHAPSWEEP} evaluate {params.config:q} --run {wildcards.run} --shard-file {input.shard:q}"
+        " --rows {input.rows:q} --out {output.faithfulness:q} --threads {threads} > {log:q} 2>&1"
