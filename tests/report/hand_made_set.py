@@ -20,7 +20,7 @@ HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('x')</script> bad"
 HOSTILE_ATTR = '" onmouseover="window.__pwned=2" x="'
 
 ROWS = [
-    {"row_id": "r0", "text": "The cat sat on the mat.", "label": "pos", "source": "hand"},
+    {"row_id": "r0", "text": "The cat sat\non the mat.", "label": "pos", "source": "hand"},  # a newline: html-lines must escape it
     {"row_id": "r1", "text": f"Click {HOSTILE_SCRIPT} here", "label": "neg", "source": "<b>bold</b>"},
     {"row_id": "r2", "text": f"quote {HOSTILE_ATTR} end", "label": "pos", "source": "hand"},
     {"row_id": "r3", "text": "", "label": "neg", "source": "hand"},

@@ -51,7 +51,7 @@ def test_row_page_shows_every_run_side_by_side_with_one_player_element_per_playe
     sections = re.findall(r'<section class="run" data-run="([^"]+)">(.*?)</section>', html, re.S)
     assert [run_id for run_id, _ in sections] == [r for ids in run_ids(tiny_set).values() for r in ids]
     for _, body in sections:
-        assert body.count('class="player"') == len("The cat sat on the mat.".split())
+        assert body.count('class="player"') == len("The cat sat\non the mat.".split())
     failed = _row_page(files, "r3").read_text()
     assert "empty_input: row has no text" in failed
 
