@@ -13,10 +13,11 @@ rule aggregate:
         summary=f"{SET_DIR}/runs/{{run}}/summary.json",
     params:
         config=CONFIG_JSON,
-        set_dir=SET_DIR,
         faithfulness=lambda wildcards, input: "--faithfulness" if input.faithfulness else "",
     log:
         f"{SET_DIR}/logs/aggregate/{{run}}.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} aggregate {params.config:q} --run {wildcards.run} --set-dir {params.set_dir:q}"
+        "shapsweep aggregate {params.config:q} --run {wildcards.run}"
         " {params.faithfulness} --out {output.summary:q} > {log:q} 2>&1"

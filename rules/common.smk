@@ -1,6 +1,6 @@
 # Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints).
 # The names below are a contract with the other rules files (docs/DESIGN.md); keep them stable.
-import shlex
+import os
 import sys
 from pathlib import Path
 
@@ -29,16 +29,25 @@ CONFIG_JSON = str(layout.config_json(SET_DIR))
 # Written only when its content changes, so its mtime never re-triggers anything.
 write_json(CONFIG_JSON, CFG, only_if_changed=True)
 
-# The CLI of the interpreter running Snakemake (works without an activated venv).
-SHAPSWEEP = f"{shlex.quote(sys.executable)} -m shapsweep.cli"
+# Rules call `shapsweep`: make it the one installed next to the Python running Snakemake, so an
+# un-activated venv works (jobs, also on Slurm, inherit PATH).
+envvars:
+    "PATH",
 
+
+_SEARCH_PATH = os.environ["PATH"]
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), _SEARCH_PATH])
+# Kept for rules written against the first version of this file; new rules write `shapsweep ...`.
+SHAPSWEEP = "shapsweep"
+
+# Data selections in use (one rows.parquet each).
 DATA_IDS = sorted({run["data_id"] for run in RUNS.values()})
 
 
 wildcard_constraints:
-    run="|".join(RUNS) or "-",
+    run=r"[^/]+",
     shard=r"\d+",
-    data_id="|".join(DATA_IDS) or "-",
+    data_id=r"[^/]+",
 
 
 def shard_ids(run_id):
@@ -103,7 +112,9 @@ EXTRA_TARGETS = []
 
 
 def all_targets():
-    targets = [summary_file(r) for r in RUNS] + list(compare_outputs().values())
+    # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
+    # dependents are up to date, and a deleted shard should be redone (with what depends on it).
+    targets = all_shard_files() + [summary_file(r) for r in RUNS] + list(compare_outputs().values())
     if rules.has("report"):
         targets.append(f"{SET_DIR}/report/index.html")
     return targets + EXTRA_TARGETS

@@ -14,9 +14,10 @@ rule compare:
         **compare_outputs(),
     params:
         config=CONFIG_JSON,
-        set_dir=SET_DIR,
     log:
         f"{SET_DIR}/logs/compare.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} compare {params.config:q} --set-dir {params.set_dir:q} --out-parquet {output.parquet:q}"
+        "shapsweep compare {params.config:q} --out-parquet {output.parquet:q}"
         " --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q} > {log:q} 2>&1"

@@ -15,6 +15,8 @@ rule explain:
     threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
     resources:
         **explain_resources,
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
+        "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
         " --shard {wildcards.shard} {params.bounds} {output.shard:q} --threads {threads} > {log:q} 2>&1"

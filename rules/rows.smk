@@ -17,5 +17,7 @@ rule rows:
         ),
     log:
         f"{SET_DIR}/logs/rows/{{data_id}}.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} rows {params.config:q} --data-id {wildcards.data_id} --out {output.rows:q} > {log:q} 2>&1"
+        "shapsweep rows {params.config:q} --data-id {wildcards.data_id} --out {output.rows:q} > {log:q} 2>&1"

@@ -11,7 +11,7 @@ from shapsweep.config import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--set-dir", required=True, help="results/<set> (summaries and shards are read there)")
+    parser.add_argument("--set-dir", help="results/<set> where summaries and shards are (default: from the config)")
     parser.add_argument("--out-parquet", required=True)
     parser.add_argument("--out-tsv", required=True)
     parser.add_argument("--out-row-errors", required=True)
@@ -30,10 +30,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(exc)
     top_k = exp.config["compare"]["top_k"]
-    summaries = [json.loads(layout.summary_file(args.set_dir, r).read_text()) for r in exp.runs]
+    set_dir = args.set_dir or exp.set_dir
+    summaries = [json.loads(layout.summary_file(set_dir, r).read_text()) for r in exp.runs]
 
     def shards(run_id):
-        return read_shards([layout.shard_file(args.set_dir, run_id, s.shard_id)
+        return read_shards([layout.shard_file(set_dir, run_id, s.shard_id)
                             for s in exp.shard_plan(run_id).shards])
 
     errors, per_row = {}, []

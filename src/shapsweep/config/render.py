@@ -16,14 +16,25 @@ LIB_DIR = CONFIG_DIR / "lib"
 
 
 def render(path: str | Path, ext_vars: dict[str, Any] | None = None) -> dict:
-    """Evaluate a .jsonnet (or .json) file. String ext vars go in as strings, others as JSON code."""
+    """Evaluate a .jsonnet file with external variables (`std.extVar`).
+
+    Values that are not strings go in as JSON code; so do strings that parse as a JSON number,
+    boolean, list or object (`--config 'vars={budget: 64}'` reaches us as the string "64").
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment: config file {str(path)!r} not found (pass --config experiment=PATH.jsonnet)")
     strings, codes = {}, {}
     for name, value in (ext_vars or {}).items():
         if isinstance(value, str):
-            strings[name] = value
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = value
+            if isinstance(parsed, str) or parsed is None:
+                strings[name] = value
+            else:
+                codes[name] = value
         else:
             codes[name] = json.dumps(value)
     try:

@@ -1,0 +1,202 @@
+"""End to end: real `snakemake` on a temporary copy of the workflow, asserting on the jobs it runs.
+
+One small set (6 rows, shards of 2, exact reference + kernel, the real MiniLM) is run once for
+real; the incremental behaviours are then checked with dry runs (the jobs Snakemake would run)
+and one interrupted-and-resumed real run.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+TEXTS = ["cats chase small mice", "", "rain falls on the roof", "bright stars shine tonight",
+         "we bake fresh bread", "old trees grow slowly"]
+
+SET = """
+local ss = import 'shapsweep.libsonnet';
+{
+  experiment_set_id: 'e2e',
+  dataset: ss.localFile('data.jsonl'),
+  selection: { max_samples: std.extVar('rows') },
+  shard_size: 2,
+  model: ss.minilm { batch_size: 32 },
+  features: { max_players: 8 },
+  shap: { batch_size: 32 },
+  experiments: [ss.exact(), ss.method('kernel', [std.extVar('budget')])],
+}
+"""
+
+
+def snakemake(workdir, *args, rows=4, budget=8, check=True):
+    cmd = [SNAKEMAKE, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet",
+           f"vars={{rows: {rows}, budget: {budget}}}", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def job_counts(proc) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> jobs; {} when there is nothing to do."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M))
+    counts.pop("total", None)
+    return {rule: int(n) for rule, n in counts.items() if rule != "all"}
+
+
+def copy_workflow(dest: Path) -> Path:
+    shutil.copy(REPO / "Snakefile", dest)
+    shutil.copytree(REPO / "rules", dest / "rules")
+    shutil.copytree(REPO / "envs", dest / "envs")
+    shutil.copytree(REPO / "config" / "lib", dest / "lib")
+    shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
+    (dest / "set.jsonnet").write_text(SET)
+    (dest / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    """The workflow after one complete real run."""
+    wd = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(wd)
+    return wd
+
+
+def set_dir(wd):
+    return wd / "results" / "e2e"
+
+
+def shard_paths(wd, prefix):
+    return sorted((set_dir(wd) / "runs").glob(f"{prefix}*/shards/*.parquet"))
+
+
+def has_report(wd):
+    return (wd / "rules" / "report.smk").exists()
+
+
+def downstream(*extra):
+    """Jobs downstream of a run's change: its aggregate, compare, and the report when that rule exists."""
+    return {"aggregate": 1, "compare": 1, **({"report": 1} if (REPO / "rules" / "report.smk").exists() else {}),
+            **dict(extra)}
+
+
+def test_full_run_outputs(workflow):
+    sd = set_dir(workflow)
+    assert len(shard_paths(workflow, "exact")) == 2 and len(shard_paths(workflow, "kernel")) == 2
+    first = pl.read_parquet(shard_paths(workflow, "exact")[0])
+    # the empty text is recorded with its status, its shard-mate is explained
+    assert first["status"].to_list() == ["ok", "empty_input"]
+    assert first["error"][1] and first["error"][0] is None
+    ok = first.row(0, named=True)
+    assert ok["players"] == ["cats", "chase", "small", "mice"]
+    assert sum(ok["attribution"]) == pytest.approx(ok["v_full"] - ok["v_empty"], abs=1e-9)
+    runs = pl.read_parquet(sd / "runs.parquet")
+    kernel = runs.filter(pl.col("variant") == "kernel").row(0, named=True)
+    assert kernel["shap.budget"] == 8 and kernel["ref_rows"] == 3 and kernel["ref_mse"] is not None
+    assert (sd / "runs.tsv").read_text().splitlines()[0].startswith("run_id\t")
+    summary = json.loads(next((sd / "runs").glob("exact*/summary.json")).read_text())
+    assert summary["metrics"]["rows_ok"] == 3 and summary["metrics"]["rows_failed"] == 1
+    assert json.loads((sd / "config.json").read_text())["experiment_set_id"] == "e2e"
+    if has_report(workflow):
+        assert (sd / "report" / "index.html").exists()
+
+
+def test_second_run_has_nothing_to_do(workflow):
+    assert job_counts(snakemake(workflow)) == {}
+
+
+def test_deleted_shard_reruns_that_shard_and_its_dependents(workflow):
+    shard = shard_paths(workflow, "kernel")[1]
+    saved = shard.read_bytes()
+    shard.unlink()
+    try:
+        assert job_counts(snakemake(workflow, "-n")) == downstream(("explain", 1))
+    finally:
+        shard.write_bytes(saved)
+        os.utime(shard, (time.time() - 3600,) * 2)  # older than its dependents again
+
+
+def test_changing_one_budget_reruns_only_that_run(workflow):
+    proc = snakemake(workflow, "-n", budget=10)
+    assert job_counts(proc) == downstream(("explain", 2))
+    assert "exact" not in "".join(re.findall(r"output: (.*shards.*)", proc.stdout))
+
+
+def test_adding_rows_runs_only_new_shards(workflow):
+    proc = snakemake(workflow, "-n", rows=6)
+    counts = job_counts(proc)
+    assert counts == downstream(("rows", 1), ("explain", 2), ("aggregate", 2))
+    assert set(re.findall(r"shards/(\d+)\.parquet", "".join(re.findall(r"output: (.*)", proc.stdout)))) == {"00002"}
+
+
+def test_forcerun_of_aggregates_never_touches_explain(workflow):
+    if has_report(workflow):
+        assert job_counts(snakemake(workflow, "-n", "--forcerun", "report")) == {"report": 1}
+    assert job_counts(snakemake(workflow, "-n", "--forcerun", "compare")) == {
+        "compare": 1, **({"report": 1} if has_report(workflow) else {})}
+
+
+def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
+    sd = set_dir(workflow)
+    shard = shard_paths(workflow, "kernel")[1]
+    before = pl.read_parquet(shard)
+    runs_before = pl.read_parquet(sd / "runs.parquet")
+    shard.unlink()
+    cmd = [SNAKEMAKE, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet",
+           "vars={rows: 4, budget: 8}"]
+    proc = subprocess.Popen(cmd, cwd=workflow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    log = sd / "logs" / "explain" / shard.parent.parent.name / f"{shard.stem}.log"
+    deadline = time.time() + 120
+    while not log.exists() or "model loaded" not in log.read_text():
+        assert time.time() < deadline and proc.poll() is None, "the explain job never started"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and the job, mid-shard
+    proc.wait()
+    assert not shard.exists()
+    assert not list(shard.parent.glob(".*.tmp"))  # no half-written temp file is left to be mistaken for it
+    counts = job_counts(snakemake(workflow))
+    assert counts.get("explain") == 1 and "rows" not in counts
+    after = pl.read_parquet(shard)
+    numbers = ["row_id", "players", "attribution", "attribution_normalized", "v_empty", "v_full", "n_evals", "status"]
+    assert after.select(numbers).equals(before.select(numbers))
+    runs_after = pl.read_parquet(sd / "runs.parquet")
+    same = [c for c in runs_before.columns if "runtime" not in c]
+    assert runs_after.select(same).equals(runs_before.select(same))
+
+
+def test_bad_config_fails_fast_with_the_path(workflow):
+    bad = workflow / "bad.jsonnet"
+    bad.write_text(SET.replace("shard_size: 2", "shard_size: 2, shard_sise: 3"))
+    proc = subprocess.run([SNAKEMAKE, "-n", "--cores", "1", "--config", "experiment=bad.jsonnet",
+                           "vars={rows: 4, budget: 8}"], cwd=workflow, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "shard_sise: unknown field" in proc.stdout + proc.stderr
+
+
+SPINE = ("Snakefile", "common.smk", "rows.smk", "explain.smk", "aggregate.smk", "compare.smk")
+
+
+def test_lint_is_clean_for_the_spine(workflow):
+    """No lint for the Snakefile and the pipeline's own rules files (the other stages' files are theirs)."""
+    proc = subprocess.run([SNAKEMAKE, "--lint", "--config", "experiment=set.jsonnet", "vars={rows: 4, budget: 8}"],
+                          cwd=workflow, capture_output=True, text=True, timeout=300)
+    headers = re.findall(r"^Lints for .*$", proc.stdout + proc.stderr, flags=re.M)
+    assert not [h for h in headers if any(f"/{name}" in h for name in SPINE)], proc.stdout + proc.stderr
