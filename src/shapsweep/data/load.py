@@ -15,6 +15,7 @@ def load_source(dataset: dict):
     """The split as a `datasets.Dataset` (local files or the hub; the hub honours HF_HUB_OFFLINE)."""
     import datasets
 
+    datasets.disable_progress_bars()  # job logs are read by people, not terminals
     source = dataset["source"]
     try:
         if source == "hub":

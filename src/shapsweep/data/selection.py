@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from shapsweep.config.errors import ConfigError
-from shapsweep.data.load import load_source, to_canonical
+from shapsweep.data.load import check_columns, load_source, to_canonical
 
 _COMPARE = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__"}
 
@@ -38,8 +38,8 @@ def _filter_expr(flt: dict, index: int, columns: list[str]) -> pl.Expr:
 
 def select_table(table: pl.DataFrame, dataset: dict, selection: dict) -> pl.DataFrame:
     """Canonical, selected rows with a string `row_id` first (pure function of its inputs)."""
-    table = table.with_row_index("_index")
-    table = to_canonical(table, dataset)
+    check_columns(table.columns, dataset)  # before the helper column, so errors list only real ones
+    table = to_canonical(table.with_row_index("_index"), dataset)
     if "row_id" in (dataset.get("columns") or {}):
         table = table.with_columns(pl.col("row_id").cast(pl.Utf8))
         dupes = table.filter(pl.col("row_id").is_duplicated())["row_id"].unique().to_list()
