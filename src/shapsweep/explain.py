@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from shapsweep.atomic_outputs import write_parquet
+from shapsweep.config.errors import ConfigError
 
 BUDGET_KNOBS = ("budget", "num_samples", "fraction", "linear")
 
@@ -126,7 +127,10 @@ def explain_shards(run: dict, rows_path: str | Path, jobs: list[ShardJob], threa
     rows = pl.read_parquet(rows_path)
     ex = run["explain"]
     started = time.perf_counter()
-    model = load_model(ex["model"], ex["features"], ex["value"])
+    try:
+        model = load_model(ex["model"], ex["features"], ex["value"])
+    except ValueError as exc:  # a bad model/features/value field: every row would fail the same way
+        raise ConfigError(f"experiments[{run['variant_index']}] ({run['slug']}).{exc}") from None
     print(f"model loaded in {time.perf_counter() - started:.2f}s", file=log, flush=True)
     for job in jobs:
         part = rows.slice(job.start, max(0, job.end - job.start))

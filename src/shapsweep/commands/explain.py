@@ -27,5 +27,8 @@ def run(args: argparse.Namespace) -> int:
         jobs = [ShardJob(i, int(s), int(e), Path(o)) for i, s, e, o in args.shard]
     except (ConfigError, ValueError) as exc:
         return fail(exc)
-    explain_shards(spec, args.rows, jobs, threads=args.threads)
+    try:
+        explain_shards(spec, args.rows, jobs, threads=args.threads)
+    except ConfigError as exc:
+        return fail(exc)
     return 0
