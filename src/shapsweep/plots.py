@@ -18,6 +18,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 PLOT_NAMES = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position")
+BASELINE_METHOD = "random"  # not an estimator: its budget means nothing, drawn as a horizontal line
 MAX_POSITIONS = 64  # positions beyond this are not drawn (rows rarely have more players; see max_players)
 
 
@@ -29,17 +30,26 @@ def _empty(fig: Figure, ax, message: str) -> Figure:
 
 
 def _method_lines(ax, per_run: pl.DataFrame, y: str) -> bool:
-    """One line per method over budget; True when something was drawn."""
-    data = per_run.filter(pl.col("budget").is_not_null() & pl.col(y).is_not_null() & pl.col(y).is_finite())
+    """One line per method over budget, the random baseline as a dashed horizontal line (the floor);
+    True when something was drawn."""
+    data = per_run.filter(pl.col(y).is_not_null() & pl.col(y).is_finite())
+    estimators = data.filter(pl.col("budget").is_not_null() & (pl.col("method") != BASELINE_METHOD))
     drawn = False
-    for (method,), part in data.sort("method", nulls_last=True).group_by("method", maintain_order=True):
+    for (method,), part in estimators.sort("method").group_by("method", maintain_order=True):
         part = part.group_by("budget").agg(pl.col(y).mean()).sort("budget")
         ax.plot(part["budget"].to_numpy(), part[y].to_numpy(), marker="o", label=str(method))
         drawn = True
+    baseline = data.filter(pl.col("method") == BASELINE_METHOD)
+    if baseline.height:
+        ax.axhline(float(baseline[y].mean()), color="0.4", linestyle="--", label=f"{BASELINE_METHOD} baseline")
+        drawn = True
     if drawn:
-        ax.set_xscale("log")
+        if estimators.height:
+            ax.set_xscale("log")
+        if data[y].min() > 0:
+            ax.set_yscale("log")
         ax.legend(title="method", fontsize="small")
-        ax.grid(True, alpha=0.3)
+        ax.grid(True, alpha=0.3, which="both")
     return drawn
 
 
@@ -62,7 +72,6 @@ def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
     ax = fig.add_subplot()
     if not _method_lines(ax, per_run, "runtime_s"):
         return _empty(fig, ax, "No run has both a budget and a runtime.")
-    ax.set_yscale("log")
     ax.set_xlabel("budget (coalitions evaluated per row)")
     ax.set_ylabel("mean runtime per row (s)")
     ax.set_title("Runtime versus budget")

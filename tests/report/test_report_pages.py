@@ -87,3 +87,16 @@ def test_missing_runs_table_says_which_rule_makes_it(tiny_set):
     (tiny_set / "runs.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="compare"):
         load_report_inputs(tiny_set / "config.json")
+
+
+def test_row_scale_is_set_by_the_estimators_not_the_random_baseline(tiny_set):
+    files = _build(tiny_set)
+    html = _row_page(files, "r1").read_text()
+    ticks = re.search(r'<div class="ticks">(.*?)</div>', html).group(1)
+    limit = float(re.findall(r"<span>([^<]+)</span>", ticks)[-1])
+    shards = pl.concat([pl.read_parquet(p) for p in tiny_set.glob("runs/*/shards/*.parquet")]).filter(pl.col("row_id") == "r1")
+    random_run = run_ids(tiny_set)["random"][0]
+    estimators = shards.filter(pl.col("run_id") != random_run)["attribution"].explode().abs().max()
+    assert limit == pytest.approx(estimators, rel=1e-2)
+    assert shards.filter(pl.col("run_id") == random_run)["attribution"].explode().abs().max() > estimators
+    assert "the random baseline is clipped to it" in html

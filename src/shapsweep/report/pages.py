@@ -158,6 +158,15 @@ def _row_record(inputs: ReportInputs, data_id: str, row_id: str) -> dict[str, An
     return hit.row(0, named=True) if hit.height else {}
 
 
+def _scale_attributions(part: pl.DataFrame) -> list[list[float]]:
+    """Attributions that set a row page's shared colour limit. The random baseline's values are on no
+    particular scale and would wash out every real run, so it only counts when it is all there is
+    (its cells then clip at the ends of the scale)."""
+    real = part.filter(pl.col("method") != plots.BASELINE_METHOD)
+    chosen = real if real["attribution"].list.len().sum() else part
+    return [a for a in chosen["attribution"].to_list() if a]
+
+
 def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path):
     """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale."""
     pages: dict[tuple[str, str], Path] = {}
@@ -167,7 +176,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     template = env.get_template("row.html.j2")
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
         record = _row_record(inputs, data_id, row_id)
-        scale = DivergingScale.for_values(v for a in part["attribution"].to_list() if a for v in a)
+        scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
         runs = []
         for r in part.iter_rows(named=True):
             runs.append({
