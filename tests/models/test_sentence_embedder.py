@@ -142,3 +142,30 @@ def test_bad_config_names_the_field(model, features, value, field):
     with pytest.raises(ValueError) as error:
         load_model(model, features, value)
     assert field in str(error.value)
+
+
+def test_exact_shapley_on_a_real_game_matches_brute_force(minilm_game_factory):
+    """The estimator layer's `exact` on a MiniLM game: each of the 2^n coalitions is evaluated once,
+    and the values equal a brute-force Shapley sum written out here."""
+    from itertools import combinations
+    from math import factorial
+
+    from shapsweep.estimators import estimate
+
+    game = minilm_game_factory().game({"text": "a small cat sat on warm mats"})
+    n = game.n_players
+    result = estimate(game, n, method="exact", seed=0)
+    assert game.stats["coalitions"] == 2**n
+    everything = np.array([[(mask >> i) & 1 for i in range(n)] for mask in range(2**n)], dtype=bool)
+    value = dict(zip(map(tuple, everything.tolist()), game(everything)))
+    brute = np.zeros(n)
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        for size in range(n):
+            weight = factorial(size) * factorial(n - size - 1) / factorial(n)
+            for subset in combinations(others, size):
+                without = tuple(j in subset for j in range(n))
+                with_i = tuple(j in subset or j == i for j in range(n))
+                brute[i] += weight * (value[with_i] - value[without])
+    np.testing.assert_allclose(result.values, brute, atol=1e-9)
+    assert result.values.sum() == pytest.approx(value[(True,) * n] - value[(False,) * n], abs=1e-9)
