@@ -66,15 +66,16 @@ def measure(case, kind: str, repeats: int) -> list[dict]:
     model = load_model(case.model_cfg, case.features_cfg, case.value_cfg)
     ceiling = tools.causal_lm_ceiling if kind == "causal_lm" else tools.embedder_ceiling
     runs = [("ceiling: raw batched forward", lambda: ceiling(model, case)),
-            ("shapsweep", lambda: tools.run_shapsweep(model, case))]
+            ("shapsweep, coalition calls only", lambda: tools.run_shapsweep(model, case, include_reference=False)),
+            ("shapsweep, whole explanation (incl. tokenizing and the reference)", lambda: tools.run_shapsweep(model, case))]
     if kind == "causal_lm" and model.device.type == "cpu":
         for method in ("FeatureAblation", "ShapleyValueSampling"):
             for by_tokens in (True, False):
                 label = f"Captum LLMAttribution({method}), forward_in_tokens={by_tokens}"
-                runs.append((label, lambda m=method, t=by_tokens: tools.run_captum(model, case, m, t)))
+                runs.append((label, lambda m=method, t=by_tokens: guarded(tools.run_captum, model, case, m, t)))
     if model.device.type == "cpu":
         runs.append(("shap Permutation + Text masker (plain batched function of strings)",
-                     lambda: tools.run_shap(model, case, kind)))
+                     lambda: guarded(tools.run_shap, model, case, kind)))
     if kind == "causal_lm" and model.device.type == "cpu":
         runs.append(("shap Permutation + TeacherForcing", lambda: guarded(tools.run_shap_teacher_forcing, model, case)))
     tools.run_shapsweep(model, case)  # warm-up: first calls pay for lazy initialisation
@@ -115,6 +116,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", default="minilm,llama,llama1b")
+    parser.add_argument("--rows", type=int, default=None, help="use only the first N rows of each case (smoke runs)")
+    parser.add_argument("--evaluations", type=int, default=None, help="coalitions per row (default: per case)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--models-dir", default=None, help="where to build the random-weight models (default: a temp folder)")
     args = parser.parse_args(argv)
@@ -123,16 +126,22 @@ def main(argv=None) -> int:
     folder = args.models_dir or tempfile.mkdtemp(prefix="shapsweep-bench-")
     rows, notes = [], []
     wanted = args.cases.split(",")
+
+    def sized(case):
+        case.rows = case.rows[: args.rows] if args.rows else case.rows
+        case.evaluations = args.evaluations or case.evaluations
+        return case
+
     if "minilm" in wanted:
         print("MiniLM similarity (CPU)", flush=True)
-        rows += measure(cases.minilm_case(), "embedder", args.repeats)
+        rows += measure(sized(cases.minilm_case()), "embedder", args.repeats)
     if "llama" in wanted:
         print("tiny Llama logprob (CPU)", flush=True)
-        rows += measure(cases.tiny_llama_case(folder), "causal_lm", args.repeats)
+        rows += measure(sized(cases.tiny_llama_case(folder)), "causal_lm", args.repeats)
     if "llama1b" in wanted:
         if torch.cuda.is_available():
             print("Llama ~1B bf16 logprob (GPU)", flush=True)
-            rows += measure(cases.llama_1b_case(folder), "causal_lm", args.repeats)
+            rows += measure(sized(cases.llama_1b_case(folder)), "causal_lm", args.repeats)
         else:
             notes.append("Llama ~1B bf16 (GPU) case skipped: no CUDA device on this machine.")
     print()

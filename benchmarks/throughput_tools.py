@@ -15,15 +15,23 @@ import torch
 from shapsweep.features.masking import mask_batch
 
 
-def run_shapsweep(model, case) -> tuple[int, float]:
-    """Games built per row (tokenize + reference: timed) and the case's coalitions evaluated."""
-    count, start = 0, time.perf_counter()
+def run_shapsweep(model, case, include_reference: bool = True) -> tuple[int, float]:
+    """Games built per row and the case's coalitions evaluated.
+
+    With `include_reference` the time covers the whole explanation (tokenize, reference response or
+    embedding, coalitions); without, only the game's coalition calls (what the ceiling measures).
+    """
+    count, total = 0, 0.0
     for i, row in enumerate(case.rows):
+        start = time.perf_counter()
         game = model.game(row)
+        built = time.perf_counter()
         coalitions = case.coalitions(game.n_players, i)
         game(coalitions)
+        end = time.perf_counter()
+        total += end - (start if include_reference else built)
         count += len(coalitions)
-    return count, time.perf_counter() - start
+    return count, total
 
 
 def _sorted_chunks(coalitions: np.ndarray, batch_size: int):
@@ -147,6 +155,11 @@ def _teacher_forced_strings(model, response_ids: list[int]):
     return f
 
 
+def _shap_evals(case, row) -> int:
+    """The case's evaluations, raised to the Permutation explainer's minimum of 2n + 1."""
+    return max(case.evaluations, 2 * (len(row["text"].split()) + 2) + 1)
+
+
 def run_shap(model, case, kind: str) -> tuple[int, float]:
     """shap's Permutation explainer with its Text masker (word tokens, removed words) over a plain
     batched function of masked strings; `max_evals` = the case's evaluations per row."""
@@ -175,7 +188,7 @@ def run_shap(model, case, kind: str) -> tuple[int, float]:
         # Word tokens by regex; shap's default mask for a regex tokenizer is "..." (collapsed runs).
         masker = shap.maskers.Text(tokenizer=r"\W+", collapse_mask_token=True)
         explainer = shap.explainers.Permutation(f, masker, seed=0)
-        explainer([row["text"]], max_evals=case.evaluations, batch_size=64, silent=True)
+        explainer([row["text"]], max_evals=_shap_evals(case, row), batch_size=64, silent=True)
         count += calls[0]
     return count, time.perf_counter() - start
 
@@ -199,5 +212,6 @@ def run_shap_teacher_forcing(model, case) -> tuple[int, float]:
         wrapped = CountingTeacherForcing(model.model, model.tokenizer, batch_size=model.runner.batch_size)
         masker = shap.maskers.Text(model.tokenizer, mask_token="...", collapse_mask_token=True)
         explainer = shap.explainers.Permutation(wrapped, masker, seed=0)
-        explainer([row["text"]], [game.response], max_evals=case.evaluations, batch_size=64, silent=True)
+        n_tokens = len(model.tokenizer(row["text"])["input_ids"])
+        explainer([row["text"]], [game.response], max_evals=max(case.evaluations, 2 * n_tokens + 3), batch_size=64, silent=True)
     return calls[0], time.perf_counter() - start
