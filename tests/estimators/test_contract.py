@@ -18,7 +18,8 @@ def test_budget_is_a_hard_cap_and_each_coalition_is_evaluated_once(method, budge
     assert len(counting.rows) == len(set(counting.rows)), "a coalition was sent to the game twice"
     assert r.n_evals == len(counting.rows) <= budget
     assert max(counting.calls) <= 16
-    assert r.n_evals >= budget - 2 * n  # the budget is used, not left idle (permutation may leave < one pair)
+    if method != "hierarchical":  # hierarchical opens groups only as far as its levels need
+        assert r.n_evals >= budget - 2 * n  # the budget is used, not left idle (permutation may leave < one pair)
 
 
 def test_exact_counts_every_coalition_once_with_empty_and_full():

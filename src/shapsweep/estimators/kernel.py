@@ -10,6 +10,6 @@ from .paired_design import constrained_wls, sample_pairs
 
 def kernel(game: BudgetedGame, n: int, rng: np.random.Generator):
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
-    design = sample_pairs(n, game.remaining, rng, group_mass="kernel")
+    design = sample_pairs(n, game.remaining, rng, mass="kernel")
     y = game(design.coalitions)
     return constrained_wls(design.coalitions, y, design.weights, v_empty, v_full), None

@@ -15,6 +15,6 @@ from .paired_design import constrained_wls, sample_pairs
 
 def leverage(game: BudgetedGame, n: int, rng: np.random.Generator):
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
-    design = sample_pairs(n, game.remaining, rng, group_mass="leverage")
+    design = sample_pairs(n, game.remaining, rng, mass="leverage")
     y = game(design.coalitions)
     return constrained_wls(design.coalitions, y, design.weights, v_empty, v_full), None

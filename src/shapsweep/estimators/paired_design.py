@@ -70,52 +70,69 @@ def allocate_pairs(capacity: np.ndarray, mass: np.ndarray, n_pairs: int) -> np.n
     return whole
 
 
-def _distinct_subsets(n: int, s: int, k: int, rng: np.random.Generator, must_contain_first: bool) -> np.ndarray:
-    """k distinct uniform subsets of size s (containing player 0 if asked), as a (k, n) bool matrix."""
+def draw_distinct_subsets(
+    n: int, s: int, k: int, rng: np.random.Generator, must_contain_first: bool = False, exclude: set[bytes] | None = None
+) -> np.ndarray:
+    """Up to k distinct uniform subsets of size s (containing player 0 if asked), none of whose packed
+    rows is in `exclude`, as a (<=k, n) bool matrix. Fewer than k only when fewer remain."""
+    exclude = exclude or set()
     free = n - 1 if must_contain_first else n
     pick = s - 1 if must_contain_first else s
+
+    def widen(rows):
+        if must_contain_first:
+            return np.hstack([np.ones((len(rows), 1), dtype=bool), rows])
+        return rows
+
     total = comb(free, pick, exact=True)
-    if total <= 4 * k and total <= 200_000:  # dense: enumerate and choose without replacement
+    if total <= 4 * (k + len(exclude)) and total <= 200_000:  # dense: enumerate, drop excluded, choose
         combos = np.array(list(itertools.combinations(range(free), pick)), dtype=np.int64).reshape(total, pick)
-        chosen = combos[np.sort(rng.choice(total, size=k, replace=False))]
-        rows = np.zeros((k, free), dtype=bool)
-        np.put_along_axis(rows, chosen, True, axis=1)
-    else:  # sparse: draw random subsets, keep first occurrences until k distinct
-        rows = np.zeros((0, free), dtype=bool)
-        seen: set[bytes] = set()
-        while len(rows) < k:
-            draw = np.argsort(rng.random((2 * (k - len(rows)) + 8, free)), axis=1)[:, :pick]
-            batch = np.zeros((len(draw), free), dtype=bool)
-            np.put_along_axis(batch, draw, True, axis=1)
-            keep = []
-            for i, key in enumerate(np.packbits(batch, axis=1)):
-                key = key.tobytes()
-                if key not in seen:
-                    seen.add(key)
-                    keep.append(i)
-            rows = np.vstack([rows, batch[keep]])[:k]
-    if must_contain_first:
-        rows = np.hstack([np.ones((len(rows), 1), dtype=bool), rows])
-    return rows
+        rows = np.zeros((total, free), dtype=bool)
+        np.put_along_axis(rows, combos, True, axis=1)
+        rows = widen(rows)
+        if exclude:
+            keep = [i for i, key in enumerate(np.packbits(rows, axis=1)) if key.tobytes() not in exclude]
+            rows = rows[keep]
+        chosen = np.sort(rng.choice(len(rows), size=min(k, len(rows)), replace=False))
+        return rows[chosen]
+    out = np.zeros((0, n), dtype=bool)  # sparse: draw, keep first occurrences of unseen rows
+    seen = set(exclude)
+    while len(out) < k:
+        draw = np.argsort(rng.random((2 * (k - len(out)) + 8, free)), axis=1)[:, :pick]
+        batch = np.zeros((len(draw), free), dtype=bool)
+        np.put_along_axis(batch, draw, True, axis=1)
+        batch = widen(batch)
+        keep = []
+        for i, key in enumerate(np.packbits(batch, axis=1)):
+            key = key.tobytes()
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
+        out = np.vstack([out, batch[keep]])[:k]
+    return out
 
 
-def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, group_mass: str) -> PairedSample:
-    """Up to n_coalitions distinct proper coalitions in complementary pairs (one unpaired if odd and room)."""
+def group_mass(n: int, kind: str) -> np.ndarray:
+    """Sampling mass of each size group {s, n-s}: Shapley-kernel mass, or equal mass per size."""
+    groups = group_sizes(n)
+    if kind == "kernel":
+        return np.array([kernel_weight(n, np.array(g)).sum() * comb(n, g[0]) for g in groups], dtype=float)
+    if kind == "leverage":
+        return np.array([len(g) for g in groups], dtype=float)
+    raise ValueError(f"unknown group mass {kind!r}")
+
+
+def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str) -> PairedSample:
+    """Up to n_coalitions distinct proper coalitions, in complementary pairs (an odd one left over is unused)."""
     groups = group_sizes(n)
     capacity = np.array([pairs_in_group(n, g[0]) for g in groups])
-    if group_mass == "kernel":
-        mass = np.array([kernel_weight(n, np.array(g)).sum() * comb(n, g[0]) for g in groups], dtype=float)
-    elif group_mass == "leverage":
-        mass = np.array([len(g) for g in groups], dtype=float)
-    else:
-        raise ValueError(f"unknown group mass {group_mass!r}")
-    alloc = allocate_pairs(capacity, mass, n_coalitions // 2)
+    alloc = allocate_pairs(capacity, group_mass(n, mass), n_coalitions // 2)
     blocks, weights = [], []
     for g, k, cap in zip(groups, alloc, capacity):
         if k == 0:
             continue
         s = g[0]
-        half = _distinct_subsets(n, s, int(k), rng, must_contain_first=(2 * s == n))
+        half = draw_distinct_subsets(n, s, int(k), rng, must_contain_first=(2 * s == n))
         block = np.vstack([half, ~half])
         blocks.append(block)
         weights.append(kernel_weight(n, block.sum(axis=1)) * (cap / k))

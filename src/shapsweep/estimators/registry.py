@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .complementary import complementary, neyman
 from .exact import exact
+from .hierarchical import hierarchical
 from .game_batching import BudgetedGame, Game
 from .kernel import kernel
 from .leverage import leverage
+from .monte_carlo import mc
 from .permutation import permutation
 from .random_baseline import random_baseline
 from .result import ShapleyEstimate
@@ -34,6 +37,10 @@ METHODS: dict[str, Method] = {
     "kernel": Method(kernel, lambda n: min(4, 2**n), "KernelSHAP, paired, without replacement, efficiency exact"),
     "leverage": Method(leverage, lambda n: min(4, 2**n), "Leverage SHAP, paired, without replacement"),
     "permutation": Method(permutation, lambda n: 2 * n, "antithetic permutation sampling with standard errors"),
+    "mc": Method(mc, lambda n: 2, "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited"),
+    "complementary": Method(complementary, lambda n: min(4, 2**n), "MLLM-SHAP complementary pairs by size, standard | limited"),
+    "neyman": Method(neyman, lambda n: min(4, 2**n), "MLLM-SHAP complementary with Neyman allocation across sizes"),
+    "hierarchical": Method(hierarchical, lambda n: min(16, 2**n), "MLLM-SHAP hierarchical groups, inner estimator per level"),
     "random": Method(random_baseline, lambda n: 2, "seeded random baseline (not an estimator), floor of metrics"),
 }
 

@@ -1,0 +1,81 @@
+"""`hierarchical`: MLLM-SHAP-style coarse-to-fine explanation for long inputs.
+
+Players (in input order) are split into `groups` contiguous groups; the group game (a coalition of
+groups = the union of their players) is explained with an `inner` method. Each group with more than
+one player is then explained on its own game, the other players kept present, with a share of the
+remaining budget proportional to the group's |phi|, and its players' values are shifted evenly so
+they add up to the group's value (efficiency holds at every level). Groups larger than `groups`
+players recurse. An approximation: it is not the Shapley value of the original game in general,
+and is exact for additive games.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .game_batching import BudgetedGame
+
+
+class _SubGame:
+    """The game over `members` of the full game, with `present` players always in."""
+
+    def __init__(self, game: BudgetedGame, n: int, members: list[np.ndarray], present: np.ndarray):
+        self.game, self.n, self.members, self.present = game, n, members, present
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        full = np.repeat(self.present[None, :], len(z), axis=0)
+        for j, players in enumerate(self.members):
+            full[:, players] |= z[:, j : j + 1]
+        return self.game(full)
+
+
+def _inner_budget(k: int, share: int) -> int:
+    return int(min(2**k, max(share, 0)))
+
+
+def _explain(game, n, players, present, budget, rng, groups, inner, total):
+    from .registry import METHODS  # late import: the registry imports this module
+
+    if len(players) == 1:
+        return {int(players[0]): total}
+    k = min(groups, len(players))
+    members = [np.asarray(chunk) for chunk in np.array_split(players, k)]
+    sub = _SubGame(game, n, members, present)
+    k_budget = _inner_budget(k, budget // 3 if any(len(m) > 1 for m in members) else budget)
+    method = "exact" if k_budget >= 2**k else inner
+    if k_budget < METHODS[method].min_budget(k):
+        method, k_budget = "exact", 2**k  # tiny level: exact is cheaper than any minimum
+    if k_budget > game.remaining:  # not even that is left: share the parent's value evenly
+        return {int(p): (total or 0.0) / len(players) for p in players}
+    child = BudgetedGame(sub, k, k_budget, game.batch_size)
+    ends = child(np.array([np.zeros(k, bool), np.ones(k, bool)]))
+    phi_groups, _ = METHODS[method].run(child, k, rng)
+    if total is not None:  # shift so the level adds up to the parent's value
+        phi_groups = phi_groups + (total - phi_groups.sum()) / k
+    left = game.remaining
+    weights = np.array([abs(p) if len(m) > 1 else 0.0 for p, m in zip(phi_groups, members)])
+    shares = (weights / weights.sum() * left).astype(int) if weights.sum() > 0 else np.full(k, left // k)
+    values: dict[int, float] = {}
+    for j, m in enumerate(members):
+        others = np.ones(n, bool)  # the rest of the input stays present while one group is opened
+        others[m] = False
+        share = min(int(shares[j]), game.remaining)
+        if len(m) > 1 and share >= 4:
+            values.update(_explain(game, n, m, others, share, rng, groups, inner, float(phi_groups[j])))
+        else:  # no budget to look inside: share the group's value evenly
+            values.update({int(p): float(phi_groups[j]) / len(m) for p in m})
+    return values
+
+
+def hierarchical(game: BudgetedGame, n: int, rng: np.random.Generator, *, groups: int = 4, inner: str = "kernel"):
+    from .registry import METHODS
+
+    if not isinstance(groups, int) or groups < 2:
+        raise ValueError(f"option groups must be an integer >= 2 for method 'hierarchical', got {groups!r}")
+    if inner not in METHODS or inner in ("hierarchical", "random"):
+        valid = ", ".join(m for m in METHODS if m not in ("hierarchical", "random"))
+        raise ValueError(f"option inner={inner!r} is not valid for method 'hierarchical'; valid: {valid}")
+    v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
+    values = _explain(game, n, np.arange(n), np.zeros(n, bool), game.remaining + 2, rng, groups, inner, None)
+    phi = np.array([values[i] for i in range(n)])
+    return phi, None
