@@ -119,6 +119,18 @@ def test_batched_equals_one_by_one(lm_factory, masking, kind):
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["logprob", "generate_similarity"])
+def test_gpt2_left_padding_equals_one_by_one(lm_factory, kind):
+    # GPT-2 has learned absolute positions: wrong position ids under left padding would show here.
+    model = lm_factory("gpt2", value={"kind": kind})
+    coalitions = np.random.default_rng(4).random((10, 8)) < 0.5
+    batched = model.game({"text": TEXT})(coalitions)
+    single_game = model.game({"text": TEXT})
+    single = np.array([single_game(c[None, :])[0] for c in coalitions])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert np.all(np.isfinite(batched))
+
+
 @pytest.mark.parametrize(
     "value",
     [

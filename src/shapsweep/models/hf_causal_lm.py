@@ -60,7 +60,11 @@ class HFCausalLM:
             messages = ([{"role": "system", "content": system}] if system else []) + [
                 {"role": "user", "content": _TEXT_SLOT}
             ]
-            rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            try:
+                rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            except Exception as error:  # jinja raises TemplateError for e.g. an unsupported system role
+                field = "model.system_prompt" if system else "model.path_or_id"
+                raise ValueError(f"{field}: the tokenizer's chat template failed: {error}") from error
             if rendered.count(_TEXT_SLOT) != 1:
                 raise ValueError("model.path_or_id: the tokenizer's chat template does not place the user text once")
             prefix, suffix = rendered.split(_TEXT_SLOT)
