@@ -9,13 +9,13 @@ from snakemake.exceptions import WorkflowError
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError, load_experiment_set
+from shapsweep.config.overrides import split_snakemake_config
 
 # --config experiment=PATH picks the set, vars={...} feeds std.extVar, any other key overrides the
 # rendered config (the command line wins over the file, never the other way round).
-_EXPERIMENT = config.get("experiment", "config/default.jsonnet")
-_OVERRIDES = {k: v for k, v in config.items() if k not in ("experiment", "vars")}
+_EXPERIMENT, _VARS, _OVERRIDES = split_snakemake_config(config)
 try:
-    EXPERIMENT_SET = load_experiment_set(_EXPERIMENT, ext_vars=config.get("vars") or {}, overrides=_OVERRIDES)
+    EXPERIMENT_SET = load_experiment_set(_EXPERIMENT, ext_vars=_VARS, overrides=_OVERRIDES)
     EXPERIMENT_SET.references  # fail at parse time, not in a job
     for _run_id in EXPERIMENT_SET.runs:
         EXPERIMENT_SET.shard_plan(_run_id)
@@ -26,7 +26,9 @@ CFG = EXPERIMENT_SET.config
 RUNS = EXPERIMENT_SET.runs
 SET_DIR = str(layout.set_dir(CFG))
 CONFIG_JSON = str(layout.config_json(SET_DIR))
-# Written only when its content changes, so its mtime never re-triggers anything.
+# What every job reads (a path in params: constant, so it never triggers anything). Rewritten only
+# when its content changes. A config change that alters numbers changes run ids, so a job can never
+# compute with another invocation's explain spec.
 write_json(CONFIG_JSON, CFG, only_if_changed=True)
 
 # Rules call `shapsweep`: make it the one installed next to the Python running Snakemake, so an

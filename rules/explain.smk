@@ -4,7 +4,7 @@
 
 rule explain:
     input:
-        rows=lambda wildcards: ancient(rows_file(RUNS[wildcards.run]["data_id"])),
+        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
     output:
         shard=f"{SET_DIR}/runs/{{run}}/shards/{{shard}}.parquet",
     params:

@@ -1,6 +1,6 @@
-# dataset + selection -> rows.parquet (canonical columns, stable row_id), one per data selection.
-# max_samples is a param: raising it rewrites rows.parquet, but explain reads it as ancient(), so
-# only new (or grown) shards run.
+# dataset + selection -> rows.parquet (canonical columns, stable row_id), one per data id. It holds the
+# whole selection (start_index, filters, shuffle) whatever max_samples is: raising max_samples never
+# rewrites it, so only new shards (and a grown last one, via its `bounds` param) run.
 
 
 localrules:
@@ -12,9 +12,6 @@ rule rows:
         rows=f"{SET_DIR}/data/{{data_id}}/rows.parquet",
     params:
         config=CONFIG_JSON,
-        max_samples=lambda wildcards: str(
-            next(r for r in RUNS.values() if r["data_id"] == wildcards.data_id)["explain"]["selection"]["max_samples"]
-        ),
     log:
         f"{SET_DIR}/logs/rows/{{data_id}}.log",
     conda:

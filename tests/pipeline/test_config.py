@@ -115,7 +115,9 @@ def test_run_id_changes_only_for_the_edited_variant(base):
     before = from_config(base).runs
     base["experiments"][1]["grid"]["shap.budget"] = [16, 48]
     after = from_config(base).runs
-    assert set(before) ^ set(after) == {r for r in before if "32" in r} | {r for r in after if "48" in r}
+    changed = {spec["slug"] for spec in before.values()} ^ {spec["slug"] for spec in after.values()}
+    assert changed == {"kernel_budget-32", "kernel_budget-48"}
+    assert set(before) & set(after) == {r for r, spec in before.items() if spec["slug"] != "kernel_budget-32"}
 
 
 def test_reference_pairs_runs_on_the_same_data_and_model(base):
@@ -152,3 +154,23 @@ def test_jsonnet_error_names_the_file(tmp_path):
     path.write_text("{ experiment_set_id: 'x', ")
     with pytest.raises(ConfigError, match="bad.jsonnet: Jsonnet error"):
         load_experiment_set(path)
+
+
+def test_snakemake_config_values_get_their_types_back():
+    from shapsweep.config.overrides import split_snakemake_config
+
+    experiment, ext_vars, overrides = split_snakemake_config(
+        {"experiment": "x.jsonnet", "vars": {"budget": "64", "name": "kernel", "on": "true"},
+         "selection": {"max_samples": "8", "shuffle_seed": "null"}, "shard_size": 4})
+    assert experiment == "x.jsonnet"
+    assert ext_vars == {"budget": 64, "name": "kernel", "on": True}
+    assert overrides == {"selection": {"max_samples": 8, "shuffle_seed": None}, "shard_size": 4}
+
+
+def test_runs_sharing_data_with_different_max_samples(base):
+    base["experiments"][1]["selection"] = {"max_samples": 9}
+    exp = from_config(base)
+    exact, kernel = next(iter(exp.runs)), list(exp.runs)[1]
+    assert exp.runs[exact]["data_id"] == exp.runs[kernel]["data_id"]
+    assert exp.shard_plan(exact).n_rows == 6 and exp.shard_plan(kernel).n_rows == 9
+    assert exp.data_selection(exp.runs[exact]["data_id"])[1]["max_samples"] is None

@@ -20,11 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         exp = load(args, warn=False)
-        runs = [r for r in exp.runs.values() if r["data_id"] == args.data_id]
-        if not runs:
-            raise ConfigError(f"--data-id {args.data_id!r}: no run of this experiment set reads it")
-        ex = runs[0]["explain"]
-        table = select_rows(ex["dataset"], ex["selection"])
+        table = select_rows(*exp.data_selection(args.data_id))
     except ConfigError as exc:
         return fail(exc)
     write_parquet(args.out, table)

@@ -56,14 +56,24 @@ class ExperimentSet:
         from shapsweep.data.shards import count_selected_rows, plan_shards
 
         run = self.run(run_id)
-        if run["data_id"] not in self._row_counts:
-            ex = run["explain"]
-            self._row_counts[run["data_id"]] = count_selected_rows(ex["dataset"], ex["selection"])
-        return plan_shards(self._row_counts[run["data_id"]], run["shard_size"])
+        ex = run["explain"]
+        key = (run["data_id"], ex["selection"]["max_samples"])
+        if key not in self._row_counts:
+            self._row_counts[key] = count_selected_rows(ex["dataset"], ex["selection"])
+        return plan_shards(self._row_counts[key], run["shard_size"])
 
     @cached_property
-    def _row_counts(self) -> dict[str, int]:
+    def _row_counts(self) -> dict[tuple, int]:
         return {}
+
+    def data_selection(self, data_id: str) -> tuple[dict, dict]:
+        """(dataset, selection) of rows.parquet for `data_id`: the whole selection, without max_samples
+        (the row order does not depend on it; each run explains its first max_samples rows)."""
+        runs = [r for r in self.runs.values() if r["data_id"] == data_id]
+        if not runs:
+            raise ConfigError(f"data id {data_id!r}: no run of experiment set {self.config['experiment_set_id']!r} reads it")
+        ex = runs[0]["explain"]
+        return ex["dataset"], {**ex["selection"], "max_samples": None}
 
     @cached_property
     def references(self) -> dict[str, str | None]:
