@@ -146,6 +146,13 @@ def test_adding_rows_runs_only_new_shards(workflow):
     assert set(re.findall(r"shards/(\d+)\.parquet", "".join(re.findall(r"output: (.*)", proc.stdout)))) == {"00002"}
 
 
+def test_a_shard_whose_rows_changed_reruns(workflow):
+    proc = snakemake(workflow, "-n", rows=3)  # the last shard shrinks from rows [2, 4) to [2, 3)
+    assert job_counts(proc) == downstream(("explain", 2), ("aggregate", 2))
+    assert set(re.findall(r"shards/(\d+)\.parquet", "".join(re.findall(r"output: (.*)", proc.stdout)))) == {"00001"}
+    assert "Params have changed" in proc.stdout + proc.stderr
+
+
 def test_forcerun_of_aggregates_never_touches_explain(workflow):
     if has_report(workflow):
         assert job_counts(snakemake(workflow, "-n", "--forcerun", "report")) == {"report": 1}
