@@ -16,6 +16,7 @@ rule report:
         faithfulness=[path for run_id in RUNS for path in faithfulness_files(run_id)],
     output:
         index=report(f"{SET_DIR}/report/index.html", category="Report", labels={"page": "index"}),
+        sweep=report(f"{SET_DIR}/report/sweep.tsv", category="Summaries", labels={"table": "runs x parameters x metrics"}),
         error_plot=report(
             f"{SET_DIR}/report/plots/error_vs_budget.png",
             category="Plots",

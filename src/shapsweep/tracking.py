@@ -107,7 +107,7 @@ def track_run(
         for path in faithfulness_paths:
             artifact.add_file(str(path), name=f"faithfulness/{Path(path).name}")
         run.log_artifact(artifact)
-        record["run_dir"] = str(Path(run.dir).parent)
+        record["run_dir"] = str(Path(run.dir).parent.resolve())
         run.finish()
         record["status"] = "ok"
     except Exception as exc:  # never fail the pipeline for its tracking

@@ -75,6 +75,7 @@ def page_slug(*parts: str) -> str:
 @dataclass
 class ReportFiles:
     index: Path
+    sweep: Path
     plots: dict[str, Path]
     run_pages: dict[str, Path]
     row_pages: dict[tuple[str, str], Path]
@@ -277,4 +278,9 @@ def build_report(
     )
     index = out_dir / "index.html"
     write_text(index, index_html)
-    return ReportFiles(index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages)
+    sweep = out_dir / "sweep.tsv"  # the index's table as data, for `snakemake --report` and spreadsheets
+    with atomic_path(sweep) as tmp:
+        inputs.runs.with_columns(
+            pl.col(c).map_elements(format_number, return_dtype=pl.Utf8) for c, t in inputs.runs.schema.items() if t.is_nested()
+        ).write_csv(tmp, separator="\t")
+    return ReportFiles(index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages, sweep=sweep)
