@@ -58,10 +58,11 @@ def shard_ids(run_id):
 
 def shard_bounds(run_id, shard_id):
     """'START END' of a shard in rows.parquet: a plain string, so the params trigger can compare it."""
-    for s in EXPERIMENT_SET.shard_plan(run_id).shards:
-        if s.shard_id == shard_id:
-            return f"{s.start} {s.end}"
-    raise WorkflowError(f"run {run_id}: no shard {shard_id}")
+    shards = EXPERIMENT_SET.shard_plan(run_id).shards
+    index = int(shard_id)
+    if index >= len(shards) or shards[index].shard_id != shard_id:
+        raise WorkflowError(f"run {run_id}: no shard {shard_id} (it has {len(shards)})")
+    return f"{shards[index].start} {shards[index].end}"
 
 
 def shard_file(run_id, shard):
@@ -88,10 +89,6 @@ def faithfulness_files(run_id):
 
 def compare_outputs():
     return {name: str(path) for name, path in layout.compare_files(SET_DIR).items()}
-
-
-def log_path(rule, *wildcard_parts):
-    return str(layout.log_file(SET_DIR, rule, *wildcard_parts))
 
 
 def _run_resource(key):

@@ -40,7 +40,3 @@ def compare_files(set_dir: Path) -> dict[str, Path]:
         "tsv": set_dir / "runs.tsv",
         "row_errors": set_dir / "reference_errors.parquet",
     }
-
-
-def log_file(set_dir: Path, rule: str, *parts: str) -> Path:
-    return Path(set_dir) / "logs" / rule / ("/".join(parts) + ".log")

@@ -22,6 +22,7 @@ from shapsweep.data.identity import readable, short_hash
 
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")
+_VALID_BLOCKS: set[tuple[str, str]] = set()
 
 
 def _slug(name: str, params: dict) -> str:
@@ -52,18 +53,24 @@ class ExperimentSet:
             ) from None
 
     def shard_plan(self, run_id: str):
-        """Rows and shards of a run, known before any job runs (see data.shards)."""
+        """Rows and shards of a run, known before any job runs (see data.shards); cached per run."""
         from shapsweep.data.shards import count_selected_rows, plan_shards
 
-        run = self.run(run_id)
-        ex = run["explain"]
-        key = (run["data_id"], ex["selection"]["max_samples"])
-        if key not in self._row_counts:
-            self._row_counts[key] = count_selected_rows(ex["dataset"], ex["selection"])
-        return plan_shards(self._row_counts[key], run["shard_size"])
+        if run_id not in self._plans:
+            run = self.run(run_id)
+            ex = run["explain"]
+            key = (run["data_id"], ex["selection"]["max_samples"])
+            if key not in self._row_counts:
+                self._row_counts[key] = count_selected_rows(ex["dataset"], ex["selection"])
+            self._plans[run_id] = plan_shards(self._row_counts[key], run["shard_size"])
+        return self._plans[run_id]
 
     @cached_property
     def _row_counts(self) -> dict[tuple, int]:
+        return {}
+
+    @cached_property
+    def _plans(self) -> dict:
         return {}
 
     def data_selection(self, data_id: str) -> tuple[dict, dict]:
@@ -133,7 +140,10 @@ def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dic
         **{b: {"$ref": f"#/$defs/{b}", "default": {}} for b in RUN_BLOCKS}}})
     label = f"{where} ({variant['name']}" + (f", {params}" if params else "") + ")"
     for b in RUN_BLOCKS:
-        validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
+        key = (b, json.dumps(merged[b], sort_keys=True))
+        if key not in _VALID_BLOCKS:  # sweeps repeat most blocks verbatim: validate each content once
+            validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
+            _VALID_BLOCKS.add(key)
     validate(merged["shard_size"], {"type": "integer", "minimum": 1}, prefix=f"{label}.shard_size")
 
     _check_estimator(merged, label)

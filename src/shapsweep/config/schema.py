@@ -20,10 +20,15 @@ def load_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text())
 
 
-def _validator(subschema: dict | None = None) -> jsonschema.protocols.Validator:
+@functools.cache
+def _cached_validator(subschema_json: str | None) -> jsonschema.protocols.Validator:
     root = load_schema()
-    schema = root if subschema is None else {**subschema, "$defs": root["$defs"]}
+    schema = root if subschema_json is None else {**json.loads(subschema_json), "$defs": root["$defs"]}
     return jsonschema.Draft202012Validator(schema)
+
+
+def _validator(subschema: dict | None = None) -> jsonschema.protocols.Validator:
+    return _cached_validator(None if subschema is None else json.dumps(subschema, sort_keys=True))
 
 
 def format_path(parts: list | tuple) -> str:

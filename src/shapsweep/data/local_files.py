@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 from pathlib import Path
@@ -49,9 +50,15 @@ def resolve_data_files(dataset: dict) -> list[Path]:
 
 def file_fingerprint(path: Path) -> str:
     stat = path.stat()
-    if stat.st_size <= CONTENT_HASH_LIMIT:
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    return f"size:{stat.st_size}:mtime_ns:{stat.st_mtime_ns}"
+    if stat.st_size > CONTENT_HASH_LIMIT:
+        return f"size:{stat.st_size}:mtime_ns:{stat.st_mtime_ns}"
+    return _content_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per process for each (file, size, mtime): every run of a sweep asks again."""
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def count_rows(source: str, paths: list[Path]) -> int | None:
