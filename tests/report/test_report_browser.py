@@ -55,6 +55,8 @@ def test_pages_load_without_errors_and_colour_every_player(tiny_set):
                 tip = first.get_attribute("data-tip")
                 assert tip.startswith("player 0: φ = ") and " ± 0.1" in tip
                 assert first.get_attribute("title") == tip
+                shown = first.evaluate("e => getComputedStyle(e, '::after').content")
+                assert shown == f'"{tip}"'  # the hover box the reader sees
 
         for path in files.run_pages.values():
             page.goto(path.as_uri())

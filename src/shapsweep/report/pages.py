@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def run_page(run_id: str) -> str:
 
 
 def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
-    """Every shard row with its run's method and budget, its errors against the reference run (compare
+    """Every shard row with its run's method and data id, its errors against the reference run (compare
     rule) and its faithfulness metrics (evaluate rule), when there are some."""
     exp = inputs.explanations
     if exp.is_empty():
@@ -100,7 +100,6 @@ def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
     infos = inputs.infos
     frame = exp.with_columns(
         pl.col("run_id").replace_strict({r: i.method for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("method"),
-        pl.col("run_id").replace_strict({r: i.budget for r, i in infos.items()}, default=None, return_dtype=pl.Float64).alias("run_budget"),
         pl.col("run_id").replace_strict({r: i.data_id for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("data_id"),
     )
     for extra in (inputs.reference_errors, inputs.faithfulness):
@@ -151,12 +150,9 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _row_record(inputs: ReportInputs, data_id: str, row_id: str) -> dict[str, Any]:
-    frame = inputs.rows.get(data_id)
-    if frame is None:
-        return {}
-    hit = frame.filter(pl.col("row_id") == row_id)
-    return hit.row(0, named=True) if hit.height else {}
+def _row_records(inputs: ReportInputs) -> dict[tuple[str, str], dict[str, Any]]:
+    """(data_id, row_id) -> the dataset row, built once (a filter per page is quadratic in rows)."""
+    return {(data_id, r["row_id"]): r for data_id, frame in inputs.rows.items() for r in frame.iter_rows(named=True)}
 
 
 def _scale_attributions(part: pl.DataFrame) -> list[list[float]]:
@@ -175,8 +171,9 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     if metrics.is_empty():
         return pages, listing
     template = env.get_template("row.html.j2")
+    records = _row_records(inputs)
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
-        record = _row_record(inputs, data_id, row_id)
+        record = records.get((data_id, row_id), {})
         scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
         runs = []
         for r in part.iter_rows(named=True):
@@ -258,7 +255,7 @@ def build_report(
         max_rows = inputs.report_cfg.get("max_rows")
     metric_columns = [c for c in ROW_METRICS if c in metrics.columns] + [
         c for c in metrics.columns
-        if c not in ROW_METRICS and c not in ("budget", "run_budget") and metrics.schema[c].is_numeric()
+        if c not in ROW_METRICS and c != "budget" and metrics.schema[c].is_numeric()
     ]
     if metrics.height and sort_rows_by not in metric_columns:
         raise ValueError(

@@ -1,0 +1,58 @@
+"""How long the report takes at dataset scale: load + render every page for N rows x 4 runs.
+
+    .venv/bin/python benchmarks/report_build.py --rows 250 1000
+
+Lays out a hand-made set (tests/report/hand_made_set.py: real config, real aggregate/compare, synthetic
+attributions, 8-12 word rows) in a temporary folder, then times `load_report_inputs` + `build_report`.
+Prints one line per size: rows, runs, pages written, seconds, seconds per page, MB written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "report"))
+
+WORDS = "the quick brown fox jumps over a lazy dog while seven tired owls watch from old trees".split()
+
+
+def make_rows(n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        length = 8 + i % 5
+        rows.append({"row_id": f"r{i}", "text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(length)),
+                     "label": "pos" if i % 2 else "neg", "source": "bench"})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[250, 1000])
+    args = parser.parse_args()
+    from hand_made_set import make_set
+
+    from shapsweep.report import build_report, load_report_inputs
+
+    print("rows  runs  pages   load_s  render_s  ms/page  MB")
+    for n in args.rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            set_dir = make_set(Path(tmp) / "bench", rows=make_rows(n))
+            started = time.perf_counter()
+            inputs = load_report_inputs(set_dir / "config.json")
+            loaded = time.perf_counter()
+            files = build_report(inputs, set_dir / "report")
+            done = time.perf_counter()
+            pages = 1 + len(files.row_pages) + len(files.run_pages)
+            size = sum(p.stat().st_size for p in (set_dir / "report").rglob("*") if p.is_file()) / 1e6
+            print(f"{n:<5} {len(files.run_pages):<5} {pages:<7} {loaded - started:<7.2f} {done - loaded:<9.2f} "
+                  f"{1000 * (done - loaded) / pages:<8.1f} {size:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
