@@ -102,3 +102,16 @@ def test_row_scale_is_set_by_the_estimators_not_the_random_baseline(tiny_set):
     assert limit == pytest.approx(estimators, rel=1e-2)
     assert shards.filter(pl.col("run_id") == random_run)["attribution"].explode().abs().max() > estimators
     assert "the random baseline is clipped to it" in html
+
+
+def test_pages_of_rows_left_out_of_a_smaller_selection_are_removed(tiny_set):
+    import json
+
+    before = _build(tiny_set)
+    config = json.loads((tiny_set / "config.json").read_text())
+    config["selection"]["max_samples"] = 2  # not hashed: same runs, first shard only
+    (tiny_set / "config.json").write_text(json.dumps(config))
+    after = _build(tiny_set)
+    assert len(before.row_pages) == 4 and [rid for _, rid in after.row_pages] == ["r0", "r1"]
+    assert sorted((tiny_set / "report" / "rows").glob("*.html")) == sorted(after.row_pages.values())
+    assert sorted((tiny_set / "report" / "runs").glob("*.html")) == sorted(after.run_pages.values())

@@ -237,6 +237,15 @@ def _run_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     return pages
 
 
+def _remove_stale_pages(out_dir: Path, current: set[Path]) -> None:
+    """Pages of rows or runs no longer in the set (a smaller selection, a removed variant) go, after
+    the new pages exist, so no link ever points at a missing page."""
+    for folder in ("rows", "runs"):
+        for page in (out_dir / folder).glob("*.html"):
+            if page not in current:
+                page.unlink()
+
+
 def build_report(
     inputs: ReportInputs,
     out_dir: Path,
@@ -275,6 +284,7 @@ def build_report(
     )
     index = out_dir / "index.html"
     write_text(index, index_html)
+    _remove_stale_pages(out_dir, {*row_pages.values(), *run_pages.values()})
     sweep = out_dir / "sweep.tsv"  # the index's table as data, for `snakemake --report` and spreadsheets
     with atomic_path(sweep) as tmp:
         inputs.runs.with_columns(
