@@ -99,7 +99,8 @@ class SlurmCluster:
     @property
     def env(self) -> dict[str, str]:
         """Environment for Slurm client commands (sbatch, sacct, snakemake's slurm executor)."""
-        return {**os.environ, "SLURM_CONF": str(self.conf)}
+        path = f"{self.root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        return {**os.environ, "SLURM_CONF": str(self.conf), "PATH": path}
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a Slurm client command against this cluster; text output."""
@@ -114,7 +115,7 @@ class SlurmCluster:
             raise ClusterError(reason)
         if self.state_file.exists():
             raise ClusterError(f"{self.state_file} exists: a cluster may be running there; stop it first")
-        for sub in ("etc", "log", "run", "state", "spool", "munge", "mysql", "gpu"):
+        for sub in ("bin", "etc", "log", "run", "state", "spool", "munge", "mysql", "gpu"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)  # munged refuses sockets in folders others can write
         self.ports = {name: _free_port() for name in ("mysql", "slurmdbd", "slurmctld", "slurmd")}
@@ -176,6 +177,7 @@ class SlurmCluster:
             # For slurmdbd connections the munge socket comes from here, not from AuthInfo.
             f"AccountingStoragePass={munge_socket}",
             "AccountingStorageTRES=gres/gpu",
+            "AccountingStoreFlags=job_comment",  # sacct shows the rule name the slurm executor puts there
             "JobCompType=jobcomp/none",
             # Fast turnaround for tests: schedule often, forget finished jobs after 5 min (sacct keeps them).
             "SchedulerType=sched/backfill",
@@ -201,6 +203,13 @@ class SlurmCluster:
         (r / "etc" / "gres.conf").write_text(
             f"NodeName={node} Name=gpu File={','.join(gpu_files)}\n"
         )
+        # Inside a job, the slurm-jobstep executor strips every SLURM_* variable (SLURM_CONF too)
+        # before its nested `srun`, which then looks for /etc/slurm/slurm.conf. A real site keeps
+        # its config there; this cluster must not touch /etc, so jobs find `srun` here first
+        # (PATH reaches them through sbatch --export=ALL) and it restores SLURM_CONF.
+        srun = r / "bin" / "srun"
+        srun.write_text(f'#!/bin/sh\nSLURM_CONF="${{SLURM_CONF:-{self.conf}}}" exec {shutil.which("srun")} "$@"\n')
+        srun.chmod(0o755)
         dbd = r / "etc" / "slurmdbd.conf"
         dbd.write_text(
             "\n".join([
@@ -442,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         print(f"export SLURM_CONF={c.conf}")
+        print(f"export PATH={c.root / 'bin'}:$PATH  # srun that keeps SLURM_CONF inside jobs")
         return 0
     if not (Path(args.dir) / "cluster.json").exists():
         print(f"error: no cluster.json under {args.dir}: nothing to stop", file=sys.stderr)
