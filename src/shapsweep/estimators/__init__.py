@@ -5,7 +5,7 @@
 
 from .budget import resolve_budget
 from .normalizers import NORMALIZERS, normalize
-from .registry import METHODS, Method, estimate
+from .registry import DEFAULT_METHOD, METHODS, Method, estimate
 from .result import ShapleyEstimate
 
-__all__ = ["estimate", "normalize", "resolve_budget", "METHODS", "NORMALIZERS", "Method", "ShapleyEstimate"]
+__all__ = ["estimate", "DEFAULT_METHOD", "normalize", "resolve_budget", "METHODS", "NORMALIZERS", "Method", "ShapleyEstimate"]

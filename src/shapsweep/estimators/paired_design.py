@@ -22,6 +22,7 @@ from scipy.special import comb
 class PairedSample:
     coalitions: np.ndarray  # (m, n) bool, neither empty nor full, all distinct
     weights: np.ndarray  # (m,) regression weights
+    complement: np.ndarray  # (m,) index of each row's complementary row
     complete: bool  # every proper coalition is present (the regression is then exact)
 
 
@@ -127,7 +128,8 @@ def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str)
     groups = group_sizes(n)
     capacity = np.array([pairs_in_group(n, g[0]) for g in groups])
     alloc = allocate_pairs(capacity, group_mass(n, mass), n_coalitions // 2)
-    blocks, weights = [], []
+    blocks, weights, partner = [], [], []
+    offset = 0
     for g, k, cap in zip(groups, alloc, capacity):
         if k == 0:
             continue
@@ -136,10 +138,14 @@ def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str)
         block = np.vstack([half, ~half])
         blocks.append(block)
         weights.append(kernel_weight(n, block.sum(axis=1)) * (cap / k))
+        k = len(half)
+        partner.append(offset + np.concatenate([np.arange(k, 2 * k), np.arange(k)]))
+        offset += 2 * k
     coalitions = np.vstack(blocks) if blocks else np.zeros((0, n), dtype=bool)
     w = np.concatenate(weights) if weights else np.zeros(0)
     complete = bool(np.all(alloc == capacity))
-    return PairedSample(coalitions, w, complete)
+    complement = np.concatenate(partner) if partner else np.zeros(0, dtype=np.int64)
+    return PairedSample(coalitions, w, complement, complete)
 
 
 def constrained_wls(z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:

@@ -1,0 +1,228 @@
+"""Estimator benchmark: accuracy per distinct game evaluation, ours against shap, Captum and shapiq.
+
+    .venv/bin/python benchmarks/estimators.py            # full run (MiniLM tables cached after the first)
+    .venv/bin/python benchmarks/estimators.py --quick    # fewer games and seeds, a smoke check
+
+Games (benchmarks/estimators_games.py): random SOUM games (n = 12 and 16) and real all-MiniLM-L6-v2
+word games (cosine similarity to the full sentence, 12-14 words). Every game is tabulated over all
+2^n coalitions, so exact Shapley values are the ground truth and all estimators read the same
+numbers. Budgets are 2n ... 64n distinct coalitions. Prints a Markdown table of the median relative
+L2 error and median Spearman correlation to exact, the 16n floor check, and the estimator overhead;
+writes benchmarks/out/estimators.{csv,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import estimators_games as games_mod  # noqa: E402
+import estimators_peers as peers_mod  # noqa: E402
+
+from shapsweep.estimators import DEFAULT_METHOD, estimate  # noqa: E402
+
+OUT = games_mod.OUT
+MULTIPLIERS = (2, 4, 8, 16, 32, 64)
+OURS = {
+    "ours kernel": ("kernel", {}),
+    "ours leverage": ("leverage", {}),
+    "ours permutation": ("permutation", {}),
+    "ours regression_adjusted": ("regression_adjusted", {}),
+    "ours complementary (MLLM-SHAP)": ("complementary", {}),
+    "ours neyman (MLLM-SHAP)": ("neyman", {}),
+    "ours mc (MLLM-SHAP, Banzhaf)": ("mc", {}),
+    "ours hierarchical (MLLM-SHAP)": ("hierarchical", {}),
+    "ours random baseline": ("random", {}),
+}
+
+
+def _ours(method, options):
+    def run(game, n, budget, seed):
+        r = estimate(game, n, method, budget=budget, seed=seed, batch_size=256, **options)
+        return r.values, r.n_evals
+
+    return run
+
+
+def run_accuracy(families, seeds, log):
+    runners = {name: _ours(*spec) for name, spec in OURS.items()} | peers_mod.all_peers()
+    records = []
+    for family, games in families.items():
+        t0 = time.perf_counter()
+        for game in games:
+            n = game.n
+            norm = np.linalg.norm(game.exact)
+            for mult in MULTIPLIERS:
+                budget = mult * n
+                for name, run in runners.items():
+                    for seed in range(seeds):
+                        try:
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore")
+                                values, used = run(game, n, budget, seed)
+                            err = float(np.linalg.norm(values - game.exact) / norm)
+                            rho = float(spearmanr(values, game.exact).statistic)
+                            status = "ok"
+                        except Exception as exc:  # a peer refusing a small budget is a result, not a crash
+                            err, rho, used, status = np.nan, np.nan, 0, f"{type(exc).__name__}: {exc}"[:120]
+                        records.append(
+                            dict(family=family, game=game.name, n=n, mult=mult, budget=budget, method=name,
+                                 seed=seed, rel_error=err, spearman=rho, distinct_evals=used, status=status)
+                        )
+        log(f"{family}: {len(games)} games done in {time.perf_counter() - t0:.0f}s")
+    return pl.DataFrame(records)
+
+
+def summarize(df: pl.DataFrame) -> pl.DataFrame:
+    return (
+        df.group_by("family", "method", "mult")
+        .agg(
+            pl.col("rel_error").median().alias("median_rel_error"),
+            pl.col("spearman").median().alias("median_spearman"),
+            pl.col("distinct_evals").mean().alias("mean_distinct_evals"),
+            (pl.col("status") != "ok").sum().alias("failures"),
+        )
+        .sort("family", "method", "mult")
+    )
+
+
+def markdown_table(summary: pl.DataFrame, value: str, fmt: str) -> str:
+    lines = []
+    for family in summary["family"].unique(maintain_order=True).sort():
+        part = summary.filter(pl.col("family") == family)
+        lines.append(f"\n**{family}** — {value.replace('_', ' ')} (budget = k·n distinct coalitions)\n")
+        lines.append("| method | " + " | ".join(f"{m}n" for m in MULTIPLIERS) + " |")
+        lines.append("|---|" + "---|" * len(MULTIPLIERS))
+        for method in part["method"].unique(maintain_order=True):
+            row = part.filter(pl.col("method") == method).sort("mult")
+            cells = {m: v for m, v in zip(row["mult"], row[value])}
+            lines.append(
+                f"| {method} | " + " | ".join("—" if cells.get(m) is None or np.isnan(cells[m]) else format(cells[m], fmt) for m in MULTIPLIERS) + " |"
+            )
+    return "\n".join(lines)
+
+
+def floor_check(summary: pl.DataFrame, default_label: str) -> str:
+    lines = [f"\nFloor at 16n (default method = {default_label}):"]
+    for family in summary["family"].unique().sort():
+        at = summary.filter((pl.col("family") == family) & (pl.col("mult") == 16))
+        get = lambda m: at.filter(pl.col("method") == m)["median_rel_error"][0]  # noqa: E731
+        ours, kern, svs = get(default_label), get("shap KernelExplainer"), get("Captum ShapleyValueSampling")
+        lines.append(
+            f"- {family}: ours {ours:.3f} | shap KernelExplainer {kern:.3f} (ratio {ours / kern:.2f}, need <= 0.50: "
+            f"{'PASS' if ours <= kern / 2 else 'FAIL'}) | Captum ShapleyValueSampling {svs:.3f} "
+            f"(ratio {ours / svs:.2f}, need <= 0.25: {'PASS' if ours <= svs / 4 else 'FAIL'})"
+        )
+    return "\n".join(lines)
+
+
+def plot(summary: pl.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    families = summary["family"].unique().sort().to_list()
+    fig, axes = plt.subplots(2, len(families), figsize=(6 * len(families), 9), squeeze=False)
+    methods = summary["method"].unique().sort().to_list()
+    cmap = plt.get_cmap("tab20")
+    for j, family in enumerate(families):
+        part = summary.filter(pl.col("family") == family)
+        for k, method in enumerate(methods):
+            row = part.filter(pl.col("method") == method).sort("mult")
+            style = "-" if method.startswith("ours") else "--"
+            width = 2.5 if "regression_adjusted" in method or method == "ours kernel" else 1.2
+            axes[0, j].plot(row["mult"], row["median_rel_error"], style, color=cmap(k % 20), lw=width, marker="o", ms=3, label=method)
+            axes[1, j].plot(row["mult"], row["median_spearman"], style, color=cmap(k % 20), lw=width, marker="o", ms=3)
+        axes[0, j].set(xscale="log", yscale="log", title=family, ylabel="median relative L2 error", xticks=MULTIPLIERS)
+        axes[1, j].set(xscale="log", xlabel="budget / n (distinct coalitions)", ylabel="median Spearman to exact", xticks=MULTIPLIERS, ylim=(-0.2, 1.02))
+        for ax in axes[:, j]:
+            ax.set_xticklabels([f"{m}n" for m in MULTIPLIERS])
+            ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+
+
+def overhead(log, repeats: int = 3) -> str:
+    """Seconds the estimator spends outside the game: n = 16, budget 1024, and exact over 2^16."""
+    game = games_mod.soum_games(16, 1, seed=1234)[0]
+    inside = [0.0]
+
+    def timed(z):
+        t = time.perf_counter()
+        v = game(z)
+        inside[0] += time.perf_counter() - t
+        return v
+
+    lines = ["\nEstimator overhead (time outside the game, median of %d runs; 2 shared cores, noisy):" % repeats]
+    cases = [(m, 1024) for m in ("kernel", "leverage", "permutation", "regression_adjusted", "complementary", "neyman", "mc", "hierarchical")]
+    cases.append(("exact", None))
+    for method, budget in cases:
+        samples = []
+        for seed in range(repeats):
+            inside[0] = 0.0
+            t = time.perf_counter()
+            r = estimate(timed, 16, method, budget=budget, seed=seed, batch_size=1024 if method != "exact" else 4096)
+            samples.append(time.perf_counter() - t - inside[0])
+        lines.append(f"- {method:20s} n=16 budget={r.n_evals:6d}: {1000 * np.median(samples):8.1f} ms")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 games per family, 1 seed")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--soum-games", type=int, default=5)
+    args = parser.parse_args(argv)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    n_games, seeds = (2, 1) if args.quick else (args.soum_games, args.seeds)
+    minilm = games_mod.minilm_games(log=log)
+    families = {
+        "SOUM n=12": games_mod.soum_games(12, n_games, seed=0),
+        "SOUM n=16": games_mod.soum_games(16, n_games, seed=100),
+        f"MiniLM n={min(g.n for g in minilm)}-{max(g.n for g in minilm)}": minilm[: 2 if args.quick else None],
+    }
+    t0 = time.perf_counter()
+    df = run_accuracy(families, seeds, log)
+    summary = summarize(df)
+    OUT.mkdir(parents=True, exist_ok=True)
+    df.write_csv(OUT / "estimators_runs.csv")
+    summary.write_csv(OUT / "estimators.csv")
+    default_label = next(k for k, (m, o) in OURS.items() if m == DEFAULT_METHOD and not o)
+    report = "\n".join(
+        [
+            f"# Estimator benchmark ({'quick' if args.quick else 'full'}: {n_games} SOUM games per n, "
+            f"{len(families[list(families)[-1]])} MiniLM sentences, {seeds} seed(s); {time.perf_counter() - t0:.0f}s)",
+            markdown_table(summary, "median_rel_error", ".3f"),
+            markdown_table(summary, "median_spearman", ".3f"),
+            floor_check(summary, default_label),
+            overhead(log),
+            f"\nPlot: {OUT / 'estimators.png'}",
+        ]
+    )
+    failures = df.filter(pl.col("status") != "ok")
+    if len(failures):
+        report += "\n\nRuns that failed (budget too small for the tool, ...):\n" + "\n".join(
+            f"- {r['method']} {r['family']} {r['mult']}n: {r['status']}" for r in failures.unique(["method", "family", "mult"]).iter_rows(named=True)
+        )
+    plot(summary, OUT / "estimators.png")
+    tmp = OUT / "estimators.md.tmp"
+    tmp.write_text(report + "\n")
+    tmp.replace(OUT / "estimators.md")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

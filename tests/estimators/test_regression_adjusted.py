@@ -1,0 +1,67 @@
+"""regression_adjusted: closed-form surrogate values, exactness where it must hold, and its fallback."""
+
+import numpy as np
+import pytest
+from estimator_games import AdditiveGame, CountingGame, SoumGame
+
+from shapsweep.estimators import DEFAULT_METHOD, METHODS, estimate
+from shapsweep.estimators.regression_adjusted import _surrogate_shapley
+
+
+def test_fourier_character_shapley_values():
+    # chi_T(S) = prod_{j in T} (+1 if j in S else -1): odd |T| gives each member 2/|T|, even |T| gives 0.
+    n = 5
+    phi = _surrogate_shapley(n, [(0, 2, 4), (1,), (1, 3)], np.array([0.3, 2.0, 7.0]), "fourier")
+    np.testing.assert_allclose(phi, [0.2, 4.0, 0.2, 0.0, 0.2])
+    for terms in ([(0, 2, 4)], [(1, 3)]):  # check against exact on the character game itself
+        t = list(terms[0])
+        game = lambda z, t=t: np.where(np.asarray(z)[:, t], 1.0, -1.0).prod(axis=1)  # noqa: E731
+        np.testing.assert_allclose(_surrogate_shapley(n, terms, np.array([1.0]), "fourier"), estimate(game, n, "exact").values, atol=1e-12)
+
+
+def test_moebius_term_shapley_values():
+    phi = _surrogate_shapley(4, [(0, 1), (2,)], np.array([1.0, 3.0]), "moebius")
+    np.testing.assert_allclose(phi, [0.5, 0.5, 3.0, 0.0])
+
+
+@pytest.mark.parametrize("basis", ["fourier", "moebius"])
+def test_surrogate_is_used_and_sum_of_third_order_unanimity_games_is_recovered(basis):
+    # A game that is exactly a sparse degree-3 polynomial: the surrogate captures it from few pairs.
+    n = 10
+    rng = np.random.default_rng(0)
+    game = SoumGame(n, 6, rng, max_order=3)
+    kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=120, seed=1).values - game.shapley())
+    ra = estimate(game, n, "regression_adjusted", budget=120, seed=1, basis=basis)
+    assert abs(ra.efficiency_gap) < 1e-9
+    assert np.linalg.norm(ra.values - game.shapley()) < 0.5 * kernel_err
+
+
+def test_full_budget_is_exact_and_budget_is_respected():
+    n = 8
+    counting = CountingGame(SoumGame(n, 25, np.random.default_rng(3)))
+    r = estimate(counting, n, "regression_adjusted", budget=2**n, seed=0)
+    np.testing.assert_allclose(r.values, counting.game.shapley(), atol=1e-9)
+    assert r.n_evals == len(set(counting.rows)) == len(counting.rows) == 2**n
+
+
+def test_few_pairs_per_player_fall_back_to_paired_kernel():
+    n = 10
+    game = SoumGame(n, 20, np.random.default_rng(5))
+    a = estimate(game, n, "regression_adjusted", budget=40, seed=2).values
+    b = estimate(game, n, "kernel", budget=40, seed=2).values
+    assert a.tobytes() == b.tobytes()
+
+
+def test_additive_game_is_exact():
+    game = AdditiveGame(np.linspace(-2, 3, 9), offset=4.0)
+    np.testing.assert_allclose(estimate(game, 9, "regression_adjusted", budget=200).values, game.shapley(), atol=1e-9)
+
+
+def test_default_method_is_a_registered_sampling_method():
+    assert DEFAULT_METHOD in METHODS and DEFAULT_METHOD not in ("exact", "random")
+
+
+@pytest.mark.parametrize("options,message", [(dict(basis="haar"), "basis='haar' is not valid"), (dict(degree=9), "degree must be")])
+def test_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        estimate(AdditiveGame(np.ones(5)), 5, "regression_adjusted", budget=20, **options)
