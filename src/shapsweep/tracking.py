@@ -109,6 +109,9 @@ def track_run(
         run.log_artifact(artifact)
         record["run_dir"] = str(Path(run.dir).parent.resolve())
         run.finish()
+        # finish() can return before W&B's service has flushed the run to disk (seen under load);
+        # teardown waits for it, so "ok" means the offline run is complete on disk.
+        wandb.teardown()
         record["status"] = "ok"
     except Exception as exc:  # never fail the pipeline for its tracking
         print(f"shapsweep track: W&B tracking of {name} failed, pipeline files untouched:", file=sys.stderr)
