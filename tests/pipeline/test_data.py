@@ -56,6 +56,16 @@ def test_missing_column_names_the_mapping(dataset):
         select_rows(dataset, {})
 
 
+def test_missing_column_is_found_before_loading(dataset):
+    from shapsweep.config.experiment_set import from_config
+
+    dataset["columns"] = {"text": "sentence", "label": "stars"}
+    cfg = {"experiment_set_id": "x", "dataset": dataset, "experiments": [{"name": "r", "shap": {"method": "random"}}]}
+    exp = from_config(cfg)
+    with pytest.raises(ConfigError, match=r"dataset.columns.label: column 'stars' for 'label' is not in the dataset"):
+        exp.shard_plan(next(iter(exp.runs)))
+
+
 def test_bad_filter_column(dataset):
     with pytest.raises(ConfigError, match=r"selection.filters\[0\].column: 'nope'"):
         select_rows(dataset, {"filters": [{"column": "nope", "op": "eq", "value": 1}]})

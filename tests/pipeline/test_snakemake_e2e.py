@@ -79,6 +79,12 @@ def workflow(tmp_path_factory):
     return wd
 
 
+@pytest.fixture(scope="module")
+def unrun_workflow(tmp_path_factory):
+    """A copy of the workflow that never ran (for checks that stop at parse time)."""
+    return copy_workflow(tmp_path_factory.mktemp("wf_unrun"))
+
+
 def set_dir(wd):
     return wd / "results" / "e2e"
 
@@ -189,21 +195,30 @@ def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
     assert runs_after.select(same).equals(runs_before.select(same))
 
 
-def test_bad_config_fails_fast_with_the_path(workflow):
+@pytest.mark.parametrize("edit, message", [
+    (("shard_size: 2", "shard_size: 2, shard_sise: 3"), "shard_sise: unknown field"),
+    (("shard_size: 2", "shard_size: 'two'"), 'shard_size: must be a positive integer (got "two")'),
+    (("ss.localFile('data.jsonl')", "ss.localFile('data.jsonl', text='body')"),
+     "dataset.columns.text: column 'body' for 'text' is not in the dataset"),
+    (("max_players: 8", "max_players: 30"), "experiments[0] (exact).features.max_players: 30 players is over"),
+])
+def test_bad_config_fails_fast_with_the_path(unrun_workflow, edit, message):
+    workflow = unrun_workflow
     bad = workflow / "bad.jsonnet"
-    bad.write_text(SET.replace("shard_size: 2", "shard_size: 2, shard_sise: 3"))
+    bad.write_text(SET.replace(*edit))
     proc = subprocess.run([SNAKEMAKE, "-n", "--cores", "1", "--config", "experiment=bad.jsonnet",
                            "vars={rows: 4, budget: 8}"], cwd=workflow, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert "shard_sise: unknown field" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
+    assert "Job stats" not in proc.stdout + proc.stderr  # failed while parsing, before planning any job
 
 
 SPINE = ("Snakefile", "common.smk", "rows.smk", "explain.smk", "aggregate.smk", "compare.smk")
 
 
-def test_lint_is_clean_for_the_spine(workflow):
+def test_lint_is_clean_for_the_spine(unrun_workflow):
     """No lint for the Snakefile and the pipeline's own rules files (the other stages' files are theirs)."""
     proc = subprocess.run([SNAKEMAKE, "--lint", "--config", "experiment=set.jsonnet", "vars={rows: 4, budget: 8}"],
-                          cwd=workflow, capture_output=True, text=True, timeout=300)
+                          cwd=unrun_workflow, capture_output=True, text=True, timeout=300)
     headers = re.findall(r"^Lints for .*$", proc.stdout + proc.stderr, flags=re.M)
     assert not [h for h in headers if any(f"/{name}" in h for name in SPINE)], proc.stdout + proc.stderr

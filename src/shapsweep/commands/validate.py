@@ -20,8 +20,6 @@ def check_dataset(exp) -> list[str]:
     from shapsweep.data.selection import select_table
     from shapsweep.models.config import resolve_configs
 
-    import polars as pl
-
     lines, seen = [], set()
     for run in exp.runs.values():
         ex = run["explain"]
@@ -33,7 +31,7 @@ def check_dataset(exp) -> list[str]:
             continue
         seen.add(run["data_id"])
         ds = load_source(ex["dataset"])
-        head = pl.from_arrow(ds.select(range(min(5, len(ds)))).data.table)
+        head = ds.select(range(min(5, len(ds)))).to_polars()
         sample = select_table(head, ex["dataset"], {**ex["selection"], "shuffle_seed": None, "max_samples": None})
         lines.append(f"dataset {run['data_id']}: {len(ds)} rows, columns ok ({', '.join(sample.columns)})")
     return lines

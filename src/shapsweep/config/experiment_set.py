@@ -61,6 +61,7 @@ class ExperimentSet:
             ex = run["explain"]
             key = (run["data_id"], ex["selection"]["max_samples"])
             if key not in self._row_counts:
+                _check_local_columns(ex["dataset"])
                 self._row_counts[key] = count_selected_rows(ex["dataset"], ex["selection"])
             self._plans[run_id] = plan_shards(self._row_counts[key], run["shard_size"])
         return self._plans[run_id]
@@ -97,6 +98,18 @@ class ExperimentSet:
                     break
             out[run_id] = match
         return out
+
+
+def _check_local_columns(dataset: dict) -> None:
+    """Fail before any job when a mapped column is missing from a local file (hub: `validate --check-dataset`)."""
+    if dataset["source"] == "hub":
+        return
+    from shapsweep.data.load import check_columns
+    from shapsweep.data.local_files import peek_columns, resolve_data_files
+
+    columns = peek_columns(dataset["source"], resolve_data_files(dataset))
+    if columns is not None:
+        check_columns(columns, dataset)
 
 
 def _check_estimator(run: dict, label: str) -> None:

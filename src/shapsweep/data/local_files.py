@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -77,3 +78,21 @@ def count_rows(source: str, paths: list[Path]) -> int | None:
         else:
             return None
     return total
+
+
+def peek_columns(source: str, paths: list[Path]) -> list[str] | None:
+    """Column names from the first file's schema, header or first line; None if not cheap to know."""
+    path = paths[0]
+    if source == "parquet":
+        return pq.read_schema(path).names
+    if source == "csv":
+        import polars as pl
+
+        return pl.scan_csv(path).collect_schema().names()
+    if source == "json" and path.suffix in (".jsonl", ".ndjson"):
+        with path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    record = json.loads(line)
+                    return list(record) if isinstance(record, dict) else None
+    return None

@@ -62,8 +62,4 @@ def select_table(table: pl.DataFrame, dataset: dict, selection: dict) -> pl.Data
 
 def select_rows(dataset: dict, selection: dict) -> pl.DataFrame:
     """Load the split and select its rows (the `rows` rule's whole job)."""
-    ds = load_source(dataset)
-    table = pl.from_arrow(ds.data.table)
-    if isinstance(table, pl.Series):
-        table = table.to_frame()
-    return select_table(table, dataset, selection)
+    return select_table(load_source(dataset).to_polars(), dataset, selection)
