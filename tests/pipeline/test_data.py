@@ -94,3 +94,10 @@ def test_missing_data_file_is_a_config_error(tmp_path):
     ds = {"source": "json", "data_files": str(tmp_path / "none.jsonl"), "split": "train", "columns": {}}
     with pytest.raises(ConfigError, match="dataset.data_files: .* matches no file"):
         count_selected_rows(ds, {"max_samples": 3})
+
+
+def test_hub_sizes_come_from_max_samples_without_network():
+    hub = {"source": "hub", "repo_id": "someone/data", "split": "train", "columns": {}}
+    assert count_selected_rows(hub, {"max_samples": 50}) == 50
+    with pytest.raises(ConfigError, match="selection.max_samples: required for a hub dataset"):
+        count_selected_rows(hub, {"max_samples": None})

@@ -29,17 +29,10 @@ class ShardPlan:
 
 
 def _source_rows(dataset: dict) -> int | None:
+    # Hub datasets: never touch the network while Snakemake parses (every Slurm job parses again,
+    # on nodes that may have no internet); their size comes from selection.max_samples.
     if dataset["source"] == "hub":
-        try:
-            import datasets
-
-            builder = datasets.load_dataset_builder(
-                dataset["repo_id"], dataset.get("subset"), revision=dataset.get("revision")
-            )
-            split = (builder.info.splits or {}).get(dataset["split"])
-            return split.num_examples if split is not None and split.num_examples else None
-        except Exception:  # offline / no metadata: fall back to max_samples
-            return None
+        return None
     return count_rows(dataset["source"], resolve_data_files(dataset))
 
 
@@ -49,8 +42,8 @@ def count_selected_rows(dataset: dict, selection: dict) -> int:
     if available is None:
         if limit is None:
             raise ConfigError(
-                f"selection.max_samples: required here, the size of the {dataset['source']} dataset "
-                "cannot be read cheaply (set max_samples to the rows you want)"
+                f"selection.max_samples: required for a {dataset['source']} dataset (its size is not read "
+                "while planning: set max_samples to the rows you want; a smaller dataset gives empty last shards)"
             )
         return limit
     available = max(0, available - (selection.get("start_index") or 0))
