@@ -5,7 +5,7 @@
 rule evaluate:
     input:
         shard=lambda wildcards: shard_file(wildcards.run, wildcards.shard),
-        rows=lambda wildcards: ancient(rows_file(RUNS[wildcards.run]["data_id"])),
+        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
     output:
         faithfulness=f"{SET_DIR}/runs/{{run}}/faithfulness/{{shard}}.parquet",
     params:
@@ -16,6 +16,8 @@ rule evaluate:
     threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
     resources:
         **explain_resources,
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} evaluate {params.config:q} --run {wildcards.run} --shard-file {input.shard:q}"
+        "shapsweep evaluate {params.config:q} --run {wildcards.run} --shard-file {input.shard:q}"
         " --rows {input.rows:q} --out {output.faithfulness:q} --threads {threads} > {log:q} 2>&1"

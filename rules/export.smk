@@ -10,19 +10,20 @@ localrules:
 rule export_run:
     input:
         shards=lambda wildcards: [shard_file(wildcards.run, s) for s in shard_ids(wildcards.run)],
-        rows=lambda wildcards: ancient(rows_file(RUNS[wildcards.run]["data_id"])),
+        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
     output:
         f"{SET_DIR}/export/{{run}}.{{fmt}}",
     wildcard_constraints:
         fmt="jsonl|html-lines",
     params:
         config=CONFIG_JSON,
-        set_dir=SET_DIR,
     log:
         f"{SET_DIR}/logs/export/{{run}}.{{fmt}}.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} export {params.config:q} --format {wildcards.fmt} --run {wildcards.run}"
-        " --set-dir {params.set_dir:q} --out {output:q} > {log:q} 2>&1"
+        "shapsweep export {params.config:q} --format {wildcards.fmt} --run {wildcards.run}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule export:

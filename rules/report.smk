@@ -34,12 +34,13 @@ rule report:
         ),
     params:
         config=CONFIG_JSON,
-        set_dir=SET_DIR,
         # Rendering options: changing them re-renders the report and nothing upstream.
         sort_rows_by=CFG["report"]["sort_rows_by"],
         max_rows=CFG["report"]["max_rows"] or 0,
     log:
         f"{SET_DIR}/logs/report.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} report {params.config:q} --set-dir {params.set_dir:q} --out {output.index:q}"
+        "shapsweep report {params.config:q} --out {output.index:q}"
         " --sort-rows-by {params.sort_rows_by:q} --max-rows {params.max_rows} > {log:q} 2>&1"

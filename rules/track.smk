@@ -16,12 +16,13 @@ rule track:
         marker=f"{SET_DIR}/runs/{{run}}/tracking.json",
     params:
         config=CONFIG_JSON,
-        set_dir=SET_DIR,
         wandb=CFG["wandb"],
     log:
         f"{SET_DIR}/logs/track/{{run}}.log",
+    conda:
+        "../envs/shapsweep.yaml"
     shell:
-        "{SHAPSWEEP} track {params.config:q} --run {wildcards.run} --set-dir {params.set_dir:q}"
+        "shapsweep track {params.config:q} --run {wildcards.run}"
         " --out {output.marker:q} > {log:q} 2>&1"
 
 
