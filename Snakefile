@@ -13,7 +13,7 @@ include: "rules/compare.smk"
 
 
 # Stages owned by other parts of the project; each is included once its file exists.
-for _stage in ("report", "evaluate", "track", "export"):
+for _stage in ("explain_blocks", "report", "evaluate", "track", "export"):
     if (Path(workflow.basedir) / "rules" / f"{_stage}.smk").exists():
 
         include: f"rules/{_stage}.smk"

@@ -37,7 +37,8 @@ def write_set(folder: Path, *, n_rows: int, shard_size: int, runs: str = "[ss.ex
     """A tiny experiment set (and its data file) in `folder`; returns the .jsonnet path."""
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "rows.jsonl"
-    data.write_text("".join(json.dumps({"id": f"r{i}", "sentence": s}) + "\n" for i, s in enumerate(SENTENCES)))
+    sentences = SENTENCES + [f"Short line number {i} here." for i in range(len(SENTENCES), n_rows)]
+    data.write_text("".join(json.dumps({"id": f"r{i}", "sentence": s}) + "\n" for i, s in enumerate(sentences)))
     path = folder / f"{name}.jsonnet"
     path.write_text(f"""
 local ss = import 'shapsweep.libsonnet';

@@ -1,0 +1,79 @@
+# Several shards of a run in one job: `shapsweep explain` loads the model once and writes each shard
+# file atomically as it finishes. Off unless SHAPSWEEP_SHARDS_PER_JOB is 10 or 100 (docs/slurm.md).
+#
+# Why it looks like this (Snakemake constraints):
+# - All outputs of a rule share its wildcards, and shard files must keep names that do not depend on
+#   the block size (switching it never re-runs finished shards). So a block is a shard-id prefix:
+#   with 10 shards per job, block "0001" outputs shards 00010 ... 00019. Hence powers of ten only.
+# - A trailing partial block (a run with 25 shards: 00020-00024) cannot declare 00025-00029. For those
+#   shards the block rule asks for an input nothing can make, so Snakemake falls back to the one-shard
+#   `explain` rule for them (at most 9 or 99 single jobs per run).
+# - Snakemake deletes a job's outputs before running it: resume granularity is the block. A block
+#   killed after 4 of its 10 shards is redone whole; keep blocks to a few minutes of work.
+import os
+import shlex
+
+from snakemake.exceptions import WorkflowError
+
+from shapsweep.data.shards import SHARD_ID_WIDTH
+
+SHARDS_PER_JOB = int(os.environ.get("SHAPSWEEP_SHARDS_PER_JOB", "1") or "1")
+if SHARDS_PER_JOB not in (1, 10, 100):
+    raise WorkflowError(
+        f"SHAPSWEEP_SHARDS_PER_JOB={SHARDS_PER_JOB}: use 1 (one job per shard), 10 or 100 "
+        "(a block is a shard-id prefix, so its size is a power of ten)"
+    )
+
+if SHARDS_PER_JOB > 1:
+    _SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 10 -> 1 digit, 100 -> 2
+    _SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
+    _NOT_A_FULL_BLOCK = "{SET_DIR}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
+
+    def _block_shards(wildcards):
+        """[(shard, start, end), ...] of a full block, or None for a partial or unknown one."""
+        if wildcards.run not in RUNS:
+            return None
+        plan = {s.shard_id: s for s in EXPERIMENT_SET.shard_plan(wildcards.run).shards}
+        members = [plan.get(wildcards.block + suffix) for suffix in _SUFFIXES]
+        if any(m is None for m in members):
+            return None
+        return [(m.shard_id, m.start, m.end) for m in members]
+
+    def _block_rows(wildcards):
+        if _block_shards(wildcards) is None:
+            # Unsatisfiable on purpose: Snakemake then takes the `explain` rule for these shards.
+            return _NOT_A_FULL_BLOCK.format(SET_DIR=SET_DIR, **wildcards)
+        return rows_file(RUNS[wildcards.run]["data_id"])
+
+    def _block_shard_args(wildcards, output):
+        """'--shard ID START END OUT' per shard: the same command line `explain` would run, repeated."""
+        return " ".join(
+            f"--shard {shard} {start} {end} {shlex.quote(out)}"
+            for (shard, start, end), out in zip(_block_shards(wildcards), output)
+        )
+
+    def _block_runtime(wildcards):
+        return explain_resources["runtime"](wildcards) * SHARDS_PER_JOB
+
+    ruleorder: explain_block > explain
+
+    rule explain_block:
+        input:
+            rows=_block_rows,
+        output:
+            [f"{SET_DIR}/runs/{{run}}/shards/{{block}}{suffix}.parquet" for suffix in _SUFFIXES],
+        params:
+            config=CONFIG_JSON,
+            shards=_block_shard_args,
+        log:
+            f"{SET_DIR}/logs/explain_block/{{run}}/{{block}}.log",
+        wildcard_constraints:
+            block=rf"\d{{{SHARD_ID_WIDTH - _SUFFIX_DIGITS}}}",
+        threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
+        resources:
+            **{**explain_resources, "runtime": _block_runtime},
+        conda:
+            "../envs/shapsweep.yaml"
+        shell:
+            "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
+            " {params.shards} --threads {threads} > {log:q} 2>&1"
