@@ -1,5 +1,7 @@
 """regression_adjusted: closed-form surrogate values, exactness where it must hold, and its fallback."""
 
+import itertools
+
 import numpy as np
 import pytest
 from estimator_games import AdditiveGame, CountingGame, SoumGame
@@ -24,16 +26,35 @@ def test_moebius_term_shapley_values():
     np.testing.assert_allclose(phi, [0.5, 0.5, 3.0, 0.0])
 
 
-@pytest.mark.parametrize("basis", ["fourier", "moebius"])
-def test_surrogate_is_used_and_sum_of_third_order_unanimity_games_is_recovered(basis):
+@pytest.mark.parametrize("basis,surrogate", [("fourier", "auto"), ("fourier", "lasso"), ("moebius", "auto")])
+def test_surrogate_is_used_and_sum_of_third_order_unanimity_games_is_recovered(basis, surrogate):
     # A game that is exactly a sparse degree-3 polynomial: the surrogate captures it from few pairs.
     n = 10
     rng = np.random.default_rng(0)
     game = SoumGame(n, 6, rng, max_order=3)
     kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=120, seed=1).values - game.shapley())
-    ra = estimate(game, n, "regression_adjusted", budget=120, seed=1, basis=basis)
+    ra = estimate(game, n, "regression_adjusted", budget=120, seed=1, basis=basis, surrogate=surrogate)
     assert abs(ra.efficiency_gap) < 1e-9
     assert np.linalg.norm(ra.values - game.shapley()) < 0.5 * kernel_err
+
+
+@pytest.mark.parametrize("surrogate", ["auto", "ridge"])
+def test_dense_low_degree_fourier_game_is_recovered(surrogate):
+    # Every degree-3 Fourier character present with a small weight (dense, like real model games):
+    # ridge is the surrogate that suits it, and auto should pick it.
+    n = 10
+    rng = np.random.default_rng(1)
+    triples = np.array(list(itertools.combinations(range(n), 3)))
+    w1, w3 = rng.normal(size=n), 0.2 * rng.normal(size=len(triples))
+
+    def game(z):
+        s = np.where(np.asarray(z, bool), 1.0, -1.0)
+        return s @ w1 + s[:, triples].prod(axis=2) @ w3
+
+    truth = estimate(game, n, "exact").values
+    kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=300, seed=0).values - truth)
+    ra_err = np.linalg.norm(estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate).values - truth)
+    assert ra_err < 0.5 * kernel_err
 
 
 def test_full_budget_is_exact_and_budget_is_respected():
@@ -61,7 +82,10 @@ def test_default_method_is_a_registered_sampling_method():
     assert DEFAULT_METHOD in METHODS and DEFAULT_METHOD not in ("exact", "random")
 
 
-@pytest.mark.parametrize("options,message", [(dict(basis="haar"), "basis='haar' is not valid"), (dict(degree=9), "degree must be")])
+@pytest.mark.parametrize(
+    "options,message",
+    [(dict(basis="haar"), "basis=.haar. is not valid"), (dict(degree=9), "degree must be"), (dict(surrogate="gbt"), "surrogate=.gbt. is not valid.*auto, ridge, lasso")],
+)
 def test_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
         estimate(AdditiveGame(np.ones(5)), 5, "regression_adjusted", budget=20, **options)
