@@ -101,3 +101,12 @@ def test_hub_sizes_come_from_max_samples_without_network():
     assert count_selected_rows(hub, {"max_samples": 50}) == 50
     with pytest.raises(ConfigError, match="selection.max_samples: required for a hub dataset"):
         count_selected_rows(hub, {"max_samples": None})
+
+
+@pytest.mark.parametrize("module", ["shapsweep.data", "shapsweep.config", "shapsweep.explain"])
+def test_package_imports_in_any_order(module):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

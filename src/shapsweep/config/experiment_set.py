@@ -18,7 +18,7 @@ from shapsweep.config.errors import ConfigError
 from shapsweep.config.render import render
 from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
-from shapsweep.data.identity import readable, short_hash
+from shapsweep.config.hashing import readable, short_hash
 
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-
+from shapsweep.config.hashing import readable, short_hash
 from shapsweep.data.local_files import file_fingerprint, resolve_data_files
 
 
@@ -14,15 +11,6 @@ def data_fingerprint(dataset: dict) -> list[str]:
     if dataset["source"] == "hub":
         return []
     return [f"{path.name}={file_fingerprint(path)}" for path in resolve_data_files(dataset)]
-
-
-def short_hash(data: object, length: int = 10) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def readable(text: str, limit: int = 24) -> str:
-    return re.sub(r"[^A-Za-z0-9.+]+", "-", text).strip("-.")[:limit] or "x"
 
 
 def data_id(dataset: dict, selection: dict) -> str:
