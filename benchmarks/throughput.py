@@ -118,10 +118,13 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", default="minilm,llama,llama1b")
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows of each case (smoke runs)")
     parser.add_argument("--evaluations", type=int, default=None, help="coalitions per row (default: per case)")
+    parser.add_argument("--clock", choices=["wall", "process"], default="wall",
+                        help="wall time, or this process's CPU time (steadier on a shared machine; use with --threads 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--models-dir", default=None, help="where to build the random-weight models (default: a temp folder)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    tools.set_clock(args.clock)
     warnings.filterwarnings("ignore")
     folder = args.models_dir or tempfile.mkdtemp(prefix="shapsweep-bench-")
     rows, notes = [], []
@@ -148,12 +151,12 @@ def main(argv=None) -> int:
     print(table(rows))
     for note in notes:
         print(f"\n{note}")
-    print(f"\ntorch {torch.__version__}, {args.threads} CPU threads, best of {args.repeats} runs per tool")
+    print(f"\ntorch {torch.__version__}, {args.threads} CPU threads, {args.clock} clock, best of {args.repeats} runs per tool")
     os.makedirs(OUT, exist_ok=True)
     tmp = os.path.join(OUT, ".throughput.json.tmp")
     with open(tmp, "w") as fh:
         json.dump({"rows": rows, "notes": notes}, fh, indent=1)
-    os.replace(tmp, os.path.join(OUT, "throughput.json"))
+    os.replace(tmp, os.path.join(OUT, f"throughput_{args.clock}_{args.threads}threads.json"))
     return 0
 
 

@@ -14,6 +14,15 @@ import torch
 
 from shapsweep.features.masking import mask_batch
 
+# The timer every runner uses: wall time by default; throughput.py may switch it to process CPU
+# time, which a busy shared machine disturbs far less (at 1 thread it counts only this job's work).
+clock = time.perf_counter
+
+
+def set_clock(kind: str) -> None:
+    global clock
+    clock = time.process_time if kind == "process" else time.perf_counter
+
 
 def run_shapsweep(model, case, include_reference: bool = True) -> tuple[int, float]:
     """Games built per row and the case's coalitions evaluated.
@@ -23,12 +32,12 @@ def run_shapsweep(model, case, include_reference: bool = True) -> tuple[int, flo
     """
     count, total = 0, 0.0
     for i, row in enumerate(case.rows):
-        start = time.perf_counter()
+        start = clock()
         game = model.game(row)
-        built = time.perf_counter()
+        built = clock()
         coalitions = case.coalitions(game.n_players, i)
         game(coalitions)
-        end = time.perf_counter()
+        end = clock()
         total += end - (start if include_reference else built)
         count += len(coalitions)
     return count, total
@@ -50,11 +59,11 @@ def embedder_ceiling(model, case) -> tuple[int, float]:
             b = mask_batch(tokenized.ids, tokenized.owners, chunk, "remove", pad_token_id=model.pad_token_id)
             batches.append({"input_ids": torch.from_numpy(b.input_ids), "attention_mask": torch.from_numpy(b.attention_mask)})
     count = sum(len(b["input_ids"]) for b in batches)
-    start = time.perf_counter()
+    start = clock()
     with torch.inference_mode():
         for features in batches:
             model.encoder(dict(features))["sentence_embedding"]
-    return count, time.perf_counter() - start
+    return count, clock() - start
 
 
 def _tokenized(model, row):
@@ -85,12 +94,12 @@ def causal_lm_ceiling(model, case) -> tuple[int, float]:
             ))
     count = sum(len(b[0]) for b in batches)
     _sync(model.device)
-    start = time.perf_counter()
+    start = clock()
     with torch.inference_mode():
         for ids, attention, positions, r in batches:
             model.model(input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=r + 1, use_cache=False)
     _sync(model.device)
-    return count, time.perf_counter() - start
+    return count, clock() - start
 
 
 def _sync(device):
@@ -107,7 +116,7 @@ def run_captum(model, case, method: str, forward_in_tokens: bool) -> tuple[int, 
     from captum.attr import FeatureAblation, LLMAttribution, ShapleyValueSampling, TextTemplateInput
 
     count = 0
-    start = time.perf_counter()
+    start = clock()
     for i, row in enumerate(case.rows):
         game = model.game(row)  # the same greedy response shapsweep explains (timed: Captum would generate it too)
         words = game.players
@@ -127,7 +136,7 @@ def run_captum(model, case, method: str, forward_in_tokens: bool) -> tuple[int, 
         target = torch.tensor([t for t in game.response_ids])
         llm_attr.attribute(inp, target=target, forward_in_tokens=forward_in_tokens, **kwargs)
         count += calls[0]
-    return count, time.perf_counter() - start
+    return count, clock() - start
 
 
 def _teacher_forced_strings(model, response_ids: list[int]):
@@ -168,7 +177,7 @@ def run_shap(model, case, kind: str) -> tuple[int, float]:
     from shapsweep.values.similarity import vector_similarity
 
     count = 0
-    start = time.perf_counter()
+    start = clock()
     for row in case.rows:
         if kind == "causal_lm":
             game = model.game(row)
@@ -190,7 +199,7 @@ def run_shap(model, case, kind: str) -> tuple[int, float]:
         explainer = shap.explainers.Permutation(f, masker, seed=0)
         explainer([row["text"]], max_evals=_shap_evals(case, row), batch_size=64, silent=True)
         count += calls[0]
-    return count, time.perf_counter() - start
+    return count, clock() - start
 
 
 def run_shap_teacher_forcing(model, case) -> tuple[int, float]:
@@ -206,7 +215,7 @@ def run_shap_teacher_forcing(model, case) -> tuple[int, float]:
             calls[0] += len(X)
             return super().__call__(X, Y)
 
-    start = time.perf_counter()
+    start = clock()
     for row in case.rows:
         game = model.game(row)
         wrapped = CountingTeacherForcing(model.model, model.tokenizer, batch_size=model.runner.batch_size)
@@ -214,4 +223,4 @@ def run_shap_teacher_forcing(model, case) -> tuple[int, float]:
         explainer = shap.explainers.Permutation(wrapped, masker, seed=0)
         n_tokens = len(model.tokenizer(row["text"])["input_ids"])
         explainer([row["text"]], [game.response], max_evals=max(case.evaluations, 2 * n_tokens + 3), batch_size=64, silent=True)
-    return calls[0], time.perf_counter() - start
+    return calls[0], clock() - start
