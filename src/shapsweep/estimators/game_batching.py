@@ -48,9 +48,6 @@ class BudgetedGame:
         coalitions = self._check(coalitions)
         return len({k for k in self._keys(coalitions) if k not in self._cache})
 
-    def is_known(self, coalition: np.ndarray) -> bool:
-        return np.packbits(coalition.astype(bool)).tobytes() in self._cache
-
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
         coalitions = self._check(coalitions)
         keys = self._keys(coalitions)
