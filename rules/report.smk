@@ -32,6 +32,11 @@ rule report:
             category="Plots",
             labels={"plot": "|phi| mass by position"},
         ),
+        faithfulness_plot=report(
+            f"{SET_DIR}/report/plots/faithfulness_curves.png",
+            category="Plots",
+            labels={"plot": "deletion and insertion curves"},
+        ),
     params:
         config=CONFIG_JSON,
         # Rendering options: changing them re-renders the report and nothing upstream.

@@ -2,7 +2,8 @@
 
 - approximation error against the reference run versus budget, one line per method;
 - mean runtime per row versus budget, one line per method;
-- the share of |phi| mass carried by each player position, per method (median and quartiles over rows).
+- the share of |phi| mass carried by each player position, per method (median and quartiles over rows);
+- mean deletion and insertion curves per method (when the evaluate rule ran).
 
 Each function takes plain polars frames and returns a Figure; `to_png` renders it reproducibly (no
 timestamp or software version in the file), so the same runs give byte-identical plots. A plot with
@@ -17,7 +18,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-PLOT_NAMES = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position")
+PLOT_NAMES = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position", "faithfulness_curves")
 BASELINE_METHOD = "random"  # not an estimator: its budget means nothing, drawn as a horizontal line
 MAX_POSITIONS = 64  # positions beyond this are not drawn (rows rarely have more players; see max_players)
 
@@ -116,6 +117,34 @@ def phi_mass_by_position(explanations: pl.DataFrame) -> Figure:
     ax.set_title("Where the attribution mass sits")
     ax.legend(title="method", fontsize="small")
     ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def mean_curve(curves: list[list[float]], grid: np.ndarray) -> np.ndarray:
+    """Curves sampled at k/n (k = 0..n, n varying by row) put on one grid of fractions and averaged."""
+    resampled = [np.interp(grid, np.linspace(0, 1, len(c)), c) for c in curves if c is not None and len(c) >= 2]
+    return np.mean(resampled, axis=0) if resampled else np.full(len(grid), np.nan)
+
+
+def faithfulness_curves(curves: pl.DataFrame) -> Figure:
+    """curves: `method`, `deletion_curve`, `insertion_curve` (one evaluated row each)."""
+    fig = Figure(figsize=(9, 4), dpi=100)
+    deletion, insertion = fig.subplots(1, 2, sharey=True)
+    if curves.is_empty():
+        return _empty(fig, deletion, "No faithfulness results:\nset evaluation.enabled to true.")
+    grid = np.linspace(0.0, 1.0, 21)
+    for (method,), part in curves.sort("method").group_by("method", maintain_order=True):
+        style = {"linestyle": "--", "color": "0.4"} if method == BASELINE_METHOD else {}
+        deletion.plot(grid, mean_curve(part["deletion_curve"].to_list(), grid), label=str(method), **style)
+        insertion.plot(grid, mean_curve(part["insertion_curve"].to_list(), grid), label=str(method), **style)
+    deletion.set_title("Deletion: top players removed (lower is better)", fontsize="medium")
+    insertion.set_title("Insertion: only top players kept (higher is better)", fontsize="medium")
+    for ax in (deletion, insertion):
+        ax.set_xlabel("fraction of players, by attribution rank")
+        ax.grid(True, alpha=0.3)
+    deletion.set_ylabel("value of the game (mean over rows)")
+    insertion.legend(title="method", fontsize="small")
     fig.tight_layout()
     return fig
 

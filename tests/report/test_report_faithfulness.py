@@ -57,6 +57,14 @@ def test_ties_constant_attributions_and_bad_input():
         evaluate(AdditiveGame([1.0]), [1.0], fractions=[0.0])
 
 
+def test_curves_of_different_lengths_average_on_one_grid():
+    from shapsweep.plots import mean_curve
+
+    grid = np.linspace(0, 1, 5)
+    mean = mean_curve([[1.0, 0.0], [1.0, 0.5, 0.0], [3.0, 0.0, 0.0, 0.0, 0.0]], grid)
+    assert mean.tolist() == pytest.approx([5 / 3, 0.5, 1 / 3, 1 / 6, 0.0])
+
+
 @pytest.mark.slow
 def test_shard_of_real_minilm_games(tmp_path, minilm_path):
     from shapsweep.estimators import estimate

@@ -18,9 +18,11 @@ def test_report_writes_index_plots_and_one_page_per_row_and_run(tiny_set):
     index = (report / "index.html").read_text()
     assert len(list((report / "rows").glob("*.html"))) == len(ROWS)
     assert len(list((report / "runs").glob("*.html"))) == 4
-    for name in ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position"):
+    from shapsweep.plots import PLOT_NAMES
+
+    for name in PLOT_NAMES:
         assert (report / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    assert index.count("data:image/png;base64,") == 3  # embedded, no fetch
+    assert index.count("data:image/png;base64,") == len(PLOT_NAMES) == 4  # embedded, no fetch
     sweep = pl.read_csv(report / "sweep.tsv", separator="\t")
     assert sweep["run_id"].to_list() == pl.read_parquet(tiny_set / "runs.parquet")["run_id"].to_list()
     for ids in run_ids(tiny_set).values():

@@ -74,10 +74,16 @@ def test_faithfulness_joins_the_runs_table_and_the_random_baseline_is_the_floor(
     assert re.search(r"^aggregate\s+2$", proc.stdout, re.M) and not re.search(r"^evaluate\s+\d", proc.stdout, re.M)
 
 
-def test_report_pages_track_markers_and_exports_exist(workflow):
+def test_report_pages_track_markers_and_exports_exist(workflow, monkeypatch):
     set_dir = workflow / "results" / "wf"
     index = (set_dir / "report" / "index.html").read_text()
-    assert index.count("data:image/png;base64,") == 3 and index.count('href="runs/') == 2
+    assert index.count("data:image/png;base64,") == 4 and index.count('href="runs/') == 2
+    from shapsweep.report import load_report_inputs
+    from shapsweep.report.pages import _evaluated_curves
+
+    monkeypatch.chdir(workflow)  # the set's data_files are relative to the workflow folder
+    curves = _evaluated_curves(load_report_inputs(set_dir / "config.json", set_dir=set_dir))
+    assert sorted(curves["method"].to_list()) == ["exact", "exact", "random", "random"]  # the empty row is not evaluated
     assert len(list((set_dir / "report" / "rows").glob("*.html"))) == 3
     row = next(p for p in (set_dir / "report" / "rows").glob("*.html") if "cats" in p.read_text())
     assert "&lt;b&gt;small&lt;/b&gt;" in row.read_text() and "<b>small</b>" not in row.read_text()
@@ -95,5 +101,6 @@ def test_report_pages_track_markers_and_exports_exist(workflow):
 
 def test_snakemake_report_embeds_index_plots_and_summary_table(workflow):
     html = (workflow / "snakemake-report" / "report.html").read_text()
-    for name in ("index.html", "error_vs_budget.png", "runtime_vs_budget.png", "phi_mass_by_position.png", "sweep.tsv"):
+    for name in ("index.html", "error_vs_budget.png", "runtime_vs_budget.png", "phi_mass_by_position.png",
+                 "faithfulness_curves.png", "sweep.tsv"):
         assert name in html

@@ -134,7 +134,21 @@ def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFr
     return pl.DataFrame(rows, schema=schema).sort("run_id")
 
 
-def _write_plots(out_dir: Path, metrics: pl.DataFrame, per_run: pl.DataFrame) -> dict[str, Path]:
+def _evaluated_curves(inputs: ReportInputs) -> pl.DataFrame:
+    """method, deletion_curve, insertion_curve of every evaluated row (empty without evaluation)."""
+    faith = inputs.faithfulness
+    schema = {"method": pl.Utf8, "deletion_curve": pl.List(pl.Float64), "insertion_curve": pl.List(pl.Float64)}
+    if faith is None or not {"deletion_curve", "insertion_curve"} <= set(faith.columns):
+        return pl.DataFrame(schema=schema)
+    methods = {run_id: info.method for run_id, info in inputs.infos.items()}
+    return faith.filter(pl.col("status") == "ok").select(
+        pl.col("run_id").replace_strict(methods, default=None, return_dtype=pl.Utf8).alias("method"),
+        pl.col("deletion_curve").cast(schema["deletion_curve"]),
+        pl.col("insertion_curve").cast(schema["insertion_curve"]),
+    )
+
+
+def _write_plots(out_dir: Path, inputs: ReportInputs, metrics: pl.DataFrame, per_run: pl.DataFrame) -> dict[str, Path]:
     ok = metrics.filter(pl.col("status").is_null() | (pl.col("status") == "ok")) if metrics.height else pl.DataFrame(
         schema={"method": pl.Utf8, "attribution": pl.List(pl.Float64)}
     )
@@ -142,6 +156,7 @@ def _write_plots(out_dir: Path, metrics: pl.DataFrame, per_run: pl.DataFrame) ->
         "error_vs_budget": plots.error_vs_budget(per_run),
         "runtime_vs_budget": plots.runtime_vs_budget(per_run),
         "phi_mass_by_position": plots.phi_mass_by_position(ok.select("method", "attribution")),
+        "faithfulness_curves": plots.faithfulness_curves(_evaluated_curves(inputs)),
     }
     return {name: write_bytes(out_dir / "plots" / f"{name}.png", plots.to_png(fig)) for name, fig in figures.items()}
 
@@ -257,7 +272,7 @@ def build_report(
     out_dir = Path(out_dir)
     env = template_environment()
     metrics = row_metrics(inputs)
-    plot_files = _write_plots(out_dir, metrics, per_run_frame(metrics, inputs.infos))
+    plot_files = _write_plots(out_dir, inputs, metrics, per_run_frame(metrics, inputs.infos))
 
     sort_rows_by = sort_rows_by or inputs.report_cfg.get("sort_rows_by") or "runtime_s"
     if max_rows is None:
