@@ -1,5 +1,6 @@
 # W&B tracking (wandb.enabled): one W&B run per concrete run, after its summary exists. The marker file
-# records what happened; a tracking failure is written there and never fails the workflow.
+# records what happened; a tracking failure is written there and never fails the workflow (retry it with
+# `snakemake --forcerun track`).
 # Offline runs land in <set>/wandb/; `wandb sync <set>/wandb/offline-run-*` uploads them.
 
 
