@@ -65,12 +65,15 @@ def test_full_budget_is_exact_and_budget_is_respected():
     assert r.n_evals == len(set(counting.rows)) == len(counting.rows) == 2**n
 
 
-def test_few_pairs_per_player_fall_back_to_paired_kernel():
+@pytest.mark.parametrize("budget,fallback", [(12, "kernel"), (40, "permutation"), (70, "kernel")])
+def test_small_budgets_fall_back_to_the_measured_better_method(budget, fallback):
+    # < 2n: permutation impossible; 2n..5n: permutation; 5n..8n (fewer than 4 pairs per player): paired kernel.
     n = 10
     game = SoumGame(n, 20, np.random.default_rng(5))
-    a = estimate(game, n, "regression_adjusted", budget=40, seed=2).values
-    b = estimate(game, n, "kernel", budget=40, seed=2).values
-    assert a.tobytes() == b.tobytes()
+    a = estimate(game, n, "regression_adjusted", budget=budget, seed=2)
+    b = estimate(game, n, fallback, budget=budget, seed=2)
+    assert a.values.tobytes() == b.values.tobytes()
+    assert (a.stderr is None) == (b.stderr is None)
 
 
 def test_additive_game_is_exact():

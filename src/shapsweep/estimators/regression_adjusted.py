@@ -14,7 +14,9 @@ PolySHAP). Choices, measured in benchmarks/estimators.py:
   degree-1 terms are unpenalized, and keeps the one with the lower held-out error. Ridge wins on
   dense low-degree games (MiniLM, SOUM at <= 32n), Lasso on sparse ones at large budgets.
 - The residual v - f is corrected with paired KernelSHAP on the same sample; efficiency is exact.
-With few pairs per player the surrogate overfits and the method is plain paired KernelSHAP.
+With few pairs per player the surrogate overfits and the method is plain paired KernelSHAP; with a
+budget under `permutation_below`*n, where a regression has about as many unknowns as samples,
+antithetic permutation sampling was measured better on every game family and is used instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from .game_batching import BudgetedGame
 from .paired_design import constrained_wls, sample_pairs
+from .permutation import permutation
 
 BASES = ("fourier", "moebius")
 SURROGATES = ("auto", "ridge", "lasso")
@@ -106,6 +109,7 @@ def regression_adjusted(
     basis: str = "fourier",
     surrogate: str = "auto",
     min_pairs_per_player: float = 4.0,
+    permutation_below: float = 5.0,
 ):
     if surrogate not in SURROGATES:
         raise ValueError(
@@ -115,6 +119,8 @@ def regression_adjusted(
         raise ValueError(f"option basis={basis!r} is not valid for method 'regression_adjusted'; valid: {', '.join(BASES)}")
     if not isinstance(degree, int) or not 1 <= degree <= 5:
         raise ValueError(f"option degree must be an integer in 1..5 for method 'regression_adjusted', got {degree!r}")
+    if 2 * n <= game.budget < permutation_below * n:
+        return permutation(game, n, rng)
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
     design = sample_pairs(n, game.remaining, rng, mass="kernel")
     z = design.coalitions
