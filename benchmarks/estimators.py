@@ -129,6 +129,7 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     families = summary["family"].unique().sort().to_list()
     fig, axes = plt.subplots(2, len(families), figsize=(6 * len(families), 9), squeeze=False)
@@ -145,10 +146,12 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
         axes[0, j].set(xscale="log", yscale="log", title=family, ylabel="median relative L2 error", xticks=MULTIPLIERS)
         axes[1, j].set(xscale="log", xlabel="budget / n (distinct coalitions)", ylabel="median Spearman to exact", xticks=MULTIPLIERS, ylim=(-0.2, 1.02))
         for ax in axes[:, j]:
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xticklabels([f"{m}n" for m in MULTIPLIERS])
             ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     tmp.replace(path)
@@ -184,7 +187,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 games per family, 1 seed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--soum-games", type=int, default=5)
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from benchmarks/out/estimators.csv")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot(pl.read_csv(OUT / "estimators.csv"), OUT / "estimators.png")
+        return 0
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     n_games, seeds = (2, 1) if args.quick else (args.soum_games, args.seeds)
     minilm = games_mod.minilm_games(log=log)

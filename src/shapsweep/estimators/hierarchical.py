@@ -17,16 +17,19 @@ from .game_batching import BudgetedGame
 
 
 class _SubGame:
-    """The game over `members` of the full game, with `present` players always in."""
+    """The game over `members` of the full game, averaged over two contexts: the `present` players
+    all in, and all out (the midpoint keeps interactions with the rest of the input half-counted)."""
 
     def __init__(self, game: BudgetedGame, n: int, members: list[np.ndarray], present: np.ndarray):
         self.game, self.n, self.members, self.present = game, n, members, present
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        full = np.repeat(self.present[None, :], len(z), axis=0)
+        bare = np.zeros((len(z), self.n), bool)
         for j, players in enumerate(self.members):
-            full[:, players] |= z[:, j : j + 1]
-        return self.game(full)
+            bare[:, players] = z[:, j : j + 1]
+        if not self.present.any():
+            return self.game(bare)
+        return 0.5 * (self.game(bare) + self.game(bare | self.present))
 
 
 def _inner_budget(k: int, share: int) -> int:
@@ -48,7 +51,6 @@ def _explain(game, n, players, present, budget, rng, groups, inner, total):
     if k_budget > game.remaining:  # not even that is left: share the parent's value evenly
         return {int(p): (total or 0.0) / len(players) for p in players}
     child = BudgetedGame(sub, k, k_budget, game.batch_size)
-    ends = child(np.array([np.zeros(k, bool), np.ones(k, bool)]))
     phi_groups, _ = METHODS[method].run(child, k, rng)
     if total is not None:  # shift so the level adds up to the parent's value
         phi_groups = phi_groups + (total - phi_groups.sum()) / k
