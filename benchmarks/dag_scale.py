@@ -9,7 +9,9 @@ jsonl file, planned by the real Snakefile. Measured, each in a fresh process:
     so only Snakemake and our parse-time code are measured;
   * a no-op run over finished outputs: every planned file created (by stage, oldest first) and
     `snakemake --cores 1` asked to make them, so it has nothing to do;
-  * render + sweep expansion + shard planning alone (load_experiment_set), in-process.
+  * render + sweep expansion + shard planning alone (load_experiment_set), in-process;
+  * with --baseline, the same DAG shape without shapsweep (benchmarks/dag_scale_baseline.smk), to
+    tell Snakemake's own cost from the pipeline's.
 Floors (issue 5): 10k-job dry run < 10 s, render + expansion of 1,000 runs < 1 s. 2-core machine,
 shared with other work: figures are noisy.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -58,16 +59,18 @@ local ss = import 'shapsweep.libsonnet';
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB, output tail) of a command run in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                       env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
-    # ru_maxrss of children is the max over all children so far: only a new maximum is this run's.
-    return wall, (peak if peak > before else float("nan")) / 1024, (r.stdout + r.stderr)[-400:]
+    out = cwd / "command.log"
+    with out.open("w") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the max over all
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = out.read_text(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-4000:]}")
+    return wall, usage.ru_maxrss / 1024, text[-400:]
 
 
 def snakemake_cmd(experiment: Path, *args: str) -> list[str]:
@@ -123,6 +126,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, action="append", choices=sorted(SHAPES), help="sizes to dry-run")
     ap.add_argument("--noop-jobs", type=int, default=10_000, choices=sorted(SHAPES))
     ap.add_argument("--skip-noop", action="store_true")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also dry-run benchmarks/dag_scale_baseline.smk: the same DAG shape without shapsweep")
     args = ap.parse_args()
     sizes = args.jobs or sorted(SHAPES)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -136,7 +141,14 @@ def main() -> int:
             work = tmp / f"dry{jobs}"
             experiment = write_set(work, runs, shards)
             wall, peak, _ = timed(snakemake_cmd(experiment, "-n", "-q", "rules"), work)
-            print(f"{jobs:>7} {runs:>5} {shards:>6}  {wall:>9.2f}  {peak:>8.0f}", flush=True)
+            line = f"{jobs:>7} {runs:>5} {shards:>6}  {wall:>9.2f}  {peak:>8.0f}"
+            if args.baseline:
+                base = [str(BIN / "snakemake"), "-s", str(REPO / "benchmarks" / "dag_scale_baseline.smk"),
+                        "--workflow-profile", "none", "-n", "-q", "rules", "--config", f"runs={runs}",
+                        f"shards={shards}"]
+                b_wall, b_peak, _ = timed(base, work)
+                line += f"   Snakemake alone, same DAG shape: {b_wall:.2f} s, {b_peak:.0f} MB"
+            print(line, flush=True)
 
         if not args.skip_noop:
             runs, shards = SHAPES[args.noop_jobs]

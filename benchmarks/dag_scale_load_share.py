@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, help="override selection.max_samples")
     ap.add_argument("--runs", nargs="*", help="run-id prefixes to measure (default: every run)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--skip-per-shard", action="store_true", help="measure only the one-process mode")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -81,7 +82,7 @@ def main() -> int:
                     "--threads", str(args.threads)]
 
             single_files, single_wall = [], 0.0
-            for s in shards:
+            for s in ([] if args.skip_per_shard else shards):
                 out = tmp / "single" / run_id / f"{s.shard_id}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 single_wall += shapsweep(*base, "--shard", s.shard_id, str(s.start), str(s.end), str(out), log=log)
@@ -96,7 +97,10 @@ def main() -> int:
             block_wall = shapsweep(*base, *block_args, log=log)
 
             n_rows = sum(s.end - s.start for s in shards)
-            single_share = 1 - explained_seconds(single_files) / single_wall
+            if not single_files:
+                single_wall = single_share = float("nan")
+            else:
+                single_share = 1 - explained_seconds(single_files) / single_wall
             block_share = 1 - explained_seconds(block_files) / block_wall
             print(f"{run_id:<32} {len(shards):>6} {n_rows:>4}  {single_wall:>17.1f} {100 * single_share:>6.1f}  "
                   f"{block_wall:>19.1f} {100 * block_share:>6.1f}", flush=True)

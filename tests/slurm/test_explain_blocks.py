@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from workflow import REPO, VENV_BIN, shard_files, shard_table, write_set
+from pipeline_runs import REPO, VENV_BIN, shard_files, shard_table, write_set
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from workflow import shard_files, shard_table, snakemake, summary_without_timing, write_set
+from pipeline_runs import shard_files, shard_table, snakemake, summary_without_timing, write_set
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
