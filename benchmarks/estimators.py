@@ -188,7 +188,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--soum-games", type=int, default=5)
     parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from benchmarks/out/estimators.csv")
+    parser.add_argument("--overhead-only", action="store_true", help="print only the estimator overhead figures")
     args = parser.parse_args(argv)
+    if args.overhead_only:
+        print(overhead(print, repeats=5))
+        return 0
     if args.plot_only:
         plot(pl.read_csv(OUT / "estimators.csv"), OUT / "estimators.png")
         return 0

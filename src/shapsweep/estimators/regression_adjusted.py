@@ -67,11 +67,14 @@ def _ridge_path(x: np.ndarray, t: np.ndarray, n_free: int, penalties) -> list[np
     q, r = np.linalg.qr(free)  # degree-1 columns of +-1 have full column rank once there are n pairs
     pen_p = pen - q @ (q.T @ pen)  # penalized part, with what degree 1 explains projected out
     t_p = t - q @ (q.T @ t)
-    u, sv, vt = np.linalg.svd(pen_p, full_matrices=False)
+    # Dual form beta = P^T (P P^T + lam I)^-1 t: one eigendecomposition of the (rows x rows) Gram
+    # matrix serves every penalty, and rows < columns here (fewer pairs than degree-3 terms).
+    evals, u = np.linalg.eigh(pen_p @ pen_p.T)
+    evals = np.clip(evals, 0.0, None)
     ut = u.T @ t_p
     out = []
     for lam in penalties:
-        beta_pen = vt.T @ ((sv / (sv**2 + lam)) * ut)
+        beta_pen = pen_p.T @ (u @ (ut / (evals + lam)))
         beta_free = solve_triangular(r, q.T @ (t - pen @ beta_pen))
         out.append(np.concatenate([beta_free, beta_pen]))
     return out
