@@ -45,6 +45,15 @@ def test_hierarchical_recovers_additive_games():
     np.testing.assert_allclose(r.values, game.shapley(), atol=1e-9)
 
 
+@pytest.mark.parametrize("n", [12, 16])
+@pytest.mark.parametrize("mult", [2, 4, 8])
+def test_hierarchical_stays_within_small_budgets(n, mult):
+    counting = CountingGame(SoumGame(n, 2 * n, np.random.default_rng(n + mult)))
+    r = estimate(counting, n, "hierarchical", budget=mult * n, seed=0)
+    assert r.n_evals == len(set(counting.rows)) <= mult * n
+    assert abs(r.efficiency_gap) < 1e-9
+
+
 def test_hierarchical_is_efficient_and_within_budget():
     n = 14
     counting = CountingGame(SoumGame(n, 30, np.random.default_rng(4)))

@@ -44,11 +44,13 @@ def _explain(game, n, players, present, budget, rng, groups, inner, total):
     k = min(groups, len(players))
     members = [np.asarray(chunk) for chunk in np.array_split(players, k)]
     sub = _SubGame(game, n, members, present)
-    k_budget = _inner_budget(k, budget // 3 if any(len(m) > 1 for m in members) else budget)
+    cost = 2 if present.any() else 1  # full-game evaluations per coalition of this level's game
+    own = min(budget, game.remaining) // 3 if any(len(m) > 1 for m in members) else min(budget, game.remaining)
+    k_budget = _inner_budget(k, own // cost)
     method = "exact" if k_budget >= 2**k else inner
     if k_budget < METHODS[method].min_budget(k):
         method, k_budget = "exact", 2**k  # tiny level: exact is cheaper than any minimum
-    if k_budget > game.remaining:  # not even that is left: share the parent's value evenly
+    if k_budget * cost > game.remaining:  # not even that is left: share the parent's value evenly
         return {int(p): (total or 0.0) / len(players) for p in players}
     child = BudgetedGame(sub, k, k_budget, game.batch_size)
     phi_groups, _ = METHODS[method].run(child, k, rng)
