@@ -117,3 +117,13 @@ def test_pages_of_rows_left_out_of_a_smaller_selection_are_removed(tiny_set):
     assert len(before.row_pages) == 4 and [rid for _, rid in after.row_pages] == ["r0", "r1"]
     assert sorted((tiny_set / "report" / "rows").glob("*.html")) == sorted(after.row_pages.values())
     assert sorted((tiny_set / "report" / "runs").glob("*.html")) == sorted(after.run_pages.values())
+
+
+def test_a_set_with_only_its_reference_run_still_gets_a_report(tmp_path):
+    # No other run means no errors against the reference: plots and tables must do without them.
+    from hand_made_set import make_set
+
+    exact_only = {"experiments": [{"name": "exact", "reference": True, "shap": {"method": "exact"}}]}
+    set_dir = make_set(tmp_path / "exact-only", config_overrides=exact_only)
+    assert main(["report", str(set_dir / "config.json")]) == 0
+    assert len(list((set_dir / "report" / "rows").glob("*.html"))) == len(ROWS)

@@ -30,7 +30,7 @@ from shapsweep import plots
 from shapsweep.atomic_outputs import atomic_path, write_text
 from shapsweep.report.colour import DivergingScale
 from shapsweep.report.heatmap import segments
-from shapsweep.report.inputs import ReportInputs, RunInfo
+from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
@@ -106,7 +106,9 @@ def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
         if extra is not None and extra.height:
             numeric = [c for c, t in extra.schema.items() if t.is_numeric() and c not in frame.columns]
             frame = frame.join(extra.select("run_id", "row_id", *numeric), on=["run_id", "row_id"], how="left")
-    return frame
+    # A set without a compared run (only its reference, or none) has no errors: null, not absent.
+    absent = [pl.lit(None, dtype=pl.Float64).alias(c) for c in REFERENCE_ERROR_COLUMNS.values() if c not in frame.columns]
+    return frame.with_columns(absent) if absent else frame
 
 
 def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFrame:
