@@ -1,4 +1,4 @@
-"""`regression_adjusted`: paired KernelSHAP on the residual of a sparse low-degree surrogate.
+"""`regression_adjusted`: paired KernelSHAP on the residual of a low-degree surrogate.
 
 The game is split as v = f + (v - f): f is a surrogate whose Shapley values are known in closed form,
 and only the residual's are estimated from samples (regression adjustment; Witter et al. 2025,
