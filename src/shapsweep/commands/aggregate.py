@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set-dir", help="results/<set> where the run's planned shards are (default: from the config)")
     parser.add_argument("--faithfulness", action="store_true",
                         help="also read the run's faithfulness/<shard>.parquet files (metrics become faith_*)")
+    parser.add_argument("--n-rows", type=int,
+                        help="rows the run explains (the rule passes its plan; default: planned from the config)")
+    parser.add_argument("--top-k", type=int, help="k of the top-k share (default: config compare.top_k)")
     parser.add_argument("--out", required=True, help="summary.json to write")
 
 
@@ -21,17 +24,27 @@ def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
     from shapsweep.aggregate import read_shards, summarize
     from shapsweep.atomic_outputs import write_json
+    from shapsweep.data.shards import plan_shards
 
     try:
         exp = load(args, warn=False)
         spec = exp.run(args.run)
-        shard_ids = [s.shard_id for s in exp.shard_plan(args.run).shards]
+        # The rule passes the plan's numbers: config.json may meanwhile hold another invocation's
+        # unhashed values (e.g. max_samples from a dry run with other --config).
+        if args.n_rows is None:
+            plan = exp.shard_plan(args.run)
+        else:
+            plan = plan_shards(args.n_rows, spec["shard_size"])
+        shard_ids = [s.shard_id for s in plan.shards]
         set_dir = args.set_dir or exp.set_dir
+        top_k = args.top_k or exp.config["compare"]["top_k"]
     except ConfigError as exc:
         return fail(exc)
     shards = read_shards([layout.shard_file(set_dir, args.run, s) for s in shard_ids])
     faith = None
     if args.faithfulness:
         faith = read_shards([layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids])
-    write_json(args.out, summarize(spec, shards, faith, top_k=exp.config["compare"]["top_k"]))
+    summary = summarize(spec, shards, faith, top_k=top_k)
+    summary["n_rows"], summary["shards"] = plan.n_rows, shard_ids  # compare reads the same shards
+    write_json(args.out, summary)
     return 0
