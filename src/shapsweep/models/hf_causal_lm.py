@@ -21,6 +21,7 @@ from shapsweep.models.errors import RowError
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.pretrained import load_pretrained, max_positions
+from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
 from shapsweep.values.logprob import response_logprob
 from shapsweep.values.similarity import tfidf_similarity, vector_similarity
@@ -47,10 +48,11 @@ class HFCausalLM:
         self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
         self.embedder = None
         if value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
-            from sentence_transformers import SentenceTransformer
-
             path = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
-            self.embedder = SentenceTransformer(path, device=str(self.device))
+            try:
+                self.embedder = load_sentence_encoder(path, device=self.device)
+            except OSError as error:
+                raise ValueError(f"value.embedder: cannot load {value_cfg['embedder']!r} ({error})") from error
 
     # ---- prompt -------------------------------------------------------------------------------
     def _prompt_parts(self):
@@ -161,7 +163,7 @@ class HFCausalLM:
         if kind == "external":
             texts = [self.tokenizer.decode(r) for r in content]
             usage.add(1, 0)
-            return self.embedder.encode(texts, convert_to_numpy=True).astype(np.float64)
+            return self.embedder.encode(texts)
         width = max(1, max(len(r) for r in content))
         ids = torch.full((len(content), width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)

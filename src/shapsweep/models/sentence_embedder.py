@@ -18,23 +18,25 @@ from shapsweep.models.device import BatchRunner, resolve_device, resolve_dtype
 from shapsweep.models.errors import RowError
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
+from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.similarity import vector_similarity
 
 
 class SentenceEmbedder:
     def __init__(self, model_cfg: dict, features_cfg: dict, value_cfg: dict):
-        from sentence_transformers import SentenceTransformer
-
         self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
         self.device = resolve_device(model_cfg["device"])
         path = resolve_path_or_id(model_cfg["path_or_id"])
-        self.encoder = SentenceTransformer(
-            path,
-            device=str(self.device),
-            revision=model_cfg["revision"],
-            trust_remote_code=model_cfg["trust_remote_code"],
-        )
-        self.encoder.to(resolve_dtype(model_cfg["dtype"])).eval()
+        try:
+            self.encoder = load_sentence_encoder(
+                path,
+                device=self.device,
+                dtype=resolve_dtype(model_cfg["dtype"]),
+                revision=model_cfg["revision"],
+                trust_remote_code=model_cfg["trust_remote_code"],
+            )
+        except OSError as error:
+            raise ValueError(f"model.path_or_id: cannot load {model_cfg['path_or_id']!r} ({error})") from error
         self.tokenizer = self.encoder.tokenizer
         self.runner = BatchRunner(model_cfg["batch_size"])
         self.mask_token_id = next(
@@ -51,9 +53,7 @@ class SentenceEmbedder:
         return self._forward(encoded["input_ids"], encoded["attention_mask"], usage)
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, usage: Usage | None) -> np.ndarray:
-        features = {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
-        with torch.inference_mode():
-            embeddings = self.encoder(features)["sentence_embedding"]
+        embeddings = self.encoder.embed(input_ids, attention_mask)
         if usage is not None:
             usage.add(1, int(attention_mask.sum()))
         return embeddings.float().cpu().numpy().astype(np.float64)
