@@ -11,7 +11,10 @@ from typing import Any
 
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.text import GRANULARITIES
-from shapsweep.models.device import DEVICES, DTYPES
+
+# Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
+DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda")
 
 CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm")
 
@@ -58,7 +61,7 @@ VALUE_KINDS: dict[str, dict[str, dict[str, Any]]] = {
 
 CHOICES: dict[str, tuple] = {
     "model.connector": CONNECTORS,
-    "model.dtype": tuple(DTYPES),
+    "model.dtype": DTYPES,
     "model.device": DEVICES,
     "features.granularity": GRANULARITIES,
     "features.masking": STRATEGIES,

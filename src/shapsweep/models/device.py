@@ -8,10 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-log = logging.getLogger("shapsweep.models")
+from shapsweep.models.config import DTYPES
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEVICES = ("auto", "cpu", "cuda")
+log = logging.getLogger("shapsweep.models")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -23,7 +22,9 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str) -> torch.dtype:
-    return DTYPES[dtype]
+    if dtype not in DTYPES:
+        raise ValueError(f"model.dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
