@@ -92,3 +92,33 @@ def test_default_method_is_a_registered_sampling_method():
 def test_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
         estimate(AdditiveGame(np.ones(5)), 5, "regression_adjusted", budget=20, **options)
+
+
+def test_high_order_unanimity_game_takes_the_sparse_moebius_surrogate():
+    # Terms up to order 6 spread over every odd Fourier degree; the degree-3 fit cannot hold them,
+    # the sparse unanimity fit can, and 'auto' should pick it by held-out error.
+    n = 12
+    game = SoumGame(n, 2 * n, np.random.default_rng(7), max_order=6, offset=0.5)
+    truth = game.shapley()
+    fourier = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="ridge")
+    auto = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0)
+    sparse = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="sparse_moebius")
+    assert abs(auto.efficiency_gap) < 1e-9 and abs(sparse.efficiency_gap) < 1e-9
+    assert auto.n_evals <= 16 * n and sparse.n_evals <= 16 * n
+    assert np.linalg.norm(auto.values - truth) < 0.5 * np.linalg.norm(fourier.values - truth)
+    np.testing.assert_array_equal(auto.values, sparse.values)
+    again = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0)
+    assert again.values.tobytes() == auto.values.tobytes()
+
+
+def test_sparse_moebius_order_shrinks_with_players_to_bound_the_design():
+    from scipy.special import comb
+
+    from shapsweep.estimators.regression_adjusted import MOEBIUS_MAX_TERMS, _moebius_order
+
+    assert _moebius_order(12) == _moebius_order(16) == 6
+    assert _moebius_order(3) == 3
+    for n in (20, 40, 300):
+        k = _moebius_order(n)
+        assert sum(comb(n, j, exact=True) for j in range(1, k + 1)) <= MOEBIUS_MAX_TERMS or k == 1
+    assert _moebius_order(40) < 6

@@ -38,7 +38,7 @@ METHODS: dict[str, Method] = {
     "kernel": Method(kernel, lambda n: min(4, 2**n), "KernelSHAP, paired, without replacement, efficiency exact"),
     "leverage": Method(leverage, lambda n: min(4, 2**n), "Leverage SHAP, paired, without replacement"),
     "regression_adjusted": Method(
-        regression_adjusted, lambda n: min(4, 2**n), "paired KernelSHAP on the residual of a degree-3 Fourier surrogate (ridge or Lasso); permutations below 5n"
+        regression_adjusted, lambda n: min(4, 2**n), "paired KernelSHAP on the residual of a degree-3 Fourier (ridge or Lasso) or sparse Moebius surrogate, chosen by held-out error; permutations below 5n"
     ),
     "permutation": Method(permutation, lambda n: 2 * n, "antithetic permutation sampling with standard errors"),
     "mc": Method(mc, lambda n: 2, "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited"),
