@@ -1,5 +1,5 @@
 # Several shards of a run in one job: `shapsweep explain` loads the model once and writes each shard
-# file atomically as it finishes. Off unless SHAPSWEEP_SHARDS_PER_JOB is 10 or 100 (docs/slurm.md).
+# file atomically as it finishes. Off unless the config's `shards_per_job` is 10 or 100 (docs/slurm.md).
 #
 # Why it looks like this (Snakemake constraints):
 # - All outputs of a rule share its wildcards, and shard files must keep names that do not depend on
@@ -10,19 +10,12 @@
 #   `explain` rule for them (at most 9 or 99 single jobs per run).
 # - Snakemake deletes a job's outputs before running it: resume granularity is the block. A block
 #   killed after 4 of its 10 shards is redone whole; keep blocks to a few minutes of work.
-import os
 import shlex
-
-from snakemake.exceptions import WorkflowError
 
 from shapsweep.data.shards import SHARD_ID_WIDTH
 
-SHARDS_PER_JOB = int(os.environ.get("SHAPSWEEP_SHARDS_PER_JOB", "1") or "1")
-if SHARDS_PER_JOB not in (1, 10, 100):
-    raise WorkflowError(
-        f"SHAPSWEEP_SHARDS_PER_JOB={SHARDS_PER_JOB}: use 1 (one job per shard), 10 or 100 "
-        "(a block is a shard-id prefix, so its size is a power of ten)"
-    )
+# The schema allows only 1, 10 or 100 (a block is a shard-id prefix, so its size is a power of ten).
+SHARDS_PER_JOB = CFG["shards_per_job"]
 
 if SHARDS_PER_JOB > 1:
     _SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 10 -> 1 digit, 100 -> 2

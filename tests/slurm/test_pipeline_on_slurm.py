@@ -1,4 +1,4 @@
-"""The real pipeline through `--workflow-profile profiles/slurm` on the live one-node Slurm.
+"""The real pipeline through `--profile profiles/slurm` on the live one-node Slurm.
 
 What Slurm was asked for is read back from Slurm's accounting (sacct), never from our config.
 """
@@ -55,6 +55,12 @@ def cancelled_then_restarted(slurm, tmp_path_factory):
             assert proc.poll() is None, log[-3000:]
             assert time.monotonic() < deadline, "no shard finished"
             time.sleep(0.2)
+        # Snakemake submits the next shard only after it has seen the first finish: wait until Slurm
+        # holds it, or the cancel can land between two jobs and hit nothing (seen under load).
+        while not (queued := slurm.run("squeue", "-h", "-t", "PENDING,RUNNING", "-o", "%i").stdout.split()):
+            assert proc.poll() is None, (work / "snakemake-slurm.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no second shard was submitted"
+            time.sleep(0.2)
         # The user cancels the workflow's jobs (all of root's: the cluster runs nothing else), then
         # stops snakemake (Ctrl-C), which would otherwise resubmit them (retries) and go on.
         slurm.run("scancel", "--user=root")
@@ -65,7 +71,12 @@ def cancelled_then_restarted(slurm, tmp_path_factory):
             proc.kill()
             proc.wait()
     before = {name: path.stat().st_mtime_ns for name, path in shard_files(work, "cancel").items()}
+    # slurmdbd records jobs asynchronously: wait until the cancelled ones are in the accounting.
     first_jobs = workflow_jobs(slurm, first_since)
+    while not set(queued) <= {j["JobID"] for j in first_jobs}:
+        assert time.monotonic() < deadline + 60, f"jobs {queued} never reached sacct"
+        time.sleep(0.5)
+        first_jobs = workflow_jobs(slurm, first_since)
 
     second_since = slurm_now(slurm)
     snakemake(work, experiment, cluster=slurm)
