@@ -264,11 +264,4 @@ def regression_adjusted(
         m_terms, m_coef, m_error = _sparse_moebius(z, y, v_empty, v_full, _moebius_order(n), design.complement)
         if m_error < fourier_error:
             return _corrected(z, y, design, v_empty, v_full, m_terms, m_coef, "moebius", v_empty)
-    phi_surrogate = _surrogate_shapley(n, terms, coef, basis)
-
-    ends = np.array([np.zeros(n, bool), np.ones(n, bool)])
-    predict = lambda rows_: _design(rows_, by_degree, basis) @ coef + intercept  # noqa: E731
-    r_ends = np.array([v_empty, v_full]) - predict(ends)
-    residual = y - predict(z)
-    phi_residual = constrained_wls(z, residual, design.weights, r_ends[0], r_ends[1])
-    return phi_surrogate + phi_residual, None
+    return _corrected(z, y, design, v_empty, v_full, terms, coef, basis, intercept)
