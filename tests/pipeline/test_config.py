@@ -61,6 +61,16 @@ def test_exact_over_its_player_limit_fails_fast(base):
     assert "experiments[0]" in message and "features.max_players" in message and "exact" in message
 
 
+def test_model_layer_checks_fail_at_parse_time_against_the_variant(base):
+    # The model layer's own field checks, before any job loads a model.
+    base["experiments"][1]["value"] = {"kind": "logprob"}  # a causal-LM value on a sentence embedder
+    message = error_of(base)
+    assert "experiments[1] (kernel" in message and "value.kind: 'logprob' is not one of" in message
+    del base["experiments"][1]["value"]
+    base["model"] = {"system_prompt": "Be brief."}
+    assert "model.system_prompt: only the hf_causal_lm connector" in error_of(base)
+
+
 def test_unknown_method_and_missing_budget(base):
     base["experiments"][1]["shap"]["method"] = "kernal"
     assert "shap.method: unknown method 'kernal'" in error_of(base)

@@ -144,6 +144,21 @@ def _check_estimator(run: dict, label: str) -> None:
             )
 
 
+def _check_model_blocks(merged: dict, label: str) -> None:
+    """The model layer's own checks of model/features/value (pure, no torch): fail at parse time,
+    not in the first explain job."""
+    from shapsweep.models.config import resolve_configs
+
+    key = ("model-blocks", json.dumps([merged["model"], merged["features"], merged["value"]], sort_keys=True))
+    if key in _VALID_BLOCKS:
+        return
+    try:
+        resolve_configs(merged["model"], merged["features"], merged["value"])
+    except ValueError as exc:
+        raise ConfigError(f"{label}.{exc}") from None
+    _VALID_BLOCKS.add(key)
+
+
 def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> dict:
     where = f"experiments[{index}]"
     blocks = {b: cfg.get(b, {}) for b in RUN_BLOCKS}
@@ -158,6 +173,7 @@ def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dic
             validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
             _VALID_BLOCKS.add(key)
     validate(merged["shard_size"], {"type": "integer", "minimum": 1}, prefix=f"{label}.shard_size")
+    _check_model_blocks(merged, label)
 
     _check_estimator(merged, label)
     from shapsweep.data.identity import data_id as make_data_id
