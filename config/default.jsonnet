@@ -1,6 +1,7 @@
 // The embedded default: 32 short sentences written for this project, the real all-MiniLM-L6-v2 as a
 // sentence-embedding game (word players, cosine similarity to the full sentence), exact Shapley values
-// as the reference, two sampling estimators at two budgets each and the random baseline.
+// as the reference, three sampling estimators (the default regression_adjusted, KernelSHAP, permutation)
+// at two budgets each and the random baseline.
 // Run it with `snakemake --profile profiles/default`; on 2 CPU cores it finishes in a few minutes.
 local ss = import 'shapsweep.libsonnet';
 
@@ -17,6 +18,7 @@ local ss = import 'shapsweep.libsonnet';
   resources: { mem_mb: 4000, runtime: 30, threads: 1 },
   experiments: [
     ss.exact(),
+    ss.method('regression_adjusted', [32, 128]),
     ss.method('kernel', [32, 128]),
     ss.method('permutation', [32, 128]),
     ss.random(),

@@ -1,12 +1,14 @@
 # Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints).
 # The names below are a contract with the other rules files (docs/DESIGN.md); keep them stable.
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from shapsweep import layout
+from shapsweep.data.shards import SHARD_ID_WIDTH
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError, load_experiment_set
 from shapsweep.config.overrides import split_snakemake_config
@@ -117,3 +119,42 @@ def all_targets():
     if rules.has("report"):
         targets.append(f"{SET_DIR}/report/index.html")
     return targets + EXTRA_TARGETS
+
+
+# ---- Shards per job (rules/explain_blocks.smk) ---------------------------------------------------
+# The schema allows only 1, 10 or 100: a block is a shard-id prefix, so its size is a power of ten.
+SHARDS_PER_JOB = CFG["shards_per_job"]
+
+_SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 1 -> 0 digits, 10 -> 1, 100 -> 2
+_SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
+_NOT_A_FULL_BLOCK = "{SET_DIR}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
+
+
+def _block_shards(wildcards):
+    """[(shard, start, end), ...] of a full block, or None for a partial or unknown one."""
+    if wildcards.run not in RUNS:
+        return None
+    plan = {s.shard_id: s for s in EXPERIMENT_SET.shard_plan(wildcards.run).shards}
+    members = [plan.get(wildcards.block + suffix) for suffix in _SUFFIXES]
+    if any(m is None for m in members):
+        return None
+    return [(m.shard_id, m.start, m.end) for m in members]
+
+
+def _block_rows(wildcards):
+    if _block_shards(wildcards) is None:
+        # Unsatisfiable on purpose: Snakemake then takes the `explain` rule for these shards.
+        return _NOT_A_FULL_BLOCK.format(SET_DIR=SET_DIR, **wildcards)
+    return rows_file(RUNS[wildcards.run]["data_id"])
+
+
+def _block_shard_args(wildcards, output):
+    """'--shard ID START END OUT' per shard: the same command line `explain` would run, repeated."""
+    return " ".join(
+        f"--shard {shard} {start} {end} {shlex.quote(out)}"
+        for (shard, start, end), out in zip(_block_shards(wildcards), output)
+    )
+
+
+def _block_runtime(wildcards):
+    return explain_resources["runtime"](wildcards) * SHARDS_PER_JOB

@@ -10,43 +10,7 @@
 #   `explain` rule for them (at most 9 or 99 single jobs per run).
 # - Snakemake deletes a job's outputs before running it: resume granularity is the block. A block
 #   killed after 4 of its 10 shards is redone whole; keep blocks to a few minutes of work.
-import shlex
-
-from shapsweep.data.shards import SHARD_ID_WIDTH
-
-# The schema allows only 1, 10 or 100 (a block is a shard-id prefix, so its size is a power of ten).
-SHARDS_PER_JOB = CFG["shards_per_job"]
-
 if SHARDS_PER_JOB > 1:
-    _SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 10 -> 1 digit, 100 -> 2
-    _SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
-    _NOT_A_FULL_BLOCK = "{SET_DIR}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
-
-    def _block_shards(wildcards):
-        """[(shard, start, end), ...] of a full block, or None for a partial or unknown one."""
-        if wildcards.run not in RUNS:
-            return None
-        plan = {s.shard_id: s for s in EXPERIMENT_SET.shard_plan(wildcards.run).shards}
-        members = [plan.get(wildcards.block + suffix) for suffix in _SUFFIXES]
-        if any(m is None for m in members):
-            return None
-        return [(m.shard_id, m.start, m.end) for m in members]
-
-    def _block_rows(wildcards):
-        if _block_shards(wildcards) is None:
-            # Unsatisfiable on purpose: Snakemake then takes the `explain` rule for these shards.
-            return _NOT_A_FULL_BLOCK.format(SET_DIR=SET_DIR, **wildcards)
-        return rows_file(RUNS[wildcards.run]["data_id"])
-
-    def _block_shard_args(wildcards, output):
-        """'--shard ID START END OUT' per shard: the same command line `explain` would run, repeated."""
-        return " ".join(
-            f"--shard {shard} {start} {end} {shlex.quote(out)}"
-            for (shard, start, end), out in zip(_block_shards(wildcards), output)
-        )
-
-    def _block_runtime(wildcards):
-        return explain_resources["runtime"](wildcards) * SHARDS_PER_JOB
 
     ruleorder: explain_block > explain
 
