@@ -17,25 +17,8 @@ from typing import Any
 import polars as pl
 
 from shapsweep import layout
+from shapsweep.explain import SHARD_SCHEMA
 
-# Columns of the shard contract the report uses; a shard written before a column existed still loads.
-SHARD_COLUMNS = {
-    "row_id": pl.Utf8,
-    "run_id": pl.Utf8,
-    "players": pl.List(pl.Utf8),
-    "player_spans": pl.List(pl.List(pl.Int64)),
-    "attribution": pl.List(pl.Float64),
-    "attribution_normalized": pl.List(pl.Float64),
-    "stderr": pl.List(pl.Float64),
-    "v_empty": pl.Float64,
-    "v_full": pl.Float64,
-    "n_evals": pl.Int64,
-    "budget": pl.Int64,
-    "runtime_s": pl.Float64,
-    "response": pl.Utf8,
-    "status": pl.Utf8,
-    "error": pl.Utf8,
-}
 # Per-row columns of reference_errors.parquet, renamed so they read as "against the reference".
 REFERENCE_ERROR_COLUMNS = {"rel_l2": "ref_rel_l2", "spearman": "ref_spearman", "mse": "ref_mse", "topk_overlap": "ref_topk_overlap"}
 
@@ -57,7 +40,7 @@ class ReportInputs:
     set_dir: Path
     runs: pl.DataFrame  # one row per run, as the compare rule wrote it
     infos: dict[str, RunInfo]  # in runs.parquet order
-    explanations: pl.DataFrame  # all planned shard rows of all runs (SHARD_COLUMNS)
+    explanations: pl.DataFrame  # all planned shard rows of all runs (SHARD_SCHEMA)
     rows: dict[str, pl.DataFrame]  # data_id -> rows.parquet
     reference_errors: pl.DataFrame | None = None  # run_id, row_id, ref_* columns
     faithfulness: pl.DataFrame | None = None  # run_id, row_id + metric columns
@@ -65,20 +48,21 @@ class ReportInputs:
 
 
 def _normalise_shard(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """The shard in the contract's columns and types: one written before a column existed still loads."""
     for name in ("row_id", "run_id"):
         if name not in frame.columns:
             raise ValueError(f"shard file {path} has no `{name}` column: it does not follow the shard contract")
-    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SHARD_COLUMNS.items() if name not in frame.columns]
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SHARD_SCHEMA.items() if name not in frame.columns]
     frame = frame.with_columns(missing) if missing else frame
-    casts = [pl.col(n).cast(t, strict=False) for n, t in SHARD_COLUMNS.items() if frame.schema[n] != t]
+    casts = [pl.col(n).cast(t, strict=False) for n, t in SHARD_SCHEMA.items() if frame.schema[n] != t]
     frame = frame.with_columns(casts) if casts else frame
-    return frame.select(list(SHARD_COLUMNS))
+    return frame.select(list(SHARD_SCHEMA))
 
 
 def read_shards(paths: list[Path]) -> pl.DataFrame:
     frames = [_normalise_shard(pl.read_parquet(p), Path(p)) for p in paths]
     if not frames:
-        return pl.DataFrame(schema=SHARD_COLUMNS)
+        return pl.DataFrame(schema=SHARD_SCHEMA)
     return pl.concat(frames, how="vertical")
 
 
