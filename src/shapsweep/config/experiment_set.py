@@ -7,6 +7,7 @@ max_samples). Resources, tracking, evaluation, report and compare options are no
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from shapsweep.config.hashing import readable, short_hash
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")
 _VALID_BLOCKS: set[tuple[str, str]] = set()
+# model/features/value contents -> the model layer's resolved blocks (sweeps repeat them verbatim).
+_RESOLVED_MODEL_BLOCKS: dict[str, tuple[dict, dict, dict]] = {}
 
 
 def _slug(name: str, params: dict) -> str:
@@ -144,19 +147,19 @@ def _check_estimator(run: dict, label: str) -> None:
             )
 
 
-def _check_model_blocks(merged: dict, label: str) -> None:
-    """The model layer's own checks of model/features/value (pure, no torch): fail at parse time,
-    not in the first explain job."""
+def _resolve_model_blocks(merged: dict, label: str) -> None:
+    """Replace model/features/value by the model layer's resolved blocks (its defaults filled, its own
+    checks passed; pure, no torch): errors surface at parse time, and the run spec (hash, config.json,
+    exports, W&B) records exactly what the explain job will use."""
     from shapsweep.models.config import resolve_configs
 
-    key = ("model-blocks", json.dumps([merged["model"], merged["features"], merged["value"]], sort_keys=True))
-    if key in _VALID_BLOCKS:
-        return
-    try:
-        resolve_configs(merged["model"], merged["features"], merged["value"])
-    except ValueError as exc:
-        raise ConfigError(f"{label}.{exc}") from None
-    _VALID_BLOCKS.add(key)
+    key = json.dumps([merged["model"], merged["features"], merged["value"]], sort_keys=True)
+    if key not in _RESOLVED_MODEL_BLOCKS:
+        try:
+            _RESOLVED_MODEL_BLOCKS[key] = resolve_configs(merged["model"], merged["features"], merged["value"])
+        except ValueError as exc:
+            raise ConfigError(f"{label}.{exc}") from None
+    merged["model"], merged["features"], merged["value"] = copy.deepcopy(_RESOLVED_MODEL_BLOCKS[key])
 
 
 def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> dict:
@@ -173,7 +176,7 @@ def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dic
             validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
             _VALID_BLOCKS.add(key)
     validate(merged["shard_size"], {"type": "integer", "minimum": 1}, prefix=f"{label}.shard_size")
-    _check_model_blocks(merged, label)
+    _resolve_model_blocks(merged, label)
 
     _check_estimator(merged, label)
     from shapsweep.data.identity import data_id as make_data_id
