@@ -54,30 +54,29 @@ def _method_lines(ax, per_run: pl.DataFrame, y: str) -> bool:
     return drawn
 
 
-def error_vs_budget(per_run: pl.DataFrame) -> Figure:
-    """per_run: `method`, `budget`, `ref_rel_l2` (mean relative L2 error of the run against its reference)."""
+def _per_budget(per_run: pl.DataFrame, column: str, ylabel: str, title: str, if_empty: str) -> Figure:
+    """One line per method of `column` against the budget."""
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.add_subplot()
-    if not _method_lines(ax, per_run, "ref_rel_l2"):
-        return _empty(fig, ax, "No run has a reference run to compare with\n(set `reference` in the sweep).")
+    if not _method_lines(ax, per_run, column):
+        return _empty(fig, ax, if_empty)
     ax.set_xlabel("budget (coalitions evaluated per row)")
-    ax.set_ylabel("relative L2 error vs reference")
-    ax.set_title("Approximation error versus budget")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def error_vs_budget(per_run: pl.DataFrame) -> Figure:
+    """per_run: `method`, `budget`, `ref_rel_l2` (mean relative L2 error of the run against its reference)."""
+    return _per_budget(per_run, "ref_rel_l2", "relative L2 error vs reference", "Approximation error versus budget",
+                       "No run has a reference run to compare with\n(set `reference` in the sweep).")
 
 
 def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
     """per_run: `method`, `budget`, `runtime_s` (mean seconds per explained row)."""
-    fig = Figure(figsize=(6, 4), dpi=100)
-    ax = fig.add_subplot()
-    if not _method_lines(ax, per_run, "runtime_s"):
-        return _empty(fig, ax, "No run has both a budget and a runtime.")
-    ax.set_xlabel("budget (coalitions evaluated per row)")
-    ax.set_ylabel("mean runtime per row (s)")
-    ax.set_title("Runtime versus budget")
-    fig.tight_layout()
-    return fig
+    return _per_budget(per_run, "runtime_s", "mean runtime per row (s)", "Runtime versus budget",
+                       "No run has both a budget and a runtime.")
 
 
 def phi_mass_shares(attributions: list[list[float]]) -> np.ndarray:
