@@ -39,7 +39,10 @@ def evaluate_shard(model, shard: pl.DataFrame, rows: pl.DataFrame, fractions=DEF
     """`model` from `shapsweep.models.load_model`; `shard` a shard file's rows; `rows` the run's rows.parquet."""
     from shapsweep.models import RowError
 
-    by_id = {r["row_id"]: r for r in rows.with_columns(pl.col("row_id").cast(pl.Utf8)).iter_rows(named=True)}
+    # rows.parquet holds the whole selection: turn only this shard's rows into dicts.
+    ids = shard["row_id"].cast(pl.Utf8).to_list()
+    mine = rows.with_columns(pl.col("row_id").cast(pl.Utf8)).filter(pl.col("row_id").is_in(ids))
+    by_id = {r["row_id"]: r for r in mine.iter_rows(named=True)}
     results = []
     for explained in shard.iter_rows(named=True):
         row_id, run_id = str(explained["row_id"]), explained["run_id"]
