@@ -92,6 +92,17 @@ def test_reference_target_and_contrast(minilm_game_factory, reference_encoder):
     assert contrast(full)[0] == pytest.approx(expected, abs=1e-5)
 
 
+def test_a_fixed_reference_text_is_embedded_once_per_job_not_per_row(minilm_game_factory, reference_encoder):
+    model = minilm_game_factory(value={"kind": "similarity", "target": "reference", "reference": "a positive review"})
+    from_column = minilm_game_factory(value={"kind": "similarity", "target": "reference"})
+    row = {"text": "I loved this film, it was wonderful", "reference": "a positive review"}
+    fixed, per_row = model.game(row), from_column.game(row)
+    full = np.ones((1, fixed.n_players), dtype=bool)
+    expected = cosine(reference_encoder.encode(row["text"]), reference_encoder.encode("a positive review"))
+    assert fixed(full)[0] == pytest.approx(expected, abs=1e-5) == per_row(full)[0]
+    assert fixed.stats["forward_passes"] == per_row.stats["forward_passes"] - 1  # no reference pass per row
+
+
 def test_euclidean_similarity_is_one_at_full(minilm_game_factory):
     game = minilm_game_factory(value={"similarity": "euclidean"}).game({"text": TEXT})
     values = game(np.array([[True] * 9, [False] * 9]))

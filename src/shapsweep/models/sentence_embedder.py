@@ -46,6 +46,9 @@ class SentenceEmbedder:
         self.pad_token_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         if value_cfg["kind"] == "contrast":
             self.positive, self.negative = self.embed_texts([value_cfg["positive"], value_cfg["negative"]])
+        # A reference text fixed in the config is the same for every row: embed it once per job.
+        fixed = value_cfg.get("reference") if value_cfg.get("target") == "reference" else None
+        self.fixed_reference = self.embed_texts([fixed])[0] if isinstance(fixed, str) and fixed.strip() else None
 
     def embed_texts(self, texts: list[str], usage: Usage | None = None) -> np.ndarray:
         """Embeddings of whole texts (reference texts, label descriptions), float64 (len, d)."""
@@ -90,6 +93,8 @@ class SentenceEmbedder:
             full = np.ones(tokenized.n_players, dtype=bool)
             if value["target"] == "full":
                 target = self.embed_coalitions(tokenized, full[None, :], usage)[0]
+            elif self.fixed_reference is not None:
+                target = self.fixed_reference
             else:
                 reference = value["reference"] if value["reference"] is not None else row.get("reference")
                 if not isinstance(reference, str) or not reference.strip():
