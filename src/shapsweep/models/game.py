@@ -69,7 +69,7 @@ class CachedGame:
         if coalitions.ndim != 2 or coalitions.shape[1] != self.n_players:
             raise ValueError(f"coalitions must have shape (k, {self.n_players}), got {coalitions.shape}")
         coalitions = coalitions.astype(bool)
-        keys = [self._key(c) for c in coalitions]
+        keys = [row.tobytes() for row in np.packbits(coalitions, axis=1)]  # one vectorised pack, not one per row
         new: dict[bytes, int] = {}
         for i, key in enumerate(keys):
             if key not in self._cache and key not in new:
