@@ -94,14 +94,9 @@ def shard_paths(wd, prefix):
     return sorted((set_dir(wd) / "runs").glob(f"{prefix}*/shards/*.parquet"))
 
 
-def has_report(wd):
-    return (wd / "rules" / "report.smk").exists()
-
-
 def downstream(*extra):
-    """Jobs downstream of a run's change: its aggregate, compare, and the report when that rule exists."""
-    return {"aggregate": 1, "compare": 1, **({"report": 1} if (REPO / "rules" / "report.smk").exists() else {}),
-            **dict(extra)}
+    """Jobs downstream of a run's change: its aggregate, compare and the report."""
+    return {"aggregate": 1, "compare": 1, "report": 1, **dict(extra)}
 
 
 def test_full_run_outputs(workflow):
@@ -121,8 +116,7 @@ def test_full_run_outputs(workflow):
     summary = json.loads(next((sd / "runs").glob("exact*/summary.json")).read_text())
     assert summary["metrics"]["rows_ok"] == 3 and summary["metrics"]["rows_failed"] == 1
     assert json.loads((sd / "config.json").read_text())["experiment_set_id"] == "e2e"
-    if has_report(workflow):
-        assert (sd / "report" / "index.html").exists()
+    assert (sd / "report" / "index.html").exists()
 
 
 def test_second_run_has_nothing_to_do(workflow):
@@ -161,10 +155,8 @@ def test_a_shard_whose_rows_changed_reruns(workflow):
 
 
 def test_forcerun_of_aggregates_never_touches_explain(workflow):
-    if has_report(workflow):
-        assert job_counts(snakemake(workflow, "-n", "--forcerun", "report")) == {"report": 1}
-    assert job_counts(snakemake(workflow, "-n", "--forcerun", "compare")) == {
-        "compare": 1, **({"report": 1} if has_report(workflow) else {})}
+    assert job_counts(snakemake(workflow, "-n", "--forcerun", "report")) == {"report": 1}
+    assert job_counts(snakemake(workflow, "-n", "--forcerun", "compare")) == {"compare": 1, "report": 1}
 
 
 def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
