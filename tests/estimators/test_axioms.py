@@ -6,7 +6,7 @@ from estimator_games import random_table_game
 
 from shapsweep.estimators import estimate
 
-EFFICIENT = ["exact", "kernel", "leverage", "permutation"]
+EFFICIENT = ["exact", "kernel", "leverage", "permutation", "regression_adjusted"]
 
 
 @pytest.mark.parametrize("method", EFFICIENT)
@@ -14,7 +14,10 @@ def test_efficiency(method):
     n = 9
     game = random_table_game(n, np.random.default_rng(0))
     r = estimate(game, n, method, budget=None if method == "exact" else 120, seed=1)
-    assert abs(r.values.sum() - (r.v_full - r.v_empty)) < 1e-9
+    # Against the game itself, not only the estimator's own report of v(full) and v(empty).
+    full, empty = game(np.array([[True] * n, [False] * n]))
+    assert (r.v_full, r.v_empty) == (full, empty)
+    assert abs(r.values.sum() - (full - empty)) < 1e-9
 
 
 def _game_with_symmetric_and_null_players(n, rng):
