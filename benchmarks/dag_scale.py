@@ -62,8 +62,13 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     out = cwd / "command.log"
     with out.open("w") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the max over all
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -74,8 +79,16 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
 
 
 def snakemake_cmd(experiment: Path, *args: str) -> list[str]:
-    return [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--workflow-profile", "none",
-            "--config", f"experiment={experiment}", *args]
+    return [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--workflow-profile",
+        "none",
+        "--config",
+        f"experiment={experiment}",
+        *args,
+    ]
 
 
 def create_outputs(work: Path, experiment: Path) -> int:
@@ -126,8 +139,11 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, action="append", choices=sorted(SHAPES), help="sizes to dry-run")
     ap.add_argument("--noop-jobs", type=int, default=10_000, choices=sorted(SHAPES))
     ap.add_argument("--skip-noop", action="store_true")
-    ap.add_argument("--baseline", action="store_true",
-                    help="also dry-run benchmarks/dag_scale_baseline.smk: the same DAG shape without shapsweep")
+    ap.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also dry-run benchmarks/dag_scale_baseline.smk: the same DAG shape without shapsweep",
+    )
     args = ap.parse_args()
     sizes = args.jobs or sorted(SHAPES)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -143,9 +159,19 @@ def main() -> int:
             wall, peak, _ = timed(snakemake_cmd(experiment, "-n", "-q", "rules"), work)
             line = f"{jobs:>7} {runs:>5} {shards:>6}  {wall:>9.2f}  {peak:>8.0f}"
             if args.baseline:
-                base = [str(BIN / "snakemake"), "-s", str(REPO / "benchmarks" / "dag_scale_baseline.smk"),
-                        "--workflow-profile", "none", "-n", "-q", "rules", "--config", f"runs={runs}",
-                        f"shards={shards}"]
+                base = [
+                    str(BIN / "snakemake"),
+                    "-s",
+                    str(REPO / "benchmarks" / "dag_scale_baseline.smk"),
+                    "--workflow-profile",
+                    "none",
+                    "-n",
+                    "-q",
+                    "rules",
+                    "--config",
+                    f"runs={runs}",
+                    f"shards={shards}",
+                ]
                 b_wall, b_peak, _ = timed(base, work)
                 line += f"   Snakemake alone, same DAG shape: {b_wall:.2f} s, {b_peak:.0f} MB"
             print(line, flush=True)
@@ -159,8 +185,10 @@ def main() -> int:
             os.chdir(cwd)
             wall, peak, tail = timed(snakemake_cmd(experiment, "--cores", "1", "-q", "rules"), work)
             assert "Nothing to be done" in tail or "explain" not in tail, tail
-            print(f"no-op run over {args.noop_jobs} finished (run, shard) jobs ({n} files): "
-                  f"{wall:.2f} s, peak {peak:.0f} MB")
+            print(
+                f"no-op run over {args.noop_jobs} finished (run, shard) jobs ({n} files): "
+                f"{wall:.2f} s, peak {peak:.0f} MB"
+            )
 
         experiment = write_set(tmp / "render", 1000, 1)
         best, n_runs = render_and_expand(experiment)

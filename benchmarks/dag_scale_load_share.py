@@ -59,17 +59,21 @@ def main() -> int:
         overrides["shard_size"] = args.shard_size
     exp = load_experiment_set(args.config, overrides=overrides)
     if args.rows:
-        exp = load_experiment_set(args.config, overrides={**overrides, "selection": {
-            **exp.config["selection"], "max_samples": args.rows}})
+        exp = load_experiment_set(
+            args.config, overrides={**overrides, "selection": {**exp.config["selection"], "max_samples": args.rows}}
+        )
     with tempfile.TemporaryDirectory(prefix="dag_scale_load_") as tmp:
         tmp = Path(tmp)
         import json
+
         config_json = tmp / "config.json"
         config_json.write_text(json.dumps(exp.config))
         log = tmp / "explain.log"
         rows = {}
-        print(f"{'run':<32} {'shards':>6} {'rows':>4}  {'per-shard: wall s':>17} {'load %':>6}  "
-              f"{'one process: wall s':>19} {'load %':>6}")
+        print(
+            f"{'run':<32} {'shards':>6} {'rows':>4}  {'per-shard: wall s':>17} {'load %':>6}  "
+            f"{'one process: wall s':>19} {'load %':>6}"
+        )
         for run_id, spec in exp.runs.items():
             if args.runs and not any(run_id.startswith(p) for p in args.runs):
                 continue
@@ -78,11 +82,19 @@ def main() -> int:
                 rows[data_id] = tmp / f"{data_id}.parquet"
                 shapsweep("rows", str(config_json), "--data-id", data_id, "--out", str(rows[data_id]), log=log)
             shards = exp.shard_plan(run_id).shards
-            base = ["explain", str(config_json), "--run", run_id, "--rows", str(rows[data_id]),
-                    "--threads", str(args.threads)]
+            base = [
+                "explain",
+                str(config_json),
+                "--run",
+                run_id,
+                "--rows",
+                str(rows[data_id]),
+                "--threads",
+                str(args.threads),
+            ]
 
             single_files, single_wall = [], 0.0
-            for s in ([] if args.skip_per_shard else shards):
+            for s in [] if args.skip_per_shard else shards:
                 out = tmp / "single" / run_id / f"{s.shard_id}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 single_wall += shapsweep(*base, "--shard", s.shard_id, str(s.start), str(s.end), str(out), log=log)
@@ -102,8 +114,11 @@ def main() -> int:
             else:
                 single_share = 1 - explained_seconds(single_files) / single_wall
             block_share = 1 - explained_seconds(block_files) / block_wall
-            print(f"{run_id:<32} {len(shards):>6} {n_rows:>4}  {single_wall:>17.1f} {100 * single_share:>6.1f}  "
-                  f"{block_wall:>19.1f} {100 * block_share:>6.1f}", flush=True)
+            print(
+                f"{run_id:<32} {len(shards):>6} {n_rows:>4}  {single_wall:>17.1f} {100 * single_share:>6.1f}  "
+                f"{block_wall:>19.1f} {100 * block_share:>6.1f}",
+                flush=True,
+            )
             for a, b in zip(single_files, block_files):
                 same = pl.read_parquet(a).drop("runtime_s").equals(pl.read_parquet(b).drop("runtime_s"))
                 if not same:

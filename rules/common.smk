@@ -33,6 +33,7 @@ CONFIG_JSON = str(layout.config_json(SET_DIR))
 # compute with another invocation's explain spec.
 write_json(CONFIG_JSON, CFG, only_if_changed=True)
 
+
 # Rules call `shapsweep`: make it the one installed next to the Python running Snakemake, so an
 # un-activated venv works (jobs, also on Slurm, inherit PATH).
 envvars:

@@ -12,13 +12,13 @@ rule compare:
         shards=all_shard_files(),
     output:
         **compare_outputs(),
-    params:
-        config=CONFIG_JSON,
-        top_k=str(CFG["compare"]["top_k"]),
     log:
         f"{SET_DIR}/logs/compare.log",
     conda:
         "../envs/shapsweep.yaml"
+    params:
+        config=CONFIG_JSON,
+        top_k=str(CFG["compare"]["top_k"]),
     shell:
         "shapsweep compare {params.config:q} --top-k {params.top_k} --out-parquet {output.parquet:q}"
         " --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q} > {log:q} 2>&1"

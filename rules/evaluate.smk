@@ -8,16 +8,16 @@ rule evaluate:
         rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
     output:
         faithfulness=f"{SET_DIR}/runs/{{run}}/faithfulness/{{shard}}.parquet",
-    params:
-        config=CONFIG_JSON,
-        fractions=CFG["evaluation"]["fractions"],
     log:
         f"{SET_DIR}/logs/evaluate/{{run}}/{{shard}}.log",
+    conda:
+        "../envs/shapsweep.yaml"
     threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
     resources:
         **explain_resources,
-    conda:
-        "../envs/shapsweep.yaml"
+    params:
+        config=CONFIG_JSON,
+        fractions=CFG["evaluation"]["fractions"],
     shell:
         "shapsweep evaluate {params.config:q} --run {wildcards.run} --shard-file {input.shard:q}"
         " --rows {input.rows:q} --out {output.faithfulness:q} --threads {threads} > {log:q} 2>&1"

@@ -19,18 +19,18 @@ if SHARDS_PER_JOB > 1:
             rows=_block_rows,
         output:
             [f"{SET_DIR}/runs/{{run}}/shards/{{block}}{suffix}.parquet" for suffix in _SUFFIXES],
-        params:
-            config=CONFIG_JSON,
-            shards=_block_shard_args,
         log:
             f"{SET_DIR}/logs/explain_block/{{run}}/{{block}}.log",
         wildcard_constraints:
             block=rf"\d{{{SHARD_ID_WIDTH - _SUFFIX_DIGITS}}}",
+        conda:
+            "../envs/shapsweep.yaml"
         threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
         resources:
             **{**explain_resources, "runtime": _block_runtime},
-        conda:
-            "../envs/shapsweep.yaml"
+        params:
+            config=CONFIG_JSON,
+            shards=_block_shard_args,
         shell:
             "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
             " {params.shards} --threads {threads} > {log:q} 2>&1"

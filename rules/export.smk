@@ -13,14 +13,14 @@ rule export_run:
         rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
     output:
         f"{SET_DIR}/export/{{run}}.{{fmt}}",
-    wildcard_constraints:
-        fmt="jsonl|html-lines",
-    params:
-        config=CONFIG_JSON,
     log:
         f"{SET_DIR}/logs/export/{{run}}.{{fmt}}.log",
+    wildcard_constraints:
+        fmt="jsonl|html-lines",
     conda:
         "../envs/shapsweep.yaml"
+    params:
+        config=CONFIG_JSON,
     shell:
         "shapsweep export {params.config:q} --format {wildcards.fmt} --run {wildcards.run}"
         " --out {output:q} > {log:q} 2>&1"

@@ -16,7 +16,9 @@ rule report:
         faithfulness=[path for run_id in RUNS for path in faithfulness_files(run_id)],
     output:
         index=report(f"{SET_DIR}/report/index.html", category="Report", labels={"page": "index"}),
-        sweep=report(f"{SET_DIR}/report/sweep.tsv", category="Summaries", labels={"table": "runs x parameters x metrics"}),
+        sweep=report(
+            f"{SET_DIR}/report/sweep.tsv", category="Summaries", labels={"table": "runs x parameters x metrics"}
+        ),
         error_plot=report(
             f"{SET_DIR}/report/plots/error_vs_budget.png",
             category="Plots",
@@ -37,15 +39,15 @@ rule report:
             category="Plots",
             labels={"plot": "deletion and insertion curves"},
         ),
+    log:
+        f"{SET_DIR}/logs/report.log",
+    conda:
+        "../envs/shapsweep.yaml"
     params:
         config=CONFIG_JSON,
         # Rendering options: changing them re-renders the report and nothing upstream.
         sort_rows_by=CFG["report"]["sort_rows_by"],
         max_rows=CFG["report"]["max_rows"] or 0,
-    log:
-        f"{SET_DIR}/logs/report.log",
-    conda:
-        "../envs/shapsweep.yaml"
     shell:
         "shapsweep report {params.config:q} --out {output.index:q}"
         " --sort-rows-by {params.sort_rows_by:q} --max-rows {params.max_rows} > {log:q} 2>&1"

@@ -10,11 +10,11 @@ localrules:
 rule rows:
     output:
         rows=f"{SET_DIR}/data/{{data_id}}/rows.parquet",
-    params:
-        config=CONFIG_JSON,
     log:
         f"{SET_DIR}/logs/rows/{{data_id}}.log",
     conda:
         "../envs/shapsweep.yaml"
+    params:
+        config=CONFIG_JSON,
     shell:
         "shapsweep rows {params.config:q} --data-id {wildcards.data_id} --out {output.rows:q} > {log:q} 2>&1"

@@ -15,16 +15,15 @@ rule track:
         faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
     output:
         marker=f"{SET_DIR}/runs/{{run}}/tracking.json",
-    params:
-        config=CONFIG_JSON,
-        wandb=CFG["wandb"],
     log:
         f"{SET_DIR}/logs/track/{{run}}.log",
     conda:
         "../envs/shapsweep.yaml"
+    params:
+        config=CONFIG_JSON,
+        wandb=CFG["wandb"],
     shell:
-        "shapsweep track {params.config:q} --run {wildcards.run}"
-        " --out {output.marker:q} > {log:q} 2>&1"
+        "shapsweep track {params.config:q} --run {wildcards.run}" " --out {output.marker:q} > {log:q} 2>&1"
 
 
 if CFG["wandb"]["enabled"]:

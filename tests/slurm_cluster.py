@@ -32,8 +32,21 @@ ACCOUNT = "shapsweep"
 PARTITIONS = ("cpu", "gpu")  # `cpu` is the default partition; both hold the one node
 GPUS_PER_NODE = 2
 REQUIRED_PROGRAMS = (
-    "munged", "slurmctld", "slurmd", "slurmdbd", "mariadbd", "mariadb-install-db", "mariadb",
-    "sbatch", "srun", "squeue", "sacct", "sacctmgr", "scontrol", "sinfo", "scancel",
+    "munged",
+    "slurmctld",
+    "slurmd",
+    "slurmdbd",
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+    "sbatch",
+    "srun",
+    "squeue",
+    "sacct",
+    "sacctmgr",
+    "scontrol",
+    "sinfo",
+    "scancel",
 )
 # Order matters: each daemon needs the ones before it; stop goes in reverse.
 DAEMONS = ("mariadb", "munged", "slurmdbd", "slurmctld", "slurmd")
@@ -50,7 +63,8 @@ def unavailable_reason() -> str | None:
     missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
     if missing:
         return (
-            "missing programs " + ", ".join(missing)
+            "missing programs "
+            + ", ".join(missing)
             + " (apt-get install slurm-wlm munge slurmdbd mariadb-server, as .ci/run does)"
         )
     return None
@@ -104,12 +118,10 @@ class SlurmCluster:
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a Slurm client command against this cluster; text output."""
-        return subprocess.run(
-            cmd, env=self.env, capture_output=True, text=True, check=check, timeout=timeout
-        )
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
 
     # ---- start ----------------------------------------------------------------------------
-    def start(self) -> "SlurmCluster":
+    def start(self) -> SlurmCluster:
         reason = unavailable_reason()
         if reason:
             raise ClusterError(reason)
@@ -195,14 +207,11 @@ class SlurmCluster:
         ]
         for i, part in enumerate(PARTITIONS):
             lines.append(
-                f"PartitionName={part} Nodes={node} Default={'YES' if i == 0 else 'NO'} "
-                "MaxTime=INFINITE State=UP"
+                f"PartitionName={part} Nodes={node} Default={'YES' if i == 0 else 'NO'} MaxTime=INFINITE State=UP"
             )
         self.conf.write_text("\n".join(lines) + "\n")
         # gres.conf is read from the folder of the slurm.conf in use.
-        (r / "etc" / "gres.conf").write_text(
-            f"NodeName={node} Name=gpu File={','.join(gpu_files)}\n"
-        )
+        (r / "etc" / "gres.conf").write_text(f"NodeName={node} Name=gpu File={','.join(gpu_files)}\n")
         # Inside a job, the slurm-jobstep executor strips every SLURM_* variable (SLURM_CONF too)
         # before its nested `srun`, which then looks for /etc/slurm/slurm.conf. A real site keeps
         # its config there; this cluster must not touch /etc, so jobs find `srun` here first
@@ -212,22 +221,25 @@ class SlurmCluster:
         srun.chmod(0o755)
         dbd = r / "etc" / "slurmdbd.conf"
         dbd.write_text(
-            "\n".join([
-                "AuthType=auth/munge",
-                f"AuthInfo=socket={munge_socket}",
-                "DbdHost=localhost",
-                "DbdAddr=127.0.0.1",
-                f"DbdPort={self.ports['slurmdbd']}",
-                "SlurmUser=root",
-                f"LogFile={self.log('slurmdbd')}",
-                f"PidFile={r / 'run' / 'slurmdbd.pid'}",
-                "StorageType=accounting_storage/mysql",
-                "StorageHost=127.0.0.1",
-                f"StoragePort={self.ports['mysql']}",
-                "StorageUser=slurm",
-                "StoragePass=slurm",
-                "StorageLoc=slurm_acct_db",
-            ]) + "\n"
+            "\n".join(
+                [
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={munge_socket}",
+                    "DbdHost=localhost",
+                    "DbdAddr=127.0.0.1",
+                    f"DbdPort={self.ports['slurmdbd']}",
+                    "SlurmUser=root",
+                    f"LogFile={self.log('slurmdbd')}",
+                    f"PidFile={r / 'run' / 'slurmdbd.pid'}",
+                    "StorageType=accounting_storage/mysql",
+                    "StorageHost=127.0.0.1",
+                    f"StoragePort={self.ports['mysql']}",
+                    "StorageUser=slurm",
+                    "StoragePass=slurm",
+                    "StorageLoc=slurm_acct_db",
+                ]
+            )
+            + "\n"
         )
         dbd.chmod(0o600)  # slurmdbd refuses a world-readable config (it holds the DB password)
         key = r / "munge" / "munge.key"
@@ -235,10 +247,15 @@ class SlurmCluster:
         key.chmod(0o400)
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
-        out = open(self.log(name + ".stdout"), "ab")
+        out = open(self.log(name + ".stdout"), "ab")  # noqa: SIM115 (the daemon inherits the descriptor)
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env or self.env, start_new_session=True, cwd=self.root,
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or self.env,
+            start_new_session=True,
+            cwd=self.root,
         )
         out.close()
         self.pids[name] = proc.pid
@@ -272,31 +289,64 @@ class SlurmCluster:
         datadir = self.root / "mysql"
         sock = self.root / "run" / "mysql.sock"
         subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
-             "--auth-root-authentication-method=socket", "--skip-test-db"],
-            check=True, capture_output=True, timeout=120,
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
-        self._spawn("mariadb", [
-            shutil.which("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
-            f"--socket={sock}", f"--port={self.ports['mysql']}", "--bind-address=127.0.0.1",
-            f"--pid-file={self.root / 'run' / 'mariadb.pid'}", f"--log-error={self.log('mariadb')}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=64M",
-        ])
+        self._spawn(
+            "mariadb",
+            [
+                shutil.which("mariadbd"),
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--user=root",
+                f"--socket={sock}",
+                f"--port={self.ports['mysql']}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={self.root / 'run' / 'mariadb.pid'}",
+                f"--log-error={self.log('mariadb')}",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=64M",
+            ],
+        )
         sql = ["mariadb", "--no-defaults", f"--socket={sock}", "-uroot"]
-        self._wait("mariadb", lambda: subprocess.run(
-            sql + ["-e", "SELECT 1"], capture_output=True).returncode == 0)
-        subprocess.run(sql + ["-e", (
-            "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';"
-            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
-        )], check=True, capture_output=True)
+        self._wait("mariadb", lambda: subprocess.run(sql + ["-e", "SELECT 1"], capture_output=True).returncode == 0)
+        subprocess.run(
+            sql
+            + [
+                "-e",
+                (
+                    "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';"
+                    "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+                ),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def _start_munged(self) -> None:
         m = self.root / "munge"
-        self._spawn("munged", [
-            shutil.which("munged"), "--foreground", "--force", f"--socket={m / 'munge.socket'}",
-            f"--key-file={m / 'munge.key'}", f"--pid-file={self.root / 'run' / 'munged.pid'}",
-            f"--log-file={self.log('munged')}", f"--seed-file={m / 'munged.seed'}",
-        ])
+        self._spawn(
+            "munged",
+            [
+                shutil.which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={m / 'munge.socket'}",
+                f"--key-file={m / 'munge.key'}",
+                f"--pid-file={self.root / 'run' / 'munged.pid'}",
+                f"--log-file={self.log('munged')}",
+                f"--seed-file={m / 'munged.seed'}",
+            ],
+        )
         self._wait("munged", lambda: (m / "munge.socket").exists())
 
     def _start_slurmdbd(self) -> None:
@@ -328,6 +378,7 @@ class SlurmCluster:
         def idle() -> bool:
             r = self.run("sinfo", "-h", "-N", "-o", "%t", check=False, timeout=10)
             return r.returncode == 0 and r.stdout.split() and all(s == "idle" for s in r.stdout.split())
+
         self._wait("slurmd", idle, timeout=60)
 
     def _save_state(self) -> None:
@@ -337,7 +388,7 @@ class SlurmCluster:
 
     # ---- stop -----------------------------------------------------------------------------
     @classmethod
-    def attach(cls, root: Path) -> "SlurmCluster":
+    def attach(cls, root: Path) -> SlurmCluster:
         """The cluster a previous `start` left running under `root`."""
         c = cls(root)
         state = json.loads(c.state_file.read_text())
@@ -394,7 +445,7 @@ class SlurmCluster:
                 continue
         return found
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -78,29 +78,43 @@ def build_tiny_gpt2(folder, *, n_layer: int = 2, n_embd: int = 64, seed: int = 0
     )
     eos = tokenizer.eos_token_id
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=2,
-        bos_token_id=eos, eos_token_id=eos,
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=2,
+        bos_token_id=eos,
+        eos_token_id=eos,
     )
     torch.manual_seed(seed)
     return _save(GPT2LMHeadModel(config).eval(), tokenizer, folder)
 
 
-def build_tiny_llama(
-    folder, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0
-) -> str:
+def build_tiny_llama(folder, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0) -> str:
     """A Llama with random weights, a byte-level BPE tokenizer and a chat template (system/user/assistant)."""
     specials = ["<unk>", "<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>"]
     backend = _byte_level_bpe(specials)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
         additional_special_tokens=["<|system|>", "<|user|>", "<|assistant|>"],
     )
     tokenizer.chat_template = LLAMA_CHAT_TEMPLATE
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
-        max_position_embeddings=512, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     return _save(LlamaForCausalLM(config).eval(), tokenizer, folder)
@@ -122,14 +136,28 @@ def build_tiny_bert_classifier(folder, *, num_labels: int = 3, seed: int = 0) ->
         special_tokens=[("[CLS]", backend.token_to_id("[CLS]")), ("[SEP]", backend.token_to_id("[SEP]"))],
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]",
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
     )
-    labels = ["negative", "neutral", "positive"][:num_labels] if num_labels <= 3 else [f"class_{i}" for i in range(num_labels)]
+    labels = (
+        ["negative", "neutral", "positive"][:num_labels]
+        if num_labels <= 3
+        else [f"class_{i}" for i in range(num_labels)]
+    )
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=256, num_labels=num_labels,
-        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        num_labels=num_labels,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)

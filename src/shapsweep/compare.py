@@ -12,10 +12,16 @@ from scipy.stats import spearmanr
 
 def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference."""
-    joined = run.filter(pl.col("status") == "ok").select("row_id", "players", "attribution").join(
-        reference.filter(pl.col("status") == "ok").select(
-            "row_id", pl.col("players").alias("ref_players"), pl.col("attribution").alias("ref_attribution")),
-        on="row_id", how="inner",
+    joined = (
+        run.filter(pl.col("status") == "ok")
+        .select("row_id", "players", "attribution")
+        .join(
+            reference.filter(pl.col("status") == "ok").select(
+                "row_id", pl.col("players").alias("ref_players"), pl.col("attribution").alias("ref_attribution")
+            ),
+            on="row_id",
+            how="inner",
+        )
     )
     out = []
     for row_id, players, phi, ref_players, ref in joined.iter_rows():
@@ -28,15 +34,22 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
         k = min(top_k, len(phi))
         top = set(np.argsort(-np.abs(phi), kind="stable")[:k])
         ref_top = set(np.argsort(-np.abs(ref), kind="stable")[:k])
-        out.append({
-            "row_id": row_id,
-            "mse": float(np.mean(diff**2)),
-            "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else None,
-            "spearman": None if rho is None or math.isnan(rho) else float(rho),
-            "topk_overlap": len(top & ref_top) / k if k else None,
-        })
-    schema = {"row_id": pl.Utf8, "mse": pl.Float64, "rel_l2": pl.Float64, "spearman": pl.Float64,
-              "topk_overlap": pl.Float64}
+        out.append(
+            {
+                "row_id": row_id,
+                "mse": float(np.mean(diff**2)),
+                "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else None,
+                "spearman": None if rho is None or math.isnan(rho) else float(rho),
+                "topk_overlap": len(top & ref_top) / k if k else None,
+            }
+        )
+    schema = {
+        "row_id": pl.Utf8,
+        "mse": pl.Float64,
+        "rel_l2": pl.Float64,
+        "spearman": pl.Float64,
+        "topk_overlap": pl.Float64,
+    }
     return pl.DataFrame(out, schema=schema, orient="row")
 
 
@@ -48,7 +61,9 @@ def _column(values: list) -> list:
     return [None if v is None else json.dumps(v, sort_keys=True) for v in values]
 
 
-def runs_table(summaries: list[dict], errors: dict[str, pl.DataFrame], references: dict[str, str | None]) -> pl.DataFrame:
+def runs_table(
+    summaries: list[dict], errors: dict[str, pl.DataFrame], references: dict[str, str | None]
+) -> pl.DataFrame:
     param_names = list(dict.fromkeys(k for s in summaries for k in s["params"]))
     metric_names = list(dict.fromkeys(k for s in summaries for k in s["metrics"]))
     columns: dict[str, list] = {
@@ -67,8 +82,11 @@ def runs_table(summaries: list[dict], errors: dict[str, pl.DataFrame], reference
         col = []
         for s in summaries:
             err = errors.get(s["run_id"])
-            col.append(None if err is None or err.height == 0 or err[stat].null_count() == err.height
-                       else float(err[stat].mean()))
+            col.append(
+                None
+                if err is None or err.height == 0 or err[stat].null_count() == err.height
+                else float(err[stat].mean())
+            )
         columns[f"ref_{stat}"] = col
     columns["ref_rows"] = [errors[s["run_id"]].height if s["run_id"] in errors else None for s in summaries]
     return pl.DataFrame(columns, strict=False)

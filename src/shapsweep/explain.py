@@ -57,8 +57,14 @@ def row_seed(seed: int, row_id: str) -> int:
 
 
 def _failed(row_id: str, run_id: str, status: str, error: str, runtime: float, players=None) -> dict:
-    return {"row_id": row_id, "run_id": run_id, "players": players, "status": status, "error": error,
-            "runtime_s": runtime}
+    return {
+        "row_id": row_id,
+        "run_id": run_id,
+        "players": players,
+        "status": status,
+        "error": error,
+        "runtime_s": runtime,
+    }
 
 
 def explain_row(model, row: dict, run: dict) -> dict:
@@ -76,13 +82,26 @@ def explain_row(model, row: dict, run: dict) -> dict:
     n = game.n_players
     low, high = selection.get("min_players"), selection.get("max_players")
     if (low is not None and n < low) or (high is not None and n > high):
-        return _failed(row_id, run_id, "skipped", f"{n} players is outside selection.min_players/max_players "
-                       f"[{low}, {high}]", time.perf_counter() - started, game.players)
+        return _failed(
+            row_id,
+            run_id,
+            "skipped",
+            f"{n} players is outside selection.min_players/max_players [{low}, {high}]",
+            time.perf_counter() - started,
+            game.players,
+        )
     try:
         knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
         budget = resolve_budget(n, **knobs) if knobs else None
-        result = estimate(game, n, method=shap["method"], budget=budget, seed=row_seed(shap["seed"], row_id),
-                          batch_size=shap["batch_size"], **shap["options"])
+        result = estimate(
+            game,
+            n,
+            method=shap["method"],
+            budget=budget,
+            seed=row_seed(shap["seed"], row_id),
+            batch_size=shap["batch_size"],
+            **shap["options"],
+        )
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
         return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
@@ -115,8 +134,9 @@ def shard_frame(records: list[dict]) -> pl.DataFrame:
     )
 
 
-def explain_shards(run: dict, rows_path: str | Path, jobs: list[ShardJob], threads: int | None = None,
-                   log=sys.stderr) -> None:
+def explain_shards(
+    run: dict, rows_path: str | Path, jobs: list[ShardJob], threads: int | None = None, log=sys.stderr
+) -> None:
     """Explain each shard's rows and write its file as soon as it is done (model loaded once)."""
     import torch
 
@@ -138,7 +158,11 @@ def explain_shards(run: dict, rows_path: str | Path, jobs: list[ShardJob], threa
         for i, row in enumerate(part.iter_rows(named=True)):
             rec = explain_row(model, row, run)
             records.append(rec)
-            print(f"shard {job.shard_id} row {i + 1}/{part.height} {rec['row_id']}: {rec['status']} "
-                  f"{rec['runtime_s']:.2f}s", file=log, flush=True)
+            print(
+                f"shard {job.shard_id} row {i + 1}/{part.height} {rec['row_id']}: {rec['status']} "
+                f"{rec['runtime_s']:.2f}s",
+                file=log,
+                flush=True,
+            )
         write_parquet(job.out, shard_frame(records))
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)

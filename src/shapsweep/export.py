@@ -47,7 +47,9 @@ def _tokenizer_for(spec: dict):
 
     model = spec["explain"]["model"]
     return AutoTokenizer.from_pretrained(
-        resolve_path_or_id(model["path_or_id"]), revision=model.get("revision"), trust_remote_code=model.get("trust_remote_code", False)
+        resolve_path_or_id(model["path_or_id"]),
+        revision=model.get("revision"),
+        trust_remote_code=model.get("trust_remote_code", False),
     )
 
 
@@ -115,8 +117,15 @@ def html_line(record: dict[str, Any], env=None) -> str:
     env = env or template_environment()
     attribution = record["attributions"] or []
     scale = DivergingScale.for_values(attribution)
-    segs = segments(record["players"] or [], attribution, scale, record.get("stderr"), record.get("attributions_normalized"),
-                    text=record.get("text"), spans=record.get("player_spans"))
+    segs = segments(
+        record["players"] or [],
+        attribution,
+        scale,
+        record.get("stderr"),
+        record.get("attributions_normalized"),
+        text=record.get("text"),
+        spans=record.get("player_spans"),
+    )
     html = env.get_template("line.html.j2").render(record=record, segments=segs, scale=scale, run=record["run"])
     # Newlines only come from data (the template is one line): character references keep the meaning.
     return html.replace("\r", "&#13;").replace("\n", "&#10;")

@@ -69,14 +69,24 @@ def _per_budget(per_run: pl.DataFrame, column: str, ylabel: str, title: str, if_
 
 def error_vs_budget(per_run: pl.DataFrame) -> Figure:
     """per_run: `method`, `budget`, `ref_rel_l2` (mean relative L2 error of the run against its reference)."""
-    return _per_budget(per_run, "ref_rel_l2", "relative L2 error vs reference", "Approximation error versus budget",
-                       "No run has a reference run to compare with\n(set `reference` in the sweep).")
+    return _per_budget(
+        per_run,
+        "ref_rel_l2",
+        "relative L2 error vs reference",
+        "Approximation error versus budget",
+        "No run has a reference run to compare with\n(set `reference` in the sweep).",
+    )
 
 
 def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
     """per_run: `method`, `budget`, `runtime_s` (mean seconds per explained row)."""
-    return _per_budget(per_run, "runtime_s", "mean runtime per row (s)", "Runtime versus budget",
-                       "No run has both a budget and a runtime.")
+    return _per_budget(
+        per_run,
+        "runtime_s",
+        "mean runtime per row (s)",
+        "Runtime versus budget",
+        "No run has both a budget and a runtime.",
+    )
 
 
 def phi_mass_shares(attributions: list[list[float]]) -> np.ndarray:

@@ -12,6 +12,7 @@ returned record (which the `track` rule writes as its marker file), and the job 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import struct
@@ -37,7 +38,12 @@ def wandb_run_id(set_name: str, run_id: str) -> str:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value == value
+        and abs(value) != float("inf")
+    )
 
 
 def row_steps(shards: pl.DataFrame, faithfulness: pl.DataFrame | None) -> list[dict[str, Any]]:
@@ -70,7 +76,14 @@ def track_run(
     """Log one run to W&B. Returns {status: ok|disabled|failed, mode, name, id, run_dir, error}."""
     name, run_key = wandb_run_name(set_name, run_id), wandb_run_id(set_name, run_id)
     mode = wandb_cfg.get("mode", "offline")
-    record: dict[str, Any] = {"status": "disabled", "mode": mode, "name": name, "id": run_key, "run_dir": None, "error": None}
+    record: dict[str, Any] = {
+        "status": "disabled",
+        "mode": mode,
+        "name": name,
+        "id": run_key,
+        "run_dir": None,
+        "error": None,
+    }
     if not wandb_cfg.get("enabled", False) or mode == "disabled":
         return record
     run = None
@@ -78,9 +91,15 @@ def track_run(
         import wandb
 
         summary = json.loads(Path(summary_path).read_text())
-        shards = pl.concat([pl.read_parquet(p) for p in shard_paths], how="diagonal_relaxed") if shard_paths else pl.DataFrame()
+        shards = (
+            pl.concat([pl.read_parquet(p) for p in shard_paths], how="diagonal_relaxed")
+            if shard_paths
+            else pl.DataFrame()
+        )
         faith = (
-            pl.concat([pl.read_parquet(p) for p in faithfulness_paths], how="diagonal_relaxed") if faithfulness_paths else None
+            pl.concat([pl.read_parquet(p) for p in faithfulness_paths], how="diagonal_relaxed")
+            if faithfulness_paths
+            else None
         )
         Path(wandb_dir).mkdir(parents=True, exist_ok=True)
         run = wandb.init(
@@ -100,7 +119,9 @@ def track_run(
         metrics = {k: v for k, v in summary.get("metrics", {}).items() if v is not None}
         metrics.update({f"rows_{k}": v for k, v in summary.get("status_counts", {}).items()})
         run.summary.update(metrics)
-        artifact = wandb.Artifact(f"{run_key}-files", type="shapsweep-run", metadata={"set": set_name, "run_id": run_id})
+        artifact = wandb.Artifact(
+            f"{run_key}-files", type="shapsweep-run", metadata={"set": set_name, "run_id": run_id}
+        )
         artifact.add_file(str(summary_path), name="summary.json")
         for path in shard_paths:
             artifact.add_file(str(path), name=f"shards/{Path(path).name}")
@@ -118,10 +139,8 @@ def track_run(
         traceback.print_exc(file=sys.stderr)
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         if run is not None:
-            try:
+            with contextlib.suppress(Exception):
                 run.finish(exit_code=1)
-            except Exception:
-                pass
     return record
 
 

@@ -40,7 +40,9 @@ class SoumGame:
 
     def __init__(self, n, n_terms, rng, max_order=4, offset=0.0):
         self.n = n
-        self.terms = [rng.choice(n, size=int(rng.integers(1, min(max_order, n) + 1)), replace=False) for _ in range(n_terms)]
+        self.terms = [
+            rng.choice(n, size=int(rng.integers(1, min(max_order, n) + 1)), replace=False) for _ in range(n_terms)
+        ]
         self.coef = rng.normal(size=n_terms)
         self.offset = offset
 
@@ -75,7 +77,7 @@ def brute_force_shapley(game, n):
     for order in itertools.permutations(range(n)):
         z = np.zeros((n + 1, n), bool)
         for k, player in enumerate(order):
-            z[k + 1:, player] = True
+            z[k + 1 :, player] = True
         values = game(z)
         phi[list(order)] += np.diff(values)
     return phi / math.factorial(n)

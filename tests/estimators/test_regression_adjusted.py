@@ -18,7 +18,9 @@ def test_fourier_character_shapley_values():
     for terms in ([(0, 2, 4)], [(1, 3)]):  # check against exact on the character game itself
         t = list(terms[0])
         game = lambda z, t=t: np.where(np.asarray(z)[:, t], 1.0, -1.0).prod(axis=1)  # noqa: E731
-        np.testing.assert_allclose(_surrogate_shapley(n, terms, np.array([1.0]), "fourier"), estimate(game, n, "exact").values, atol=1e-12)
+        np.testing.assert_allclose(
+            _surrogate_shapley(n, terms, np.array([1.0]), "fourier"), estimate(game, n, "exact").values, atol=1e-12
+        )
 
 
 def test_moebius_term_shapley_values():
@@ -53,7 +55,9 @@ def test_dense_low_degree_fourier_game_is_recovered(surrogate):
 
     truth = estimate(game, n, "exact").values
     kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=300, seed=0).values - truth)
-    ra_err = np.linalg.norm(estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate).values - truth)
+    ra_err = np.linalg.norm(
+        estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate).values - truth
+    )
     assert ra_err < 0.5 * kernel_err
 
 
@@ -87,7 +91,11 @@ def test_default_method_is_a_registered_sampling_method():
 
 @pytest.mark.parametrize(
     "options,message",
-    [(dict(basis="haar"), "basis=.haar. is not valid"), (dict(degree=9), "degree must be"), (dict(surrogate="gbt"), "surrogate=.gbt. is not valid.*auto, ridge, lasso")],
+    [
+        (dict(basis="haar"), "basis=.haar. is not valid"),
+        (dict(degree=9), "degree must be"),
+        (dict(surrogate="gbt"), "surrogate=.gbt. is not valid.*auto, ridge, lasso"),
+    ],
 )
 def test_bad_options(options, message):
     with pytest.raises(ValueError, match=message):

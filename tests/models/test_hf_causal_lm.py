@@ -17,9 +17,20 @@ def lm_factory(tiny_llama_path, tiny_gpt2_path):
     cache = {}
 
     def make(arch="llama", features=None, value=None, **model):
-        key = (arch, repr(sorted((features or {}).items())), repr(sorted((value or {}).items())), repr(sorted(model.items())))
+        key = (
+            arch,
+            repr(sorted((features or {}).items())),
+            repr(sorted((value or {}).items())),
+            repr(sorted(model.items())),
+        )
         if key not in cache:
-            cfg = {"connector": "hf_causal_lm", "path_or_id": paths[arch], "device": "cpu", "max_new_tokens": 6, **model}
+            cfg = {
+                "connector": "hf_causal_lm",
+                "path_or_id": paths[arch],
+                "device": "cpu",
+                "max_new_tokens": 6,
+                **model,
+            }
             cache[key] = load_model(cfg, features, value)
         return cache[key]
 
@@ -61,7 +72,7 @@ def test_greedy_reference_equals_generate(lm_factory, direct, arch):
     prompt = prompt_ids(arch, direct, TEXT, SYSTEM if arch == "llama" else None)
     with torch.inference_mode():
         out = hf.generate(torch.tensor([prompt]), max_new_tokens=6, do_sample=False, pad_token_id=model.pad_token_id)
-    expected = out[0, len(prompt):].tolist()
+    expected = out[0, len(prompt) :].tolist()
     eos = tokenizer.eos_token_id
     expected = expected[: expected.index(eos) + 1] if eos in expected else expected
     assert game.response_ids == expected
@@ -82,8 +93,7 @@ def test_logprob_equals_hand_written_teacher_forcing(lm_factory, direct, arch):
     for coalition in ([True, True, False, True, True, False, True, True], [False] * 8):
         dropped_words = [p for p, keep in zip(game.players, coalition) if not keep]
         masked = [
-            t for t, (s, e) in zip(prompt, rendered_offsets)
-            if not any(_owns(word, s, e) for word in dropped_words)
+            t for t, (s, e) in zip(prompt, rendered_offsets) if not any(_owns(word, s, e) for word in dropped_words)
         ]
         value = game(np.array([coalition]))[0]
         assert value == pytest.approx(hand_logprob(hf, masked, game.response_ids), abs=1e-4)
@@ -93,10 +103,14 @@ def _offsets_of_text(arch, direct):
     """Per prompt token, its character span in TEXT (or None for template tokens)."""
     tokenizer, _ = direct[arch]
     if arch == "llama":
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": TEXT}], tokenize=False, add_generation_prompt=True)
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": TEXT}], tokenize=False, add_generation_prompt=True
+        )
         start = rendered.index(TEXT)
         enc = tokenizer(rendered, add_special_tokens=False, return_offsets_mapping=True)
-        return [(s - start, e - start) if start <= s < start + len(TEXT) else (None, None) for s, e in enc["offset_mapping"]]
+        return [
+            (s - start, e - start) if start <= s < start + len(TEXT) else (None, None) for s, e in enc["offset_mapping"]
+        ]
     enc = tokenizer(TEXT, return_offsets_mapping=True)
     return [(None, None)] + [tuple(o) for o in enc["offset_mapping"]]
 
@@ -111,7 +125,11 @@ def _owns(word, s, e):
 @pytest.mark.parametrize("masking", ["remove", "mask_token", "attention"])
 @pytest.mark.parametrize("kind", ["logprob", "generate_similarity"])
 def test_batched_equals_one_by_one(lm_factory, masking, kind):
-    model = lm_factory("llama", features={"masking": masking}, value={"kind": kind, "reduce": "mean"} if kind == "logprob" else {"kind": kind})
+    model = lm_factory(
+        "llama",
+        features={"masking": masking},
+        value={"kind": kind, "reduce": "mean"} if kind == "logprob" else {"kind": kind},
+    )
     coalitions = np.random.default_rng(3).random((12, 8)) < 0.5
     batched = model.game({"text": TEXT})(coalitions)
     single_game = model.game({"text": TEXT})

@@ -52,7 +52,10 @@ def test_full_value_equals_a_direct_model_call(models, direct):
     for kind, expected in [
         ("probability", torch.softmax(full_logits, -1)[predicted]),
         ("logit", full_logits[predicted]),
-        ("log_odds", torch.log(torch.softmax(full_logits, -1)[predicted] / (1 - torch.softmax(full_logits, -1)[predicted]))),
+        (
+            "log_odds",
+            torch.log(torch.softmax(full_logits, -1)[predicted] / (1 - torch.softmax(full_logits, -1)[predicted])),
+        ),
     ]:
         game = models(kind=kind).game({"text": TEXT})
         assert game.target_class == predicted
@@ -81,8 +84,12 @@ def test_masks_give_the_expected_token_ids(models, direct):
         coalition = np.array([p not in ("loved", "actors") for p in game.players])
         tokenized = tokenize_row(model.tokenizer, TEXT, model.features)
         batch = mask_batch(
-            tokenized.ids, tokenized.owners, coalition[None, :], masking,
-            pad_token_id=model.pad_token_id, mask_token_id=model.mask_token_id,
+            tokenized.ids,
+            tokenized.owners,
+            coalition[None, :],
+            masking,
+            pad_token_id=model.pad_token_id,
+            mask_token_id=model.mask_token_id,
         )
         assert batch.sequence(0) == expected_ids
         assert batch.attention_mask[0].tolist() == expected_attention

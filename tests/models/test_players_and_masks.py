@@ -72,7 +72,7 @@ def test_masks_for_each_strategy_right_and_left_padding():
     assert attention.input_ids.tolist() == [ids.tolist()] * 2
     assert attention.attention_mask.tolist() == [[1, 1, 1, 0, 1, 1], [1, 0, 0, 1, 0, 1]]
     assert attention.position_ids.tolist() == [list(range(6))] * 2
-    with pytest.raises(ValueError, match="features.masking"):
+    with pytest.raises(ValueError, match=r"features\.masking"):
         mask_batch(ids, owners, coalitions, "mask_token", pad_token_id=0)
 
 

@@ -9,15 +9,33 @@ from shapsweep.aggregate import abs_mass_entropy, summarize, top_k_share
 from shapsweep.compare import row_errors, runs_table
 from shapsweep.explain import shard_frame
 
-RUN = {"run_id": "k-1", "slug": "k", "variant": "k", "reference": False, "params": {"shap.budget": 8},
-       "data_id": "d", "explain": {"shap": {"method": "kernel"}}}
+RUN = {
+    "run_id": "k-1",
+    "slug": "k",
+    "variant": "k",
+    "reference": False,
+    "params": {"shap.budget": 8},
+    "data_id": "d",
+    "explain": {"shap": {"method": "kernel"}},
+}
 
 
 def ok_row(row_id, phi, v_empty=0.0, runtime=1.0, players=None):
     phi = list(map(float, phi))
-    return {"row_id": row_id, "run_id": "k-1", "players": players or [f"w{i}" for i in range(len(phi))],
-            "attribution": phi, "attribution_normalized": phi, "v_empty": v_empty, "v_full": v_empty + sum(phi),
-            "n_players": len(phi), "n_evals": 8, "runtime_s": runtime, "status": "ok", "efficiency_gap": 0.0}
+    return {
+        "row_id": row_id,
+        "run_id": "k-1",
+        "players": players or [f"w{i}" for i in range(len(phi))],
+        "attribution": phi,
+        "attribution_normalized": phi,
+        "v_empty": v_empty,
+        "v_full": v_empty + sum(phi),
+        "n_players": len(phi),
+        "n_evals": 8,
+        "runtime_s": runtime,
+        "status": "ok",
+        "efficiency_gap": 0.0,
+    }
 
 
 def test_attribution_shape_metrics():
@@ -27,11 +45,14 @@ def test_attribution_shape_metrics():
 
 
 def test_summary_counts_failures_and_faithfulness():
-    shards = shard_frame([
-        ok_row("a", [1, 1]), ok_row("b", [3, -1], runtime=3.0),
-        {"row_id": "c", "run_id": "k-1", "status": "empty_input", "error": "no text", "runtime_s": 0.5},
-        {"row_id": "d", "run_id": "k-1", "status": "skipped", "error": "players", "runtime_s": 0.1},
-    ])
+    shards = shard_frame(
+        [
+            ok_row("a", [1, 1]),
+            ok_row("b", [3, -1], runtime=3.0),
+            {"row_id": "c", "run_id": "k-1", "status": "empty_input", "error": "no text", "runtime_s": 0.5},
+            {"row_id": "d", "run_id": "k-1", "status": "skipped", "error": "players", "runtime_s": 0.1},
+        ]
+    )
     faith = pl.DataFrame({"row_id": ["a", "b"], "deletion_auc": [0.2, 0.4], "note": ["x", "y"]})
     s = summarize(RUN, shards, faith, top_k=1)
     m = s["metrics"]
@@ -57,13 +78,36 @@ def test_row_errors_against_reference():
 
 def test_runs_table_has_params_metrics_and_reference_errors():
     summaries = [
-        {"run_id": "e-1", "slug": "e", "variant": "e", "method": "exact", "reference": True, "params": {},
-         "metrics": {"rows_ok": 2}},
-        {"run_id": "k-1", "slug": "k", "variant": "k", "method": "kernel", "reference": False,
-         "params": {"shap.budget": 8, "model.path_or_id": "m"}, "metrics": {"rows_ok": 2, "faith_x": 0.5}},
+        {
+            "run_id": "e-1",
+            "slug": "e",
+            "variant": "e",
+            "method": "exact",
+            "reference": True,
+            "params": {},
+            "metrics": {"rows_ok": 2},
+        },
+        {
+            "run_id": "k-1",
+            "slug": "k",
+            "variant": "k",
+            "method": "kernel",
+            "reference": False,
+            "params": {"shap.budget": 8, "model.path_or_id": "m"},
+            "metrics": {"rows_ok": 2, "faith_x": 0.5},
+        },
     ]
-    errors = {"k-1": pl.DataFrame({"row_id": ["a", "b"], "mse": [1.0, 3.0], "rel_l2": [0.1, 0.3],
-                                   "spearman": [None, 1.0], "topk_overlap": [1.0, 0.0]})}
+    errors = {
+        "k-1": pl.DataFrame(
+            {
+                "row_id": ["a", "b"],
+                "mse": [1.0, 3.0],
+                "rel_l2": [0.1, 0.3],
+                "spearman": [None, 1.0],
+                "topk_overlap": [1.0, 0.0],
+            }
+        )
+    }
     table = runs_table(summaries, errors, {"e-1": None, "k-1": "e-1"})
     k = table.filter(pl.col("run_id") == "k-1").row(0, named=True)
     assert k["shap.budget"] == 8 and k["compared_to"] == "e-1" and k["faith_x"] == 0.5

@@ -79,16 +79,18 @@ def test_unknown_method_and_missing_budget(base):
 
 
 def test_grid_zip_and_group_expand_to_the_product(base):
-    base["experiments"] = [{
-        "name": "s",
-        "shap": {"method": "kernel"},
-        "grid": {"shap.budget": [16, 32], "shap.seed": [0, 1, 2]},
-        "zip": {"model.batch_size": [8, 16], "shap.batch_size": [8, 16]},
-        "group": [
-            {"shap": {"method": "permutation"}},
-            {"shap": {"method": "kernel"}, "grid": {"shap.normalizer": ["abs_sum", "identity"]}},
-        ],
-    }]
+    base["experiments"] = [
+        {
+            "name": "s",
+            "shap": {"method": "kernel"},
+            "grid": {"shap.budget": [16, 32], "shap.seed": [0, 1, 2]},
+            "zip": {"model.batch_size": [8, 16], "shap.batch_size": [8, 16]},
+            "group": [
+                {"shap": {"method": "permutation"}},
+                {"shap": {"method": "kernel"}, "grid": {"shap.normalizer": ["abs_sum", "identity"]}},
+            ],
+        }
+    ]
     exp = from_config(base)
     assert len(exp.runs) == 2 * 3 * 2 * (1 + 2)
     params = [r["params"] for r in exp.runs.values()]
@@ -162,7 +164,7 @@ def test_config_json_round_trip_gives_the_same_runs(tmp_path, base):
 def test_jsonnet_error_names_the_file(tmp_path):
     path = tmp_path / "bad.jsonnet"
     path.write_text("{ experiment_set_id: 'x', ")
-    with pytest.raises(ConfigError, match="bad.jsonnet: Jsonnet error"):
+    with pytest.raises(ConfigError, match=r"bad\.jsonnet: Jsonnet error"):
         load_experiment_set(path)
 
 
@@ -170,8 +172,13 @@ def test_snakemake_config_values_get_their_types_back():
     from shapsweep.config.overrides import split_snakemake_config
 
     experiment, ext_vars, overrides = split_snakemake_config(
-        {"experiment": "x.jsonnet", "vars": {"budget": "64", "name": "kernel", "on": "true"},
-         "selection": {"max_samples": "8", "shuffle_seed": "null"}, "shard_size": 4})
+        {
+            "experiment": "x.jsonnet",
+            "vars": {"budget": "64", "name": "kernel", "on": "true"},
+            "selection": {"max_samples": "8", "shuffle_seed": "null"},
+            "shard_size": 4,
+        }
+    )
     assert experiment == "x.jsonnet"
     assert ext_vars == {"budget": 64, "name": "kernel", "on": True}
     assert overrides == {"selection": {"max_samples": 8, "shuffle_seed": None}, "shard_size": 4}

@@ -23,8 +23,12 @@ def dataset(request, tmp_path):
         frame.write_csv(path)
     else:
         frame.write_parquet(path)
-    return {"source": request.param, "data_files": str(path), "split": "train",
-            "columns": {"text": "sentence", "row_id": "id"}}
+    return {
+        "source": request.param,
+        "data_files": str(path),
+        "split": "train",
+        "columns": {"text": "sentence", "row_id": "id"},
+    }
 
 
 def test_mapped_columns_and_stable_ids(dataset):
@@ -45,8 +49,10 @@ def test_order_does_not_depend_on_max_samples(dataset):
 
 
 def test_filters(dataset):
-    rows = select_rows(dataset, {"filters": [{"column": "label", "op": "in", "value": [0, 1]},
-                                             {"column": "topic", "op": "eq", "value": "a"}]})
+    rows = select_rows(
+        dataset,
+        {"filters": [{"column": "label", "op": "in", "value": [0, 1]}, {"column": "topic", "op": "eq", "value": "a"}]},
+    )
     assert rows["row_id"].to_list() == [f"r{i}" for i in range(20) if i % 3 in (0, 1) and i % 2]
 
 
@@ -76,7 +82,11 @@ def test_cheap_counts_and_shards(dataset):
     assert n == 17
     plan = plan_shards(17, 5)
     assert [(s.shard_id, s.start, s.end) for s in plan.shards] == [
-        ("00000", 0, 5), ("00001", 5, 10), ("00002", 10, 15), ("00003", 15, 17)]
+        ("00000", 0, 5),
+        ("00001", 5, 10),
+        ("00002", 10, 15),
+        ("00003", 15, 17),
+    ]
 
 
 def test_data_id_follows_content_and_selection_not_max_samples(tmp_path):
@@ -92,14 +102,14 @@ def test_data_id_follows_content_and_selection_not_max_samples(tmp_path):
 
 def test_missing_data_file_is_a_config_error(tmp_path):
     ds = {"source": "json", "data_files": str(tmp_path / "none.jsonl"), "split": "train", "columns": {}}
-    with pytest.raises(ConfigError, match="dataset.data_files: .* matches no file"):
+    with pytest.raises(ConfigError, match=r"dataset\.data_files: .* matches no file"):
         count_selected_rows(ds, {"max_samples": 3})
 
 
 def test_hub_sizes_come_from_max_samples_without_network():
     hub = {"source": "hub", "repo_id": "someone/data", "split": "train", "columns": {}}
     assert count_selected_rows(hub, {"max_samples": 50}) == 50
-    with pytest.raises(ConfigError, match="selection.max_samples: required for a hub dataset"):
+    with pytest.raises(ConfigError, match=r"selection\.max_samples: required for a hub dataset"):
         count_selected_rows(hub, {"max_samples": None})
 
 

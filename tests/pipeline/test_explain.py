@@ -15,16 +15,20 @@ def run_spec(tmp_path_factory):
     data = tmp_path_factory.mktemp("d") / "rows.jsonl"
     data.write_text('{"text": "x"}\n')
     cfg = {
-        "experiment_set_id": "x", "dataset": {"source": "json", "data_files": str(data)},
-        "features": {"max_players": 5}, "shap": {"batch_size": 32}, "model": {"batch_size": 32},
+        "experiment_set_id": "x",
+        "dataset": {"source": "json", "data_files": str(data)},
+        "features": {"max_players": 5},
+        "shap": {"batch_size": 32},
+        "model": {"batch_size": 32},
         "experiments": [{"name": "kernel", "shap": {"method": "kernel", "budget": 12}}],
     }
     return next(iter(from_config(cfg).runs.values()))
 
 
 def test_several_shards_one_model_load(tmp_path, run_spec):
-    rows = pl.DataFrame({"row_id": ["a", "b", "c"],
-                         "text": ["green apples taste sour", "", "one two three four five six seven"]})
+    rows = pl.DataFrame(
+        {"row_id": ["a", "b", "c"], "text": ["green apples taste sour", "", "one two three four five six seven"]}
+    )
     rows.write_parquet(tmp_path / "rows.parquet")
     jobs = [ShardJob("00000", 0, 2, tmp_path / "s0.parquet"), ShardJob("00001", 2, 3, tmp_path / "s1.parquet")]
     log = io.StringIO()

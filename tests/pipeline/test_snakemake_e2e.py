@@ -23,8 +23,14 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-TEXTS = ["cats chase small mice", "", "rain falls on the roof", "bright stars shine tonight",
-         "we bake fresh bread", "old trees grow slowly"]
+TEXTS = [
+    "cats chase small mice",
+    "",
+    "rain falls on the roof",
+    "bright stars shine tonight",
+    "we bake fresh bread",
+    "old trees grow slowly",
+]
 
 SET = """
 local ss = import 'shapsweep.libsonnet';
@@ -42,8 +48,17 @@ local ss = import 'shapsweep.libsonnet';
 
 
 def snakemake(workdir, *args, rows=4, budget=8, check=True):
-    cmd = [SNAKEMAKE, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet",
-           f"vars={{rows: {rows}, budget: {budget}}}", *args]
+    cmd = [
+        SNAKEMAKE,
+        "--profile",
+        "profiles/default",
+        "--cores",
+        "2",
+        "--config",
+        "experiment=set.jsonnet",
+        f"vars={{rows: {rows}, budget: {budget}}}",
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -165,10 +180,19 @@ def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
     before = pl.read_parquet(shard)
     runs_before = pl.read_parquet(sd / "runs.parquet")
     shard.unlink()
-    cmd = [SNAKEMAKE, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet",
-           "vars={rows: 4, budget: 8}"]
-    proc = subprocess.Popen(cmd, cwd=workflow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        SNAKEMAKE,
+        "--profile",
+        "profiles/default",
+        "--cores",
+        "2",
+        "--config",
+        "experiment=set.jsonnet",
+        "vars={rows: 4, budget: 8}",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=workflow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     # SIGKILL the explain job as soon as it exists (it is then importing torch / loading the model,
     # seconds before it could write; waiting for its first row would race on an idle machine).
@@ -197,19 +221,29 @@ def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
     assert runs_after.select(same).equals(runs_before.select(same))
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("shard_size: 2", "shard_size: 2, shard_sise: 3"), "shard_sise: unknown field"),
-    (("shard_size: 2", "shard_size: 'two'"), 'shard_size: must be a positive integer (got "two")'),
-    (("ss.localFile('data.jsonl')", "ss.localFile('data.jsonl', text='body')"),
-     "dataset.columns.text: column 'body' for 'text' is not in the dataset"),
-    (("max_players: 8", "max_players: 30"), "experiments[0] (exact).features.max_players: 30 players is over"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("shard_size: 2", "shard_size: 2, shard_sise: 3"), "shard_sise: unknown field"),
+        (("shard_size: 2", "shard_size: 'two'"), 'shard_size: must be a positive integer (got "two")'),
+        (
+            ("ss.localFile('data.jsonl')", "ss.localFile('data.jsonl', text='body')"),
+            "dataset.columns.text: column 'body' for 'text' is not in the dataset",
+        ),
+        (("max_players: 8", "max_players: 30"), "experiments[0] (exact).features.max_players: 30 players is over"),
+    ],
+)
 def test_bad_config_fails_fast_with_the_path(unrun_workflow, edit, message):
     workflow = unrun_workflow
     bad = workflow / "bad.jsonnet"
     bad.write_text(SET.replace(*edit))
-    proc = subprocess.run([SNAKEMAKE, "-n", "--cores", "1", "--config", "experiment=bad.jsonnet",
-                           "vars={rows: 4, budget: 8}"], cwd=workflow, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "1", "--config", "experiment=bad.jsonnet", "vars={rows: 4, budget: 8}"],
+        cwd=workflow,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert "Job stats" not in proc.stdout + proc.stderr  # failed while parsing, before planning any job
@@ -220,7 +254,12 @@ SPINE = ("Snakefile", "common.smk", "rows.smk", "explain.smk", "aggregate.smk", 
 
 def test_lint_is_clean_for_the_spine(unrun_workflow):
     """No lint for the Snakefile and the pipeline's own rules files (the other stages' files are theirs)."""
-    proc = subprocess.run([SNAKEMAKE, "--lint", "--config", "experiment=set.jsonnet", "vars={rows: 4, budget: 8}"],
-                          cwd=unrun_workflow, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [SNAKEMAKE, "--lint", "--config", "experiment=set.jsonnet", "vars={rows: 4, budget: 8}"],
+        cwd=unrun_workflow,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     headers = re.findall(r"^Lints for .*$", proc.stdout + proc.stderr, flags=re.M)
     assert not [h for h in headers if any(f"/{name}" in h for name in SPINE)], proc.stdout + proc.stderr

@@ -20,11 +20,17 @@ HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('x')</script> bad"
 HOSTILE_ATTR = '" onmouseover="window.__pwned=2" x="'
 
 ROWS = [
-    {"row_id": "r0", "text": "The cat sat\non the mat.", "label": "pos", "source": "hand"},  # a newline: html-lines must escape it
+    {
+        "row_id": "r0",
+        "text": "The cat sat\non the mat.",
+        "label": "pos",
+        "source": "hand",
+    },  # a newline: html-lines must escape it
     {"row_id": "r1", "text": f"Click {HOSTILE_SCRIPT} here", "label": "neg", "source": "<b>bold</b>"},
     {"row_id": "r2", "text": f"quote {HOSTILE_ATTR} end", "label": "pos", "source": "hand"},
     {"row_id": "r3", "text": "", "label": "neg", "source": "hand"},
 ]
+
 
 def words(text: str) -> tuple[list[str], list[list[int]]]:
     found = [(m.group(), [m.start(), m.end()]) for m in re.finditer(r"\S+", text)]
@@ -37,21 +43,54 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
     for row in rows:
         players, spans = words(row["text"])
         if not players:
-            out.append({"row_id": row["row_id"], "run_id": run_id, "players": [], "player_spans": [], "attribution": [],
-                        "attribution_normalized": [], "stderr": None, "v_empty": None, "v_full": None, "n_players": 0,
-                        "n_evals": 0, "budget": budget, "forward_passes": 0, "efficiency_gap": None,
-                        "runtime_s": 0.001, "response": None, "status": "empty_input", "error": "row has no text"})
+            out.append(
+                {
+                    "row_id": row["row_id"],
+                    "run_id": run_id,
+                    "players": [],
+                    "player_spans": [],
+                    "attribution": [],
+                    "attribution_normalized": [],
+                    "stderr": None,
+                    "v_empty": None,
+                    "v_full": None,
+                    "n_players": 0,
+                    "n_evals": 0,
+                    "budget": budget,
+                    "forward_passes": 0,
+                    "efficiency_gap": None,
+                    "runtime_s": 0.001,
+                    "response": None,
+                    "status": "empty_input",
+                    "error": "row has no text",
+                }
+            )
             continue
         exact = np.linspace(-1.0, 1.0, len(players)) * (1 + int(row["row_id"][1:]))
         phi = exact if method == "exact" else exact + rng.normal(0, 0.3 if method == "kernel" else 1.5, len(players))
         stderr = None if method == "exact" else [0.1] * len(players)
-        out.append({
-            "row_id": row["row_id"], "run_id": run_id, "players": players, "player_spans": spans,
-            "attribution": phi.tolist(), "attribution_normalized": (phi / np.abs(phi).sum()).tolist(), "stderr": stderr,
-            "v_empty": 0.0, "v_full": float(phi.sum()), "n_players": len(players), "n_evals": budget, "budget": budget,
-            "forward_passes": budget, "efficiency_gap": 0.0, "runtime_s": 0.01 * budget / 64 + 0.001 * len(players),
-            "response": "<i>generated</i> answer" if method == "kernel" else None, "status": "ok", "error": None,
-        })
+        out.append(
+            {
+                "row_id": row["row_id"],
+                "run_id": run_id,
+                "players": players,
+                "player_spans": spans,
+                "attribution": phi.tolist(),
+                "attribution_normalized": (phi / np.abs(phi).sum()).tolist(),
+                "stderr": stderr,
+                "v_empty": 0.0,
+                "v_full": float(phi.sum()),
+                "n_players": len(players),
+                "n_evals": budget,
+                "budget": budget,
+                "forward_passes": budget,
+                "efficiency_gap": 0.0,
+                "runtime_s": 0.01 * budget / 64 + 0.001 * len(players),
+                "response": "<i>generated</i> answer" if method == "kernel" else None,
+                "status": "ok",
+                "error": None,
+            }
+        )
     return out
 
 
@@ -96,15 +135,45 @@ def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | No
         shap = spec["explain"]["shap"]
         budget = shap["budget"] or METHODS[shap["method"]]
         for shard in exp.shard_plan(run_id).shards:
-            part = shard_rows(run_id, shap["method"], rows[shard.start : shard.end], seed=i * 100 + shard.start, budget=budget)
+            part = shard_rows(
+                run_id, shap["method"], rows[shard.start : shard.end], seed=i * 100 + shard.start, budget=budget
+            )
             path = layout.shard_file(set_dir, run_id, shard.shard_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(path)
-        assert main(["aggregate", config_json, "--run", run_id, "--set-dir", str(set_dir),
-                     "--out", str(layout.summary_file(set_dir, run_id))]) == 0
+        assert (
+            main(
+                [
+                    "aggregate",
+                    config_json,
+                    "--run",
+                    run_id,
+                    "--set-dir",
+                    str(set_dir),
+                    "--out",
+                    str(layout.summary_file(set_dir, run_id)),
+                ]
+            )
+            == 0
+        )
     out = layout.compare_files(set_dir)
-    assert main(["compare", config_json, "--set-dir", str(set_dir), "--out-parquet", str(out["parquet"]),
-                 "--out-tsv", str(out["tsv"]), "--out-row-errors", str(out["row_errors"])]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                config_json,
+                "--set-dir",
+                str(set_dir),
+                "--out-parquet",
+                str(out["parquet"]),
+                "--out-tsv",
+                str(out["tsv"]),
+                "--out-row-errors",
+                str(out["row_errors"]),
+            ]
+        )
+        == 0
+    )
     return set_dir
 
 

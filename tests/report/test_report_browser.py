@@ -14,10 +14,14 @@ pytestmark = pytest.mark.browser
 
 def _watch(page):
     problems = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("request", lambda r: problems.append(f"fetch: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+    page.on(
+        "request", lambda r: problems.append(f"fetch: {r.url}") if not r.url.startswith(("file:", "data:")) else None
+    )
     return problems
 
 
@@ -39,14 +43,16 @@ def test_pages_load_without_errors_and_colour_every_player(tiny_set):
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         assert _not_blank(page.screenshot(full_page=True))
 
-        for (data_id, row_id), path in files.row_pages.items():
+        for (_data_id, row_id), path in files.row_pages.items():
             page.goto(path.as_uri())
             for section in page.locator("section.run").all():
                 run_id = section.get_attribute("data-run")
                 players = shards.filter((pl.col("run_id") == run_id) & (pl.col("row_id") == row_id))["players"][0]
                 cells = section.locator(".player")
                 assert cells.count() == len(players), (row_id, run_id)
-                colours = {cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(cells.count())}
+                colours = {
+                    cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(cells.count())
+                }
                 assert len(players) == 0 or colours != {"rgba(0, 0, 0, 0)"}
             if row_id == "r0":
                 assert _not_blank(page.screenshot(full_page=True))

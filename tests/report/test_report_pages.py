@@ -2,10 +2,10 @@ import re
 
 import polars as pl
 import pytest
+from hand_made_set import ROWS, run_ids
 
 from shapsweep.cli import main
 from shapsweep.report import build_report, load_report_inputs
-from hand_made_set import ROWS, run_ids
 
 
 def _build(set_dir, **kwargs):
@@ -55,7 +55,7 @@ def test_row_page_shows_every_run_side_by_side_with_one_player_element_per_playe
     sections = re.findall(r'<section class="run" data-run="([^"]+)">(.*?)</section>', html, re.S)
     assert [run_id for run_id, _ in sections] == [r for ids in run_ids(tiny_set).values() for r in ids]
     for _, body in sections:
-        assert body.count('class="player"') == len("The cat sat\non the mat.".split())
+        assert body.count('class="player"') == len(["The", "cat", "sat", "on", "the", "mat."])
     failed = _row_page(files, "r3").read_text()
     assert "empty_input: row has no text" in failed
 
@@ -98,7 +98,9 @@ def test_row_scale_is_set_by_the_estimators_not_the_random_baseline(tiny_set):
     html = _row_page(files, "r1").read_text()
     ticks = re.search(r'<div class="ticks">(.*?)</div>', html).group(1)
     limit = float(re.findall(r"<span>([^<]+)</span>", ticks)[-1])
-    shards = pl.concat([pl.read_parquet(p) for p in tiny_set.glob("runs/*/shards/*.parquet")]).filter(pl.col("row_id") == "r1")
+    shards = pl.concat([pl.read_parquet(p) for p in tiny_set.glob("runs/*/shards/*.parquet")]).filter(
+        pl.col("row_id") == "r1"
+    )
     random_run = run_ids(tiny_set)["random"][0]
     estimators = shards.filter(pl.col("run_id") != random_run)["attribution"].explode().abs().max()
     assert limit == pytest.approx(estimators, rel=1e-2)

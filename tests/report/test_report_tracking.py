@@ -39,7 +39,9 @@ def test_offline_run_holds_spec_rows_summary_and_files(tmp_path, monkeypatch):
     assert written.summary["runtime_total_s"] == pytest.approx(summary["metrics"]["runtime_total_s"])
     (artifact,) = written.artifacts
     assert artifact["type"] == "shapsweep-run"
-    assert artifact["files"] == sorted(["summary.json"] + [f"shards/{p.name}" for p in set_dir.glob(f"runs/{run_id}/shards/*")])
+    assert artifact["files"] == sorted(
+        ["summary.json"] + [f"shards/{p.name}" for p in set_dir.glob(f"runs/{run_id}/shards/*")]
+    )
     assert {p: p.read_bytes() for p in before} == before  # tracking only adds files
 
 
@@ -66,7 +68,9 @@ def test_disabled_tracking_writes_only_the_marker(tiny_set, tmp_path):
 
 
 def test_row_steps_join_faithfulness_by_row():
-    shards = pl.DataFrame({"row_id": ["a", "b"], "status": ["ok", "empty_input"], "runtime_s": [0.5, None], "n_evals": [8, 0]})
+    shards = pl.DataFrame(
+        {"row_id": ["a", "b"], "status": ["ok", "empty_input"], "runtime_s": [0.5, None], "n_evals": [8, 0]}
+    )
     faith = pl.DataFrame({"row_id": ["a"], "deletion_auc": [0.25], "status": ["ok"]})
     assert row_steps(shards, faith) == [
         {"row_index": 0, "ok": 1, "runtime_s": 0.5, "n_evals": 8, "faith_deletion_auc": 0.25},

@@ -43,7 +43,9 @@ def snakemake(workdir, *args):
     cmd = [SNAKEMAKE, *args, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
-        raise AssertionError(f"snakemake {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"snakemake {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 
@@ -83,7 +85,12 @@ def test_report_pages_track_markers_and_exports_exist(workflow, monkeypatch):
 
     monkeypatch.chdir(workflow)  # the set's data_files are relative to the workflow folder
     curves = _evaluated_curves(load_report_inputs(set_dir / "config.json", set_dir=set_dir))
-    assert sorted(curves["method"].to_list()) == ["exact", "exact", "random", "random"]  # the empty row is not evaluated
+    assert sorted(curves["method"].to_list()) == [
+        "exact",
+        "exact",
+        "random",
+        "random",
+    ]  # the empty row is not evaluated
     assert len(list((set_dir / "report" / "rows").glob("*.html"))) == 3
     row = next(p for p in (set_dir / "report" / "rows").glob("*.html") if "cats" in p.read_text())
     assert "&lt;b&gt;small&lt;/b&gt;" in row.read_text() and "<b>small</b>" not in row.read_text()
@@ -101,6 +108,12 @@ def test_report_pages_track_markers_and_exports_exist(workflow, monkeypatch):
 
 def test_snakemake_report_embeds_index_plots_and_summary_table(workflow):
     html = (workflow / "snakemake-report" / "report.html").read_text()
-    for name in ("index.html", "error_vs_budget.png", "runtime_vs_budget.png", "phi_mass_by_position.png",
-                 "faithfulness_curves.png", "sweep.tsv"):
+    for name in (
+        "index.html",
+        "error_vs_budget.png",
+        "runtime_vs_budget.png",
+        "phi_mass_by_position.png",
+        "faithfulness_curves.png",
+        "sweep.tsv",
+    ):
         assert name in html

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from slurm_cluster import DAEMONS, SlurmCluster, _alive, unavailable_reason  # noqa: E402
+from slurm_cluster import DAEMONS, SlurmCluster, _alive, unavailable_reason
 
 
 def require_live_slurm() -> None:

@@ -32,8 +32,16 @@ SENTENCES = [
 ]
 
 
-def write_set(folder: Path, *, n_rows: int, shard_size: int, runs: str = "[ss.exact()]",
-              model: str = "ss.minilm { batch_size: 32 }", gpu: int = 1, name: str = "tiny") -> Path:
+def write_set(
+    folder: Path,
+    *,
+    n_rows: int,
+    shard_size: int,
+    runs: str = "[ss.exact()]",
+    model: str = "ss.minilm { batch_size: 32 }",
+    gpu: int = 1,
+    name: str = "tiny",
+) -> Path:
     """A tiny experiment set (and its data file) in `folder`; returns the .jsonnet path."""
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "rows.jsonl"
@@ -65,15 +73,16 @@ def executor_env() -> dict[str, str]:
         return {}
     if (SLURM_EXECUTOR_DIR / "snakemake_executor_plugin_slurm").is_dir():
         return {"PYTHONPATH": os.pathsep.join(filter(None, [str(SLURM_EXECUTOR_DIR), os.environ.get("PYTHONPATH")]))}
-    reason = (f"snakemake-executor-plugin-slurm is neither installed nor in {SLURM_EXECUTOR_DIR} "
-              "(see docs/slurm.md, 'Installing the executor')")
+    reason = (
+        f"snakemake-executor-plugin-slurm is neither installed nor in {SLURM_EXECUTOR_DIR} "
+        "(see docs/slurm.md, 'Installing the executor')"
+    )
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
 
 
-def snakemake(workdir: Path, experiment: Path, *args: str, cluster=None, check: bool = True,
-              background: bool = False):
+def snakemake(workdir: Path, experiment: Path, *args: str, cluster=None, check: bool = True, background: bool = False):
     """Run the repository's Snakefile in `workdir` on `experiment`; through Slurm when `cluster` is given."""
     cmd = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--config", f"experiment={experiment}"]
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -84,16 +93,20 @@ def snakemake(workdir: Path, experiment: Path, *args: str, cluster=None, check: 
         env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
         cmd += [
             # The user-facing command: profiles/default still loads as the workflow profile.
-            "--profile", str(REPO / "profiles" / "slurm"),
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
             # Test-only polling: the user-facing profile waits 40 s before the first status check.
-            "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
-            "--latency-wait", "5",
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            "--seconds-between-status-checks",
+            "1",
+            "--latency-wait",
+            "5",
         ]
     cmd += [*args]
-    log = open(workdir / f"snakemake-{'slurm' if cluster else 'local'}.log", "ab")
+    log = open(workdir / f"snakemake-{'slurm' if cluster else 'local'}.log", "ab")  # noqa: SIM115 (a background run keeps it)
     if background:
-        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     r = subprocess.run(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
     log.close()
     if check and r.returncode != 0:
@@ -117,4 +130,5 @@ def summary_without_timing(path: Path) -> dict:
         if isinstance(obj, dict):
             return {k: strip(v) for k, v in obj.items() if "runtime" not in k and "time" not in k}
         return obj
+
     return strip(json.loads(path.read_text()))

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-
 pytestmark = pytest.mark.slurm
 
 
@@ -46,8 +45,18 @@ def test_three_gpu_request_is_refused(slurm):
 
 def test_two_gpu_jobs_run_one_after_the_other(slurm, tmp_path):
     ids = [
-        slurm.run("sbatch", "--parsable", "-p", "gpu", "--gres=gpu:2", "--mem=100M", "-o", str(tmp_path / "%j.out"),
-                  "--wrap", "echo $SLURM_GPUS_ON_NODE; sleep 1").stdout.strip()
+        slurm.run(
+            "sbatch",
+            "--parsable",
+            "-p",
+            "gpu",
+            "--gres=gpu:2",
+            "--mem=100M",
+            "-o",
+            str(tmp_path / "%j.out"),
+            "--wrap",
+            "echo $SLURM_GPUS_ON_NODE; sleep 1",
+        ).stdout.strip()
         for _ in range(2)
     ]
     rows = wait_for_accounting(slurm, ids)
@@ -62,8 +71,9 @@ def test_two_gpu_jobs_run_one_after_the_other(slurm, tmp_path):
 def test_one_gpu_jobs_share_the_node(slurm):
     """Control for the test above: two 1-GPU jobs fit side by side, so serialization was the GPUs."""
     ids = [
-        slurm.run("sbatch", "--parsable", "-p", "gpu", "--gres=gpu:1", "--mem=100M", "-o", "/dev/null",
-                  "--wrap", "sleep 2").stdout.strip()
+        slurm.run(
+            "sbatch", "--parsable", "-p", "gpu", "--gres=gpu:1", "--mem=100M", "-o", "/dev/null", "--wrap", "sleep 2"
+        ).stdout.strip()
         for _ in range(2)
     ]
     rows = wait_for_accounting(slurm, ids)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pipeline_runs import REPO, VENV_BIN, shard_files, shard_table, write_set
 
 pytestmark = pytest.mark.slow
@@ -18,10 +17,22 @@ pytestmark = pytest.mark.slow
 def run(workdir, experiment, shards_per_job, *args, check=True):
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     r = subprocess.run(
-        [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--workflow-profile",
-         str(REPO / "profiles" / "default"), "--config", f"experiment={experiment}",
-         f"shards_per_job={shards_per_job}", *args],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(VENV_BIN / "snakemake"),
+            "-s",
+            str(REPO / "Snakefile"),
+            "--workflow-profile",
+            str(REPO / "profiles" / "default"),
+            "--config",
+            f"experiment={experiment}",
+            f"shards_per_job={shards_per_job}",
+            *args,
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if check and r.returncode != 0:
         raise AssertionError(f"snakemake exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
@@ -55,10 +66,25 @@ def test_full_blocks_run_as_one_job_and_shards_match_single_shard_runs(tmp_path)
         shard = name.split(".")[0]
         rows = next((tmp_path / "results" / "blocks" / "data").glob("*/rows.parquet"))
         subprocess.run(
-            [str(VENV_BIN / "shapsweep"), "explain", str(config), "--run", block_file.parent.parent.name,
-             "--rows", str(rows), "--shard", shard, str(int(shard)), str(int(shard) + 1), str(single),
-             "--threads", "1"],
-            cwd=tmp_path, check=True, capture_output=True,
+            [
+                str(VENV_BIN / "shapsweep"),
+                "explain",
+                str(config),
+                "--run",
+                block_file.parent.parent.name,
+                "--rows",
+                str(rows),
+                "--shard",
+                shard,
+                str(int(shard)),
+                str(int(shard) + 1),
+                str(single),
+                "--threads",
+                "1",
+            ],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
             env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
         )
         assert shard_table(block_file).equals(shard_table(single)), name

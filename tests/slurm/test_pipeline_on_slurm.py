@@ -7,7 +7,6 @@ import signal
 import time
 
 import pytest
-
 from pipeline_runs import shard_files, shard_table, snakemake, summary_without_timing, write_set
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -136,8 +135,13 @@ def test_explain_jobs_were_given_a_gpu_by_slurm(cancelled_then_restarted):
 
 def test_failing_job_is_retried_then_reported(slurm, tmp_path):
     # A model folder that does not exist: the job fails at model load on every attempt.
-    experiment = write_set(tmp_path / "set", n_rows=2, shard_size=2, name="broken",
-                           model="{ connector: 'sentence_embedder', path_or_id: '%s' }" % (tmp_path / "no-model"))
+    experiment = write_set(
+        tmp_path / "set",
+        n_rows=2,
+        shard_size=2,
+        name="broken",
+        model="{ connector: 'sentence_embedder', path_or_id: '%s' }" % (tmp_path / "no-model"),
+    )
     since = slurm_now(slurm)
     r = snakemake(tmp_path, experiment, "--retries", "1", cluster=slurm, check=False)
     log = (tmp_path / "snakemake-slurm.log").read_text()

@@ -12,10 +12,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--run", required=True, help="run id")
     parser.add_argument("--set-dir", help="results/<set> where the run's planned shards are (default: from the config)")
-    parser.add_argument("--faithfulness", action="store_true",
-                        help="also read the run's faithfulness/<shard>.parquet files (metrics become faith_*)")
-    parser.add_argument("--n-rows", type=int,
-                        help="rows the run explains (the rule passes its plan; default: planned from the config)")
+    parser.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="also read the run's faithfulness/<shard>.parquet files (metrics become faith_*)",
+    )
+    parser.add_argument(
+        "--n-rows", type=int, help="rows the run explains (the rule passes its plan; default: planned from the config)"
+    )
     parser.add_argument("--top-k", type=int, help="k of the top-k share (default: config compare.top_k)")
     parser.add_argument("--out", required=True, help="summary.json to write")
 

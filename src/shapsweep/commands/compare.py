@@ -48,8 +48,20 @@ def run(args: argparse.Namespace) -> int:
     write_parquet(args.out_parquet, table)
     with atomic_path(args.out_tsv) as tmp:
         table.write_csv(tmp, separator="\t")
-    frame = pl.concat(per_row, how="vertical") if per_row else pl.DataFrame(
-        schema={"row_id": pl.Utf8, "mse": pl.Float64, "rel_l2": pl.Float64, "spearman": pl.Float64,
-                "topk_overlap": pl.Float64, "run_id": pl.Utf8, "reference_run": pl.Utf8})
+    frame = (
+        pl.concat(per_row, how="vertical")
+        if per_row
+        else pl.DataFrame(
+            schema={
+                "row_id": pl.Utf8,
+                "mse": pl.Float64,
+                "rel_l2": pl.Float64,
+                "spearman": pl.Float64,
+                "topk_overlap": pl.Float64,
+                "run_id": pl.Utf8,
+                "reference_run": pl.Utf8,
+            }
+        )
+    )
     write_parquet(args.out_row_errors, frame)
     return 0

@@ -12,7 +12,10 @@ from shapsweep.config import ConfigError, ExperimentSet, load_experiment_set
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="experiment set: .jsonnet, or a rendered config.json")
     parser.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE",
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="Jsonnet external variable (std.extVar); VALUE is parsed as JSON when it can be, else a string",
     )
 

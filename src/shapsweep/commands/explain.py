@@ -13,8 +13,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--run", required=True, help="run id")
     parser.add_argument("--rows", required=True, help="rows.parquet of the run's data")
-    parser.add_argument("--shard", nargs=4, action="append", required=True, metavar=("ID", "START", "END", "OUT"),
-                        help="a shard: its id, row range [START, END) in rows.parquet and output file; repeatable")
+    parser.add_argument(
+        "--shard",
+        nargs=4,
+        action="append",
+        required=True,
+        metavar=("ID", "START", "END", "OUT"),
+        help="a shard: its id, row range [START, END) in rows.parquet and output file; repeatable",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 

@@ -18,11 +18,19 @@ def plan_rows(exp) -> list[dict]:
     out = []
     for run_id, run in exp.runs.items():
         plan = exp.shard_plan(run_id)
-        out.append({
-            "run_id": run_id, "slug": run["slug"], "variant": run["variant"], "params": run["params"],
-            "reference": run["reference"], "compared_to": exp.references[run_id], "data_id": run["data_id"],
-            "n_rows": plan.n_rows, "n_shards": len(plan.shards),
-        })
+        out.append(
+            {
+                "run_id": run_id,
+                "slug": run["slug"],
+                "variant": run["variant"],
+                "params": run["params"],
+                "reference": run["reference"],
+                "compared_to": exp.references[run_id],
+                "data_id": run["data_id"],
+                "n_rows": plan.n_rows,
+                "n_shards": len(plan.shards),
+            }
+        )
     return out
 
 

@@ -11,9 +11,15 @@ from shapsweep.commands.config_arg import add_config_argument, fail, load
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--set-dir", type=Path, help="results/<set> (default: from the config)")
-    parser.add_argument("--out", type=Path, help="index.html to write; pages go next to it (default: <set-dir>/report/index.html)")
-    parser.add_argument("--sort-rows-by", help="per-row metric ordering each run page (default: config report.sort_rows_by)")
-    parser.add_argument("--max-rows", type=int, help="rows listed per run page; 0 = all (default: config report.max_rows)")
+    parser.add_argument(
+        "--out", type=Path, help="index.html to write; pages go next to it (default: <set-dir>/report/index.html)"
+    )
+    parser.add_argument(
+        "--sort-rows-by", help="per-row metric ordering each run page (default: config report.sort_rows_by)"
+    )
+    parser.add_argument(
+        "--max-rows", type=int, help="rows listed per run page; 0 = all (default: config report.max_rows)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,8 +24,15 @@ def run(args: argparse.Namespace) -> int:
         for run_id in exp.runs:
             shards = exp.shard_plan(run_id).shards
             missing = [s.shard_id for s in shards if not layout.shard_file(set_dir, run_id, s.shard_id).exists()]
-            lines.append({"run_id": run_id, "shards": len(shards), "done": len(shards) - len(missing),
-                          "missing": missing, "summary": layout.summary_file(set_dir, run_id).exists()})
+            lines.append(
+                {
+                    "run_id": run_id,
+                    "shards": len(shards),
+                    "done": len(shards) - len(missing),
+                    "missing": missing,
+                    "summary": layout.summary_file(set_dir, run_id).exists(),
+                }
+            )
     except ConfigError as exc:
         return fail(exc)
     for line in lines:

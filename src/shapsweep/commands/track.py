@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from shapsweep.commands.config_arg import add_config_argument, fail, load
@@ -13,7 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--run", required=True, help="run id")
     parser.add_argument("--set-dir", type=Path, help="results/<set> (default: from the config)")
-    parser.add_argument("--out", required=True, type=Path, help="marker JSON to write (status, W&B run name, id, folder)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="marker JSON to write (status, W&B run name, id, folder)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(exc)
     set_dir = args.set_dir or layout.set_dir(exp.config)
-    faith = [layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids] if exp.config["evaluation"]["enabled"] else []
+    faith = (
+        [layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids]
+        if exp.config["evaluation"]["enabled"]
+        else []
+    )
     record = track_run(
         set_name=exp.config["experiment_set_id"],
         run_id=args.run,

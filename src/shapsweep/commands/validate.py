@@ -10,14 +10,18 @@ from shapsweep.config import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--check-dataset", action="store_true",
-                        help="load the first rows of each dataset and check the mapped columns and filters")
+    parser.add_argument(
+        "--check-dataset",
+        action="store_true",
+        help="load the first rows of each dataset and check the mapped columns and filters",
+    )
 
 
 def check_dataset(exp) -> list[str]:
     """Load each distinct dataset's first rows and select them; return one line each."""
     from shapsweep.data.load import load_source
     from shapsweep.data.selection import select_table
+
     lines, seen = [], set()
     for run in exp.runs.values():
         ex = run["explain"]

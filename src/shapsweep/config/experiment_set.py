@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from shapsweep.config.errors import ConfigError
+from shapsweep.config.hashing import readable, short_hash
 from shapsweep.config.render import render
 from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
-from shapsweep.config.hashing import readable, short_hash
 
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")
@@ -82,7 +82,9 @@ class ExperimentSet:
         (the row order does not depend on it; each run explains its first max_samples rows)."""
         runs = [r for r in self.runs.values() if r["data_id"] == data_id]
         if not runs:
-            raise ConfigError(f"data id {data_id!r}: no run of experiment set {self.config['experiment_set_id']!r} reads it")
+            raise ConfigError(
+                f"data id {data_id!r}: no run of experiment set {self.config['experiment_set_id']!r} reads it"
+            )
         ex = runs[0]["explain"]
         return ex["dataset"], {**ex["selection"], "max_samples": None}
 
@@ -94,8 +96,10 @@ class ExperimentSet:
         for run_id, run in self.runs.items():
             match = None
             for ref in refs:
-                if ref["run_id"] != run_id and ref["data_id"] == run["data_id"] and all(
-                    ref["explain"][b] == run["explain"][b] for b in ("model", "features", "value")
+                if (
+                    ref["run_id"] != run_id
+                    and ref["data_id"] == run["data_id"]
+                    and all(ref["explain"][b] == run["explain"][b] for b in ("model", "features", "value"))
                 ):
                     match = ref["run_id"]
                     break
@@ -167,8 +171,7 @@ def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dic
     blocks = {b: cfg.get(b, {}) for b in RUN_BLOCKS}
     blocks["shard_size"] = cfg["shard_size"]
     merged = deep_merge(blocks, overrides)
-    merged = fill_defaults(merged, {"properties": {
-        **{b: {"$ref": f"#/$defs/{b}", "default": {}} for b in RUN_BLOCKS}}})
+    merged = fill_defaults(merged, {"properties": {**{b: {"$ref": f"#/$defs/{b}", "default": {}} for b in RUN_BLOCKS}}})
     label = f"{where} ({variant['name']}" + (f", {params}" if params else "") + ")"
     for b in RUN_BLOCKS:
         key = (b, json.dumps(merged[b], sort_keys=True))

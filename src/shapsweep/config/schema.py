@@ -38,8 +38,15 @@ def format_path(parts: list | tuple) -> str:
     return out
 
 
-_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
-               "object": "an object", "array": "a list", "null": "null"}
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
 
 
 def _message(err: jsonschema.ValidationError) -> tuple[list, str]:
@@ -65,7 +72,10 @@ def _message(err: jsonschema.ValidationError) -> tuple[list, str]:
             words = "a positive integer" + (" or null" if "null" in types else "")
         return path, f"must be {words} (got {json.dumps(err.instance)})"
     if v == "enum":
-        return path, f"must be one of {', '.join(map(json.dumps, err.validator_value))} (got {json.dumps(err.instance)})"
+        return (
+            path,
+            f"must be one of {', '.join(map(json.dumps, err.validator_value))} (got {json.dumps(err.instance)})",
+        )
     if v == "pattern":
         return path, f"must match {err.validator_value} (got {err.instance!r})"
     if v == "minItems":

@@ -22,7 +22,10 @@ def load_source(dataset: dict):
             if not dataset.get("repo_id"):
                 raise ConfigError("dataset.repo_id: required when dataset.source is 'hub'")
             return datasets.load_dataset(
-                dataset["repo_id"], dataset.get("subset"), split=dataset["split"], revision=dataset.get("revision"),
+                dataset["repo_id"],
+                dataset.get("subset"),
+                split=dataset["split"],
+                revision=dataset.get("revision"),
                 data_files=dataset.get("data_files"),
             )
         files = [str(p) for p in resolve_data_files(dataset)]
@@ -44,8 +47,11 @@ def check_columns(available: list[str], dataset: dict) -> None:
     for canonical, column in column_mapping(dataset).items():
         if column not in available:
             where = f"dataset.columns.{canonical}" if canonical in (dataset.get("columns") or {}) else "dataset.columns"
-            hint = "" if canonical != "text" or "text" in (dataset.get("columns") or {}) else (
-                " (map it: dataset.columns: {text: '<your text column>'})")
+            hint = (
+                ""
+                if canonical != "text" or "text" in (dataset.get("columns") or {})
+                else (" (map it: dataset.columns: {text: '<your text column>'})")
+            )
             raise ConfigError(
                 f"{where}: column {column!r} for {canonical!r} is not in the dataset "
                 f"(available: {', '.join(available)}){hint}"

@@ -1,6 +1,6 @@
 """Shapley estimators over games (callables mapping a (k, n) bool coalition matrix to k floats).
 
-    from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
+from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
 """
 
 from .budget import resolve_budget
@@ -8,4 +8,13 @@ from .normalizers import NORMALIZERS, normalize
 from .registry import DEFAULT_METHOD, METHODS, Method, estimate
 from .result import ShapleyEstimate
 
-__all__ = ["estimate", "DEFAULT_METHOD", "normalize", "resolve_budget", "METHODS", "NORMALIZERS", "Method", "ShapleyEstimate"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "NORMALIZERS",
+    "Method",
+    "ShapleyEstimate",
+    "estimate",
+    "normalize",
+    "resolve_budget",
+]

@@ -22,15 +22,17 @@ def resolve_budget(
     linear: float | None = None,
 ) -> int:
     """Turn exactly one of the budget knobs into a count of distinct coalitions (at most 2^n)."""
-    given = {k: v for k, v in dict(budget=budget, num_samples=num_samples, fraction=fraction, linear=linear).items() if v is not None}
+    given = {
+        k: v
+        for k, v in dict(budget=budget, num_samples=num_samples, fraction=fraction, linear=linear).items()
+        if v is not None
+    }
     if len(given) != 1:
-        raise ValueError(
-            f"give exactly one of budget, num_samples, fraction, linear (got {sorted(given) or 'none'})"
-        )
+        raise ValueError(f"give exactly one of budget, num_samples, fraction, linear (got {sorted(given) or 'none'})")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n_players must be a positive integer, got {n!r}")
     total = 2**n
-    (knob, value), = given.items()
+    ((knob, value),) = given.items()
     if knob in ("budget", "num_samples"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{knob} must be a positive integer, got {value!r}")

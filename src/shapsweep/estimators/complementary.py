@@ -99,7 +99,9 @@ def _capacity_left(n: int, taken: set[bytes]) -> np.ndarray:
 
 def complementary(game: BudgetedGame, n: int, rng: np.random.Generator, *, variant: str = "standard"):
     if variant not in VARIANTS:
-        raise ValueError(f"option variant={variant!r} is not valid for method 'complementary'; valid: {', '.join(VARIANTS)}")
+        raise ValueError(
+            f"option variant={variant!r} is not valid for method 'complementary'; valid: {', '.join(VARIANTS)}"
+        )
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
     strata = _Strata(n)
     taken: set[bytes] = set()
@@ -113,7 +115,9 @@ def complementary(game: BudgetedGame, n: int, rng: np.random.Generator, *, varia
     return strata.shapley(v_empty, v_full), None
 
 
-def neyman(game: BudgetedGame, n: int, rng: np.random.Generator, *, pilot_fraction: float = 0.3, variant: str = "standard"):
+def neyman(
+    game: BudgetedGame, n: int, rng: np.random.Generator, *, pilot_fraction: float = 0.3, variant: str = "standard"
+):
     if not 0 < pilot_fraction < 1:
         raise ValueError(f"option pilot_fraction must be in (0, 1) for method 'neyman', got {pilot_fraction!r}")
     if variant not in VARIANTS:
@@ -133,7 +137,12 @@ def neyman(game: BudgetedGame, n: int, rng: np.random.Generator, *, pilot_fracti
     alloc = allocate_pairs(_capacity_left(n, taken), sizes_per_group, pilot_pairs)
     _evaluate(game, strata, _sample(n, alloc, rng, taken))
     # Neyman: stratum sample sizes proportional to the stratum's standard deviation (strata weigh equally).
-    sd = np.array([np.std(strata.by_size.get(g[0], [0.0]), ddof=1) if len(strata.by_size.get(g[0], [])) > 1 else 0.0 for g in groups])
+    sd = np.array(
+        [
+            np.std(strata.by_size.get(g[0], [0.0]), ddof=1) if len(strata.by_size.get(g[0], [])) > 1 else 0.0
+            for g in groups
+        ]
+    )
     mass = sizes_per_group * np.where(sd > 0, sd, sd[sd > 0].min() if np.any(sd > 0) else 1.0)
     alloc = allocate_pairs(_capacity_left(n, taken), mass, game.remaining // 2)
     _evaluate(game, strata, _sample(n, alloc, rng, taken))

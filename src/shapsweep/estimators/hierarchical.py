@@ -79,7 +79,7 @@ def hierarchical(game: BudgetedGame, n: int, rng: np.random.Generator, *, groups
     if inner not in METHODS or inner in ("hierarchical", "random"):
         valid = ", ".join(m for m in METHODS if m not in ("hierarchical", "random"))
         raise ValueError(f"option inner={inner!r} is not valid for method 'hierarchical'; valid: {valid}")
-    v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
+    _v_empty, _v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
     values = _explain(game, n, np.arange(n), np.zeros(n, bool), game.remaining + 2, rng, groups, inner, None)
     phi = np.array([values[i] for i in range(n)])
     return phi, None

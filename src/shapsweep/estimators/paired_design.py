@@ -72,7 +72,12 @@ def allocate_pairs(capacity: np.ndarray, mass: np.ndarray, n_pairs: int) -> np.n
 
 
 def draw_distinct_subsets(
-    n: int, s: int, k: int, rng: np.random.Generator, must_contain_first: bool = False, exclude: set[bytes] | None = None
+    n: int,
+    s: int,
+    k: int,
+    rng: np.random.Generator,
+    must_contain_first: bool = False,
+    exclude: set[bytes] | None = None,
 ) -> np.ndarray:
     """Up to k distinct uniform subsets of size s (containing player 0 if asked), none of whose packed
     rows is in `exclude`, as a (<=k, n) bool matrix. Fewer than k only when fewer remain."""

@@ -10,8 +10,8 @@ import numpy as np
 
 from .complementary import complementary, neyman
 from .exact import exact
-from .hierarchical import hierarchical
 from .game_batching import BudgetedGame, Game
+from .hierarchical import hierarchical
 from .kernel import kernel
 from .leverage import leverage
 from .monte_carlo import mc
@@ -38,13 +38,19 @@ METHODS: dict[str, Method] = {
     "kernel": Method(kernel, lambda n: min(4, 2**n), "KernelSHAP, paired, without replacement, efficiency exact"),
     "leverage": Method(leverage, lambda n: min(4, 2**n), "Leverage SHAP, paired, without replacement"),
     "regression_adjusted": Method(
-        regression_adjusted, lambda n: min(4, 2**n), "paired KernelSHAP on the residual of a degree-3 Fourier (ridge or Lasso) or sparse Moebius surrogate, chosen by held-out error; permutations below 5n"
+        regression_adjusted,
+        lambda n: min(4, 2**n),
+        "paired KernelSHAP on the residual of a degree-3 Fourier (ridge or Lasso) or sparse Moebius surrogate, chosen by held-out error; permutations below 5n",
     ),
     "permutation": Method(permutation, lambda n: 2 * n, "antithetic permutation sampling with standard errors"),
     "mc": Method(mc, lambda n: 2, "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited"),
-    "complementary": Method(complementary, lambda n: min(4, 2**n), "MLLM-SHAP complementary pairs by size, standard | limited"),
+    "complementary": Method(
+        complementary, lambda n: min(4, 2**n), "MLLM-SHAP complementary pairs by size, standard | limited"
+    ),
     "neyman": Method(neyman, lambda n: min(4, 2**n), "MLLM-SHAP complementary with Neyman allocation across sizes"),
-    "hierarchical": Method(hierarchical, lambda n: min(16, 2**n), "MLLM-SHAP hierarchical groups, inner estimator per level"),
+    "hierarchical": Method(
+        hierarchical, lambda n: min(16, 2**n), "MLLM-SHAP hierarchical groups, inner estimator per level"
+    ),
     "random": Method(random_baseline, lambda n: 2, "seeded random baseline (not an estimator), floor of metrics"),
 }
 

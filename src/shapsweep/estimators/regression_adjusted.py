@@ -56,7 +56,7 @@ def _terms(n: int, degree: int, basis: str) -> list[tuple[int, ...]]:
 def _design(z: np.ndarray, terms_by_degree: dict[int, np.ndarray], basis: str) -> np.ndarray:
     x = np.where(z, 1.0, -1.0) if basis == "fourier" else z.astype(np.float64)
     cols = []
-    for k, idx in terms_by_degree.items():
+    for _k, idx in terms_by_degree.items():
         cols.append(x[:, idx].prod(axis=2))
     return np.hstack(cols)
 
@@ -131,7 +131,9 @@ def _loo_ridge(k: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
     return best[1], best[0]
 
 
-def _sparse_moebius(z: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, max_order: int, complement: np.ndarray):
+def _sparse_moebius(
+    z: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, max_order: int, complement: np.ndarray
+):
     """Sparse unanimity (Moebius) surrogate by iteratively reweighted ridge: (terms, coefficients, held-out error).
 
     Games like sums of unanimity games put a few large coefficients on interactions up to high order,
@@ -163,7 +165,9 @@ def _sparse_moebius(z: np.ndarray, y: np.ndarray, v_empty: float, v_full: float,
     def fit(train):
         alpha, _ = _loo_ridge(gram0[np.ix_(train, train)], t[train])
         beta = w_terms * (x_all[train].T @ alpha)
-        keep = np.sort(np.argsort(-np.abs(beta), kind="stable")[: min(MOEBIUS_KEEP_PER_ROW * len(train), MOEBIUS_KEEP_MAX)])
+        keep = np.sort(
+            np.argsort(-np.abs(beta), kind="stable")[: min(MOEBIUS_KEEP_PER_ROW * len(train), MOEBIUS_KEEP_MAX)]
+        )
         x, beta = x_all[np.ix_(train, keep)], beta[keep]  # the rest carry no weight after round 0
         for _ in range(MOEBIUS_REWEIGHTS):
             w = np.abs(beta) + 1e-3 * np.abs(beta).max()
@@ -226,7 +230,9 @@ def regression_adjusted(
             f"option surrogate={surrogate!r} is not valid for method 'regression_adjusted'; valid: {', '.join(SURROGATES)}"
         )
     if basis not in BASES:
-        raise ValueError(f"option basis={basis!r} is not valid for method 'regression_adjusted'; valid: {', '.join(BASES)}")
+        raise ValueError(
+            f"option basis={basis!r} is not valid for method 'regression_adjusted'; valid: {', '.join(BASES)}"
+        )
     if not isinstance(degree, int) or not 1 <= degree <= 5:
         raise ValueError(f"option degree must be an integer in 1..5 for method 'regression_adjusted', got {degree!r}")
     if 2 * n <= game.budget < permutation_below * n:
@@ -258,7 +264,9 @@ def regression_adjusted(
         target = np.concatenate([[v_empty, v_full], y])
         fit_intercept = True
     x = _design(rows, by_degree, basis)
-    coef, intercept, fourier_error = _fit_surrogate(x, target, n, surrogate, fit_intercept)  # moebius: Lasso with intercept
+    coef, intercept, fourier_error = _fit_surrogate(
+        x, target, n, surrogate, fit_intercept
+    )  # moebius: Lasso with intercept
     if surrogate == "auto" and basis == "fourier" and game.budget <= SPARSE_MOEBIUS_UP_TO * n:
         # Same folds of pairs, same target (half-differences): the lower held-out error wins.
         m_terms, m_coef, m_error = _sparse_moebius(z, y, v_empty, v_full, _moebius_order(n), design.complement)

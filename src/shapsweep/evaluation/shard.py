@@ -19,7 +19,7 @@ from shapsweep.evaluation.faithfulness import DEFAULT_FRACTIONS, METRICS, evalua
 SCHEMA = {
     "row_id": pl.Utf8,
     "run_id": pl.Utf8,
-    **{name: pl.Float64 for name in METRICS},
+    **dict.fromkeys(METRICS, pl.Float64),
     "deletion_curve": pl.List(pl.Float64),
     "insertion_curve": pl.List(pl.Float64),
     "n_coalitions": pl.Int64,
@@ -30,7 +30,7 @@ SCHEMA = {
 
 
 def _empty_result(row_id: str, run_id: str, status: str, error: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {name: None for name in SCHEMA}
+    out: dict[str, Any] = dict.fromkeys(SCHEMA)
     out.update(row_id=row_id, run_id=run_id, status=status, error=error)
     return out
 
@@ -62,21 +62,32 @@ def evaluate_shard(model, shard: pl.DataFrame, rows: pl.DataFrame, fractions=DEF
             continue
         players = list(explained["players"] or [])
         if list(game.players) != players:
-            results.append(_empty_result(
-                row_id, run_id, "players_mismatch",
-                f"the model now gives {game.n_players} players {game.players[:5]}..., the shard has {len(players)}: "
-                "the run's model or features changed since it was explained; re-run explain",
-            ))
+            results.append(
+                _empty_result(
+                    row_id,
+                    run_id,
+                    "players_mismatch",
+                    f"the model now gives {game.n_players} players {game.players[:5]}..., the shard has {len(players)}: "
+                    "the run's model or features changed since it was explained; re-run explain",
+                )
+            )
             continue
         try:
             result = evaluate(game, explained["attribution"], fractions)
         except ValueError as exc:
             results.append(_empty_result(row_id, run_id, "bad_attribution", str(exc)))
             continue
-        results.append({
-            "row_id": row_id, "run_id": run_id, **result.metrics(),
-            "deletion_curve": result.deletion_curve, "insertion_curve": result.insertion_curve,
-            "n_coalitions": result.n_coalitions, "eval_runtime_s": time.perf_counter() - started,
-            "status": "ok", "error": None,
-        })
+        results.append(
+            {
+                "row_id": row_id,
+                "run_id": run_id,
+                **result.metrics(),
+                "deletion_curve": result.deletion_curve,
+                "insertion_curve": result.insertion_curve,
+                "n_coalitions": result.n_coalitions,
+                "eval_runtime_s": time.perf_counter() - started,
+                "status": "ok",
+                "error": None,
+            }
+        )
     return pl.DataFrame(results, schema=SCHEMA)

@@ -78,9 +78,8 @@ def tokenize_row(
             for (s, e), sp in zip(offsets, special)
             if not sp and s < text_end and e > text_start
         ]
-    if features["granularity"] == "spans":
-        if spans is None:
-            raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")
+    if features["granularity"] == "spans" and spans is None:
+        raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")
     try:
         players = split_players(
             text,

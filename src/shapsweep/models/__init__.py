@@ -5,7 +5,7 @@ from __future__ import annotations
 from shapsweep.models.config import resolve_configs
 from shapsweep.models.errors import RowError
 
-__all__ = ["load_model", "RowError", "resolve_configs"]
+__all__ = ["RowError", "load_model", "resolve_configs"]
 
 
 def load_model(model_cfg: dict | None, features_cfg: dict | None = None, value_cfg: dict | None = None):

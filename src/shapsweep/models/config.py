@@ -97,7 +97,9 @@ def _positive_int(field: str, value) -> None:
         raise ValueError(f"{field}: expected a positive integer, got {value!r}")
 
 
-def resolve_configs(model_cfg: dict | None, features_cfg: dict | None, value_cfg: dict | None) -> tuple[dict, dict, dict]:
+def resolve_configs(
+    model_cfg: dict | None, features_cfg: dict | None, value_cfg: dict | None
+) -> tuple[dict, dict, dict]:
     """The three blocks with defaults filled in, validated."""
     model = _fill("model", model_cfg, MODEL_DEFAULTS)
     _choice("model.connector", model["connector"], CONNECTORS)
@@ -115,7 +117,9 @@ def resolve_configs(model_cfg: dict | None, features_cfg: dict | None, value_cfg
     _choice("features.masking", features["masking"], STRATEGIES)
     _positive_int("features.max_players", features["max_players"])
     if not isinstance(features["exclude_punctuation"], bool):
-        raise ValueError(f"features.exclude_punctuation: expected true or false, got {features['exclude_punctuation']!r}")
+        raise ValueError(
+            f"features.exclude_punctuation: expected true or false, got {features['exclude_punctuation']!r}"
+        )
 
     kinds = VALUE_KINDS[model["connector"]]
     value_cfg = dict(value_cfg or {})
@@ -128,7 +132,11 @@ def resolve_configs(model_cfg: dict | None, features_cfg: dict | None, value_cfg
     value["kind"] = kind
     for field, choices in CHOICES.items():
         name = field.split(".", 1)[1]
-        if field.startswith("value.") and name in value and not (kind == "generate_similarity" and name == "similarity"):
+        if (
+            field.startswith("value.")
+            and name in value
+            and not (kind == "generate_similarity" and name == "similarity")
+        ):
             _choice(field, value[name], choices)
     if kind == "generate_similarity":
         _choice("value.similarity", value["similarity"], ("cosine", "euclidean", "tfidf"))

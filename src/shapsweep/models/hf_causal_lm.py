@@ -43,7 +43,9 @@ class HFCausalLM:
         self.eos_ids = torch.tensor(sorted({eos} if isinstance(eos, int) else set(eos or [])), dtype=torch.long)
         candidates = (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, 0)
         self.pad_token_id = next(t for t in candidates if t is not None)
-        self.mask_token_id = next((t for t in (tok.mask_token_id, tok.unk_token_id, tok.pad_token_id) if t is not None), None)
+        self.mask_token_id = next(
+            (t for t in (tok.mask_token_id, tok.unk_token_id, tok.pad_token_id) if t is not None), None
+        )
         self.special_ids = set(tok.all_special_ids)
         self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
         self.embedder = None
@@ -86,8 +88,13 @@ class HFCausalLM:
 
     def tokenize(self, row: dict, extra_tokens: int) -> TokenizedRow:
         tokenized = tokenize_row(
-            self.tokenizer, row_text(row), self.features, spans=row.get("spans"),
-            prefix=self.prefix, suffix=self.suffix, add_special_tokens=self.add_special_tokens,
+            self.tokenizer,
+            row_text(row),
+            self.features,
+            spans=row.get("spans"),
+            prefix=self.prefix,
+            suffix=self.suffix,
+            add_special_tokens=self.add_special_tokens,
             prepend_ids=self.prepend_ids,
         )
         if self.max_length is not None and len(tokenized.ids) + extra_tokens > self.max_length:
@@ -99,8 +106,13 @@ class HFCausalLM:
 
     def _masked(self, tokenized: TokenizedRow, coalitions: np.ndarray):
         return mask_batch(
-            tokenized.ids, tokenized.owners, coalitions, self.features["masking"],
-            pad_token_id=self.pad_token_id, mask_token_id=self.mask_token_id, padding_side="left",
+            tokenized.ids,
+            tokenized.owners,
+            coalitions,
+            self.features["masking"],
+            pad_token_id=self.pad_token_id,
+            mask_token_id=self.mask_token_id,
+            padding_side="left",
         )
 
     # ---- model calls --------------------------------------------------------------------------
@@ -114,8 +126,11 @@ class HFCausalLM:
         positions = torch.cat([torch.from_numpy(batch.position_ids), lengths[:, None] + torch.arange(r)], dim=1)
         with torch.inference_mode():
             logits = self.model(
-                input_ids=ids.to(self.device), attention_mask=attention.to(self.device),
-                position_ids=positions.to(self.device), logits_to_keep=r + 1, use_cache=False,
+                input_ids=ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                position_ids=positions.to(self.device),
+                logits_to_keep=r + 1,
+                use_cache=False,
             ).logits[:, :-1]
         usage.add(1, int(batch.lengths.sum()) + b * r)
         return response_logprob(logits, response.to(self.device), self.value["reduce"])
@@ -134,8 +149,12 @@ class HFCausalLM:
         with torch.inference_mode():
             for step in range(self.max_new_tokens):
                 out = self.model(
-                    input_ids=ids, attention_mask=attention, position_ids=positions,
-                    past_key_values=past, use_cache=True, logits_to_keep=1,
+                    input_ids=ids,
+                    attention_mask=attention,
+                    position_ids=positions,
+                    past_key_values=past,
+                    use_cache=True,
+                    logits_to_keep=1,
                 )
                 usage.add(1, int(batch.lengths.sum()) if step == 0 else int((~finished).sum()))
                 past = out.past_key_values
@@ -180,7 +199,10 @@ class HFCausalLM:
                 full_ids = torch.cat([lead_ids, ids], dim=1)
                 full_mask = torch.cat([torch.ones_like(lead_ids), mask], dim=1)
                 hidden = self.model(
-                    input_ids=full_ids, attention_mask=full_mask, output_hidden_states=True, use_cache=False,
+                    input_ids=full_ids,
+                    attention_mask=full_mask,
+                    output_hidden_states=True,
+                    use_cache=False,
                     logits_to_keep=1,
                 ).hidden_states[-1]
                 vectors = hidden[:, len(lead) :]
@@ -236,7 +258,11 @@ class HFCausalLM:
 
         players = tokenized.players
         game = CachedGame(
-            [p.text for p in players], [(p.start, p.end) for p in players], evaluate, self.runner, usage,
+            [p.text for p in players],
+            [(p.start, p.end) for p in players],
+            evaluate,
+            self.runner,
+            usage,
             response=response_text,
         )
         game.response_ids = list(response_ids)

@@ -26,7 +26,9 @@ class HFClassifier:
         self.target_class = self._resolve_target(value_cfg["target_class"])
         tok = self.tokenizer
         self.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-        self.mask_token_id = next((t for t in (tok.mask_token_id, tok.pad_token_id, tok.unk_token_id) if t is not None), None)
+        self.mask_token_id = next(
+            (t for t in (tok.mask_token_id, tok.pad_token_id, tok.unk_token_id) if t is not None), None
+        )
         self.max_length = max_positions(self.model.config)
 
     def _resolve_target(self, target):
@@ -44,8 +46,12 @@ class HFClassifier:
 
     def logits(self, tokenized, coalitions: np.ndarray, usage: Usage) -> torch.Tensor:
         batch = mask_batch(
-            tokenized.ids, tokenized.owners, coalitions, self.features["masking"],
-            pad_token_id=self.pad_token_id, mask_token_id=self.mask_token_id,
+            tokenized.ids,
+            tokenized.owners,
+            coalitions,
+            self.features["masking"],
+            pad_token_id=self.pad_token_id,
+            mask_token_id=self.mask_token_id,
         )
         with torch.inference_mode():
             logits = self.model(

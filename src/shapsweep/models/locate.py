@@ -21,7 +21,9 @@ def resolve_path_or_id(path_or_id: str, field: str = "model.path_or_id") -> str:
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ValueError(f"{field}: cannot import {module_name!r} ({error}); install the package that ships the model") from error
+            raise ValueError(
+                f"{field}: cannot import {module_name!r} ({error}); install the package that ships the model"
+            ) from error
         if not hasattr(module, "get_model_path"):
             raise ValueError(f"{field}: module {module_name!r} has no get_model_path()")
         return str(module.get_model_path())

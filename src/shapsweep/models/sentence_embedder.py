@@ -40,7 +40,11 @@ class SentenceEmbedder:
         self.tokenizer = self.encoder.tokenizer
         self.runner = BatchRunner(model_cfg["batch_size"])
         self.mask_token_id = next(
-            (t for t in (self.tokenizer.mask_token_id, self.tokenizer.pad_token_id, self.tokenizer.unk_token_id) if t is not None),
+            (
+                t
+                for t in (self.tokenizer.mask_token_id, self.tokenizer.pad_token_id, self.tokenizer.unk_token_id)
+                if t is not None
+            ),
             None,
         )
         self.pad_token_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0

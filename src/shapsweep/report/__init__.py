@@ -3,4 +3,4 @@
 from shapsweep.report.inputs import ReportInputs, load_report_inputs
 from shapsweep.report.pages import ReportFiles, build_report
 
-__all__ = ["ReportInputs", "ReportFiles", "build_report", "load_report_inputs"]
+__all__ = ["ReportFiles", "ReportInputs", "build_report", "load_report_inputs"]

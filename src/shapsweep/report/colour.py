@@ -31,7 +31,7 @@ class DivergingScale:
     limit: float
 
     @classmethod
-    def for_values(cls, values) -> "DivergingScale":
+    def for_values(cls, values) -> DivergingScale:
         """A scale whose limit is the largest finite |value| (1.0 when there is none, so 0 stays white)."""
         finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
         top = max(finite, default=0.0)
@@ -53,7 +53,7 @@ class DivergingScale:
 
     def legend_gradient(self) -> str:
         """A CSS linear-gradient from -limit (left) through 0 (middle) to +limit (right)."""
-        return "linear-gradient(to right, {}, {}, {})".format(_hex(NEGATIVE), _hex(CENTRE), _hex(POSITIVE))
+        return f"linear-gradient(to right, {_hex(NEGATIVE)}, {_hex(CENTRE)}, {_hex(POSITIVE)})"
 
     def legend_ticks(self) -> list[float]:
         return [-self.limit, -self.limit / 2, 0.0, self.limit / 2, self.limit]

@@ -20,7 +20,12 @@ from shapsweep import layout
 from shapsweep.explain import SHARD_SCHEMA
 
 # Per-row columns of reference_errors.parquet, renamed so they read as "against the reference".
-REFERENCE_ERROR_COLUMNS = {"rel_l2": "ref_rel_l2", "spearman": "ref_spearman", "mse": "ref_mse", "topk_overlap": "ref_topk_overlap"}
+REFERENCE_ERROR_COLUMNS = {
+    "rel_l2": "ref_rel_l2",
+    "spearman": "ref_spearman",
+    "mse": "ref_mse",
+    "topk_overlap": "ref_topk_overlap",
+}
 
 
 @dataclass
@@ -52,7 +57,9 @@ def _normalise_shard(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     for name in ("row_id", "run_id"):
         if name not in frame.columns:
             raise ValueError(f"shard file {path} has no `{name}` column: it does not follow the shard contract")
-    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SHARD_SCHEMA.items() if name not in frame.columns]
+    missing = [
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in SHARD_SCHEMA.items() if name not in frame.columns
+    ]
     frame = frame.with_columns(missing) if missing else frame
     casts = [pl.col(n).cast(t, strict=False) for n, t in SHARD_SCHEMA.items() if frame.schema[n] != t]
     frame = frame.with_columns(casts) if casts else frame
@@ -124,7 +131,9 @@ def load_report_inputs(experiment, set_dir: str | Path | None = None) -> ReportI
         errors = pl.read_parquet(compare["row_errors"])
         keep = [c for c in REFERENCE_ERROR_COLUMNS if c in errors.columns]
         reference_errors = errors.select(
-            pl.col("run_id").cast(pl.Utf8), pl.col("row_id").cast(pl.Utf8), *[pl.col(c).alias(REFERENCE_ERROR_COLUMNS[c]) for c in keep]
+            pl.col("run_id").cast(pl.Utf8),
+            pl.col("row_id").cast(pl.Utf8),
+            *[pl.col(c).alias(REFERENCE_ERROR_COLUMNS[c]) for c in keep],
         )
     faithfulness = pl.concat([pl.read_parquet(p) for p in faith_paths], how="diagonal_relaxed") if faith_paths else None
 

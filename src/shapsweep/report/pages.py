@@ -99,22 +99,34 @@ def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
         return pl.DataFrame()
     infos = inputs.infos
     frame = exp.with_columns(
-        pl.col("run_id").replace_strict({r: i.method for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("method"),
-        pl.col("run_id").replace_strict({r: i.data_id for r, i in infos.items()}, default=None, return_dtype=pl.Utf8).alias("data_id"),
+        pl.col("run_id")
+        .replace_strict({r: i.method for r, i in infos.items()}, default=None, return_dtype=pl.Utf8)
+        .alias("method"),
+        pl.col("run_id")
+        .replace_strict({r: i.data_id for r, i in infos.items()}, default=None, return_dtype=pl.Utf8)
+        .alias("data_id"),
     )
     for extra in (inputs.reference_errors, inputs.faithfulness):
         if extra is not None and extra.height:
             numeric = [c for c, t in extra.schema.items() if t.is_numeric() and c not in frame.columns]
             frame = frame.join(extra.select("run_id", "row_id", *numeric), on=["run_id", "row_id"], how="left")
     # A set without a compared run (only its reference, or none) has no errors: null, not absent.
-    absent = [pl.lit(None, dtype=pl.Float64).alias(c) for c in REFERENCE_ERROR_COLUMNS.values() if c not in frame.columns]
+    absent = [
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in REFERENCE_ERROR_COLUMNS.values() if c not in frame.columns
+    ]
     return frame.with_columns(absent) if absent else frame
 
 
 def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFrame:
     """One row per run for the plots: method, budget (configured, else mean coalitions evaluated),
     mean runtime per row and mean error against the reference."""
-    schema = {"run_id": pl.Utf8, "method": pl.Utf8, "budget": pl.Float64, "runtime_s": pl.Float64, "ref_rel_l2": pl.Float64}
+    schema = {
+        "run_id": pl.Utf8,
+        "method": pl.Utf8,
+        "budget": pl.Float64,
+        "runtime_s": pl.Float64,
+        "ref_rel_l2": pl.Float64,
+    }
     if metrics.is_empty():
         return pl.DataFrame(schema=schema)
     ok = metrics.filter(pl.col("status").is_null() | (pl.col("status") == "ok"))
@@ -126,13 +138,15 @@ def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFr
     rows = []
     for r in agg.iter_rows(named=True):
         info = infos[r["run_id"]]
-        rows.append({
-            "run_id": r["run_id"],
-            "method": info.method,
-            "budget": info.budget if info.budget is not None else r["mean_evals"],
-            "runtime_s": r["runtime_s"],
-            "ref_rel_l2": r["ref_rel_l2"],
-        })
+        rows.append(
+            {
+                "run_id": r["run_id"],
+                "method": info.method,
+                "budget": info.budget if info.budget is not None else r["mean_evals"],
+                "runtime_s": r["runtime_s"],
+                "ref_rel_l2": r["ref_rel_l2"],
+            }
+        )
     return pl.DataFrame(rows, schema=schema).sort("run_id")
 
 
@@ -151,8 +165,10 @@ def _evaluated_curves(inputs: ReportInputs) -> pl.DataFrame:
 
 
 def _write_plots(out_dir: Path, inputs: ReportInputs, metrics: pl.DataFrame, per_run: pl.DataFrame) -> dict[str, Path]:
-    ok = metrics.filter(pl.col("status").is_null() | (pl.col("status") == "ok")) if metrics.height else pl.DataFrame(
-        schema={"method": pl.Utf8, "attribution": pl.List(pl.Float64)}
+    ok = (
+        metrics.filter(pl.col("status").is_null() | (pl.col("status") == "ok"))
+        if metrics.height
+        else pl.DataFrame(schema={"method": pl.Utf8, "attribution": pl.List(pl.Float64)})
     )
     figures = {
         "error_vs_budget": plots.error_vs_budget(per_run),
@@ -194,34 +210,59 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
         scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
         runs = []
         for r in part.iter_rows(named=True):
-            runs.append({
-                "info": inputs.infos[r["run_id"]],
-                "page": run_page(r["run_id"]),
-                "row": r,
-                "segments": segments(
-                    r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"],
-                    text=record.get("text"), spans=r["player_spans"],
-                ),
-                "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
-            })
+            runs.append(
+                {
+                    "info": inputs.infos[r["run_id"]],
+                    "page": run_page(r["run_id"]),
+                    "row": r,
+                    "segments": segments(
+                        r["players"],
+                        r["attribution"],
+                        scale,
+                        r["stderr"],
+                        r["attribution_normalized"],
+                        text=record.get("text"),
+                        spans=r["player_spans"],
+                    ),
+                    "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
+                }
+            )
         metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
         html = template.render(
-            set_name=inputs.set_name, data_id=data_id, row_id=row_id, record=record, metadata=metadata,
-            runs=runs, scale=scale, root="../",
+            set_name=inputs.set_name,
+            data_id=data_id,
+            row_id=row_id,
+            record=record,
+            metadata=metadata,
+            runs=runs,
+            scale=scale,
+            root="../",
         )
         name = f"{page_slug(data_id, row_id)}.html"
         pages[(data_id, row_id)] = out_dir / "rows" / name
         write_text(pages[(data_id, row_id)], html)
         first = part.row(0, named=True)
-        listing.append({
-            "data_id": data_id, "row_id": row_id, "link": f"rows/{name}", "n_runs": part.height,
-            "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
-        })
+        listing.append(
+            {
+                "data_id": data_id,
+                "row_id": row_id,
+                "link": f"rows/{name}",
+                "n_runs": part.height,
+                "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
+            }
+        )
     return pages, listing
 
 
-def _run_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path,
-               sort_rows_by: str, max_rows: int | None) -> dict[str, Path]:
+def _run_pages(
+    env,
+    inputs: ReportInputs,
+    metrics: pl.DataFrame,
+    metric_columns: list[str],
+    out_dir: Path,
+    sort_rows_by: str,
+    max_rows: int | None,
+) -> dict[str, Path]:
     """One page per run: its rows ordered by `sort_rows_by` (largest first, missing values last)."""
     pages = {}
     template = env.get_template("run.html.j2")
@@ -236,17 +277,27 @@ def _run_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
         listed = []
         for r in part.iter_rows(named=True) if part.height else []:
             scale = DivergingScale.for_values(r["attribution"] or [])
-            listed.append({
-                "row": r,
-                "link": f"../rows/{page_slug(r['data_id'], r['row_id'])}.html",
-                "segments": segments(r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]),
-                "metrics": {c: r.get(c) for c in metric_columns},
-            })
+            listed.append(
+                {
+                    "row": r,
+                    "link": f"../rows/{page_slug(r['data_id'], r['row_id'])}.html",
+                    "segments": segments(
+                        r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]
+                    ),
+                    "metrics": {c: r.get(c) for c in metric_columns},
+                }
+            )
         html = template.render(
-            set_name=inputs.set_name, info=info, record=records[run_id],
+            set_name=inputs.set_name,
+            info=info,
+            record=records[run_id],
             spec=json.dumps(info.spec, indent=2, sort_keys=True, default=str),
             reference_page=run_page(info.reference) if info.reference else None,
-            rows=listed, total=total, metric_columns=metric_columns, sort_rows_by=sort_rows_by, root="../",
+            rows=listed,
+            total=total,
+            metric_columns=metric_columns,
+            sort_rows_by=sort_rows_by,
+            root="../",
         )
         path = out_dir / "runs" / run_page(run_id)
         write_text(path, html)
@@ -280,8 +331,7 @@ def build_report(
     if max_rows is None:
         max_rows = inputs.report_cfg.get("max_rows")
     metric_columns = [c for c in ROW_METRICS if c in metrics.columns] + [
-        c for c in metrics.columns
-        if c not in ROW_METRICS and c != "budget" and metrics.schema[c].is_numeric()
+        c for c in metrics.columns if c not in ROW_METRICS and c != "budget" and metrics.schema[c].is_numeric()
     ]
     if metrics.height and sort_rows_by not in metric_columns:
         raise ValueError(
@@ -294,7 +344,9 @@ def build_report(
         set_name=inputs.set_name,
         columns=inputs.runs.columns,
         runs=[{"page": run_page(r["run_id"]), "record": r} for r in inputs.runs.iter_rows(named=True)],
-        plots=[{"name": name, "uri": _data_uri(path), "file": f"plots/{path.name}"} for name, path in plot_files.items()],
+        plots=[
+            {"name": name, "uri": _data_uri(path), "file": f"plots/{path.name}"} for name, path in plot_files.items()
+        ],
         rows=row_list,
         n_explanations=metrics.height,
         root="",
@@ -305,6 +357,8 @@ def build_report(
     sweep = out_dir / "sweep.tsv"  # the index's table as data, for `snakemake --report` and spreadsheets
     with atomic_path(sweep) as tmp:
         inputs.runs.with_columns(
-            pl.col(c).map_elements(format_number, return_dtype=pl.Utf8) for c, t in inputs.runs.schema.items() if t.is_nested()
+            pl.col(c).map_elements(format_number, return_dtype=pl.Utf8)
+            for c, t in inputs.runs.schema.items()
+            if t.is_nested()
         ).write_csv(tmp, separator="\t")
     return ReportFiles(index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages, sweep=sweep)
