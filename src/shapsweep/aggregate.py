@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import polars as pl
-
-from shapsweep.explain import SHARD_SCHEMA
-
-
-def read_shards(paths: list[str | Path]) -> pl.DataFrame:
-    frames = [pl.read_parquet(p) for p in paths]
-    frames = [f for f in frames if f.height]
-    if not frames:
-        return pl.DataFrame(schema=SHARD_SCHEMA)
-    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def abs_mass_entropy(values: list[float]) -> float | None:

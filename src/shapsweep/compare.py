@@ -9,6 +9,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
+from shapsweep.file_schemas import ROW_ERROR_SCHEMA
+
 
 def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference."""
@@ -43,14 +45,7 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
                 "topk_overlap": len(top & ref_top) / k if k else None,
             }
         )
-    schema = {
-        "row_id": pl.Utf8,
-        "mse": pl.Float64,
-        "rel_l2": pl.Float64,
-        "spearman": pl.Float64,
-        "topk_overlap": pl.Float64,
-    }
-    return pl.DataFrame(out, schema=schema, orient="row")
+    return pl.DataFrame(out, schema=ROW_ERROR_SCHEMA, orient="row")
 
 
 def _column(values: list) -> list:

@@ -16,30 +16,10 @@ import numpy as np
 import polars as pl
 
 from shapsweep.atomic_outputs import write_parquet
-from shapsweep.config.errors import ConfigError
+from shapsweep.errors import ConfigError
+from shapsweep.file_schemas import SHARD_SCHEMA
 
 BUDGET_KNOBS = ("budget", "num_samples", "fraction", "linear")
-
-SHARD_SCHEMA = {
-    "row_id": pl.Utf8,
-    "run_id": pl.Utf8,
-    "players": pl.List(pl.Utf8),
-    "player_spans": pl.List(pl.List(pl.Int64)),
-    "attribution": pl.List(pl.Float64),
-    "attribution_normalized": pl.List(pl.Float64),
-    "stderr": pl.List(pl.Float64),
-    "v_empty": pl.Float64,
-    "v_full": pl.Float64,
-    "n_players": pl.Int64,
-    "n_evals": pl.Int64,
-    "budget": pl.Int64,
-    "forward_passes": pl.Int64,
-    "efficiency_gap": pl.Float64,
-    "runtime_s": pl.Float64,
-    "response": pl.Utf8,
-    "status": pl.Utf8,
-    "error": pl.Utf8,
-}
 
 
 @dataclass(frozen=True)

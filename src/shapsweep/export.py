@@ -22,6 +22,7 @@ import polars as pl
 
 from shapsweep import layout
 from shapsweep.atomic_outputs import atomic_path
+from shapsweep.file_schemas import read_shards
 
 FORMATS = ("jsonl", "html-lines")
 
@@ -78,7 +79,7 @@ def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, 
     meta = run_metadata(exp.config["experiment_set_id"], spec)
     tokenizer = _tokenizer_for(spec)
     for shard in exp.shard_plan(run_id).shards:
-        frame = pl.read_parquet(layout.shard_file(set_dir, run_id, shard.shard_id))
+        frame = read_shards([layout.shard_file(set_dir, run_id, shard.shard_id)])
         for r in frame.iter_rows(named=True):
             text = texts.get(str(r["row_id"]))
             spans = r.get("player_spans")

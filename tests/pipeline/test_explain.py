@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from shapsweep.config.experiment_set import from_config
-from shapsweep.explain import SHARD_SCHEMA, ShardJob, explain_shards, row_seed
+from shapsweep.explain import ShardJob, explain_shards, row_seed
+from shapsweep.file_schemas import SHARD_SCHEMA
 
 
 @pytest.fixture(scope="module")

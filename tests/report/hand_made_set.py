@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from shapsweep.cli import main
-from shapsweep.explain import SHARD_SCHEMA
+from shapsweep.file_schemas import SHARD_SCHEMA
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('x')</script> bad"
 HOSTILE_ATTR = '" onmouseover="window.__pwned=2" x="'

@@ -26,9 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
-    from shapsweep.aggregate import read_shards, summarize
+    from shapsweep.aggregate import summarize
     from shapsweep.atomic_outputs import write_json
     from shapsweep.data.shards import plan_shards
+    from shapsweep.file_schemas import read_faithfulness, read_shards
 
     try:
         exp = load(args, warn=False)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     shards = read_shards([layout.shard_file(set_dir, args.run, s) for s in shard_ids])
     faith = None
     if args.faithfulness:
-        faith = read_shards([layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids])
+        faith = read_faithfulness([layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids])
     summary = summarize(spec, shards, faith, top_k=top_k)
     summary["n_rows"], summary["shards"] = plan.n_rows, shard_ids  # compare reads the same shards
     write_json(args.out, summary)

@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from shapsweep import layout
-    from shapsweep.aggregate import read_shards
     from shapsweep.atomic_outputs import atomic_path, write_parquet
     from shapsweep.compare import row_errors, runs_table
+    from shapsweep.file_schemas import REFERENCE_ERRORS_SCHEMA, read_shards
 
     try:
         exp = load(args, warn=False)
@@ -48,20 +48,6 @@ def run(args: argparse.Namespace) -> int:
     write_parquet(args.out_parquet, table)
     with atomic_path(args.out_tsv) as tmp:
         table.write_csv(tmp, separator="\t")
-    frame = (
-        pl.concat(per_row, how="vertical")
-        if per_row
-        else pl.DataFrame(
-            schema={
-                "row_id": pl.Utf8,
-                "mse": pl.Float64,
-                "rel_l2": pl.Float64,
-                "spearman": pl.Float64,
-                "topk_overlap": pl.Float64,
-                "run_id": pl.Utf8,
-                "reference_run": pl.Utf8,
-            }
-        )
-    )
+    frame = pl.concat(per_row, how="vertical") if per_row else pl.DataFrame(schema=REFERENCE_ERRORS_SCHEMA)
     write_parquet(args.out_row_errors, frame)
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import _jsonnet
 
-from shapsweep.config.errors import ConfigError
+from shapsweep.errors import ConfigError
 
 # config/ of the repository (the package is installed editable from src/).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"

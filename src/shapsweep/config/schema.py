@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
-from shapsweep.config.errors import ConfigError
 from shapsweep.config.render import CONFIG_DIR
+from shapsweep.errors import ConfigError
 
 SCHEMA_PATH = CONFIG_DIR / "schema.json"
 

@@ -14,7 +14,7 @@ import copy
 import itertools
 from typing import Any
 
-from shapsweep.config.errors import ConfigError
+from shapsweep.errors import ConfigError
 
 SWEEP_KEYS = ("grid", "zip", "group")
 NODE_META_KEYS = ("name", "reference", "description")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from shapsweep.config.errors import ConfigError
 from shapsweep.data.local_files import resolve_data_files
+from shapsweep.errors import ConfigError
 
 # Canonical row columns (DESIGN.md): `text` is required, the others optional.
 CANONICAL = ("row_id", "text", "reference", "spans", "label")

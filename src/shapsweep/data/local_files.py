@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from shapsweep.config.errors import ConfigError
+from shapsweep.errors import ConfigError
 
 # Files up to this size are fingerprinted by content, bigger ones by size and mtime (hashing
 # gigabytes at every Snakemake parse would be too slow).

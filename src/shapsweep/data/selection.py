@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from shapsweep.config.errors import ConfigError
 from shapsweep.data.load import check_columns, load_source, to_canonical
+from shapsweep.errors import ConfigError
 
 _COMPARE = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__"}
 

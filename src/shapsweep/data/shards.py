@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shapsweep.config.errors import ConfigError
 from shapsweep.data.local_files import count_rows, resolve_data_files
+from shapsweep.errors import ConfigError
 
 SHARD_ID_WIDTH = 5
 

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
+from shapsweep.file_schemas import FAITHFULNESS_METRICS
+
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
-METRICS = ("deletion_auc", "insertion_auc", "aopc_comprehensiveness", "aopc_sufficiency", "loo_spearman")
+METRICS = FAITHFULNESS_METRICS
 
 
 @dataclass(frozen=True)

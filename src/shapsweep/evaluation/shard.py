@@ -14,23 +14,12 @@ from typing import Any
 
 import polars as pl
 
-from shapsweep.evaluation.faithfulness import DEFAULT_FRACTIONS, METRICS, evaluate
-
-SCHEMA = {
-    "row_id": pl.Utf8,
-    "run_id": pl.Utf8,
-    **dict.fromkeys(METRICS, pl.Float64),
-    "deletion_curve": pl.List(pl.Float64),
-    "insertion_curve": pl.List(pl.Float64),
-    "n_coalitions": pl.Int64,
-    "eval_runtime_s": pl.Float64,
-    "status": pl.Utf8,
-    "error": pl.Utf8,
-}
+from shapsweep.evaluation.faithfulness import DEFAULT_FRACTIONS, evaluate
+from shapsweep.file_schemas import FAITHFULNESS_SCHEMA
 
 
 def _empty_result(row_id: str, run_id: str, status: str, error: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = dict.fromkeys(SCHEMA)
+    out: dict[str, Any] = dict.fromkeys(FAITHFULNESS_SCHEMA)
     out.update(row_id=row_id, run_id=run_id, status=status, error=error)
     return out
 
@@ -90,4 +79,4 @@ def evaluate_shard(model, shard: pl.DataFrame, rows: pl.DataFrame, fractions=DEF
                 "error": None,
             }
         )
-    return pl.DataFrame(results, schema=SCHEMA)
+    return pl.DataFrame(results, schema=FAITHFULNESS_SCHEMA)

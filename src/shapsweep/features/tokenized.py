@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shapsweep.errors import RowError
 from shapsweep.features.text import Player, assign_tokens, split_players
-from shapsweep.models.errors import RowError
 
 
 @dataclass

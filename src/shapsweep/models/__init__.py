@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from shapsweep.errors import RowError
 from shapsweep.models.config import resolve_configs
-from shapsweep.models.errors import RowError
 
 __all__ = ["RowError", "load_model", "resolve_configs"]
 

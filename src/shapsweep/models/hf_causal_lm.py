@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM
 
+from shapsweep.errors import RowError
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.device import BatchRunner
-from shapsweep.models.errors import RowError
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.pretrained import load_pretrained, max_positions

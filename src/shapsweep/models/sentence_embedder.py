@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from shapsweep.errors import RowError
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import row_text, tokenize_row
 from shapsweep.models.device import BatchRunner, resolve_device, resolve_dtype
-from shapsweep.models.errors import RowError
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.sentence_encoder import load_sentence_encoder

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from shapsweep import layout
-from shapsweep.explain import SHARD_SCHEMA
+from shapsweep.file_schemas import read_faithfulness, read_shards
 
 # Per-row columns of reference_errors.parquet, renamed so they read as "against the reference".
 REFERENCE_ERROR_COLUMNS = {
@@ -50,27 +50,6 @@ class ReportInputs:
     reference_errors: pl.DataFrame | None = None  # run_id, row_id, ref_* columns
     faithfulness: pl.DataFrame | None = None  # run_id, row_id + metric columns
     report_cfg: dict[str, Any] = field(default_factory=dict)
-
-
-def _normalise_shard(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """The shard in the contract's columns and types: one written before a column existed still loads."""
-    for name in ("row_id", "run_id"):
-        if name not in frame.columns:
-            raise ValueError(f"shard file {path} has no `{name}` column: it does not follow the shard contract")
-    missing = [
-        pl.lit(None, dtype=dtype).alias(name) for name, dtype in SHARD_SCHEMA.items() if name not in frame.columns
-    ]
-    frame = frame.with_columns(missing) if missing else frame
-    casts = [pl.col(n).cast(t, strict=False) for n, t in SHARD_SCHEMA.items() if frame.schema[n] != t]
-    frame = frame.with_columns(casts) if casts else frame
-    return frame.select(list(SHARD_SCHEMA))
-
-
-def read_shards(paths: list[Path]) -> pl.DataFrame:
-    frames = [_normalise_shard(pl.read_parquet(p), Path(p)) for p in paths]
-    if not frames:
-        return pl.DataFrame(schema=SHARD_SCHEMA)
-    return pl.concat(frames, how="vertical")
 
 
 def _required(path: Path, rule: str) -> Path:
@@ -135,7 +114,7 @@ def load_report_inputs(experiment, set_dir: str | Path | None = None) -> ReportI
             pl.col("row_id").cast(pl.Utf8),
             *[pl.col(c).alias(REFERENCE_ERROR_COLUMNS[c]) for c in keep],
         )
-    faithfulness = pl.concat([pl.read_parquet(p) for p in faith_paths], how="diagonal_relaxed") if faith_paths else None
+    faithfulness = read_faithfulness(faith_paths) if faith_paths else None
 
     return ReportInputs(
         set_name=str(exp.config["experiment_set_id"]),

@@ -1,0 +1,88 @@
+"""Columns of the Parquet files the stages hand each other, and the one way to read shard files.
+
+A leaf module (polars only): the explain stage writes shards in `SHARD_SCHEMA`; aggregate, compare,
+report and export read them with `read_shards`, so none of them imports the stage that wrote them.
+docs/DESIGN.md ("Shard file contract") describes the columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+SHARD_SCHEMA = {
+    "row_id": pl.Utf8,
+    "run_id": pl.Utf8,
+    "players": pl.List(pl.Utf8),
+    "player_spans": pl.List(pl.List(pl.Int64)),
+    "attribution": pl.List(pl.Float64),
+    "attribution_normalized": pl.List(pl.Float64),
+    "stderr": pl.List(pl.Float64),
+    "v_empty": pl.Float64,
+    "v_full": pl.Float64,
+    "n_players": pl.Int64,
+    "n_evals": pl.Int64,
+    "budget": pl.Int64,
+    "forward_passes": pl.Int64,
+    "efficiency_gap": pl.Float64,
+    "runtime_s": pl.Float64,
+    "response": pl.Utf8,
+    "status": pl.Utf8,
+    "error": pl.Utf8,
+}
+
+# Faithfulness of one shard's explanations (rule evaluate): per-row metrics, curves and cost.
+FAITHFULNESS_METRICS = ("deletion_auc", "insertion_auc", "aopc_comprehensiveness", "aopc_sufficiency", "loo_spearman")
+FAITHFULNESS_SCHEMA = {
+    "row_id": pl.Utf8,
+    "run_id": pl.Utf8,
+    **dict.fromkeys(FAITHFULNESS_METRICS, pl.Float64),
+    "deletion_curve": pl.List(pl.Float64),
+    "insertion_curve": pl.List(pl.Float64),
+    "n_coalitions": pl.Int64,
+    "eval_runtime_s": pl.Float64,
+    "status": pl.Utf8,
+    "error": pl.Utf8,
+}
+
+# Per-row errors of a run against its reference run (compare.row_errors).
+ROW_ERROR_SCHEMA = {
+    "row_id": pl.Utf8,
+    "mse": pl.Float64,
+    "rel_l2": pl.Float64,
+    "spearman": pl.Float64,
+    "topk_overlap": pl.Float64,
+}
+# reference_errors.parquet: the per-row errors of every compared run, stacked.
+REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}
+
+
+def _normalise(frame: pl.DataFrame, schema: dict, path: Path) -> pl.DataFrame:
+    """`frame` in the contract's columns and types: a file written before a column existed still loads."""
+    for name in ("row_id", "run_id"):
+        if name not in frame.columns:
+            raise ValueError(f"{path} has no `{name}` column: it does not follow the file contract")
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns]
+    frame = frame.with_columns(missing) if missing else frame
+    casts = [pl.col(n).cast(t, strict=False) for n, t in schema.items() if frame.schema[n] != t]
+    frame = frame.with_columns(casts) if casts else frame
+    return frame.select(list(schema))
+
+
+def read_files(paths: list[str | Path], schema: dict) -> pl.DataFrame:
+    """All rows of these Parquet files in `schema` (an empty frame of that schema for none)."""
+    frames = [_normalise(pl.read_parquet(p), schema, Path(p)) for p in paths]
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, how="vertical")
+
+
+def read_shards(paths: list[str | Path]) -> pl.DataFrame:
+    """All rows of these shard files, in SHARD_SCHEMA."""
+    return read_files(paths, SHARD_SCHEMA)
+
+
+def read_faithfulness(paths: list[str | Path]) -> pl.DataFrame:
+    """All rows of these faithfulness files, in FAITHFULNESS_SCHEMA."""
+    return read_files(paths, FAITHFULNESS_SCHEMA)
