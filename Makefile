@@ -1,8 +1,10 @@
-# Two entry points a fresh machine can run: `make run` and `make test`.
+# Entry points a fresh machine can run: `make run`, `make test` (and `make lint`, which CI runs first).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
+LINT_STAMP := $(VENV)/.lint-installed
 # The Slurm executor plugin lives outside the venv (see pyproject.toml, extra `slurm`): only Slurm runs
 # put it on PYTHONPATH, so local snakemake calls never pay its import-time probes.
 SLURM_EXECUTOR := .slurm-executor
@@ -12,17 +14,31 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 
-.PHONY: venv slurm-executor run run-slurm test clean
+.PHONY: venv test-deps lint-deps slurm-executor run run-slurm test lint format clean
 
 venv: $(STAMP)
 
+# Runtime only (and the model the default set explains): what `make run` needs.
 # torch is pinned to the CPU build on local disk before anything else can ask for a CUDA one.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[models]'
 	touch $(STAMP)
+
+# Test and benchmark tools (shap, captum, playwright, pytest) on top of the runtime.
+test-deps: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
+
+lint-deps: $(LINT_STAMP)
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[lint]'
+	touch $(LINT_STAMP)
 
 slurm-executor: $(SLURM_STAMP)
 
@@ -37,8 +53,20 @@ run: venv
 run-slurm: slurm-executor
 	PYTHONPATH=$(CURDIR)/$(SLURM_EXECUTOR) $(BIN)/snakemake --profile profiles/slurm
 
-test: venv slurm-executor
+test: test-deps slurm-executor
 	$(BIN)/python -m pytest -q tests
+
+# Lint and format checks; `make format` rewrites instead of checking.
+lint: lint-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint
+
+format: lint-deps
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile rules/
 
 clean:
 	rm -rf results/* .snakemake
