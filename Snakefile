@@ -2,24 +2,25 @@
 #   snakemake --profile profiles/default                                  # config/default.jsonnet
 #   snakemake --profile profiles/default --config experiment=config/X.jsonnet 'vars={budget: 64}'
 # Other --config keys override the rendered config's top-level fields (e.g. shard_size=4).
-from pathlib import Path
+# Targets go before --config: `snakemake --profile profiles/default export --config experiment=X.jsonnet`.
+from snakemake.utils import min_version
+
+min_version("9.20")
 
 
 include: "rules/common.smk"
 include: "rules/rows.smk"
 include: "rules/explain.smk"
+include: "rules/explain_blocks.smk"
+include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
 include: "rules/compare.smk"
-
-
-# Stages owned by other parts of the project; each is included once its file exists.
-for _stage in ("explain_blocks", "report", "evaluate", "track", "export"):
-    if (Path(workflow.basedir) / "rules" / f"{_stage}.smk").exists():
-
-        include: f"rules/{_stage}.smk"
+include: "rules/report.smk"
+include: "rules/track.smk"
+include: "rules/export.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_targets(),
+        final_outputs(),

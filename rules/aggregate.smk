@@ -1,4 +1,5 @@
 # A run's shards (+ faithfulness files when evaluated) -> summary.json. Never loads a model.
+# The command reads exactly the files this rule declares; the summary lists them for compare and report.
 
 
 localrules:
@@ -7,20 +8,19 @@ localrules:
 
 rule aggregate:
     input:
-        shards=lambda wildcards: [shard_file(wildcards.run, s) for s in shard_ids(wildcards.run)],
+        shards=lambda wildcards: shard_files(wildcards.run),
         faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
     output:
-        summary=f"{SET_DIR}/runs/{{run}}/summary.json",
+        summary=pattern(layout.summary_file, "{run}"),
     log:
-        f"{SET_DIR}/logs/aggregate/{{run}}.log",
+        pattern(layout.log_file, "aggregate", "{run}"),
     conda:
         "../envs/shapsweep.yaml"
     params:
         config=CONFIG_JSON,
-        faithfulness=lambda wildcards, input: "--faithfulness" if input.faithfulness else "",
-        n_rows=lambda wildcards: str(EXPERIMENT_SET.shard_plan(wildcards.run).n_rows),
+        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
         top_k=str(CFG["compare"]["top_k"]),
     shell:
-        "shapsweep aggregate {params.config:q} --run {wildcards.run}"
-        " {params.faithfulness} --n-rows {params.n_rows} --top-k {params.top_k} --out {output.summary:q}"
-        " > {log:q} 2>&1"
+        "shapsweep aggregate {params.config:q} --run {wildcards.run} --n-rows {params.n_rows}"
+        " --top-k {params.top_k} --shards {input.shards:q} --faithfulness {input.faithfulness:q}"
+        " --out {output.summary:q} > {log:q} 2>&1"

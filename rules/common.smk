@@ -1,5 +1,6 @@
-# Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints).
-# The names below are a contract with the other rules files (docs/DESIGN.md); keep them stable.
+# Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints),
+# then the input functions the rules use. Every path comes from shapsweep.layout.
+import json
 import os
 import shlex
 import sys
@@ -8,29 +9,30 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from shapsweep import layout
-from shapsweep.data.shards import SHARD_ID_WIDTH
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError, load_experiment_set
 from shapsweep.config.overrides import split_snakemake_config
+from shapsweep.data.shards import SHARD_ID_WIDTH
 
 # --config experiment=PATH picks the set, vars={...} feeds std.extVar, any other key overrides the
 # rendered config (the command line wins over the file, never the other way round).
 _EXPERIMENT, _VARS, _OVERRIDES = split_snakemake_config(config)
 try:
     EXPERIMENT_SET = load_experiment_set(_EXPERIMENT, ext_vars=_VARS, overrides=_OVERRIDES)
-    EXPERIMENT_SET.references  # fail at parse time, not in a job
-    for _run_id in EXPERIMENT_SET.runs:
-        EXPERIMENT_SET.shard_plan(_run_id)
+    REFERENCES = EXPERIMENT_SET.references  # fail at parse time, not in a job
+    PLANS = {run_id: EXPERIMENT_SET.shard_plan(run_id) for run_id in EXPERIMENT_SET.runs}
 except ConfigError as exc:
-    raise WorkflowError(f"{_EXPERIMENT}:\n{exc}") from None
+    _hint = "" if Path(_EXPERIMENT).is_file() else "\n(pick the set with --config experiment=PATH.jsonnet)"
+    raise WorkflowError(f"{_EXPERIMENT}:\n{exc}{_hint}") from None
 
 CFG = EXPERIMENT_SET.config
 RUNS = EXPERIMENT_SET.runs
 SET_DIR = str(layout.set_dir(CFG))
 CONFIG_JSON = str(layout.config_json(SET_DIR))
-# What every job reads (a path in params: constant, so it never triggers anything). Rewritten only
-# when its content changes. A config change that alters numbers changes run ids, so a job can never
-# compute with another invocation's explain spec.
+# What every job reads its run spec from (a path in params: constant, so it never triggers anything).
+# Written at parse time, the one side effect here, and only when its content changes. A config change
+# that alters numbers changes run ids, so a job can never compute with another invocation's explain spec;
+# everything else a job needs (shard bounds, file lists, references) reaches it through the rule.
 write_json(CONFIG_JSON, CFG, only_if_changed=True)
 
 
@@ -42,10 +44,7 @@ envvars:
 
 _SEARCH_PATH = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), _SEARCH_PATH])
-# Kept for rules written against the first version of this file; new rules write `shapsweep ...`.
-SHAPSWEEP = "shapsweep"
 
-# Data selections in use (one rows.parquet each).
 DATA_IDS = sorted({run["data_id"] for run in RUNS.values()})
 
 
@@ -55,33 +54,42 @@ wildcard_constraints:
     data_id=r"[^/]+",
 
 
+def pattern(path_function, *names):
+    """A layout path with wildcards as names: the rule's output pattern."""
+    return str(path_function(SET_DIR, *names))
+
+
 def shard_ids(run_id):
-    return [s.shard_id for s in EXPERIMENT_SET.shard_plan(run_id).shards]
+    return [s.shard_id for s in PLANS[run_id].shards]
 
 
 def shard_bounds(run_id, shard_id):
     """'START END' of a shard in rows.parquet: a plain string, so the params trigger can compare it."""
-    shards = EXPERIMENT_SET.shard_plan(run_id).shards
+    shards = PLANS[run_id].shards
     index = int(shard_id)
     if index >= len(shards) or shards[index].shard_id != shard_id:
         raise WorkflowError(f"run {run_id}: no shard {shard_id} (it has {len(shards)})")
     return f"{shards[index].start} {shards[index].end}"
 
 
-def shard_file(run_id, shard):
-    return str(layout.shard_file(SET_DIR, run_id, shard))
+def shard_files(run_id):
+    return [str(layout.shard_file(SET_DIR, run_id, s)) for s in shard_ids(run_id)]
 
 
 def all_shard_files():
-    return [shard_file(r, s) for r in RUNS for s in shard_ids(r)]
+    return [path for run_id in RUNS for path in shard_files(run_id)]
 
 
 def rows_file(data_id):
     return str(layout.rows_file(SET_DIR, data_id))
 
 
-def summary_file(run_id):
-    return str(layout.summary_file(SET_DIR, run_id))
+def run_rows_file(wildcards):
+    return rows_file(RUNS[wildcards.run]["data_id"])
+
+
+def summary_files():
+    return [str(layout.summary_file(SET_DIR, run_id)) for run_id in RUNS]
 
 
 def faithfulness_files(run_id):
@@ -94,11 +102,38 @@ def compare_outputs():
     return {name: str(path) for name, path in layout.compare_files(SET_DIR).items()}
 
 
+def tracking_markers():
+    if not CFG["wandb"]["enabled"]:
+        return []
+    return [str(layout.tracking_marker(SET_DIR, run_id)) for run_id in RUNS]
+
+
+def final_outputs():
+    # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
+    # dependents are up to date, and a deleted shard should be redone (with what depends on it).
+    return (
+        all_shard_files()
+        + summary_files()
+        + list(compare_outputs().values())
+        + [str(layout.report_index(SET_DIR))]
+        + tracking_markers()
+    )
+
+
+def report_output(path, caption, category, **labels):
+    """A report() output with its caption file (rules/captions/), so `snakemake --report` explains itself."""
+    return report(str(path), caption=f"captions/{caption}.rst", category=category, labels=labels)
+
+
 def _run_resource(key):
     return lambda wildcards: RUNS[wildcards.run]["resources"][key]
 
 
-# Resources of the GPU rule, per run (the evaluate rule reuses them). Slurm-only keys appear only
+def run_threads(wildcards):
+    return RUNS[wildcards.run]["resources"]["threads"]
+
+
+# Resources of the GPU rules (explain, explain_block, evaluate), per run. Slurm-only keys appear only
 # when some run sets them.
 explain_resources = {
     "mem_mb": _run_resource("mem_mb"),
@@ -109,25 +144,14 @@ for _key in ("slurm_partition", "slurm_extra"):
     if any(run["resources"][_key] for run in RUNS.values()):
         explain_resources[_key] = lambda wildcards, _key=_key: RUNS[wildcards.run]["resources"][_key] or ""
 
-# Other rules files may append to this; `all` requests every target in it.
-EXTRA_TARGETS = []
-
-
-def all_targets():
-    # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
-    # dependents are up to date, and a deleted shard should be redone (with what depends on it).
-    targets = all_shard_files() + [summary_file(r) for r in RUNS] + list(compare_outputs().values())
-    if rules.has("report"):
-        targets.append(f"{SET_DIR}/report/index.html")
-    return targets + EXTRA_TARGETS
-
 
 # ---- Shards per job (rules/explain_blocks.smk) ---------------------------------------------------
 # The schema allows only 1, 10 or 100: a block is a shard-id prefix, so its size is a power of ten.
 SHARDS_PER_JOB = CFG["shards_per_job"]
 
 _SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 1 -> 0 digits, 10 -> 1, 100 -> 2
-_SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
+BLOCK_SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
+BLOCK_ID_PATTERN = rf"\d{{{SHARD_ID_WIDTH - _SUFFIX_DIGITS}}}"
 _NOT_A_FULL_BLOCK = "{SET_DIR}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
 
 
@@ -135,21 +159,21 @@ def _block_shards(wildcards):
     """[(shard, start, end), ...] of a full block, or None for a partial or unknown one."""
     if wildcards.run not in RUNS:
         return None
-    plan = {s.shard_id: s for s in EXPERIMENT_SET.shard_plan(wildcards.run).shards}
-    members = [plan.get(wildcards.block + suffix) for suffix in _SUFFIXES]
+    plan = {s.shard_id: s for s in PLANS[wildcards.run].shards}
+    members = [plan.get(wildcards.block + suffix) for suffix in BLOCK_SUFFIXES]
     if any(m is None for m in members):
         return None
     return [(m.shard_id, m.start, m.end) for m in members]
 
 
-def _block_rows(wildcards):
+def block_rows(wildcards):
     if _block_shards(wildcards) is None:
         # Unsatisfiable on purpose: Snakemake then takes the `explain` rule for these shards.
         return _NOT_A_FULL_BLOCK.format(SET_DIR=SET_DIR, **wildcards)
-    return rows_file(RUNS[wildcards.run]["data_id"])
+    return run_rows_file(wildcards)
 
 
-def _block_shard_args(wildcards, output):
+def block_shard_args(wildcards, output):
     """'--shard ID START END OUT' per shard: the same command line `explain` would run, repeated."""
     return " ".join(
         f"--shard {shard} {start} {end} {shlex.quote(out)}"
@@ -157,5 +181,5 @@ def _block_shard_args(wildcards, output):
     )
 
 
-def _block_runtime(wildcards):
+def block_runtime(wildcards):
     return explain_resources["runtime"](wildcards) * SHARDS_PER_JOB

@@ -1,5 +1,6 @@
 # All runs -> runs.parquet / runs.tsv (parameters and metrics as columns) and per-row errors against
-# the reference runs. Never loads a model.
+# the reference runs. Never loads a model. Reads the declared summaries and the shards each one lists;
+# which run is compared against which is a param, so a change of reference re-runs only this rule.
 
 
 localrules:
@@ -8,17 +9,18 @@ localrules:
 
 rule compare:
     input:
-        summaries=[summary_file(r) for r in RUNS],
+        summaries=summary_files(),
         shards=all_shard_files(),
     output:
         **compare_outputs(),
     log:
-        f"{SET_DIR}/logs/compare.log",
+        pattern(layout.log_file, "compare"),
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
         top_k=str(CFG["compare"]["top_k"]),
+        references=" ".join(f"--reference {run}={ref}" for run, ref in REFERENCES.items() if ref),
     shell:
-        "shapsweep compare {params.config:q} --top-k {params.top_k} --out-parquet {output.parquet:q}"
-        " --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q} > {log:q} 2>&1"
+        "shapsweep compare --summaries {input.summaries:q} {params.references} --top-k {params.top_k}"
+        " --out-parquet {output.parquet:q} --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q}"
+        " > {log:q} 2>&1"

@@ -1,18 +1,19 @@
 # Faithfulness of every (run, shard) explanation with the run's own model and value function: a GPU rule
 # like explain (same resources). One file per shard, so re-running aggregate never recomputes them.
+# Requested by `aggregate` only when the config's `evaluation.enabled` is true.
 
 
 rule evaluate:
     input:
-        shard=lambda wildcards: shard_file(wildcards.run, wildcards.shard),
-        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
+        shard=pattern(layout.shard_file, "{run}", "{shard}"),
+        rows=run_rows_file,
     output:
-        faithfulness=f"{SET_DIR}/runs/{{run}}/faithfulness/{{shard}}.parquet",
+        faithfulness=pattern(layout.faithfulness_file, "{run}", "{shard}"),
     log:
-        f"{SET_DIR}/logs/evaluate/{{run}}/{{shard}}.log",
+        pattern(layout.log_file, "evaluate", "{run}", "{shard}"),
     conda:
         "../envs/shapsweep.yaml"
-    threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
+    threads: run_threads
     resources:
         **explain_resources,
     params:

@@ -4,14 +4,14 @@
 
 rule explain:
     input:
-        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
+        rows=run_rows_file,
     output:
-        shard=f"{SET_DIR}/runs/{{run}}/shards/{{shard}}.parquet",
+        shard=pattern(layout.shard_file, "{run}", "{shard}"),
     log:
-        f"{SET_DIR}/logs/explain/{{run}}/{{shard}}.log",
+        pattern(layout.log_file, "explain", "{run}", "{shard}"),
     conda:
         "../envs/shapsweep.yaml"
-    threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
+    threads: run_threads
     resources:
         **explain_resources,
     params:

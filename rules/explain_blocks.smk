@@ -16,21 +16,21 @@ if SHARDS_PER_JOB > 1:
 
     rule explain_block:
         input:
-            rows=_block_rows,
+            rows=block_rows,
         output:
-            [f"{SET_DIR}/runs/{{run}}/shards/{{block}}{suffix}.parquet" for suffix in _SUFFIXES],
+            [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in BLOCK_SUFFIXES],
         log:
-            f"{SET_DIR}/logs/explain_block/{{run}}/{{block}}.log",
+            pattern(layout.log_file, "explain_block", "{run}", "{block}"),
         wildcard_constraints:
-            block=rf"\d{{{SHARD_ID_WIDTH - _SUFFIX_DIGITS}}}",
+            block=BLOCK_ID_PATTERN,
         conda:
             "../envs/shapsweep.yaml"
-        threads: lambda wildcards: RUNS[wildcards.run]["resources"]["threads"]
+        threads: run_threads
         resources:
-            **{**explain_resources, "runtime": _block_runtime},
+            **{**explain_resources, "runtime": block_runtime},
         params:
             config=CONFIG_JSON,
-            shards=_block_shard_args,
+            shards=block_shard_args,
         shell:
             "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
             " {params.shards} --threads {threads} > {log:q} 2>&1"

@@ -9,14 +9,14 @@ localrules:
 
 rule export_run:
     input:
-        shards=lambda wildcards: [shard_file(wildcards.run, s) for s in shard_ids(wildcards.run)],
-        rows=lambda wildcards: rows_file(RUNS[wildcards.run]["data_id"]),
+        shards=lambda wildcards: shard_files(wildcards.run),
+        rows=run_rows_file,
     output:
-        f"{SET_DIR}/export/{{run}}.{{fmt}}",
+        pattern(layout.export_file, "{run}", "{fmt}"),
     log:
-        f"{SET_DIR}/logs/export/{{run}}.{{fmt}}.log",
+        pattern(layout.log_file, "export", "{run}.{fmt}"),
     wildcard_constraints:
-        fmt="jsonl|html-lines",
+        fmt="|".join(layout.EXPORT_FORMATS),
     conda:
         "../envs/shapsweep.yaml"
     params:
@@ -28,4 +28,4 @@ rule export_run:
 
 rule export:
     input:
-        [f"{SET_DIR}/export/{run_id}.{fmt}" for run_id in RUNS for fmt in ("jsonl", "html-lines")],
+        [str(layout.export_file(SET_DIR, run_id, fmt)) for run_id in RUNS for fmt in layout.EXPORT_FORMATS],

@@ -1,6 +1,6 @@
 # The HTML report of the set: index (sweep table, plots), one page per dataset row, one per run.
-# Shard and faithfulness files are inputs so the report follows them; the command finds them itself from
-# the set's shard plans (a set can hold more files than one shell command line can list).
+# The command reads the declared summaries and the shard / faithfulness files each one lists (a set can
+# hold more shards than one command line can name); the shards are inputs so the report follows them.
 
 
 localrules:
@@ -11,36 +11,21 @@ rule report:
     input:
         runs=compare_outputs()["parquet"],
         row_errors=compare_outputs()["row_errors"],
+        summaries=summary_files(),
         shards=all_shard_files(),
         rows=[rows_file(d) for d in DATA_IDS],
         faithfulness=[path for run_id in RUNS for path in faithfulness_files(run_id)],
     output:
-        index=report(f"{SET_DIR}/report/index.html", category="Report", labels={"page": "index"}),
-        sweep=report(
-            f"{SET_DIR}/report/sweep.tsv", category="Summaries", labels={"table": "runs x parameters x metrics"}
+        index=report_output(layout.report_index(SET_DIR), "index", "Report", page="index"),
+        sweep=report_output(
+            layout.report_sweep_table(SET_DIR), "sweep", "Summaries", table="runs x parameters x metrics"
         ),
-        error_plot=report(
-            f"{SET_DIR}/report/plots/error_vs_budget.png",
-            category="Plots",
-            labels={"plot": "approximation error vs budget"},
-        ),
-        runtime_plot=report(
-            f"{SET_DIR}/report/plots/runtime_vs_budget.png",
-            category="Plots",
-            labels={"plot": "runtime vs budget"},
-        ),
-        mass_plot=report(
-            f"{SET_DIR}/report/plots/phi_mass_by_position.png",
-            category="Plots",
-            labels={"plot": "|phi| mass by position"},
-        ),
-        faithfulness_plot=report(
-            f"{SET_DIR}/report/plots/faithfulness_curves.png",
-            category="Plots",
-            labels={"plot": "deletion and insertion curves"},
-        ),
+        plots=[
+            report_output(layout.report_plot(SET_DIR, name), name, "Plots", plot=name.replace("_", " "))
+            for name in layout.REPORT_PLOTS
+        ],
     log:
-        f"{SET_DIR}/logs/report.log",
+        pattern(layout.log_file, "report"),
     conda:
         "../envs/shapsweep.yaml"
     params:
@@ -49,5 +34,5 @@ rule report:
         sort_rows_by=CFG["report"]["sort_rows_by"],
         max_rows=CFG["report"]["max_rows"] or 0,
     shell:
-        "shapsweep report {params.config:q} --out {output.index:q}"
+        "shapsweep report {params.config:q} --summaries {input.summaries:q} --out {output.index:q}"
         " --sort-rows-by {params.sort_rows_by:q} --max-rows {params.max_rows} > {log:q} 2>&1"

@@ -9,9 +9,9 @@ localrules:
 
 rule rows:
     output:
-        rows=f"{SET_DIR}/data/{{data_id}}/rows.parquet",
+        rows=pattern(layout.rows_file, "{data_id}"),
     log:
-        f"{SET_DIR}/logs/rows/{{data_id}}.log",
+        pattern(layout.log_file, "rows", "{data_id}"),
     conda:
         "../envs/shapsweep.yaml"
     params:

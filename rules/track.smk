@@ -10,13 +10,13 @@ localrules:
 
 rule track:
     input:
-        summary=lambda wildcards: summary_file(wildcards.run),
-        shards=lambda wildcards: [shard_file(wildcards.run, s) for s in shard_ids(wildcards.run)],
+        summary=pattern(layout.summary_file, "{run}"),
+        shards=lambda wildcards: shard_files(wildcards.run),
         faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
     output:
-        marker=f"{SET_DIR}/runs/{{run}}/tracking.json",
+        marker=pattern(layout.tracking_marker, "{run}"),
     log:
-        f"{SET_DIR}/logs/track/{{run}}.log",
+        pattern(layout.log_file, "track", "{run}"),
     conda:
         "../envs/shapsweep.yaml"
     params:
@@ -24,7 +24,3 @@ rule track:
         wandb=CFG["wandb"],
     shell:
         "shapsweep track {params.config:q} --run {wildcards.run}" " --out {output.marker:q} > {log:q} 2>&1"
-
-
-if CFG["wandb"]["enabled"]:
-    EXTRA_TARGETS.extend(f"{SET_DIR}/runs/{run_id}/tracking.json" for run_id in RUNS)

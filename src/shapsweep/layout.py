@@ -1,42 +1,87 @@
-"""Where every output of an experiment set lives (the rules and the CLI both use these paths)."""
+"""Where every output of an experiment set lives: the one source of paths for the rules and the CLI.
+
+Each function takes the set folder and names; called with Snakemake wildcards as names
+(`shard_file(SET_DIR, "{run}", "{shard}")`) it gives the rule's output pattern, so a rule and the
+command it runs can never disagree about a path.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+# The plots of the report's index, in the order it shows them (report rule outputs, report/pages.py).
+REPORT_PLOTS = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position", "faithfulness_curves")
+EXPORT_FORMATS = ("jsonl", "html-lines")
 
 
 def set_dir(cfg: dict) -> Path:
     return Path(cfg["output_root"]) / cfg["experiment_set_id"]
 
 
-def config_json(set_dir: Path) -> Path:
+def config_json(set_dir: str | Path) -> Path:
     return Path(set_dir) / "config.json"
 
 
-def rows_file(set_dir: Path, data_id: str) -> Path:
+def rows_file(set_dir: str | Path, data_id: str) -> Path:
     return Path(set_dir) / "data" / data_id / "rows.parquet"
 
 
-def run_dir(set_dir: Path, run_id: str) -> Path:
+def run_dir(set_dir: str | Path, run_id: str) -> Path:
     return Path(set_dir) / "runs" / run_id
 
 
-def shard_file(set_dir: Path, run_id: str, shard_id: str) -> Path:
+def shard_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
     return run_dir(set_dir, run_id) / "shards" / f"{shard_id}.parquet"
 
 
-def summary_file(set_dir: Path, run_id: str) -> Path:
+def summary_file(set_dir: str | Path, run_id: str) -> Path:
     return run_dir(set_dir, run_id) / "summary.json"
 
 
-def faithfulness_file(set_dir: Path, run_id: str, shard_id: str) -> Path:
+def set_dir_of_summary(summary: str | Path) -> Path:
+    """The set folder a run's summary.json lies in (inverse of `summary_file`)."""
+    return Path(summary).parents[2]
+
+
+def faithfulness_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
     return run_dir(set_dir, run_id) / "faithfulness" / f"{shard_id}.parquet"
 
 
-def compare_files(set_dir: Path) -> dict[str, Path]:
+def tracking_marker(set_dir: str | Path, run_id: str) -> Path:
+    return run_dir(set_dir, run_id) / "tracking.json"
+
+
+def compare_files(set_dir: str | Path) -> dict[str, Path]:
     set_dir = Path(set_dir)
     return {
         "parquet": set_dir / "runs.parquet",
         "tsv": set_dir / "runs.tsv",
         "row_errors": set_dir / "reference_errors.parquet",
     }
+
+
+def report_dir(set_dir: str | Path) -> Path:
+    return Path(set_dir) / "report"
+
+
+def report_index(set_dir: str | Path) -> Path:
+    return report_dir(set_dir) / "index.html"
+
+
+def report_sweep_table(set_dir: str | Path) -> Path:
+    return report_dir(set_dir) / "sweep.tsv"
+
+
+def report_plot(set_dir: str | Path, name: str) -> Path:
+    return report_dir(set_dir) / "plots" / f"{name}.png"
+
+
+def export_file(set_dir: str | Path, run_id: str, fmt: str) -> Path:
+    return Path(set_dir) / "export" / f"{run_id}.{fmt}"
+
+
+def log_file(set_dir: str | Path, stage: str, *names: str) -> Path:
+    """`logs/<stage>/<names...>.log`; a stage with one log per set passes no names (`logs/<stage>.log`)."""
+    if not names:
+        return Path(set_dir) / "logs" / f"{stage}.log"
+    return Path(set_dir).joinpath("logs", stage, *names[:-1], f"{names[-1]}.log")

@@ -141,39 +141,13 @@ def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | No
             path = layout.shard_file(set_dir, run_id, shard.shard_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(path)
-        assert (
-            main(
-                [
-                    "aggregate",
-                    config_json,
-                    "--run",
-                    run_id,
-                    "--set-dir",
-                    str(set_dir),
-                    "--out",
-                    str(layout.summary_file(set_dir, run_id)),
-                ]
-            )
-            == 0
-        )
+        summary = layout.summary_file(set_dir, run_id)
+        assert main(["aggregate", config_json, "--run", run_id, "--out", str(summary)]) == 0
     out = layout.compare_files(set_dir)
-    assert (
-        main(
-            [
-                "compare",
-                config_json,
-                "--set-dir",
-                str(set_dir),
-                "--out-parquet",
-                str(out["parquet"]),
-                "--out-tsv",
-                str(out["tsv"]),
-                "--out-row-errors",
-                str(out["row_errors"]),
-            ]
-        )
-        == 0
-    )
+    summaries = [str(layout.summary_file(set_dir, run_id)) for run_id in exp.runs]
+    references = [f"--reference={run_id}={ref}" for run_id, ref in exp.references.items() if ref]
+    compare = ["compare", "--summaries", *summaries, *references, "--out-parquet", str(out["parquet"])]
+    assert main([*compare, "--out-tsv", str(out["tsv"]), "--out-row-errors", str(out["row_errors"])]) == 0
     return set_dir
 
 

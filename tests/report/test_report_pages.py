@@ -115,6 +115,10 @@ def test_pages_of_rows_left_out_of_a_smaller_selection_are_removed(tiny_set):
     config = json.loads((tiny_set / "config.json").read_text())
     config["selection"]["max_samples"] = 2  # not hashed: same runs, first shard only
     (tiny_set / "config.json").write_text(json.dumps(config))
+    for runs in run_ids(tiny_set).values():  # as the pipeline does: the summaries follow the plan
+        for run_id in runs:
+            summary = str(tiny_set / "runs" / run_id / "summary.json")
+            assert main(["aggregate", str(tiny_set / "config.json"), "--run", run_id, "--out", summary]) == 0
     after = _build(tiny_set)
     assert len(before.row_pages) == 4 and [rid for _, rid in after.row_pages] == ["r0", "r1"]
     assert sorted((tiny_set / "report" / "rows").glob("*.html")) == sorted(after.row_pages.values())

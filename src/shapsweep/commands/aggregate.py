@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from shapsweep.commands.config_arg import add_config_argument, fail, load
 from shapsweep.config import ConfigError
@@ -11,11 +12,14 @@ from shapsweep.config import ConfigError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--run", required=True, help="run id")
-    parser.add_argument("--set-dir", help="results/<set> where the run's planned shards are (default: from the config)")
     parser.add_argument(
-        "--faithfulness",
-        action="store_true",
-        help="also read the run's faithfulness/<shard>.parquet files (metrics become faith_*)",
+        "--shards",
+        nargs="*",
+        type=Path,
+        help="the run's shard files (default: every shard of its plan, from the config)",
+    )
+    parser.add_argument(
+        "--faithfulness", nargs="*", type=Path, default=[], help="the run's faithfulness files (metrics become faith_*)"
     )
     parser.add_argument(
         "--n-rows", type=int, help="rows the run explains (the rule passes its plan; default: planned from the config)"
@@ -28,28 +32,25 @@ def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
     from shapsweep.aggregate import summarize
     from shapsweep.atomic_outputs import write_json
-    from shapsweep.data.shards import plan_shards
     from shapsweep.file_schemas import read_faithfulness, read_shards
 
     try:
         exp = load(args, warn=False)
         spec = exp.run(args.run)
-        # The rule passes the plan's numbers: config.json may meanwhile hold another invocation's
-        # unhashed values (e.g. max_samples from a dry run with other --config).
-        if args.n_rows is None:
-            plan = exp.shard_plan(args.run)
-        else:
-            plan = plan_shards(args.n_rows, spec["shard_size"])
-        shard_ids = [s.shard_id for s in plan.shards]
-        set_dir = args.set_dir or exp.set_dir
         top_k = args.top_k or exp.config["compare"]["top_k"]
+        if args.shards is None:  # by hand: the planned shards; the rule passes the files it declares
+            args.shards = [
+                layout.shard_file(exp.set_dir, args.run, s.shard_id) for s in exp.shard_plan(args.run).shards
+            ]
+        n_rows = exp.shard_plan(args.run).n_rows if args.n_rows is None else args.n_rows
     except ConfigError as exc:
         return fail(exc)
-    shards = read_shards([layout.shard_file(set_dir, args.run, s) for s in shard_ids])
-    faith = None
-    if args.faithfulness:
-        faith = read_faithfulness([layout.faithfulness_file(set_dir, args.run, s) for s in shard_ids])
+    shards = read_shards(args.shards)
+    faith = read_faithfulness(args.faithfulness) if args.faithfulness else None
     summary = summarize(spec, shards, faith, top_k=top_k)
-    summary["n_rows"], summary["shards"] = plan.n_rows, shard_ids  # compare reads the same shards
+    # compare and report read exactly the files this summary was made from.
+    summary["n_rows"] = n_rows
+    summary["shards"] = [Path(p).stem for p in args.shards]
+    summary["faithfulness_shards"] = [Path(p).stem for p in args.faithfulness]
     write_json(args.out, summary)
     return 0

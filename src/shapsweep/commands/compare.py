@@ -1,21 +1,39 @@
-"""Compare all runs: runs.parquet / runs.tsv (one row per run) and per-row errors against references."""
+"""Compare runs: runs.parquet / runs.tsv (one row per run) and per-row errors against references."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from shapsweep.commands.config_arg import add_config_argument, fail, load
-from shapsweep.config import ConfigError
+from shapsweep.commands.config_arg import fail
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_argument(parser)
-    parser.add_argument("--set-dir", help="results/<set> where summaries and shards are (default: from the config)")
-    parser.add_argument("--top-k", type=int, help="k of the top-k overlap (default: config compare.top_k)")
+    parser.add_argument(
+        "--summaries", nargs="+", required=True, type=Path, help="the runs' summary.json files (rule aggregate)"
+    )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="RUN=REF",
+        help="compare run RUN against reference run REF (repeatable; `shapsweep plan --json` lists them)",
+    )
+    parser.add_argument("--top-k", type=int, default=3, help="k of the top-k overlap")
     parser.add_argument("--out-parquet", required=True)
     parser.add_argument("--out-tsv", required=True)
     parser.add_argument("--out-row-errors", required=True)
+
+
+def _references(items: list[str], runs: set[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        run_id, sep, ref_id = item.partition("=")
+        if not sep or run_id not in runs or ref_id not in runs:
+            raise ValueError(f"--reference {item!r}: expected RUN=REF, both among the summaries' runs")
+        out[run_id] = ref_id
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,25 +44,23 @@ def run(args: argparse.Namespace) -> int:
     from shapsweep.compare import row_errors, runs_table
     from shapsweep.file_schemas import REFERENCE_ERRORS_SCHEMA, read_shards
 
+    summaries, shard_paths = {}, {}
+    for path in args.summaries:
+        summary = json.loads(path.read_text())
+        summaries[summary["run_id"]] = summary
+        set_dir = layout.set_dir_of_summary(path)  # the shards its summary was made from
+        shard_paths[summary["run_id"]] = [layout.shard_file(set_dir, summary["run_id"], s) for s in summary["shards"]]
     try:
-        exp = load(args, warn=False)
-    except ConfigError as exc:
+        references = _references(args.reference, set(summaries))
+    except ValueError as exc:
         return fail(exc)
-    top_k = args.top_k or exp.config["compare"]["top_k"]
-    set_dir = args.set_dir or exp.set_dir
-    summaries = {r: json.loads(layout.summary_file(set_dir, r).read_text()) for r in exp.runs}
-
-    def shards(run_id):  # the shards its summary was made from
-        return read_shards([layout.shard_file(set_dir, run_id, s) for s in summaries[run_id]["shards"]])
 
     errors, per_row = {}, []
-    for run_id, ref_id in exp.references.items():
-        if ref_id is None:
-            continue
-        err = row_errors(shards(run_id), shards(ref_id), top_k)
+    for run_id, ref_id in references.items():
+        err = row_errors(read_shards(shard_paths[run_id]), read_shards(shard_paths[ref_id]), args.top_k)
         errors[run_id] = err
         per_row.append(err.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(ref_id).alias("reference_run")))
-    table = runs_table(list(summaries.values()), errors, exp.references)
+    table = runs_table(list(summaries.values()), errors, references)
     write_parquet(args.out_parquet, table)
     with atomic_path(args.out_tsv) as tmp:
         table.write_csv(tmp, separator="\t")

@@ -12,6 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--set-dir", type=Path, help="results/<set> (default: from the config)")
     parser.add_argument(
+        "--summaries",
+        nargs="*",
+        type=Path,
+        help="the runs' summary.json files the rule declares (their folder is the set's; they list the shards read)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="index.html to write; pages go next to it (default: <set-dir>/report/index.html)"
     )
     parser.add_argument(
@@ -23,11 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shapsweep import layout
     from shapsweep.config import ConfigError
     from shapsweep.report import build_report, load_report_inputs
 
     try:
-        inputs = load_report_inputs(load(args, warn=False), set_dir=args.set_dir)
+        set_dir = args.set_dir or (layout.set_dir_of_summary(args.summaries[0]) if args.summaries else None)
+        inputs = load_report_inputs(load(args, warn=False), set_dir=set_dir)
         out = args.out or inputs.set_dir / "report" / "index.html"
         if out.name != "index.html":
             raise ValueError(f"--out must name an index.html, got {out}")

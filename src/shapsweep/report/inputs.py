@@ -2,13 +2,14 @@
 
 The runs, their shard plans and their references come from the experiment set itself
 (`shapsweep.config`), exactly as the rules see them; the files are those of `shapsweep.layout`:
-`runs.parquet` and `reference_errors.parquet` (compare rule), each run's planned shard files, the rows
-files and, when evaluation is enabled, the faithfulness files. Only planned shards are read, so files left
-over from an earlier, larger selection never show up.
+`runs.parquet` and `reference_errors.parquet` (compare rule), the shard and faithfulness files each run's
+`summary.json` lists (aggregate rule), and the rows files. Only the files a summary was made from are read,
+so files left over from an earlier, larger selection never show up.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,13 +79,14 @@ def load_report_inputs(experiment, set_dir: str | Path | None = None) -> ReportI
         frame = pl.read_parquet(_required(layout.rows_file(set_dir, data_id), "rows"))
         rows[data_id] = frame.with_columns(pl.col("row_id").cast(pl.Utf8))
 
+    # Exactly the shard and faithfulness files each run's summary was made from (rule aggregate).
     shard_paths, faith_paths = [], []
     for run_id in runs["run_id"]:
-        for shard in exp.shard_plan(run_id).shards:
-            shard_paths.append(_required(layout.shard_file(set_dir, run_id, shard.shard_id), "explain"))
-            faith = layout.faithfulness_file(set_dir, run_id, shard.shard_id)
-            if exp.config["evaluation"]["enabled"] and faith.exists():
-                faith_paths.append(faith)
+        summary = json.loads(_required(layout.summary_file(set_dir, run_id), "aggregate").read_text())
+        for shard_id in summary["shards"]:
+            shard_paths.append(_required(layout.shard_file(set_dir, run_id, shard_id), "explain"))
+        for shard_id in summary.get("faithfulness_shards", []):
+            faith_paths.append(_required(layout.faithfulness_file(set_dir, run_id, shard_id), "evaluate"))
     explanations = read_shards(shard_paths)
 
     infos = {}
