@@ -1,7 +1,7 @@
 // The embedded default: 32 short sentences written for this project, the real all-MiniLM-L6-v2 as a
 // sentence-embedding game (word players, cosine similarity to the full sentence), exact Shapley values
 // as the reference, three sampling estimators (the default regression_adjusted, KernelSHAP, permutation)
-// at two budgets each and the random baseline.
+// at two budgets each and the random baseline, with faithfulness evaluation of every explanation.
 // Run it with `snakemake --profile profiles/default`; on 2 CPU cores it finishes in a few minutes.
 local ss = import 'shapsweep.libsonnet';
 
@@ -16,6 +16,8 @@ local ss = import 'shapsweep.libsonnet';
   value: { kind: 'similarity', target: 'full', similarity: 'cosine' },
   shap: { normalizer: 'abs_sum', batch_size: 128, seed: 0 },
   resources: { mem_mb: 4000, runtime: 30, threads: 1 },
+  // Faithfulness of every explanation (deletion / insertion curves, AOPC): the report's fourth plot.
+  evaluation: { enabled: true },
   experiments: [
     ss.exact(),
     ss.method('regression_adjusted', [32, 128]),

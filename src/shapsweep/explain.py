@@ -19,8 +19,6 @@ from shapsweep.atomic_outputs import write_parquet
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
 
-BUDGET_KNOBS = ("budget", "num_samples", "fraction", "linear")
-
 
 @dataclass(frozen=True)
 class ShardJob:
@@ -49,7 +47,7 @@ def _failed(row_id: str, run_id: str, status: str, error: str, runtime: float, p
 
 def explain_row(model, row: dict, run: dict) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row."""
-    from shapsweep.estimators import estimate, normalize, resolve_budget
+    from shapsweep.estimators import BUDGET_KNOBS, estimate, normalize, resolve_budget
     from shapsweep.models import RowError
 
     shap, selection = run["explain"]["shap"], run["explain"]["selection"]

@@ -1,4 +1,4 @@
-"""Short content hashes and filesystem-safe names: the two halves of run ids and data ids."""
+"""Short content hashes and filesystem-safe names: the two halves of run ids and data ids (a leaf module)."""
 
 from __future__ import annotations
 

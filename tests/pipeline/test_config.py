@@ -73,7 +73,7 @@ def test_model_layer_checks_fail_at_parse_time_against_the_variant(base):
 
 def test_unknown_method_and_missing_budget(base):
     base["experiments"][1]["shap"]["method"] = "kernal"
-    assert "shap.method: unknown method 'kernal'" in error_of(base)
+    assert 'experiments[1].shap.method: must be one of "exact", "kernel"' in error_of(base)
     base["experiments"][1] = {"name": "perm", "shap": {"method": "permutation"}}
     assert "experiments[1] (perm).shap.budget: required" in error_of(base)
 
@@ -191,3 +191,39 @@ def test_runs_sharing_data_with_different_max_samples(base):
     assert exp.runs[exact]["data_id"] == exp.runs[kernel]["data_id"]
     assert exp.shard_plan(exact).n_rows == 6 and exp.shard_plan(kernel).n_rows == 9
     assert exp.data_selection(exp.runs[exact]["data_id"])[1]["max_samples"] is None
+
+
+def test_a_misspelt_value_field_is_named_where_it_was_written(base):
+    # Issue 15.4: a typo in the top-level block was blamed on the first variant's sweep point.
+    base["value"] = {"kind": "similarity", "target": "reference", "refrence": "a query"}
+    message = error_of(base)
+    assert message.startswith("value.refrence: unknown field"), message
+    assert "experiments[" not in message
+    del base["value"]
+    base["experiments"][1]["value"] = {"refrence": "a query"}
+    assert error_of(base).startswith("experiments[1].value.refrence: unknown field")
+
+
+def test_value_fields_of_another_kind_are_refused_by_the_schema(base):
+    base["value"] = {"kind": "similarity", "target_class": 1}
+    assert error_of(base).startswith("value.target_class: unknown field (allowed here: kind, reference, similarity")
+
+
+def test_a_sweep_point_is_named_by_its_dotted_values_never_a_python_dict(base):
+    base["experiments"][0]["grid"] = {"features.max_players": [8, 30]}
+    message = error_of(base)
+    assert "experiments[0] (exact, features.max_players=30).features.max_players: 30 players" in message
+    assert "{" not in message
+
+
+def test_a_top_level_model_problem_is_the_top_levels(base):
+    base["model"] = {"system_prompt": "Be brief."}
+    assert error_of(base).startswith("model.system_prompt: only the hf_causal_lm connector")
+
+
+def test_a_missing_experiment_file_names_the_folder_it_was_looked_for_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_experiment_set("r1.jsonnet")
+    assert f"'r1.jsonnet': no such experiment-set file (relative paths are read from {tmp_path})" in str(info.value)
+    assert "--config" not in str(info.value)  # Snakemake's syntax, not the CLI's

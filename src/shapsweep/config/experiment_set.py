@@ -15,17 +15,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from shapsweep.config.hashing import readable, short_hash
 from shapsweep.config.render import render
 from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
 from shapsweep.errors import ConfigError
+from shapsweep.hashing import readable, short_hash
 
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")
 _VALID_BLOCKS: set[tuple[str, str]] = set()
 # model/features/value contents -> the model layer's resolved blocks (sweeps repeat them verbatim).
 _RESOLVED_MODEL_BLOCKS: dict[str, tuple[dict, dict, dict]] = {}
+
+
+def point_label(index: int, name: str, params: dict) -> str:
+    """How errors name one point of a variant's sweep: `experiments[1] (kernel, shap.budget=64)`."""
+    swept = ", ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in params.items())
+    return f"experiments[{index}] ({name}" + (f", {swept}" if swept else "") + ")"
 
 
 def _slug(name: str, params: dict) -> str:
@@ -121,7 +127,7 @@ def _check_local_columns(dataset: dict) -> None:
 
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
-    from shapsweep.estimators import METHODS
+    from shapsweep.estimators import BUDGET_KNOBS, METHODS
 
     shap = run["shap"]
     method = shap["method"]
@@ -133,7 +139,7 @@ def _check_estimator(run: dict, label: str) -> None:
             f"{label}.shap.options.{unknown[0]}: not an option of {method!r} "
             f"(its options: {', '.join(METHODS[method].options) or 'none'})"
         )
-    knobs = [k for k in ("budget", "num_samples", "fraction", "linear") if shap.get(k) is not None]
+    knobs = [k for k in BUDGET_KNOBS if shap.get(k) is not None]
     if len(knobs) > 1:
         raise ConfigError(f"{label}.shap: give one budget knob, got {', '.join(knobs)}")
     if not knobs and method not in ("exact", "random"):
@@ -151,7 +157,7 @@ def _check_estimator(run: dict, label: str) -> None:
             )
 
 
-def _resolve_model_blocks(merged: dict, label: str) -> None:
+def _resolve_model_blocks(merged: dict, label: str, top: dict) -> None:
     """Replace model/features/value by the model layer's resolved blocks (its defaults filled, its own
     checks passed; pure, no torch): errors surface at parse time, and the run spec (hash, config.json,
     exports, W&B) records exactly what the explain job will use."""
@@ -162,24 +168,35 @@ def _resolve_model_blocks(merged: dict, label: str) -> None:
         try:
             _RESOLVED_MODEL_BLOCKS[key] = resolve_configs(merged["model"], merged["features"], merged["value"])
         except ValueError as exc:
-            raise ConfigError(f"{label}.{exc}") from None
+            raise ConfigError(_where_written(exc, label, top)) from None
     merged["model"], merged["features"], merged["value"] = copy.deepcopy(_RESOLVED_MODEL_BLOCKS[key])
 
 
+def _where_written(exc: ValueError, label: str, top: dict) -> str:
+    """Name the block the user wrote: a problem the top-level blocks already have is theirs, not a variant's."""
+    from shapsweep.models.config import resolve_configs
+
+    try:
+        resolve_configs(top.get("model"), top.get("features"), top.get("value"))
+    except ValueError as top_exc:
+        if str(top_exc) == str(exc):
+            return str(exc)
+    return f"{label}.{exc}"
+
+
 def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> dict:
-    where = f"experiments[{index}]"
     blocks = {b: cfg.get(b, {}) for b in RUN_BLOCKS}
     blocks["shard_size"] = cfg["shard_size"]
     merged = deep_merge(blocks, overrides)
     merged = fill_defaults(merged, {"properties": {**{b: {"$ref": f"#/$defs/{b}", "default": {}} for b in RUN_BLOCKS}}})
-    label = f"{where} ({variant['name']}" + (f", {params}" if params else "") + ")"
+    label = point_label(index, variant["name"], params)
     for b in RUN_BLOCKS:
         key = (b, json.dumps(merged[b], sort_keys=True))
         if key not in _VALID_BLOCKS:  # sweeps repeat most blocks verbatim: validate each content once
             validate(merged[b], block_schema(b), prefix=f"{label}.{b}")
             _VALID_BLOCKS.add(key)
     validate(merged["shard_size"], {"type": "integer", "minimum": 1}, prefix=f"{label}.shard_size")
-    _resolve_model_blocks(merged, label)
+    _resolve_model_blocks(merged, label, cfg)
 
     _check_estimator(merged, label)
     from shapsweep.data.identity import data_id as make_data_id
@@ -214,7 +231,7 @@ def from_config(raw: dict, source: str = "config") -> ExperimentSet:
     for index, variant in enumerate(cfg["experiments"]):
         for overrides, params in expand_node(variant, f"experiments[{index}]"):
             spec = _run_spec(cfg, variant, index, overrides, params)
-            here = f"experiments[{index}] ({variant['name']}" + (f" {params}" if params else "") + ")"
+            here = point_label(index, variant["name"], params)
             if spec["hash"] in by_hash:
                 first_id, first_where = by_hash[spec["hash"]]
                 duplicates.append(f"{here} is the same run as {first_where}: run once as {first_id}")

@@ -23,7 +23,7 @@ def render(path: str | Path, ext_vars: dict[str, Any] | None = None) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment: config file {str(path)!r} not found (pass --config experiment=PATH.jsonnet)")
+        raise ConfigError(f"{str(path)!r}: no such experiment-set file (relative paths are read from {Path.cwd()})")
     strings, codes = {}, {}
     for name, value in (ext_vars or {}).items():
         if isinstance(value, str):

@@ -1,4 +1,8 @@
-"""Validate configs against config/schema.json; errors name the failing path in the user's terms."""
+"""Validate configs against the experiment-set schema; errors name the failing path in the user's terms.
+
+The schema is built from the fields each layer declares (config/blocks.py); config/schema.json is the
+same schema written out by `shapsweep schema --write`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from shapsweep.config.blocks import build_schema
 from shapsweep.config.render import CONFIG_DIR
 from shapsweep.errors import ConfigError
 
@@ -17,7 +22,7 @@ SCHEMA_PATH = CONFIG_DIR / "schema.json"
 
 @functools.cache
 def load_schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+    return build_schema()
 
 
 @functools.cache

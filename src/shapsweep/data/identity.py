@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shapsweep.config.hashing import readable, short_hash
 from shapsweep.data.local_files import file_fingerprint, resolve_data_files
+from shapsweep.hashing import readable, short_hash
 
 
 def data_fingerprint(dataset: dict) -> list[str]:

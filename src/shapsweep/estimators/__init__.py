@@ -3,12 +3,13 @@
 from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
 """
 
-from .budget import resolve_budget
+from .budget import BUDGET_KNOBS, resolve_budget
 from .normalizers import NORMALIZERS, normalize
 from .registry import DEFAULT_METHOD, METHODS, Method, estimate
 from .result import ShapleyEstimate
 
 __all__ = [
+    "BUDGET_KNOBS",
     "DEFAULT_METHOD",
     "METHODS",
     "NORMALIZERS",

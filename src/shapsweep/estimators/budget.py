@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import math
 
+# The knobs a config may give (exactly one of them; shap.budget is the plain one).
+BUDGET_KNOBS = ("budget", "num_samples", "fraction", "linear")
+
 
 def resolve_budget(
     n: int,
