@@ -81,9 +81,9 @@ def code_label(code: dict | None) -> str | None:
 def device_label(record: dict) -> str:
     """`cpu (<CPU model>)` or `cuda:0 (<GPU name> x<count>)`: what a shard was computed on."""
     device = record.get("device") or "unknown"
-    if device.startswith("cuda") and record.get("gpus"):
-        names = _distinct(record["gpus"])
-        return f"{device} ({', '.join(names)} x{record.get('gpu_count', len(record['gpus']))})"
+    if device.startswith("cuda"):
+        names = _distinct(record.get("gpus") or [])
+        return f"{device} ({', '.join(names)} x{len(record['gpus'])})" if names else device
     return f"{device} ({record['cpu']})" if record.get("cpu") else device
 
 

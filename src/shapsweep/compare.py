@@ -89,18 +89,16 @@ def runs_table(
 
 
 # summary["provenance"] key -> runs.parquet column; lists (distinct values) are joined with PROVENANCE_SEP.
+# The rest of the roll-up (dtypes, config hashes, Slurm job ids) stays in summary.json.
 PROVENANCE_COLUMNS = {
     "first_start": "first_start",
     "last_end": "last_end",
     "duration_s": "shard_time_s",
-    "shards_without_provenance": "shards_without_provenance",
     "code_commits": "code_commits",
     "devices": "devices",
     "hosts": "hosts",
     "shapsweep_versions": "shapsweep_versions",
-    "dtypes": "dtypes",
-    "config_sha256": "config_sha256",
-    "slurm_job_ids": "slurm_job_ids",
+    "shards_without_provenance": "shards_without_provenance",
 }
 PROVENANCE_SEP = "; "
 

@@ -30,13 +30,14 @@ RUNS_FILE = "runs.parquet"
 SOURCE_SEP = "; "
 # Folders of a set that never hold another set's runs.parquet (a walk into them would read every shard).
 _NOT_SETS = {"runs", "data", "report", "logs", "wandb", "export"}
-# Columns that two executions of one run may differ in without the run's numbers differing.
-_EXECUTION_COLUMNS = {"set", "source", "sources", "reference", "compared_to", *PROVENANCE_COLUMNS.values()}
+# Columns two copies of one run may differ in while its numbers agree: which set it sits in (and whether
+# it is that set's reference), where, when and how long it was executed.
+_NOT_RESULTS = {"set", "source", "sources", "reference", "compared_to", *PROVENANCE_COLUMNS.values()}
 
 
-def varies_by_execution(column: str) -> bool:
-    """True for columns that are not results: where, when and how long a run was executed."""
-    return column in _EXECUTION_COLUMNS or "runtime" in column or column.endswith("_s")
+def is_result_column(column: str) -> bool:
+    """True for a run's identity and numbers; False for times, durations, provenance and set membership."""
+    return not (column in _NOT_RESULTS or "runtime" in column or column.endswith("_s"))
 
 
 # ---- sources -------------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def _same(a, b, rtol: float, atol: float) -> bool:
 
 def find_conflicts(frame: pl.DataFrame, rtol: float = 1e-9, atol: float = 1e-12) -> list[Conflict]:
     """Result columns on which copies of the same run id disagree (nulls are unknowns, never a conflict)."""
-    compared = [c for c in frame.columns if not varies_by_execution(c) and c != "run_id"]
+    compared = [c for c in frame.columns if is_result_column(c) and c != "run_id"]
     conflicts = []
     duplicated = frame.filter(pl.col("run_id").is_duplicated())
     for (run_id,), copies in duplicated.group_by("run_id", maintain_order=True):

@@ -76,12 +76,19 @@ def make_set(
     methods: dict[str, list[int]] | None = None,
     seeds: list[int] = (0,),
     provenance: dict | None = None,
+    data_file: Path | None = None,
 ) -> Path:
-    """A complete set folder (summaries, runs.parquet); each shard carries `provenance` when given."""
+    """A complete set folder (summaries, runs.parquet); each shard carries `provenance` when given.
+
+    Sets made over the same `data_file` share run ids for the same method, budget and seed (the run id
+    hashes the data's identity, its path included), as copies of one set on two machines do.
+    """
     methods = methods or {"kernel": [64, 128]}
     set_dir.mkdir(parents=True)
-    data_file = set_dir / "source.jsonl"
-    data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    if data_file is None:
+        data_file = set_dir / "source.jsonl"
+    if not data_file.exists():
+        data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     exp = from_config(config(set_dir, data_file, methods, list(seeds)))
     config_json = str(layout.config_json(set_dir))
     Path(config_json).write_text(json.dumps(exp.config, indent=1))
