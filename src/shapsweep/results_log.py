@@ -74,7 +74,10 @@ def _with_source(frame: pl.DataFrame, set_names: list[str], source: str) -> pl.D
 
 
 def read_runs_file(runs_file: Path) -> pl.DataFrame:
-    frame = pl.read_parquet(runs_file)
+    try:
+        frame = pl.read_parquet(runs_file)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ValueError(f"{runs_file}: not a readable runs.parquet ({exc})".splitlines()[0]) from None
     if "run_id" not in frame.columns:
         raise ValueError(f"{runs_file} has no run_id column: not a shapsweep runs.parquet")
     return _with_source(frame, [set_name(runs_file)] * frame.height, str(runs_file))

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import shapsweep
 from shapsweep import layout
 from shapsweep.config.hashing import short_hash
 from shapsweep.provenance import config_sha256, read_shard_provenance
@@ -39,7 +40,9 @@ TEXTS = ["cats chase small mice", "", "rain falls on the roof"]
 
 
 def git(*args) -> str:
-    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+    """git in the checkout holding the shapsweep source the jobs import (this one, installed editable)."""
+    source = Path(shapsweep.__file__).parent
+    return subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, check=True).stdout
 
 
 def cli(*args, cwd) -> subprocess.CompletedProcess:
@@ -88,7 +91,7 @@ def test_each_shard_carries_its_provenance(workflow):
     for path in shards:
         prov = read_shard_provenance(path)
         frame = pl.read_parquet(path)
-        assert prov["code"] == {"commit": commit, "dirty": dirty, "repo": str(REPO)}
+        assert prov["code"] == {"commit": commit, "dirty": dirty, "repo": git("rev-parse", "--show-toplevel").strip()}
         assert prov["device"] == ("cuda" if torch.cuda.is_available() else "cpu") and prov["dtype"] == "float32"
         assert prov["gpu_count"] == len(prov["gpus"]) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
         assert prov["cpu"] and prov["host"] and prov["python"] == ".".join(map(str, sys.version_info[:3]))

@@ -194,6 +194,9 @@ def test_formats_and_columns(roots, tmp_path, capfd):
     assert to_markdown(pl.DataFrame({"a": ["x|y"]})).splitlines()[2] == "| x\\|y |"
     assert main(["results", str(roots / "rootA" / "b"), "--to", "parquet"]) == 2
     assert main(["results", str(tmp_path / "nothing-here")]) == 2
+    (tmp_path / "not.parquet").write_text("run_id\tx\n")
+    assert main(["results", str(tmp_path / "not.parquet")]) == 2
+    assert "not a readable runs.parquet" in capfd.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["results", str(tmp_path / "empty")]) == 2
     assert "no runs.parquet" in capfd.readouterr().err
