@@ -398,6 +398,8 @@ def pivot(table: pl.DataFrame, rows: list[str], cols: str, value: str) -> pl.Dat
             raise ValueError(f"--pivot: no column {name!r} (columns: {', '.join(table.columns)})")
     if not table.schema[value].is_numeric():
         raise ValueError(f"--pivot: {value!r} is {table.schema[value]}, not a number: nothing to average")
+    if cols in rows:
+        raise ValueError(f"--pivot: {cols!r} cannot be both ROWS and COLS")
     out = table.sort(cols, nulls_last=True).pivot(on=cols, index=rows, values=value, aggregate_function="mean")
     return out.sort(rows, nulls_last=True)
 

@@ -130,6 +130,10 @@ def test_pivot_is_the_mean_per_cell(roots, tmp_path):
             cell = [r["ref_rel_l2"] for r in runs if r["method"] == row["method"] and r["shap.budget"] == budget]
             expected = np.mean(cell) if cell else None
             assert row[str(budget)] == pytest.approx(expected), (row["method"], budget)
+    assert main(["results", str(roots / "rootA" / "a"), "--pivot", "method", "method", "ref_rel_l2"]) == 2
+    assert (
+        main(["results", str(roots / "rootA" / "a"), "--pivot", "method", "shap.budget", "slug"]) == 2
+    )  # not a number
     by_hand = pl.DataFrame({"m": ["k", "k", "p", "k"], "b": [128, 64, 64, 64], "v": [1.0, 2.0, 3.0, 6.0]})
     assert pivot(by_hand, ["m"], "b", "v").to_dicts() == [
         {"m": "k", "64": 4.0, "128": 1.0},

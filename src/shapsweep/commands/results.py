@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.paths and not args.wandb_project:
         return fail(ValueError("give at least one PATH or --wandb-project"))
+    if args.pivot and args.columns:
+        return fail(ValueError("--columns and --pivot do not combine: a pivot's columns are its COLS values"))
     if args.to == "parquet" and args.out is None:
         return fail(ValueError("--to parquet needs --out FILE"))
     try:
