@@ -12,6 +12,7 @@ rule aggregate:
         faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
     output:
         summary=pattern(layout.summary_file, "{run}"),
+        spec=pattern(layout.spec_file, "{run}"),
     log:
         pattern(layout.log_file, "aggregate", "{run}"),
     conda:
@@ -23,4 +24,4 @@ rule aggregate:
     shell:
         "shapsweep aggregate {params.config:q} --run {wildcards.run} --n-rows {params.n_rows}"
         " --top-k {params.top_k} --shards {input.shards:q} --faithfulness {input.faithfulness:q}"
-        " --out {output.summary:q} > {log:q} 2>&1"
+        " --out {output.summary:q} --spec-out {output.spec:q} > {log:q} 2>&1"

@@ -65,3 +65,49 @@ def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None
         "status_counts": status_counts,
         "metrics": metrics,
     }
+
+
+def _distinct(values) -> list:
+    return sorted({v for v in values if v is not None}, key=str)
+
+
+def code_label(code: dict | None) -> str | None:
+    """`<commit>` or `<commit>+dirty` (None outside a git checkout)."""
+    if not code or not code.get("commit"):
+        return None
+    return code["commit"] + ("+dirty" if code.get("dirty") else "")
+
+
+def device_label(record: dict) -> str:
+    """`cpu (<CPU model>)` or `cuda:0 (<GPU name> x<count>)`: what a shard was computed on."""
+    device = record.get("device") or "unknown"
+    if device.startswith("cuda"):
+        names = _distinct(record.get("gpus") or [])
+        return f"{device} ({', '.join(names)} x{len(record['gpus'])})" if names else device
+    return f"{device} ({record['cpu']})" if record.get("cpu") else device
+
+
+def rollup_provenance(records: list[dict | None]) -> dict:
+    """A run's provenance over its shards: time span, summed shard time, and every distinct code
+    commit, device, host, version, dtype and config hash among them (several values = mixed provenance).
+
+    `records` holds one entry per shard (None for a shard that carries none: written before
+    provenance was recorded); those are counted, never guessed.
+    """
+    known = [r for r in records if r]
+    starts = [r["started_at"] for r in known if r.get("started_at")]
+    ends = [r["finished_at"] for r in known if r.get("finished_at")]
+    return {
+        "shards": len(records),
+        "shards_without_provenance": len(records) - len(known),
+        "first_start": min(starts) if starts else None,  # ISO 8601 in UTC: text order is time order
+        "last_end": max(ends) if ends else None,
+        "duration_s": float(sum(r.get("duration_s") or 0.0 for r in known)),
+        "code_commits": _distinct(code_label(r.get("code")) or "unknown" for r in known),
+        "devices": _distinct(device_label(r) for r in known),
+        "hosts": _distinct(r.get("host") for r in known),
+        "shapsweep_versions": _distinct(r.get("shapsweep_version") for r in known),
+        "dtypes": _distinct(r.get("dtype") for r in known),
+        "config_sha256": _distinct(r.get("config_sha256") for r in known),
+        "slurm_job_ids": _distinct(r.get("slurm_job_id") for r in known),
+    }

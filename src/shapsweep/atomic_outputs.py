@@ -40,7 +40,7 @@ def write_json(path: str | Path, data: Any, only_if_changed: bool = False) -> bo
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", only_if_changed)
 
 
-def write_parquet(path: str | Path, frame) -> None:
-    """Atomic Parquet write of a polars DataFrame."""
+def write_parquet(path: str | Path, frame, metadata: dict[str, str] | None = None) -> None:
+    """Atomic Parquet write of a polars DataFrame, with optional file key-value metadata."""
     with atomic_path(path) as tmp:
-        frame.write_parquet(tmp)
+        frame.write_parquet(tmp, metadata=metadata)

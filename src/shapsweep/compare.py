@@ -84,4 +84,32 @@ def runs_table(
             )
         columns[f"ref_{stat}"] = col
     columns["ref_rows"] = [errors[s["run_id"]].height if s["run_id"] in errors else None for s in summaries]
+    columns.update(provenance_columns(summaries))
     return pl.DataFrame(columns, strict=False)
+
+
+# summary["provenance"] key -> runs.parquet column; lists (distinct values) are joined with PROVENANCE_SEP.
+# The rest of the roll-up (dtypes, config hashes, Slurm job ids) stays in summary.json.
+PROVENANCE_COLUMNS = {
+    "first_start": "first_start",
+    "last_end": "last_end",
+    "duration_s": "shard_time_s",
+    "code_commits": "code_commits",
+    "devices": "devices",
+    "hosts": "hosts",
+    "shapsweep_versions": "shapsweep_versions",
+    "shards_without_provenance": "shards_without_provenance",
+}
+PROVENANCE_SEP = "; "
+
+
+def provenance_columns(summaries: list[dict]) -> dict[str, list]:
+    """The run-level provenance roll-up of each summary as flat columns (null for summaries without one)."""
+    out: dict[str, list] = {}
+    for key, column in PROVENANCE_COLUMNS.items():
+        values = []
+        for s in summaries:
+            value = (s.get("provenance") or {}).get(key)
+            values.append((PROVENANCE_SEP.join(map(str, value)) or None) if isinstance(value, list) else value)
+        out[column] = values
+    return out

@@ -113,11 +113,21 @@ def shard_frame(records: list[dict]) -> pl.DataFrame:
 
 
 def explain_shards(
-    run: dict, rows_path: str | Path, jobs: list[ShardJob], threads: int | None = None, log=sys.stderr
+    run: dict,
+    rows_path: str | Path,
+    jobs: list[ShardJob],
+    threads: int | None = None,
+    log=sys.stderr,
+    job_facts: dict | None = None,
 ) -> None:
-    """Explain each shard's rows and write its file as soon as it is done (model loaded once)."""
+    """Explain each shard's rows and write its file as soon as it is done (model loaded once).
+
+    Each shard file carries its provenance (`job_facts` from `shapsweep.provenance.job_facts`, the
+    device and dtype used, its times and row outcomes) in its Parquet metadata.
+    """
     import torch
 
+    from shapsweep import provenance
     from shapsweep.models import load_model
 
     if threads:
@@ -129,8 +139,12 @@ def explain_shards(
         model = load_model(ex["model"], ex["features"], ex["value"])
     except ValueError as exc:  # a bad model/features/value field: every row would fail the same way
         raise ConfigError(f"experiments[{run['variant_index']}] ({run['slug']}).{exc}") from None
-    print(f"model loaded in {time.perf_counter() - started:.2f}s", file=log, flush=True)
+    load_s = time.perf_counter() - started
+    print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
+    facts = job_facts if job_facts is not None else provenance.job_facts()
+    facts = {**facts, **provenance.model_device_and_dtype(model), "model_load_s": load_s}
     for job in jobs:
+        shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
         records = []
         for i, row in enumerate(part.iter_rows(named=True)):
@@ -142,5 +156,6 @@ def explain_shards(
                 file=log,
                 flush=True,
             )
-        write_parquet(job.out, shard_frame(records))
+        record = provenance.shard_record(facts, shard_started, provenance.utc_now(), [rec["status"] for rec in records])
+        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)

@@ -43,6 +43,11 @@ def set_dir_of_summary(summary: str | Path) -> Path:
     return Path(summary).parents[2]
 
 
+def spec_file(set_dir: str | Path, run_id: str) -> Path:
+    """The run's resolved explain spec and swept params (what its id hashes), written by aggregate."""
+    return run_dir(set_dir, run_id) / "spec.json"
+
+
 def faithfulness_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
     return run_dir(set_dir, run_id) / "faithfulness" / f"{shard_id}.parquet"
 

@@ -1,8 +1,9 @@
 """Weights & Biases tracking: one W&B run per concrete run, written after the run's files exist.
 
 W&B run `{set}__{run}` (id: a hash of the two, so tracking the same run again reuses its id) gets:
-config = the run's spec, one step per explained row with its numbers (and its faithfulness metrics when
-evaluated), the run summary's metrics, and the summary, shard and faithfulness files as one artifact.
+config = the run's spec (plus `provenance`, its summary's roll-up), one step per explained row with its
+numbers (and its faithfulness metrics when evaluated), the run summary's metrics, and the summary, shard
+and faithfulness files as one artifact. `shapsweep results` reads such runs back (results_log.py).
 The default mode is `offline` (files under `<set>/wandb/`, `wandb sync` uploads them later).
 
 Tracking never fails the pipeline nor touches its files: any error is logged and reported in the
@@ -110,7 +111,7 @@ def track_run(
             mode=mode,
             dir=str(wandb_dir),
             tags=list(wandb_cfg.get("tags", [])),
-            config=spec,
+            config={**spec, "provenance": summary.get("provenance")},  # read back by `shapsweep results`
             resume="allow",
             settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
         )

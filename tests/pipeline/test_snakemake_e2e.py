@@ -19,6 +19,8 @@ import polars as pl
 import psutil
 import pytest
 
+from shapsweep.results_log import is_result_column
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,7 +219,7 @@ def test_killed_shard_leaves_no_file_and_resumes_to_the_same_numbers(workflow):
     numbers = ["row_id", "players", "attribution", "attribution_normalized", "v_empty", "v_full", "n_evals", "status"]
     assert after.select(numbers).equals(before.select(numbers))
     runs_after = pl.read_parquet(sd / "runs.parquet")
-    same = [c for c in runs_before.columns if "runtime" not in c]
+    same = [c for c in runs_before.columns if is_result_column(c)]  # not times, durations, provenance
     assert runs_after.select(same).equals(runs_before.select(same))
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from summarize_set import aggregate_and_compare
 
-from shapsweep.cli import main
 from shapsweep.file_schemas import SHARD_SCHEMA
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('x')</script> bad"
@@ -141,13 +141,7 @@ def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | No
             path = layout.shard_file(set_dir, run_id, shard.shard_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(path)
-        summary = layout.summary_file(set_dir, run_id)
-        assert main(["aggregate", config_json, "--run", run_id, "--out", str(summary)]) == 0
-    out = layout.compare_files(set_dir)
-    summaries = [str(layout.summary_file(set_dir, run_id)) for run_id in exp.runs]
-    references = [f"--reference={run_id}={ref}" for run_id, ref in exp.references.items() if ref]
-    compare = ["compare", "--summaries", *summaries, *references, "--out-parquet", str(out["parquet"])]
-    assert main([*compare, "--out-tsv", str(out["tsv"]), "--out-row-errors", str(out["row_errors"])]) == 0
+    aggregate_and_compare(set_dir, exp)
     return set_dir
 
 

@@ -19,4 +19,5 @@ COMMAND_MODULES = [
     "track",
     "export",
     "schema",
+    "results",
 ]

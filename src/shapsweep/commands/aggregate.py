@@ -26,13 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--top-k", type=int, help="k of the top-k share (default: config compare.top_k)")
     parser.add_argument("--out", required=True, help="summary.json to write")
+    parser.add_argument(
+        "--spec-out", help="the run's spec.json to write (default: spec.json next to --out; layout.spec_file)"
+    )
+
+
+def spec_record(spec: dict) -> dict:
+    """spec.json: the run's resolved explain spec, its swept params, and `hashed`, exactly what its id hashes."""
+    keep = ("run_id", "hash", "slug", "variant", "variant_index", "reference", "params", "data_id", "shard_size")
+    return {**{k: spec[k] for k in keep}, "explain": spec["explain"], "hashed": spec["hashed"]}
 
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
-    from shapsweep.aggregate import summarize
+    from shapsweep.aggregate import rollup_provenance, summarize
     from shapsweep.atomic_outputs import write_json
     from shapsweep.file_schemas import read_faithfulness, read_shards
+    from shapsweep.provenance import read_shard_provenance
 
     try:
         exp = load(args, warn=False)
@@ -52,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
     summary["n_rows"] = n_rows
     summary["shards"] = [Path(p).stem for p in args.shards]
     summary["faithfulness_shards"] = [Path(p).stem for p in args.faithfulness]
+    summary["provenance"] = rollup_provenance([read_shard_provenance(p) for p in args.shards])
+    write_json(args.spec_out or Path(args.out).with_name("spec.json"), spec_record(spec))
     write_json(args.out, summary)
     return 0

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep.explain import ShardJob, explain_shards
+    from shapsweep.provenance import job_facts
 
     try:
         exp = load(args, warn=False)
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         return fail(exc)
     try:
-        explain_shards(spec, args.rows, jobs, threads=args.threads)
+        facts = job_facts(exp.config, args.config)
+        explain_shards(spec, args.rows, jobs, threads=args.threads, job_facts=facts)
     except ConfigError as exc:
         return fail(exc)
     return 0

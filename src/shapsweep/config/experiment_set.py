@@ -208,6 +208,7 @@ def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dic
     digest = short_hash(hashed, 8)
     return {
         "hash": digest,
+        "hashed": hashed,  # exactly what the hash covers (runs/<run>/spec.json shows it)
         "run_id": f"{slug}-{digest}",
         "slug": slug,
         "variant": variant["name"],
