@@ -20,6 +20,7 @@ rule aggregate:
     params:
         config=CONFIG_JSON,
         n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
+        evaluated=CFG["evaluation"]["enabled"],
         top_k=str(CFG["compare"]["top_k"]),
     shell:
         "shapsweep aggregate {params.config:q} --run {wildcards.run} --n-rows {params.n_rows}"

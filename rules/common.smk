@@ -88,6 +88,24 @@ def run_rows_file(wildcards):
     return rows_file(RUNS[wildcards.run]["data_id"])
 
 
+def store_first(wildcards):
+    """With the store on, a shard of a run compared against an exact reference is explained after the
+    reference's shard: exact evaluates every coalition of each game, so this run finds its own stored.
+    Only for shards not made yet: a finished shard never waits for, nor goes stale by, its reference
+    (Snakemake would re-run it when the reference shard is redone), and its inputs stay the same
+    whether the store is on or off."""
+    ref = REFERENCES.get(wildcards.run)
+    if not CFG["store"]["enabled"] or ref is None or RUNS[ref]["explain"]["shap"]["method"] != "exact":
+        return []
+    if RUNS[ref]["shard_size"] != RUNS[wildcards.run]["shard_size"]:
+        return []  # other row bounds: the same shard id holds other rows
+    wanted = [wildcards.shard] if hasattr(wildcards, "shard") else [wildcards.block + s for s in BLOCK_SUFFIXES]
+    if all(layout.shard_file(SET_DIR, wildcards.run, s).exists() for s in wanted):
+        return []
+    planned = set(shard_ids(ref))
+    return [str(layout.shard_file(SET_DIR, ref, s)) for s in wanted if s in planned]
+
+
 def summary_files():
     return [str(layout.summary_file(SET_DIR, run_id)) for run_id in RUNS]
 

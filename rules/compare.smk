@@ -19,6 +19,7 @@ rule compare:
         "../envs/shapsweep.yaml"
     params:
         top_k=str(CFG["compare"]["top_k"]),
+        runs=" ".join(RUNS),  # the runs compared: adding or dropping one re-runs this rule
         references=" ".join(f"--reference {run}={ref}" for run, ref in REFERENCES.items() if ref),
     shell:
         "shapsweep compare --summaries {input.summaries:q} {params.references} --top-k {params.top_k}"

@@ -5,6 +5,7 @@
 rule explain:
     input:
         rows=run_rows_file,
+        store_first=store_first,
     output:
         shard=pattern(layout.shard_file, "{run}", "{shard}"),
     log:

@@ -17,6 +17,7 @@ if SHARDS_PER_JOB > 1:
     rule explain_block:
         input:
             rows=block_rows,
+            store_first=store_first,
         output:
             [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in BLOCK_SUFFIXES],
         log:

@@ -21,6 +21,7 @@ rule export_run:
         "../envs/shapsweep.yaml"
     params:
         config=CONFIG_JSON,
+        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
     shell:
         "shapsweep export {params.config:q} --format {wildcards.fmt} --run {wildcards.run}"
         " --out {output:q} > {log:q} 2>&1"

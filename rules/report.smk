@@ -30,6 +30,10 @@ rule report:
         "../envs/shapsweep.yaml"
     params:
         config=CONFIG_JSON,
+        # What the inputs cover (profiles/default: a changed set of inputs alone triggers nothing).
+        runs=" ".join(RUNS),
+        rows=" ".join(f"{run_id}:{PLANS[run_id].n_rows}" for run_id in RUNS),
+        evaluated=CFG["evaluation"]["enabled"],
         # Rendering options: changing them re-renders the report and nothing upstream.
         sort_rows_by=CFG["report"]["sort_rows_by"],
         max_rows=CFG["report"]["max_rows"] or 0,

@@ -22,5 +22,7 @@ rule track:
     params:
         config=CONFIG_JSON,
         wandb=CFG["wandb"],
+        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
+        evaluated=CFG["evaluation"]["enabled"],
     shell:
         "shapsweep track {params.config:q} --run {wildcards.run}" " --out {output.marker:q} > {log:q} 2>&1"

@@ -44,6 +44,11 @@ def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None
         "runtime_total_s": float(shards["runtime_s"].sum()) if shards.height else 0.0,
         "runtime_mean_s": _mean(ok["runtime_s"].to_list()),
         "evals_mean": _mean(ok["n_evals"].to_list()),
+        # Model cost: the run's distinct coalitions, and how many of them its jobs sent to the model
+        # (the rest came from the evaluation store).
+        "evals_total": int(ok["n_evals"].sum()) if ok.height else 0,
+        "model_evals_total": int(ok["model_evals"].fill_null(ok["n_evals"]).sum()) if ok.height else 0,
+        "store_hits_total": int(ok["store_hits"].fill_null(0).sum()) if ok.height else 0,
         "players_mean": _mean(ok["n_players"].to_list()),
         "efficiency_residual_mean_abs": _mean([abs(v) for v in ok["efficiency_gap"].to_list()]),
         "efficiency_residual_max_abs": max((abs(v) for v in ok["efficiency_gap"].to_list()), default=None),

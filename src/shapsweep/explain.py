@@ -18,6 +18,7 @@ import polars as pl
 from shapsweep.atomic_outputs import write_parquet
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
+from shapsweep.store import EvaluationStore, game_key
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,12 @@ def _failed(row_id: str, run_id: str, status: str, error: str, runtime: float, p
     }
 
 
-def explain_row(model, row: dict, run: dict) -> dict:
-    """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row."""
+def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = None) -> dict:
+    """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
+
+    With a `store`, coalitions another run (or an earlier job) already evaluated for the same game are
+    taken from it, and what the model computes here is added to it once the row is explained.
+    """
     from shapsweep.estimators import BUDGET_KNOBS, estimate, normalize, resolve_budget
     from shapsweep.models import RowError
 
@@ -58,6 +63,11 @@ def explain_row(model, row: dict, run: dict) -> dict:
     except RowError as exc:
         return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     n = game.n_players
+    key = None
+    if store is not None:
+        ex = run["explain"]
+        key = game_key(ex["model"], ex["features"], ex["value"], row)
+        game.use_known(store.load(key, n))
     low, high = selection.get("min_players"), selection.get("max_players")
     if (low is not None and n < low) or (high is not None and n > high):
         return _failed(
@@ -83,7 +93,10 @@ def explain_row(model, row: dict, run: dict) -> dict:
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
         return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+    if store is not None:
+        store.save(key, *game.evaluated())
     values = np.asarray(result.values, dtype=np.float64)
+    stats = game.stats
     return {
         "row_id": row_id,
         "run_id": run_id,
@@ -97,13 +110,31 @@ def explain_row(model, row: dict, run: dict) -> dict:
         "n_players": n,
         "n_evals": int(result.n_evals),
         "budget": budget,
-        "forward_passes": int(game.stats.get("forward_passes", 0)),
+        "forward_passes": int(stats.get("forward_passes", 0)),
+        "model_evals": int(stats.get("model_evals", result.n_evals)),
+        "store_hits": int(stats.get("store_hits", 0)),
         "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
         "runtime_s": time.perf_counter() - started,
         "response": game.response,
         "status": "ok",
         "error": None,
     }
+
+
+def progress_line(shard_id: str, index: int, total: int, rec: dict, elapsed: float) -> str:
+    """One plain log line per row: where the shard is, what the row cost, when the shard should end."""
+    eta = elapsed / (index + 1) * (total - index - 1)
+    players = rec.get("n_players")
+    cost = (
+        ""
+        if rec.get("n_evals") is None
+        else f" evals {rec['n_evals']} (model {rec['model_evals']}, store {rec['store_hits']})"
+    )
+    return (
+        f"shard {shard_id} row {index + 1}/{total} {rec['row_id']}: {rec['status']}"
+        + ("" if players is None else f" players {players}")
+        + f"{cost} {rec['runtime_s']:.2f}s, shard ETA {eta:.0f}s"
+    )
 
 
 def shard_frame(records: list[dict]) -> pl.DataFrame:
@@ -119,6 +150,7 @@ def explain_shards(
     threads: int | None = None,
     log=sys.stderr,
     job_facts: dict | None = None,
+    store: EvaluationStore | None = None,
 ) -> None:
     """Explain each shard's rows and write its file as soon as it is done (model loaded once).
 
@@ -147,12 +179,12 @@ def explain_shards(
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
         records = []
+        shard_clock = time.perf_counter()
         for i, row in enumerate(part.iter_rows(named=True)):
-            rec = explain_row(model, row, run)
+            rec = explain_row(model, row, run, store)
             records.append(rec)
             print(
-                f"shard {job.shard_id} row {i + 1}/{part.height} {rec['row_id']}: {rec['status']} "
-                f"{rec['runtime_s']:.2f}s",
+                progress_line(job.shard_id, i, part.height, rec, time.perf_counter() - shard_clock),
                 file=log,
                 flush=True,
             )

@@ -25,6 +25,8 @@ SHARD_SCHEMA = {
     "n_evals": pl.Int64,
     "budget": pl.Int64,
     "forward_passes": pl.Int64,
+    "model_evals": pl.Int64,  # coalitions this job sent to the model for the row (the rest came from the store)
+    "store_hits": pl.Int64,
     "efficiency_gap": pl.Float64,
     "runtime_s": pl.Float64,
     "response": pl.Utf8,

@@ -18,6 +18,11 @@ def set_dir(cfg: dict) -> Path:
     return Path(cfg["output_root"]) / cfg["experiment_set_id"]
 
 
+def store_dir(cfg: dict) -> Path:
+    """The evaluation store every set under the same output root shares (shapsweep.store)."""
+    return Path(cfg["output_root"]) / "store"
+
+
 def config_json(set_dir: str | Path) -> Path:
     return Path(set_dir) / "config.json"
 

@@ -25,8 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shapsweep import layout
     from shapsweep.explain import ShardJob, explain_shards
     from shapsweep.provenance import job_facts
+    from shapsweep.store import EvaluationStore
 
     try:
         exp = load(args, warn=False)
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(exc)
     try:
         facts = job_facts(exp.config, args.config)
-        explain_shards(spec, args.rows, jobs, threads=args.threads, job_facts=facts)
+        store = EvaluationStore(layout.store_dir(exp.config)) if exp.config["store"]["enabled"] else None
+        explain_shards(spec, args.rows, jobs, threads=args.threads, job_facts=facts, store=store)
     except ConfigError as exc:
         return fail(exc)
     return 0

@@ -66,6 +66,16 @@ REPORT_FIELDS = (
     Field("max_rows", nullable("integer", minimum=1), None, "rows listed per run page (null = all)"),
 )
 
+STORE_FIELDS = (
+    Field(
+        "enabled",
+        {"type": "boolean"},
+        True,
+        "share model outputs across runs and sets of the same output root (<output_root>/store/); "
+        "false: every run calls the model for each of its coalitions",
+    ),
+)
+
 COMPARE_FIELDS = (Field("top_k", POSITIVE_INT, 3, "k of the top-k share and top-k overlap"),)
 
 # Blocks a run's spec is made of: the top level sets them for every variant, a variant overrides parts.
@@ -82,6 +92,7 @@ SET_BLOCK_FIELDS: dict[str, tuple[Field, ...]] = {
     "evaluation": EVALUATION_FIELDS,
     "report": REPORT_FIELDS,
     "compare": COMPARE_FIELDS,
+    "store": STORE_FIELDS,
 }
 
 _SWEEP_AXES = {

@@ -27,6 +27,8 @@ class CachedGame:
 
     `evaluate` maps a (b, n) bool chunk to (b,) values; the game deduplicates, looks up its cache,
     orders the new coalitions by size (similar lengths pad less) and feeds them in chunks.
+    Values known from elsewhere (`use_known`: the evaluation store) are taken instead of calling the
+    model; `evaluated()` gives what the model computed here, for the store to keep.
     """
 
     def __init__(
@@ -46,6 +48,9 @@ class CachedGame:
         self._runner = runner
         self._usage = usage
         self._cache: dict[bytes, float] = {}
+        self._known: dict[bytes, float] = {}
+        self._from_model: set[bytes] = set()
+        self.store_hits = 0
 
     @property
     def stats(self) -> dict[str, int]:
@@ -53,11 +58,24 @@ class CachedGame:
             "forward_passes": self._usage.forward_passes,
             "tokens": self._usage.tokens,
             "coalitions": len(self._cache),
+            "model_evals": len(self._from_model),
+            "store_hits": self.store_hits,
         }
 
     def prime(self, coalition, value: float) -> None:
         """Record a value the connector already computed the same way (e.g. v(full) while building the reference)."""
-        self._cache[self._key(np.asarray(coalition, dtype=bool))] = float(value)
+        key = self._key(np.asarray(coalition, dtype=bool))
+        self._cache[key] = float(value)
+        self._from_model.add(key)
+
+    def use_known(self, values: dict[bytes, float]) -> None:
+        """Values of coalitions (packed with np.packbits) computed before, e.g. by another run of the sweep."""
+        self._known = values
+
+    def evaluated(self) -> tuple[list[bytes], np.ndarray]:
+        """(packed coalitions, values) the model computed for this game, not taken from `use_known`."""
+        keys = [k for k in self._cache if k in self._from_model]
+        return keys, np.fromiter((self._cache[k] for k in keys), dtype=np.float64, count=len(keys))
 
     def _key(self, coalition: np.ndarray) -> bytes:
         return np.packbits(coalition).tobytes()
@@ -74,7 +92,14 @@ class CachedGame:
         for i, key in enumerate(keys):
             if key not in self._cache and key not in new:
                 new[key] = i
+        if new and self._known:
+            hits = [key for key in new if key in self._known]
+            for key in hits:
+                self._cache[key] = self._known[key]
+                del new[key]
+            self.store_hits += len(hits)
         if new:
+            self._from_model.update(new)
             rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
             # Largest coalitions first: neighbours in a chunk have similar lengths.
             rows = rows[np.argsort(-coalitions[rows].sum(axis=1), kind="stable")]
