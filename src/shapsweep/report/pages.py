@@ -118,12 +118,13 @@ def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
 
 
 def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFrame:
-    """One row per run for the plots: method, budget (configured, else mean coalitions evaluated),
-    mean runtime per row and mean error against the reference."""
+    """One row per run for the plots: method, budget (configured, else mean coalitions evaluated), mean
+    coalitions evaluated per row (`evals`), mean runtime per row and mean error against the reference."""
     schema = {
         "run_id": pl.Utf8,
         "method": pl.Utf8,
         "budget": pl.Float64,
+        "evals": pl.Float64,
         "runtime_s": pl.Float64,
         "ref_rel_l2": pl.Float64,
     }
@@ -143,6 +144,7 @@ def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFr
                 "run_id": r["run_id"],
                 "method": info.method,
                 "budget": info.budget if info.budget is not None else r["mean_evals"],
+                "evals": r["mean_evals"],
                 "runtime_s": r["runtime_s"],
                 "ref_rel_l2": r["ref_rel_l2"],
             }
