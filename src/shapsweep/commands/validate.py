@@ -35,11 +35,25 @@ def check_dataset(exp) -> list[str]:
     return lines
 
 
+def model_locations(exp) -> list[str]:
+    """Where each distinct model (and external embedder) of the set resolved, one line each. The check
+    itself ran while the set loaded (models.config.resolve_configs): here it is only read back."""
+    from shapsweep.models.locate import locate_model
+
+    lines = []
+    for run in exp.runs.values():
+        model, value = run["explain"]["model"], run["explain"]["value"]
+        lines.append(locate_model(model["path_or_id"], model.get("revision")).describe())
+        if value.get("embedding") == "external":
+            lines.append(locate_model(value["embedder"], field="value.embedder").describe("value.embedder"))
+    return list(dict.fromkeys(lines))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         exp = load(args)
         n_shards = sum(len(exp.shard_plan(r).shards) for r in exp.runs)
-        lines = check_dataset(exp) if args.check_dataset else []
+        lines = model_locations(exp) + (check_dataset(exp) if args.check_dataset else [])
     except ConfigError as exc:
         return fail(exc)
     for line in lines:

@@ -11,6 +11,7 @@ from typing import Any
 
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.text import GRANULARITIES
+from shapsweep.models.locate import locate_model
 
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
 DTYPES = ("float32", "bfloat16", "float16")
@@ -111,6 +112,7 @@ def resolve_configs(
         raise ValueError(f"model.trust_remote_code: expected true or false, got {model['trust_remote_code']!r}")
     if model["system_prompt"] is not None and model["connector"] != "hf_causal_lm":
         raise ValueError("model.system_prompt: only the hf_causal_lm connector takes a system prompt")
+    locate_model(model["path_or_id"], model["revision"])  # fails now, not in every explain job
 
     features = _fill("features", features_cfg, FEATURES_DEFAULTS)
     _choice("features.granularity", features["granularity"], GRANULARITIES)
@@ -142,6 +144,8 @@ def resolve_configs(
         _choice("value.similarity", value["similarity"], ("cosine", "euclidean", "tfidf"))
         if value["embedding"] == "external" and not value["embedder"]:
             raise ValueError("value.embedder: embedding 'external' needs a sentence embedder path_or_id")
+        if value["embedding"] == "external":
+            locate_model(value["embedder"], field="value.embedder")
     if kind == "contrast":
         for side in ("positive", "negative"):
             if not isinstance(value[side], str) or not value[side].strip():
