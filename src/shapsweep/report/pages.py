@@ -199,6 +199,25 @@ def _scale_attributions(part: pl.DataFrame) -> list[list[float]]:
     return [a for a in chosen["attribution"].to_list() if a]
 
 
+def reference_texts(record: dict[str, Any], infos: list[RunInfo]) -> list[dict[str, Any]]:
+    """The texts the row's runs score against (`value.target: 'reference'`): the config's fixed
+    `value.reference`, else the row's `reference` column; one entry per distinct text, with its source and
+    the runs using it, so the row page shows what the user asked next to what was explained."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for info in infos:
+        value = (info.spec.get("explain") or {}).get("value") or {}
+        if value.get("target") != "reference":
+            continue
+        if isinstance(value.get("reference"), str):
+            key = (value["reference"], "value.reference (fixed in the config)")
+        elif isinstance(record.get("reference"), str):
+            key = (record["reference"], "the row's reference column")
+        else:
+            continue
+        found.setdefault(key, []).append(info.run_id)
+    return [{"text": text, "source": source, "runs": runs} for (text, source), runs in found.items()]
+
+
 def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path):
     """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale."""
     pages: dict[tuple[str, str], Path] = {}
@@ -230,7 +249,9 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                 }
             )
         metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
+        references = reference_texts(record, [run["info"] for run in runs])
         html = template.render(
+            references=references,
             set_name=inputs.set_name,
             data_id=data_id,
             row_id=row_id,
@@ -351,6 +372,8 @@ def build_report(
         ],
         rows=row_list,
         n_explanations=metrics.height,
+        # said in words too (the plot's text is an image): how to get a run to compare with
+        no_reference=None if any(i.reference for i in inputs.infos.values()) else plots.NO_REFERENCE_MESSAGE,
         root="",
     )
     index = out_dir / "index.html"
