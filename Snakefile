@@ -23,3 +23,16 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Rows ok / failed per run after every real invocation: failed rows are kept with their status and
+# never fail the workflow, so this is where the user hears of them (shapsweep.outcomes).
+from shapsweep.outcomes import print_outcomes
+
+
+onsuccess:
+    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])
+
+
+onerror:
+    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])

@@ -73,3 +73,13 @@ def test_runtime_plot_puts_a_run_at_the_coalitions_it_evaluated():
     error_ax = plots.error_vs_budget(per_run_frame(metrics, infos)).axes[0]
     assert "No run has a reference run" in error_ax.texts[0].get_text()
     assert "reference: true" in error_ax.texts[0].get_text()
+
+
+def test_summary_names_the_first_failed_rows_per_status_and_the_relative_stderr():
+    frame = shard([40, 40, 40]).with_columns(
+        pl.Series("status", ["ok", "empty_input", "too_many_players"]),
+        pl.Series("stderr", [[0.05, 0.0], None, None], dtype=pl.List(pl.Float64)),
+    )
+    summary = summarize(RUN, frame, None)
+    assert summary["failed_row_ids"] == {"empty_input": ["r1"], "too_many_players": ["r2"]}
+    assert summary["metrics"]["stderr_rel_mean"] == pytest.approx(0.05 / (0.5**2 + 0.25**2) ** 0.5)
