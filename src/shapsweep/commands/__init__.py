@@ -18,4 +18,5 @@ COMMAND_MODULES = [
     "evaluate",
     "track",
     "export",
+    "prune",
 ]

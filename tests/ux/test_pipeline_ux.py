@@ -1,0 +1,161 @@
+"""Issue 15 through real Snakemake, as a new user met it: one small retrieval-style sweep (MiniLM similarity
+to a fixed reference text, word players, kernel and permutation, an empty row and a row over max_players)
+run once, then checked for what the user could not see before:
+
+- item 1: the report and the shards are readable by others (0644 under a 0022 umask), not 0600;
+- item 6: the end of `snakemake` says how many rows failed, by status, with their ids;
+- item 8: the fixed reference text is on each row page, beside the text (headless Chromium);
+- item 9: after a variant is dropped from the config, `shapsweep prune` lists and removes its outputs.
+"""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+REFERENCE = "a pet animal resting at home"
+TEXTS = [
+    "my cat sleeps on the warm sofa",
+    "",
+    "the dog fetched a long stick from the river",  # 9 words: over max_players
+    "birds sing at dawn",
+]
+SET = """
+local ss = import 'shapsweep.libsonnet';
+{
+  experiment_set_id: 'ux',
+  dataset: ss.localFile('data.jsonl'),
+  shard_size: 2,
+  model: ss.minilm { batch_size: 32 },
+  features: { max_players: 7 },
+  value: { target: 'reference', reference: '%s' },
+  shap: { batch_size: 32 },
+  experiments: [ss.method('kernel', [8])%s],
+}
+"""
+WITH_PERMUTATION = ", ss.method('permutation', [16])"
+
+
+def snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
+    # targets before --config: Snakemake reads whatever follows --config as config values
+    cmd = [SNAKEMAKE, *targets, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"]
+    proc = subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o022)
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def shapsweep(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "shapsweep.cli", *args], cwd=workdir, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The workflow copied to a temporary folder and run once (report and exports)."""
+    wd = tmp_path_factory.mktemp("ux")
+    shutil.copy(REPO / "Snakefile", wd)
+    for folder in ("rules", "envs"):
+        shutil.copytree(REPO / folder, wd / folder)
+    shutil.copytree(REPO / "config" / "lib", wd / "lib")
+    shutil.copytree(REPO / "profiles" / "default", wd / "profiles" / "default")
+    (wd / "set.jsonnet").write_text(SET % (REFERENCE, WITH_PERMUTATION))
+    (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    proc = snakemake(wd, "all", "export")
+    return wd, proc
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_report_pages_shards_and_tables_are_readable_by_others(run):
+    wd, _ = run
+    sd = wd / "results" / "ux"
+    outputs = [
+        sd / "report" / "index.html",
+        next((sd / "report" / "rows").glob("*.html")),
+        next((sd / "report" / "plots").glob("*.png")),
+        next(sd.glob("runs/kernel*/shards/00000.parquet")),
+        next(sd.glob("runs/kernel*/summary.json")),
+        sd / "runs.tsv",
+        sd / "config.json",
+        next(sd.glob("export/kernel*.jsonl")),
+    ]
+    assert {str(p.relative_to(sd)): oct(_mode(p)) for p in outputs} == {
+        str(p.relative_to(sd)): oct(0o644) for p in outputs
+    }
+
+
+def test_the_end_of_snakemake_says_which_rows_failed(run):
+    _, proc = run
+    log = proc.stderr
+    assert "shapsweep: row outcomes of experiment set ux" in log
+    kernel = next(line for line in log.splitlines() if line.strip().startswith("kernel"))
+    assert kernel.endswith("rows 2 ok, 2 failed (empty_input 1: 1; too_many_players 1: 2)"), kernel
+    assert "shapsweep: 2 runs, 4 rows ok, 4 failed" in log
+
+
+def test_the_reference_text_is_beside_the_text_on_each_row_page(run):
+    sys.path.insert(0, str(REPO / "tests" / "report"))
+    from browser import chromium
+
+    wd, _ = run
+    report = wd / "results" / "ux" / "report"
+    pages = sorted((report / "rows").glob("*.html"))
+    assert len(pages) == len(TEXTS)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        for path in pages:
+            page.goto(path.as_uri())
+            target = page.locator(".reference-target")
+            assert target.count() == 1, path.name  # one text for both runs
+            assert REFERENCE in target.inner_text()
+            assert "value.reference" in target.inner_text()
+            text_box = page.locator("#row-text")
+            if text_box.count():  # the empty row has no text to sit beside
+                text, ref = text_box.bounding_box(), target.locator(".response").bounding_box()
+                assert abs(text["y"] - ref["y"]) < 2 and ref["x"] > text["x"] + text["width"]
+        page.goto((report / "index.html").as_uri())
+        assert "reference: true" in page.locator("#no-reference").inner_text()
+
+
+def test_prune_lists_then_removes_the_outputs_of_a_dropped_run(run):
+    wd, _ = run
+    sd = wd / "results" / "ux"
+    (dropped,) = (p.name for p in (sd / "runs").iterdir() if p.name.startswith("permutation"))
+    (kept,) = (p.name for p in (sd / "runs").iterdir() if p.name.startswith("kernel"))
+    (wd / "set.jsonnet").write_text(SET % (REFERENCE, ""))  # the user drops the permutation variant
+
+    listed = shapsweep(wd, "prune", "set.jsonnet").stdout
+    would = {line.split("\t")[1].rstrip("/") for line in listed.splitlines() if line.startswith("would remove")}
+    expected = {
+        sd / "runs" / dropped,
+        sd / "export" / f"{dropped}.jsonl",
+        sd / "export" / f"{dropped}.html-lines",
+        sd / "logs" / "explain" / dropped,
+        sd / "logs" / "aggregate" / f"{dropped}.log",
+        sd / "logs" / "export" / f"{dropped}.jsonl.log",
+        sd / "logs" / "export" / f"{dropped}.html-lines.log",
+    }
+    assert would == {str(p.relative_to(wd)) for p in expected}  # the set dir as the config names it
+    assert all(p.exists() for p in expected)  # a dry run removes nothing
+
+    shapsweep(wd, "prune", "set.jsonnet", "--yes")
+    assert not any(p.exists() for p in expected)
+    assert (sd / "runs" / kept / "summary.json").exists() and (sd / "export" / f"{kept}.jsonl").exists()
+    assert "nothing to prune" in shapsweep(wd, "prune", "set.jsonnet").stdout
