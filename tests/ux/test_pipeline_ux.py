@@ -5,17 +5,21 @@ run once, then checked for what the user could not see before:
 - item 1: the report and the shards are readable by others (0644 under a 0022 umask), not 0600;
 - item 6: the end of `snakemake` says how many rows failed, by status, with their ids;
 - item 8: the fixed reference text is on each row page, beside the text (headless Chromium);
+- item 10: the public API loads the set's results as frames, explains a row in-process with the numbers
+  of its shard, and shows it with the report's heatmap HTML;
 - item 9: after a variant is dropped from the config, `shapsweep prune` lists and removes its outputs.
 """
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -132,6 +136,76 @@ def test_the_reference_text_is_beside_the_text_on_each_row_page(run):
                 assert abs(text["y"] - ref["y"]) < 2 and ref["x"] > text["x"] + text["width"]
         page.goto((report / "index.html").as_uri())
         assert "reference: true" in page.locator("#no-reference").inner_text()
+
+
+def _run_id(wd: Path, prefix: str) -> str:
+    return next(p.name for p in (wd / "results" / "ux" / "runs").iterdir() if p.name.startswith(prefix))
+
+
+def test_load_results_gives_frames_and_the_report_heatmap(run, monkeypatch):
+    import shapsweep
+    from shapsweep.report.colour import DivergingScale
+    from shapsweep.report.pages import page_slug
+
+    wd, _ = run
+    monkeypatch.chdir(wd)  # the set's data and results paths are relative, as for `snakemake`
+    results = shapsweep.load_results("set.jsonnet")
+    kernel = _run_id(wd, "kernel")
+    assert sorted(results.runs["run_id"]) == sorted([kernel, _run_id(wd, "permutation")])
+    assert results.shards.height == 2 * len(TEXTS)
+    assert results.shards.filter(pl.col("run_id") == kernel)["status"].to_list() == [
+        "ok",
+        "empty_input",
+        "too_many_players",
+        "ok",
+    ]
+    assert results.reference_errors.height == 0 and "rel_l2" in results.reference_errors.columns
+
+    explanation = results.explanation(kernel, "0")
+    assert explanation.players == TEXTS[0].split() and explanation.text == TEXTS[0]
+    # the heatmap is the report's: the row page's section for this run, with the row page's shared scale
+    data_id = results.specs[kernel]["data_id"]
+    row_page = (wd / "results" / "ux" / "report" / "rows" / f"{page_slug(data_id, '0')}.html").read_text()
+    section = re.search(
+        rf'<section class="run" data-run="{re.escape(kernel)}">.*?(<div class="heatmap">.*?</div>)', row_page, re.S
+    )
+    row_values = [v for a in results.shards.filter(pl.col("row_id") == "0")["attribution"].to_list() for v in a]
+    assert explanation.heatmap_html(DivergingScale.for_values(row_values)) == section.group(1)
+
+
+def test_explain_in_process_has_the_numbers_of_the_shard(run, monkeypatch):
+    import shapsweep
+    from shapsweep.config import load_experiment_set
+
+    sys.path.insert(0, str(REPO / "tests" / "report"))
+    from browser import chromium
+
+    wd, _ = run
+    monkeypatch.chdir(wd)
+    kernel = _run_id(wd, "kernel")
+    blocks = load_experiment_set("set.jsonnet", warn=False).runs[kernel]["explain"]
+    config = {b: blocks[b] for b in ("model", "features", "value", "shap")}
+    explanation = shapsweep.explain_row({"row_id": "0", "text": TEXTS[0]}, **config)
+    shard = pl.read_parquet(wd / "results" / "ux" / "runs" / kernel / "shards" / "00000.parquet").row(0, named=True)
+    # the same coalitions (same code, same per-row seed); the values agree to float32 model precision (the
+    # job ran with its own torch thread count, which changes the order of float32 sums)
+    assert explanation.n_evals == shard["n_evals"] and explanation.players == shard["players"]
+    assert explanation.attribution.tolist() == pytest.approx(shard["attribution"], rel=1e-5, abs=1e-6)
+    assert explanation.v_full == pytest.approx(shard["v_full"], rel=1e-6)
+
+    with pytest.raises(shapsweep.ExplanationError) as error:
+        shapsweep.explain_row(TEXTS[2], **config)
+    assert error.value.status == "too_many_players"
+    assert shapsweep.explain_row("", **config, raise_on_error=False).status == "empty_input"
+
+    with chromium() as browser:  # what Jupyter shows: every player coloured, the legend drawn
+        page = browser.new_page()
+        page.set_content(explanation._repr_html_())
+        cells = page.locator(".shapsweep-explanation .player")
+        assert cells.count() == len(explanation.players)
+        colours = {cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(cells.count())}
+        assert "rgba(0, 0, 0, 0)" not in colours
+        assert page.locator(".shapsweep-explanation .legend .bar").count() == 1
 
 
 def test_prune_lists_then_removes_the_outputs_of_a_dropped_run(run):
