@@ -99,7 +99,7 @@ def outcome_report(set_dir: str | Path, shard_ids: Mapping[str, Sequence[str]], 
     ok = sum(o.rows_ok for o in outcomes)
     failed = sum(o.rows_failed for o in outcomes)
     header = f"shapsweep: row outcomes of experiment set {set_name or Path(set_dir).name} ({set_dir})"
-    footer = f"shapsweep: {len(outcomes)} runs, {ok} rows ok, {failed} failed"
+    footer = f"shapsweep: {len(outcomes)} run{'s' if len(outcomes) != 1 else ''}, {ok} rows ok, {failed} failed"
     if failed:
         footer += " (failed rows are kept in the shards with their status and error; see docs/pipeline.md)"
     return "\n".join([header, *(f"  {describe(o)}" for o in outcomes), footer])
