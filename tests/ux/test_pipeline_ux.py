@@ -3,7 +3,8 @@ to a fixed reference text, word players, kernel and permutation, an empty row an
 run once, then checked for what the user could not see before:
 
 - item 1: the report and the shards are readable by others (0644 under a 0022 umask), not 0600;
-- item 6: the end of `snakemake` says how many rows failed, by status, with their ids;
+- item 6: the end of `snakemake` (a successful or a failed one) says how many rows failed, by status, with
+  their ids;
 - item 8: the fixed reference text is on each row page, beside the text (headless Chromium);
 - item 10: the public API loads the set's results as frames, explains a row in-process with the numbers
   of its shard, and shows it with the report's heatmap HTML;
@@ -49,13 +50,13 @@ local ss = import 'shapsweep.libsonnet';
 WITH_PERMUTATION = ", ss.method('permutation', [16])"
 
 
-def snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess:
     # targets before --config: Snakemake reads whatever follows --config as config values
     cmd = [SNAKEMAKE, *targets, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"]
     proc = subprocess.run(
         cmd, cwd=workdir, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o022)
     )
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
 
@@ -68,17 +69,21 @@ def shapsweep(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The workflow copied to a temporary folder and run once (report and exports)."""
-    wd = tmp_path_factory.mktemp("ux")
+def copy_workflow(wd: Path, set_text: str) -> Path:
     shutil.copy(REPO / "Snakefile", wd)
     for folder in ("rules", "envs"):
         shutil.copytree(REPO / folder, wd / folder)
     shutil.copytree(REPO / "config" / "lib", wd / "lib")
     shutil.copytree(REPO / "profiles" / "default", wd / "profiles" / "default")
-    (wd / "set.jsonnet").write_text(SET % (REFERENCE, WITH_PERMUTATION))
+    (wd / "set.jsonnet").write_text(set_text)
     (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    return wd
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The workflow copied to a temporary folder and run once (report and exports)."""
+    wd = copy_workflow(tmp_path_factory.mktemp("ux"), SET % (REFERENCE, WITH_PERMUTATION))
     proc = snakemake(wd, "all", "export")
     return wd, proc
 
@@ -112,6 +117,22 @@ def test_the_end_of_snakemake_says_which_rows_failed(run):
     kernel = next(line for line in log.splitlines() if line.strip().startswith("kernel"))
     assert kernel.endswith("rows 2 ok, 2 failed (empty_input 1: 1; too_many_players 1: 2)"), kernel
     assert "shapsweep: 2 runs, 4 rows ok, 4 failed" in log
+
+
+def test_a_failed_invocation_also_ends_with_the_outcomes(tmp_path):
+    """onerror: a model folder that passes the parse-time check but has no weights fails every explain job."""
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bert"}')
+    set_text = (SET % (REFERENCE, "")).replace(
+        "ss.minilm { batch_size: 32 }", f"ss.minilm {{ path_or_id: '{broken}' }}"
+    )
+    (tmp_path / "wf").mkdir()
+    wd = copy_workflow(tmp_path / "wf", set_text.replace("shard_size: 2", "shard_size: 4"))  # one failing job
+    proc = snakemake(wd, "all", check=False)
+    assert proc.returncode != 0
+    assert "shapsweep: row outcomes of experiment set ux" in proc.stderr
+    assert re.search(r"kernel\S*: no shard explained yet \(0/1 shards\)", proc.stderr), proc.stderr[-3000:]
 
 
 def test_the_reference_text_is_beside_the_text_on_each_row_page(run):
