@@ -17,6 +17,7 @@ from pathlib import Path
 from shapsweep import layout
 
 IDS_SHOWN = 5  # row ids printed per failed status
+RUNS_SHOWN = 20  # a bigger sweep lists only its runs with failed rows or missing shards, up to this many
 NOT_FAILURES = ("ok", "skipped")  # skipped rows are a selection choice, not an error
 
 
@@ -98,11 +99,17 @@ def outcome_report(set_dir: str | Path, shard_ids: Mapping[str, Sequence[str]], 
     outcomes = [run_outcome(set_dir, run_id, ids) for run_id, ids in shard_ids.items()]
     ok = sum(o.rows_ok for o in outcomes)
     failed = sum(o.rows_failed for o in outcomes)
+    shown = outcomes
+    if len(outcomes) > RUNS_SHOWN:  # a big sweep: name the runs that need a look, count the rest
+        shown = [o for o in outcomes if o.rows_failed or o.shards_done < o.shards_planned][:RUNS_SHOWN]
     header = f"shapsweep: row outcomes of experiment set {set_name or Path(set_dir).name} ({set_dir})"
     footer = f"shapsweep: {len(outcomes)} run{'s' if len(outcomes) != 1 else ''}, {ok} rows ok, {failed} failed"
     if failed:
         footer += " (failed rows are kept in the shards with their status and error; see docs/pipeline.md)"
-    return "\n".join([header, *(f"  {describe(o)}" for o in outcomes), footer])
+    lines = [header, *(f"  {describe(o)}" for o in shown)]
+    if len(shown) < len(outcomes):
+        lines.append(f"  ... {len(outcomes) - len(shown)} more runs (`shapsweep status` lists them all)")
+    return "\n".join([*lines, footer])
 
 
 def print_outcomes(set_dir: str | Path, shard_ids: Mapping[str, Sequence[str]], set_name: str = "") -> None:
