@@ -5,6 +5,8 @@
 # Targets go before --config: `snakemake --profile profiles/default export --config experiment=X.jsonnet`.
 from snakemake.utils import min_version
 
+from shapsweep.outcomes import print_outcomes
+
 min_version("9.20")
 
 
@@ -24,3 +26,13 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+# Rows ok / failed per run after every real invocation: failed rows are kept with their status and
+# never fail the workflow, so this is where the user hears of them (shapsweep.outcomes).
+onsuccess:
+    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])
+
+
+onerror:
+    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])

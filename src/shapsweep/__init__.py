@@ -1,4 +1,9 @@
-"""shapsweep: reproducible Shapley-value attribution sweeps over language and multimodal models."""
+"""shapsweep: reproducible Shapley-value attribution sweeps over language and multimodal models.
+
+The public Python API (docs/api.md) is re-exported lazily from `shapsweep.api`, so `import shapsweep`
+stays light (no polars, torch or transformers until one of these names is used). The function is
+`explain_row`, not `explain`: `shapsweep.explain` is the explain job's module.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +11,17 @@ try:
     __version__ = version("shapsweep")  # pyproject.toml is the one place the version is written
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+_API = ("Explanation", "ExplanationError", "Results", "explain_row", "load_results")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from shapsweep import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'shapsweep' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])

@@ -32,6 +32,42 @@ def _mean(values) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+UNDER_BUDGET_IDS_SHOWN = 10  # summary.json names this many rows that spent less than their budget
+FAILED_IDS_SHOWN = 5  # ... and this many rows of each failed status (printed at the end of `snakemake`)
+
+
+def failed_row_ids(shards: pl.DataFrame) -> dict[str, list[str]]:
+    """The first row ids of each status other than ok (and skipped, which is not a failure)."""
+    failed = shards.filter(~pl.col("status").is_in(["ok", "skipped"]))
+    return {
+        str(status): part["row_id"].head(FAILED_IDS_SHOWN).to_list()
+        for (status,), part in failed.group_by("status", maintain_order=True)
+    }
+
+
+def relative_stderr(values: list[float], stderr: list[float] | None) -> float | None:
+    """||stderr|| / ||phi|| of one row: how far the estimate may be from the exact values, relative to
+    their size (benchmarks/reference_budget.py: it tracks the true relative L2 error of `permutation`)."""
+    if stderr is None or not len(stderr):
+        return None
+    norm = float(np.linalg.norm(values))
+    return float(np.linalg.norm(stderr)) / norm if norm > 0 else None
+
+
+def budget_use(ok: pl.DataFrame) -> dict:
+    """Nominal budget against what the ok rows evaluated: an estimator may spend fewer distinct coalitions
+    than asked (a method that switches strategy, a small game), and a reader comparing runs by budget needs
+    to see that. `nominal` is the run's resolved budget (the mean over rows if it varies with the row)."""
+    budgets = ok.filter(pl.col("budget").is_not_null())
+    under = budgets.filter(pl.col("n_evals") < pl.col("budget"))
+    return {
+        "nominal": _mean(budgets["budget"].to_list()),
+        "evals_mean": _mean(ok["n_evals"].to_list()),
+        "rows_under_budget": under.height,
+        "row_ids_under_budget": under["row_id"].head(UNDER_BUDGET_IDS_SHOWN).to_list(),
+    }
+
+
 def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None, top_k: int = 3) -> dict:
     ok = shards.filter(pl.col("status") == "ok")
     status_counts = dict(shards.group_by("status").len().iter_rows()) if shards.height else {}
@@ -55,6 +91,11 @@ def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None
         "abs_mass_entropy_mean": _mean([abs_mass_entropy(v) for v in ok["attribution"].to_list()]),
         f"top{top_k}_share_mean": _mean([top_k_share(v, top_k) for v in ok["attribution"].to_list()]),
     }
+    spent = budget_use(ok)
+    metrics["budget_nominal"], metrics["rows_under_budget"] = spent["nominal"], spent["rows_under_budget"]
+    metrics["stderr_rel_mean"] = _mean(
+        [relative_stderr(v, e) for v, e in zip(ok["attribution"].to_list(), ok["stderr"].to_list(), strict=True)]
+    )
     if faithfulness is not None and faithfulness.height:
         for col, dtype in faithfulness.schema.items():
             if col != "row_id" and dtype.is_numeric():
@@ -68,6 +109,8 @@ def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None
         "data_id": run["data_id"],
         "method": run["explain"]["shap"]["method"],
         "status_counts": status_counts,
+        "budget_use": spent,
+        "failed_row_ids": failed_row_ids(shards),
         "metrics": metrics,
     }
 

@@ -1,4 +1,9 @@
-"""Outputs appear whole or not at all: write to a temp file in the same folder, then rename."""
+"""Outputs appear whole or not at all: write to a temp file in the same folder, then rename.
+
+The temp file is made by `mkstemp` (mode 0600, so no other process can open it half-written); before the
+rename it gets the mode a plain `open()` would have given under the current umask, so a report, a shard or
+an export stays readable by the collaborators, group folders and web servers the umask allows.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,31 @@ from pathlib import Path
 from typing import Any
 
 
+def _current_umask() -> int:
+    """The process umask (read by setting it and putting it back: POSIX offers no read-only call)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _plain_open_mode() -> int:
+    """The permission bits `open(path, "w")` gives a new file: 0666 less the umask."""
+    return 0o666 & ~_current_umask()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path next to `path`; on success it is renamed to `path`, on error removed."""
+    """Yield a temp path next to `path`; on success it is renamed to `path`, on error removed.
+
+    Whatever the caller wrote to the temp path, the final file has a plain `open()`'s permissions.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _plain_open_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,7 +1,8 @@
 """Run-comparison plots of an experiment set, drawn with matplotlib (no pyplot state, no display needed).
 
 - approximation error against the reference run versus budget, one line per method;
-- mean runtime per row versus budget, one line per method;
+- mean runtime per row versus the coalitions the rows evaluated (`n_evals`, not the nominal budget: an
+  estimator may spend fewer), one line per method;
 - the share of |phi| mass carried by each player position, per method (median and quartiles over rows);
 - mean deletion and insertion curves per method (when the evaluate rule ran).
 
@@ -20,6 +21,12 @@ from matplotlib.figure import Figure
 
 PLOT_NAMES = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position", "faithfulness_curves")
 BASELINE_METHOD = "random"  # not an estimator: its budget means nothing, drawn as a horizontal line
+# Said where a set has no compared run; docs/pipeline.md ("A reference run") explains the budget to use.
+NO_REFERENCE_MESSAGE = (
+    "No run has a reference run to compare with.\n"
+    "Mark one run `reference: true` (exact, or where exact is out of reach\n"
+    "a high-budget run of a sampling method; see docs/pipeline.md)."
+)
 MAX_POSITIONS = 64  # positions beyond this are not drawn (rows rarely have more players; see max_players)
 
 
@@ -30,15 +37,15 @@ def _empty(fig: Figure, ax, message: str) -> Figure:
     return fig
 
 
-def _method_lines(ax, per_run: pl.DataFrame, y: str) -> bool:
-    """One line per method over budget, the random baseline as a dashed horizontal line (the floor);
+def _method_lines(ax, per_run: pl.DataFrame, y: str, x: str = "budget") -> bool:
+    """One line per method of `y` over `x`, the random baseline as a dashed horizontal line (the floor);
     True when something was drawn."""
     data = per_run.filter(pl.col(y).is_not_null() & pl.col(y).is_finite())
-    estimators = data.filter(pl.col("budget").is_not_null() & (pl.col("method") != BASELINE_METHOD))
+    estimators = data.filter(pl.col(x).is_not_null() & (pl.col("method") != BASELINE_METHOD))
     drawn = False
     for (method,), part in estimators.sort("method").group_by("method", maintain_order=True):
-        part = part.group_by("budget").agg(pl.col(y).mean()).sort("budget")
-        ax.plot(part["budget"].to_numpy(), part[y].to_numpy(), marker="o", label=str(method))
+        part = part.group_by(x).agg(pl.col(y).mean()).sort(x)
+        ax.plot(part[x].to_numpy(), part[y].to_numpy(), marker="o", label=str(method))
         drawn = True
     baseline = data.filter(pl.col("method") == BASELINE_METHOD)
     if baseline.height:
@@ -54,13 +61,15 @@ def _method_lines(ax, per_run: pl.DataFrame, y: str) -> bool:
     return drawn
 
 
-def _per_budget(per_run: pl.DataFrame, column: str, ylabel: str, title: str, if_empty: str) -> Figure:
-    """One line per method of `column` against the budget."""
+def _per_budget(
+    per_run: pl.DataFrame, column: str, ylabel: str, title: str, if_empty: str, x: str, xlabel: str
+) -> Figure:
+    """One line per method of `column` against `x` (the nominal budget, or the coalitions evaluated)."""
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.add_subplot()
-    if not _method_lines(ax, per_run, column):
+    if not _method_lines(ax, per_run, column, x):
         return _empty(fig, ax, if_empty)
-    ax.set_xlabel("budget (coalitions evaluated per row)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
@@ -74,18 +83,23 @@ def error_vs_budget(per_run: pl.DataFrame) -> Figure:
         "ref_rel_l2",
         "relative L2 error vs reference",
         "Approximation error versus budget",
-        "No run has a reference run to compare with\n(set `reference` in the sweep).",
+        NO_REFERENCE_MESSAGE,
+        "budget",
+        "budget (shap.budget: coalitions asked per row)",
     )
 
 
 def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
-    """per_run: `method`, `budget`, `runtime_s` (mean seconds per explained row)."""
+    """per_run: `method`, `evals` (mean distinct coalitions evaluated per row, `n_evals`), `runtime_s`
+    (mean seconds per explained row)."""
     return _per_budget(
         per_run,
         "runtime_s",
         "mean runtime per row (s)",
-        "Runtime versus budget",
-        "No run has both a budget and a runtime.",
+        "Runtime versus coalitions evaluated",
+        "No run has both evaluated coalitions and a runtime.",
+        "evals",
+        "coalitions evaluated per row (mean n_evals)",
     )
 
 

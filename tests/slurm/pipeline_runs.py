@@ -121,14 +121,22 @@ def shard_files(workdir: Path, name: str = "tiny") -> dict[str, Path]:
 
 
 def shard_table(path: Path) -> pl.DataFrame:
-    """A shard's content minus wall-clock columns (the only ones that may differ between hosts)."""
-    return pl.read_parquet(path).drop("runtime_s")
+    """A shard's content minus wall-clock and cost columns (where the values came from: the model or the
+    evaluation store, which a second explanation of the same rows hits)."""
+    return pl.read_parquet(path).drop("runtime_s", "model_evals", "store_hits", "forward_passes")
+
+
+# Where and how a run was computed, not what it computed: provenance (hosts, Slurm job ids), and the
+# model cost, which depends on what the evaluation store already held.
+_NOT_RESULTS = ("provenance", "model_evals_total", "store_hits_total")
 
 
 def summary_without_timing(path: Path) -> dict:
     def strip(obj):
         if isinstance(obj, dict):
-            return {k: strip(v) for k, v in obj.items() if "runtime" not in k and "time" not in k}
+            return {
+                k: strip(v) for k, v in obj.items() if "runtime" not in k and "time" not in k and k not in _NOT_RESULTS
+            }
         return obj
 
     return strip(json.loads(path.read_text()))

@@ -134,7 +134,11 @@ def test_explain_jobs_were_given_a_gpu_by_slurm(cancelled_then_restarted):
 
 
 def test_failing_job_is_retried_then_reported(slurm, tmp_path):
-    # A model folder that does not exist: the job fails at model load on every attempt.
+    # A model folder with a config but no weights: it passes the parse-time check (models/locate.py) and
+    # the job fails at model load on every attempt.
+    broken_model = tmp_path / "no-model"
+    broken_model.mkdir()
+    (broken_model / "config.json").write_text('{"model_type": "bert"}')
     experiment = write_set(
         tmp_path / "set",
         n_rows=2,
@@ -146,7 +150,7 @@ def test_failing_job_is_retried_then_reported(slurm, tmp_path):
     r = snakemake(tmp_path, experiment, "--retries", "1", cluster=slurm, check=False)
     log = (tmp_path / "snakemake-slurm.log").read_text()
     assert r.returncode != 0
-    assert "Error in rule explain" in log and "does not exist" in log
+    assert "Error in rule explain" in log and "cannot load" in log
     attempts = explain_jobs(workflow_jobs(slurm, since))
     assert [j["State"] for j in attempts] == ["FAILED", "FAILED"], attempts  # first try + one retry
     assert not shard_files(tmp_path, "broken")

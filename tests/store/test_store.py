@@ -160,6 +160,11 @@ def test_through_snakemake_the_exact_reference_runs_first_and_toggling_the_store
     assert kernel["model_evals_total"] == kernel["rows_ok"]
     assert kernel["store_hits_total"] == kernel["evals_total"] - kernel["rows_ok"]
     assert list((wd / "results" / "store").rglob("*.npz"))
+    model_evals = sum(m["metrics"]["model_evals_total"] for m in summaries.values())
+    coalitions = sum(m["metrics"]["evals_total"] for m in summaries.values())
+    index = (wd / "results/e2e/report/index.html").read_text()
+    assert f"model evaluations: {model_evals} for the {coalitions} distinct coalitions" in index
+    assert model_evals < coalitions
     base = [SNAKEMAKE, "--profile", "profiles/default", "-n", "--config", "experiment=set.jsonnet"]
     off = subprocess.run(
         [*base, "vars={rows: 4, budget: 8}", "store={enabled: false}"], cwd=wd, capture_output=True, text=True

@@ -20,4 +20,5 @@ COMMAND_MODULES = [
     "export",
     "schema",
     "results",
+    "prune",
 ]

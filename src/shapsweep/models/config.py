@@ -13,6 +13,7 @@ from typing import Any
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.text import GRANULARITIES
 from shapsweep.fields import POSITIVE_INT, TEXT, Field, defaults, enum, nullable
+from shapsweep.models.locate import locate_model
 
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
 DTYPES = ("float32", "bfloat16", "float16")
@@ -154,6 +155,7 @@ def resolve_configs(
     _boolean("model.trust_remote_code", model["trust_remote_code"])
     if model["system_prompt"] is not None and model["connector"] != "hf_causal_lm":
         raise ValueError("model.system_prompt: only the hf_causal_lm connector takes a system prompt")
+    locate_model(model["path_or_id"], model["revision"])  # fails now, not in every explain job
 
     features = _fill("features", features_cfg, FEATURES_FIELDS)
     _check_enums("features", features, FEATURES_FIELDS)
@@ -172,6 +174,8 @@ def resolve_configs(
     value["kind"] = kind
     if kind == "generate_similarity" and value["embedding"] == "external" and not value["embedder"]:
         raise ValueError("value.embedder: embedding 'external' needs a sentence embedder path_or_id")
+    if kind == "generate_similarity" and value["embedding"] == "external":
+        locate_model(value["embedder"], field="value.embedder")
     if kind == "contrast":
         for side in ("positive", "negative"):
             if not isinstance(value[side], str) or not value[side].strip():

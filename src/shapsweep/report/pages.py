@@ -118,12 +118,13 @@ def row_metrics(inputs: ReportInputs) -> pl.DataFrame:
 
 
 def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFrame:
-    """One row per run for the plots: method, budget (configured, else mean coalitions evaluated),
-    mean runtime per row and mean error against the reference."""
+    """One row per run for the plots: method, budget (configured, else mean coalitions evaluated), mean
+    coalitions evaluated per row (`evals`), mean runtime per row and mean error against the reference."""
     schema = {
         "run_id": pl.Utf8,
         "method": pl.Utf8,
         "budget": pl.Float64,
+        "evals": pl.Float64,
         "runtime_s": pl.Float64,
         "ref_rel_l2": pl.Float64,
     }
@@ -143,6 +144,7 @@ def per_run_frame(metrics: pl.DataFrame, infos: dict[str, RunInfo]) -> pl.DataFr
                 "run_id": r["run_id"],
                 "method": info.method,
                 "budget": info.budget if info.budget is not None else r["mean_evals"],
+                "evals": r["mean_evals"],
                 "runtime_s": r["runtime_s"],
                 "ref_rel_l2": r["ref_rel_l2"],
             }
@@ -197,6 +199,25 @@ def _scale_attributions(part: pl.DataFrame) -> list[list[float]]:
     return [a for a in chosen["attribution"].to_list() if a]
 
 
+def reference_texts(record: dict[str, Any], infos: list[RunInfo]) -> list[dict[str, Any]]:
+    """The texts the row's runs score against (`value.target: 'reference'`): the config's fixed
+    `value.reference`, else the row's `reference` column; one entry per distinct text, with its source and
+    the runs using it, so the row page shows what the user asked next to what was explained."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for info in infos:
+        value = (info.spec.get("explain") or {}).get("value") or {}
+        if value.get("target") != "reference":
+            continue
+        if isinstance(value.get("reference"), str):
+            key = (value["reference"], "value.reference (fixed in the config)")
+        elif isinstance(record.get("reference"), str):
+            key = (record["reference"], "the row's reference column")
+        else:
+            continue
+        found.setdefault(key, []).append(info.run_id)
+    return [{"text": text, "source": source, "runs": runs} for (text, source), runs in found.items()]
+
+
 def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path):
     """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale."""
     pages: dict[tuple[str, str], Path] = {}
@@ -228,7 +249,9 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                 }
             )
         metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
+        references = reference_texts(record, [run["info"] for run in runs])
         html = template.render(
+            references=references,
             set_name=inputs.set_name,
             data_id=data_id,
             row_id=row_id,
@@ -314,6 +337,17 @@ def _remove_stale_pages(out_dir: Path, current: set[Path]) -> None:
                 page.unlink()
 
 
+def _model_cost(runs: pl.DataFrame) -> dict[str, int] | None:
+    """The sweep's model evaluations beside the sum of its runs' distinct coalitions (the evaluation store's saving)."""
+    if not {"evals_total", "model_evals_total"} <= set(runs.columns) or runs.height == 0:
+        return None
+    return {
+        "model_evals": int(runs["model_evals_total"].fill_null(0).sum()),
+        "coalitions": int(runs["evals_total"].fill_null(0).sum()),
+        "store_hits": int(runs["store_hits_total"].fill_null(0).sum()) if "store_hits_total" in runs.columns else 0,
+    }
+
+
 def build_report(
     inputs: ReportInputs,
     out_dir: Path,
@@ -349,6 +383,9 @@ def build_report(
         ],
         rows=row_list,
         n_explanations=metrics.height,
+        model_cost=_model_cost(inputs.runs),
+        # said in words too (the plot's text is an image): how to get a run to compare with
+        no_reference=None if any(i.reference for i in inputs.infos.values()) else plots.NO_REFERENCE_MESSAGE,
         root="",
     )
     index = out_dir / "index.html"
