@@ -9,7 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shapsweep.features.audio import AUDIO_DEFAULTS, AUDIO_FILLS, AUDIO_PLAYERS
+from shapsweep.features.image import IMAGE_BASELINES, IMAGE_DEFAULTS, IMAGE_PLAYERS
 from shapsweep.features.masking import STRATEGIES
+from shapsweep.features.parts import MODALITY_SETS
 from shapsweep.features.text import GRANULARITIES
 
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
@@ -35,6 +38,15 @@ FEATURES_DEFAULTS: dict[str, Any] = {
     "exclude_punctuation": True,
     "masking": "remove",
     "max_players": 64,
+}
+# Media fields of `features` (see _resolve_media): present in a resolved block only when used, so a
+# text-only run's spec (and so its run id) is what it was before media existed.
+MEDIA_FIELDS = ("modalities", "image", "audio")
+# The modality sets each connector can build games from.
+CONNECTOR_MODALITIES = {
+    "sentence_embedder": (("text",),),
+    "hf_classifier": (("text",), ("image",), ("audio",)),
+    "hf_causal_lm": (("text",),),
 }
 
 # Value kinds each connector offers, with their own defaults.
@@ -97,6 +109,71 @@ def _positive_int(field: str, value) -> None:
         raise ValueError(f"{field}: expected a positive integer, got {value!r}")
 
 
+def _number(field: str, value, minimum: float | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (minimum is not None and value <= minimum):
+        bound = f" above {minimum}" if minimum is not None else ""
+        raise ValueError(f"{field}: expected a number{bound}, got {value!r}")
+
+
+def _resolve_media(features: dict, connector: str) -> dict:
+    """`features` with `modalities` and the used media blocks checked and filled (see MEDIA_FIELDS)."""
+    modalities = features.get("modalities", ["text"])
+    if not isinstance(modalities, list) or tuple(modalities) not in MODALITY_SETS:
+        sets = "; ".join(str(list(m)) for m in MODALITY_SETS)
+        raise ValueError(f"features.modalities: {modalities!r} is not one of {sets}")
+    allowed = CONNECTOR_MODALITIES[connector]
+    if tuple(modalities) not in allowed:
+        raise ValueError(
+            f"features.modalities: connector {connector!r} takes {' or '.join(str(list(m)) for m in allowed)}, "
+            f"not {modalities!r}"
+        )
+    for kind, defaults in (("image", IMAGE_DEFAULTS), ("audio", AUDIO_DEFAULTS)):
+        if kind not in modalities:
+            if kind in features:
+                raise ValueError(f"features.{kind}: only used when features.modalities includes {kind!r}")
+            continue
+        block = _fill(f"features.{kind}", features.get(kind), defaults)
+        features[kind] = block
+    if "image" in features:
+        image = features["image"]
+        _choice("features.image.players", image["players"], IMAGE_PLAYERS)
+        grid = image["grid"]
+        if not (isinstance(grid, list) and len(grid) == 2 and all(isinstance(g, int) and g >= 1 for g in grid)):
+            raise ValueError(f"features.image.grid: expected [rows, columns] of positive integers, got {grid!r}")
+        _positive_int("features.image.n_segments", image["n_segments"])
+        _number("features.image.compactness", image["compactness"], 0)
+        baseline = image["baseline"]
+        if isinstance(baseline, list):
+            if len(baseline) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in baseline):
+                raise ValueError(f"features.image.baseline: expected [r, g, b] integers in 0..255, got {baseline!r}")
+        else:
+            _choice("features.image.baseline", baseline, (*IMAGE_BASELINES, "[r, g, b]"))
+    if "audio" in features:
+        audio = features["audio"]
+        _choice("features.audio.players", audio["players"], AUDIO_PLAYERS)
+        _number("features.audio.window_ms", audio["window_ms"], 0)
+        _choice("features.audio.fill", audio["fill"], AUDIO_FILLS)
+        _number("features.audio.noise_db", audio["noise_db"])
+        if isinstance(audio["seed"], bool) or not isinstance(audio["seed"], int) or audio["seed"] < 0:
+            raise ValueError(f"features.audio.seed: expected a non-negative integer, got {audio['seed']!r}")
+        if audio["aligner"] is not None:
+            # Named by the issue's contract; until CTC forced alignment lands, say what works instead.
+            raise ValueError(
+                "features.audio.aligner: forced alignment is not available yet; give each row a `word_times` "
+                "column ([start_s, end_s, word] per word) and leave aligner null"
+            )
+    if modalities == ["text"]:
+        features.pop("modalities", None)
+    else:
+        features["modalities"] = list(modalities)
+    return features
+
+
+def modalities_of(features: dict) -> list[str]:
+    """The resolved block's modalities (text when it names none)."""
+    return list(features.get("modalities", ["text"]))
+
+
 def resolve_configs(
     model_cfg: dict | None, features_cfg: dict | None, value_cfg: dict | None
 ) -> tuple[dict, dict, dict]:
@@ -112,7 +189,11 @@ def resolve_configs(
     if model["system_prompt"] is not None and model["connector"] != "hf_causal_lm":
         raise ValueError("model.system_prompt: only the hf_causal_lm connector takes a system prompt")
 
-    features = _fill("features", features_cfg, FEATURES_DEFAULTS)
+    features = _fill("features", features_cfg, {**FEATURES_DEFAULTS, **dict.fromkeys(MEDIA_FIELDS)})
+    for name in MEDIA_FIELDS:  # filled as None only so _fill accepts them; _resolve_media decides
+        if features[name] is None and (features_cfg or {}).get(name) is None:
+            del features[name]
+    features = _resolve_media(features, model["connector"])
     _choice("features.granularity", features["granularity"], GRANULARITIES)
     _choice("features.masking", features["masking"], STRATEGIES)
     _positive_int("features.max_players", features["max_players"])
