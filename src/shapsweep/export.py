@@ -1,6 +1,7 @@
 """Exports of a run's explanations for use outside shapsweep.
 
-- `jsonl`: one JSON object per explained row: `players`, `input_ids` (token granularity: the id of each
+- `jsonl`: one JSON object per explained row: `players`, `player_spans`, `player_regions` (media players:
+  pixel box [y0, x0, y1, x1], [superpixel id] or [start_s, end_s]; null for text players), `input_ids` (token granularity: the id of each
   player's token under the run's tokenizer; null otherwise), `attributions` (raw), `attributions_normalized`,
   `stderr`, `v_empty`, `v_full`, `status`, `error`, `response`, the row's `text`, and `run` metadata
   (set, run id, method, budget, swept params, model, features, value).
@@ -40,7 +41,8 @@ def _token_ids(tokenizer, text: str, spans) -> list[int | None]:
 
 def _tokenizer_for(spec: dict):
     """The run's tokenizer when its players are tokens (no model weights are loaded)."""
-    if spec["explain"]["features"]["granularity"] != "token":
+    features = spec["explain"]["features"]
+    if features["granularity"] != "token" or "text" not in features.get("modalities", ["text"]):
         return None
     from transformers import AutoTokenizer
 
@@ -91,6 +93,7 @@ def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, 
                 "text": text,
                 "players": r["players"],
                 "player_spans": spans,
+                "player_regions": r.get("player_regions"),
                 "input_ids": input_ids,
                 "attributions": r["attribution"],
                 "attributions_normalized": r.get("attribution_normalized"),

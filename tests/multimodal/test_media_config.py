@@ -73,3 +73,19 @@ def test_the_schema_and_the_run_spec_carry_media_blocks(tmp_path):
     cfg["features"]["image"]["grid"] = [2]
     with pytest.raises(ConfigError, match=r"features\.image\.grid"):
         from_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["image_classifier", "audio_classifier"])
+def test_example_configs_validate_and_their_first_media_decode(name, monkeypatch):
+    from pathlib import Path
+
+    from shapsweep.commands.validate import check_dataset
+    from shapsweep.config import load_experiment_set
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)  # the examples' data_files are relative to the repository root
+    exp = load_experiment_set(str(repo / "config" / "examples" / f"{name}.jsonnet"))
+    modality = "image" if name.startswith("image") else "audio"
+    assert all(run["explain"]["features"]["modalities"] == [modality] for run in exp.runs.values())
+    lines = check_dataset(exp)
+    assert any(f"{modality}: first file decodes" in line for line in lines)

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_dataset(exp) -> list[str]:
     """Load each distinct dataset's first rows and select them; return one line each."""
-    from shapsweep.data.load import load_source
+    from shapsweep.data.load import load_source, media_folders
+    from shapsweep.data.media import check_first_media
     from shapsweep.data.selection import select_table
 
     lines, seen = [], set()
@@ -32,6 +33,9 @@ def check_dataset(exp) -> list[str]:
         head = ds.select(range(min(5, len(ds)))).to_polars()
         sample = select_table(head, ex["dataset"], {**ex["selection"], "shuffle_seed": None, "max_samples": None})
         lines.append(f"dataset {run['data_id']}: {len(ds)} rows, columns ok ({', '.join(sample.columns)})")
+        lines += [
+            f"dataset {run['data_id']}: {line}" for line in check_first_media(sample, media_folders(ex["dataset"]))
+        ]
     return lines
 
 

@@ -116,14 +116,41 @@ def _absolute(value, folders: list[Path]):
     return value
 
 
+def _plain_word_times(table):
+    """`word_times` written as JSON triples ([start_s, end_s, "word"], mixed types) arrive from `datasets`
+    as JSON-extension strings, which Parquet cannot store: keep them as lists of plain strings, which
+    the job parses (and reports per row when malformed). `{start, end, word}` records stay as they are."""
+    import json
+
+    import polars as pl
+
+    if "word_times" not in table.columns or "arrow.json" not in str(table.schema["word_times"]):
+        return table
+
+    def plain(item):
+        try:
+            value = json.loads(item)
+        except (TypeError, ValueError):
+            return item
+        return value if isinstance(value, str) else json.dumps(value)
+
+    values = [
+        None if row is None else [None if t is None else [plain(x) for x in t] for t in row]
+        for row in table["word_times"].to_list()
+    ]
+    return table.with_columns(pl.Series("word_times", values, dtype=pl.List(pl.List(pl.Utf8))))
+
+
 def absolute_media_paths(table, folders: list[Path]):
     """`table` (polars) with the relative paths of its `image`/`audio` columns made absolute.
 
     `folders` are the dataset files' folders, in order; only string paths and feature dicts without
-    bytes change. No file is opened here: decoding is the job's.
+    bytes change. No file is opened here: decoding is the job's. JSON-typed `word_times` become plain
+    strings (see `_plain_word_times`).
     """
     import polars as pl
 
+    table = _plain_word_times(table)
     for column in MEDIA_COLUMNS:
         if column not in table.columns or not folders:
             continue
@@ -135,3 +162,34 @@ def absolute_media_paths(table, folders: list[Path]):
             values = [_absolute(v, folders) if v is not None else None for v in table[column].to_list()]
             table = table.with_columns(pl.Series(column, values, dtype=dtype))
     return table
+
+
+def check_first_media(sample, folders: list[Path]) -> list[str]:
+    """Decode the first value of each media column of `sample` (polars rows, paths as the dataset wrote
+    them): `validate --check-dataset` then catches a wrong folder or column before any job runs.
+
+    Returns one line per media column; raises ConfigError naming the column and the file.
+    """
+    from shapsweep.errors import ConfigError
+
+    sample = absolute_media_paths(sample, folders)
+    lines = []
+    for column in MEDIA_COLUMNS:
+        if column not in sample.columns:
+            continue
+        values = [v for v in sample[column].to_list() if v is not None]
+        if not values:
+            continue
+        try:
+            if column == "image":
+                pixels = decode_image(values[0])
+                what = f"{pixels.shape[0]}x{pixels.shape[1]} pixels"
+            else:
+                samples, rate = decode_audio(values[0])
+                what = f"{len(samples) / rate:.2f} s at {rate} Hz"
+        except RowError as exc:
+            raise ConfigError(
+                f"dataset.columns.{column}: the first row's media cannot be used ({exc.message})"
+            ) from None
+        lines.append(f"{column}: first file decodes ({what})")
+    return lines
