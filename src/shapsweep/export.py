@@ -112,10 +112,23 @@ def jsonl_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, allow_nan=False, sort_keys=True)
 
 
-def html_line(record: dict[str, Any], env=None) -> str:
-    """A whole HTML document on one line: the row's heatmap, hover values, run metadata."""
+def _media_rows(exp, set_dir: Path, run_id: str) -> dict[str, dict]:
+    """row_id -> the row's media columns, for runs whose rows have any (html-lines draws them)."""
+    from shapsweep.data.media import MEDIA_COLUMNS
+
+    rows = pl.read_parquet(layout.rows_file(set_dir, exp.run(run_id)["data_id"]))
+    columns = [c for c in MEDIA_COLUMNS if c in rows.columns]
+    if not columns:
+        return {}
+    return {str(r["row_id"]): r for r in rows.select("row_id", *columns).iter_rows(named=True)}
+
+
+def html_line(record: dict[str, Any], env=None, media_row: dict | None = None) -> str:
+    """A whole HTML document on one line: the row's heatmap, hover values, run metadata, and for a media
+    row (`media_row`: its `image`/`audio` value) the picture or waveform with the regions tinted."""
     from shapsweep.report.colour import DivergingScale
     from shapsweep.report.heatmap import segments
+    from shapsweep.report.media import media_view, row_media
     from shapsweep.report.pages import template_environment
 
     env = env or template_environment()
@@ -130,7 +143,12 @@ def html_line(record: dict[str, Any], env=None) -> str:
         text=record.get("text"),
         spans=record.get("player_spans"),
     )
-    html = env.get_template("line.html.j2").render(record=record, segments=segs, scale=scale, run=record["run"])
+    media = None
+    if media_row is not None and record.get("player_regions"):
+        media = media_view(row_media(media_row), record, scale, record["run"]["features"], segs)
+    html = env.get_template("line.html.j2").render(
+        record=record, segments=segs, scale=scale, run=record["run"], media=media
+    )
     # Newlines only come from data (the template is one line): character references keep the meaning.
     return html.replace("\r", "&#13;").replace("\n", "&#10;")
 
@@ -147,7 +165,12 @@ def write_export(exp, set_dir: str | Path, run_ids: list[str], fmt: str, out: st
     count = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
         for run_id in run_ids:
+            media = _media_rows(exp, Path(set_dir), run_id) if fmt == "html-lines" else {}
             for record in export_records(exp, set_dir, run_id):
-                handle.write((jsonl_line(record) if fmt == "jsonl" else html_line(record, env)) + "\n")
+                if fmt == "jsonl":
+                    line = jsonl_line(record)
+                else:
+                    line = html_line(record, env, media.get(record["row_id"]))
+                handle.write(line + "\n")
                 count += 1
     return count

@@ -155,6 +155,10 @@ def test_exports_carry_the_regions(workflow):
     assert json.loads(audio_file.read_text().splitlines()[0])["player_regions"][3] == [0.9, 1.3]
     lines = next(export.glob("image*.html-lines")).read_text().splitlines()
     assert len(lines) == 3 and all(line.lower().startswith("<!doctype html>") for line in lines)
+    assert lines[0].count('class="region"') == 4 and "data:image/jpeg;base64," in lines[0]
+    assert 'class="region"' not in lines[1]  # the corrupt image: its error, no picture
+    audio_line = next(export.glob("audio*.html-lines")).read_text().splitlines()[0]
+    assert audio_line.count('class="region"') == 4 and "data:audio/wav;base64," in audio_line
 
 
 def test_validate_check_dataset_opens_the_first_media_file(workflow, tiny_vit_path, tiny_wav2vec2_path):
@@ -173,3 +177,46 @@ def test_validate_check_dataset_opens_the_first_media_file(workflow, tiny_vit_pa
     finally:
         meta.write_text(saved)
     assert proc.returncode == 2 and "dataset.columns.image" in proc.stderr and "corrupt.png" in proc.stderr
+
+
+def test_report_draws_media_rows_in_the_browser(workflow):
+    from report.browser import chromium  # tests/report/browser.py: headless Debian Chromium
+
+    wd, _ = workflow
+    rows = wd / "results" / "media" / "report" / "rows"
+    pages = {p: p.read_text() for p in rows.glob("*.html")}
+    image_page = next(p for p, html in pages.items() if "patch(0,0)" in html and "media-image" in html)
+    audio_page = next(p for p, html in pages.items() if "<audio" in html)
+    image_shards = pl.concat([pl.read_parquet(p) for p in shards(wd, "image")])
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        fetched, problems = [], []
+        page.on("request", lambda r: fetched.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.goto(image_page.as_uri())
+        figures = page.locator("figure.media")
+        assert figures.count() == 1  # one picture per run of the row (one image run here)
+        regions = figures.first.locator(".region")
+        assert regions.count() == 4
+        assert page.evaluate("document.querySelector('svg.media-image image').getBBox().width") > 100
+        row_id = image_page.read_text().split("<h1>Row ", 1)[1].split("<", 1)[0]
+        shard_row = image_shards.filter(pl.col("row_id") == row_id).row(0, named=True)
+        first = regions.first
+        tip = first.get_attribute("data-tip")
+        assert tip.startswith("patch(0,0): player 0: φ = ") and first.locator("title").text_content() == tip
+        assert float(first.get_attribute("data-value")) == pytest.approx(shard_row["attribution"][0])
+        fills = {regions.nth(i).get_attribute("fill") for i in range(4)}
+        assert len(fills) > 1 and all(f.startswith("#") for f in fills)  # tinted on the diverging scale
+        box = page.evaluate("Array.from(document.querySelectorAll('.region')).map(r => r.getBBox().width)")
+        assert box[0] == pytest.approx(box[1], rel=0.05)  # a 2 x 2 grid over the picture
+        first.hover()
+
+        page.goto(audio_page.as_uri())
+        assert page.locator("audio.clip").count() == 1
+        assert page.evaluate("document.querySelector('audio.clip').src").startswith("data:audio/wav;base64,")
+        page.wait_for_function("document.querySelector('audio.clip').readyState >= 1", timeout=10000)
+        assert page.evaluate("document.querySelector('audio.clip').duration") == pytest.approx(1.6, abs=0.4)
+        assert [t.text_content() for t in page.locator("text.word").all()] == ["the", "cat", "sat", "on the mat"]
+        assert page.locator("figure.media .region").count() == 4
+        assert page.locator("path.waveform").count() == 1
+    assert fetched == [] and problems == []
