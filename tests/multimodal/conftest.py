@@ -63,3 +63,17 @@ def brute_force_shapley(values: dict, n: int) -> np.ndarray:
                 s = frozenset(s)
                 phi[i] += weight * (v(s | {i}) - v(s))
     return phi
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_path(tmp_path_factory) -> str:
+    from tiny_media_models import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_audio_path(tmp_path_factory) -> str:
+    from tiny_media_models import build_tiny_qwen2_audio
+
+    return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny_qwen2_audio"))

@@ -53,6 +53,44 @@ class TextPart:
         return np.asarray(coalitions, dtype=bool)
 
 
+@dataclass
+class PromptTextPart:
+    """Text players of a prompt a processor tokenizes (multimodal connectors): `mask` returns each
+    coalition's text with the absent players removed (with the whitespace after each), so the processor
+    sees an ordinary, shorter user turn; the full coalition is the text unchanged."""
+
+    text: str
+    words: list  # features.text.Player
+    kind: str = "text"
+
+    @property
+    def players(self) -> list[str]:
+        return [p.text for p in self.words]
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        return [(p.start, p.end) for p in self.words]
+
+    regions = None
+
+    def mask(self, coalitions: np.ndarray) -> list[str]:
+        texts = []
+        for coalition in np.asarray(coalitions, dtype=bool):
+            if coalition.all():
+                texts.append(self.text)
+                continue
+            pieces, cursor = [], 0
+            for present, player in zip(coalition, self.words):
+                if not present:
+                    pieces.append(self.text[cursor : player.start])
+                    cursor = player.end
+                    while cursor < len(self.text) and self.text[cursor].isspace():
+                        cursor += 1  # the space after a removed word goes with it
+            pieces.append(self.text[cursor:])
+            texts.append("".join(pieces).strip())
+        return texts
+
+
 class Parts:
     """The parts of one row and where each one's players sit in the game's player list."""
 

@@ -19,7 +19,7 @@ from shapsweep.features.text import GRANULARITIES
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 
-CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm")
+CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm", "hf_multimodal_lm")
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "connector": "sentence_embedder",
@@ -47,6 +47,7 @@ CONNECTOR_MODALITIES = {
     "sentence_embedder": (("text",),),
     "hf_classifier": (("text",), ("image",), ("audio",)),
     "hf_causal_lm": (("text",),),
+    "hf_multimodal_lm": (("image",), ("audio",), ("text", "image"), ("text", "audio")),
 }
 
 # Value kinds each connector offers, with their own defaults.
@@ -70,6 +71,8 @@ VALUE_KINDS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
 }
+
+VALUE_KINDS["hf_multimodal_lm"] = VALUE_KINDS["hf_causal_lm"]  # the same value functions, reused
 
 CHOICES: dict[str, tuple] = {
     "model.connector": CONNECTORS,
@@ -134,6 +137,12 @@ def _resolve_media(features: dict, connector: str) -> dict:
             continue
         block = _fill(f"features.{kind}", features.get(kind), defaults)
         features[kind] = block
+    if connector == "hf_multimodal_lm":
+        # its processor tokenizes each masked prompt: words are removed from the text, not from token ids
+        if features["masking"] != "remove":
+            raise ValueError("features.masking: hf_multimodal_lm removes absent words from the text; use 'remove'")
+        if features["granularity"] == "token":
+            raise ValueError("features.granularity: hf_multimodal_lm takes word, sentence or spans players")
     if "image" in features:
         image = features["image"]
         _choice("features.image.players", image["players"], IMAGE_PLAYERS)
@@ -186,8 +195,10 @@ def resolve_configs(
     _positive_int("model.max_new_tokens", model["max_new_tokens"])
     if not isinstance(model["trust_remote_code"], bool):
         raise ValueError(f"model.trust_remote_code: expected true or false, got {model['trust_remote_code']!r}")
-    if model["system_prompt"] is not None and model["connector"] != "hf_causal_lm":
-        raise ValueError("model.system_prompt: only the hf_causal_lm connector takes a system prompt")
+    if model["system_prompt"] is not None and model["connector"] not in ("hf_causal_lm", "hf_multimodal_lm"):
+        raise ValueError(
+            "model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors take a system prompt"
+        )
 
     features = _fill("features", features_cfg, {**FEATURES_DEFAULTS, **dict.fromkeys(MEDIA_FIELDS)})
     for name in MEDIA_FIELDS:  # filled as None only so _fill accepts them; _resolve_media decides
