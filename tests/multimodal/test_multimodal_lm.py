@@ -160,4 +160,8 @@ def test_config_rejects_what_the_connector_cannot_do():
     model, features, value = resolve_configs(
         {"connector": "hf_multimodal_lm", "system_prompt": "be brief"}, {"modalities": ["text", "audio"]}, None
     )
-    assert model["system_prompt"] == "be brief" and value["kind"] == "logprob" and features["audio"]["players"] == "windows"
+    assert (
+        model["system_prompt"] == "be brief"
+        and value["kind"] == "logprob"
+        and features["audio"]["players"] == "windows"
+    )
