@@ -39,15 +39,24 @@ def _save(model, processor, folder) -> str:
     return folder
 
 
-def build_tiny_vit_classifier(folder, *, image_size: int = 32, patch_size: int = 8, seed: int = 0) -> str:
+def build_tiny_vit_classifier(
+    folder,
+    *,
+    image_size: int = 32,
+    patch_size: int = 8,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 2,
+    seed: int = 0,
+) -> str:
     """A ViT image classifier (labels cat/coffee/person) and a ViTImageProcessor resizing to `image_size`."""
     config = ViTConfig(
         image_size=image_size,
         patch_size=patch_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
         initializer_range=0.5,  # wide random weights: masked patches move the output visibly
         **_labels(IMAGE_LABELS),
     )
@@ -56,13 +65,15 @@ def build_tiny_vit_classifier(folder, *, image_size: int = 32, patch_size: int =
     return _save(ViTForImageClassification(config).eval(), processor, folder)
 
 
-def build_tiny_wav2vec2_classifier(folder, *, seed: int = 0) -> str:
+def build_tiny_wav2vec2_classifier(
+    folder, *, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, seed: int = 0
+) -> str:
     """A wav2vec2 audio classifier (labels yes/no/maybe) with a 16 kHz Wav2Vec2FeatureExtractor."""
     config = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
         conv_dim=(16, 16, 16),
         conv_stride=(5, 4, 4),
         conv_kernel=(10, 4, 4),

@@ -78,8 +78,17 @@ class ImagePart:
         self.pixels = pixels
         self.labels, self.players, self.regions = segment_labels(pixels, cfg)
         self.baseline = baseline_image(pixels, cfg["baseline"])
+        self.boxes = [tuple(map(int, r)) for r in self.regions] if cfg["players"] == "grid" else None
 
     def mask(self, coalitions: np.ndarray) -> np.ndarray:
         """(b, H, W, 3) uint8: each coalition's image."""
-        present = np.asarray(coalitions, dtype=bool)[:, self.labels][..., None]
-        return np.where(present, self.pixels[None], self.baseline[None])
+        coalitions = np.asarray(coalitions, dtype=bool)
+        if self.boxes is None:
+            return np.where(coalitions[:, self.labels][..., None], self.pixels[None], self.baseline[None])
+        # Grid patches are rectangles: pasting them costs a copy, not a per-pixel gather.
+        out = np.repeat(self.baseline[None], len(coalitions), axis=0)
+        for image, coalition in zip(out, coalitions):
+            for k in np.flatnonzero(coalition):
+                y0, x0, y1, x1 = self.boxes[k]
+                image[y0:y1, x0:x1] = self.pixels[y0:y1, x0:x1]
+        return out

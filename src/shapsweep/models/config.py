@@ -197,7 +197,7 @@ def resolve_configs(
         raise ValueError(f"model.trust_remote_code: expected true or false, got {model['trust_remote_code']!r}")
     if model["system_prompt"] is not None and model["connector"] not in ("hf_causal_lm", "hf_multimodal_lm"):
         raise ValueError(
-            "model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors take a system prompt"
+            "model.system_prompt: only the hf_causal_lm connector (and hf_multimodal_lm) takes a system prompt"
         )
 
     features = _fill("features", features_cfg, {**FEATURES_DEFAULTS, **dict.fromkeys(MEDIA_FIELDS)})
