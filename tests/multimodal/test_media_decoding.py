@@ -90,3 +90,30 @@ def test_soundfile_round_trip_is_what_the_connector_hears(tmp_path):
     soundfile.write(buffer, samples, 8000, format="WAV", subtype="FLOAT")
     decoded, rate = decode_audio(buffer.getvalue())
     assert rate == 8000 and np.allclose(decoded, samples)
+
+
+def test_hugging_face_image_and_audio_features_load_and_decode(media_dir, tmp_path):
+    import datasets
+
+    table = datasets.Dataset.from_dict(
+        {
+            "img": [{"bytes": (media_dir / "chelsea.png").read_bytes(), "path": None}],
+            "snd": [{"bytes": (media_dir / "speech.wav").read_bytes(), "path": "speech.wav"}],
+        }
+    )
+    # cast, not encode: encoding an Audio feature needs torchcodec, casting its storage does not
+    table = table.cast_column("img", datasets.Image()).cast_column("snd", datasets.Audio())
+    table.to_parquet(str(tmp_path / "media.parquet"))
+    rows = select_rows(
+        {
+            "source": "parquet",
+            "data_files": str(tmp_path / "media.parquet"),
+            "split": "train",
+            "columns": {"image": "img", "audio": "snd"},
+        },
+        {},
+    )
+    row = rows.row(0, named=True)
+    assert row["audio"]["path"] == "speech.wav"  # bytes win: the name is only a label
+    assert decode_image(row["image"]).shape == (300, 451, 3)
+    assert decode_audio(row["audio"])[1] == 22050
