@@ -222,3 +222,42 @@ def build_tiny_qwen2_audio(folder, *, chunk_seconds: int = 2, seed: int = 0) -> 
     )
     torch.manual_seed(seed)
     return _save(Qwen2AudioForConditionalGeneration(config).eval(), processor, folder)
+
+
+def build_tiny_wav2vec2_ctc(folder, *, seed: int = 0) -> str:
+    """A wav2vec2 CTC model (random weights) with a character tokenizer (`|` between words, `<pad>` the
+    CTC blank) and a Wav2Vec2Processor: a stand-in for a speech recogniser used as a word aligner."""
+    import json
+
+    from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    os.makedirs(folder, exist_ok=True)
+    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: 3 + i for i, c in enumerate("etaoinshrdlcum")}}
+    vocab_file = os.path.join(folder, "vocab.json")
+    with open(vocab_file, "w") as handle:
+        json.dump(vocab, handle)
+    tokenizer = Wav2Vec2CTCTokenizer(vocab_file, pad_token="<pad>", unk_token="<unk>", word_delimiter_token="|")
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, do_normalize=True, return_attention_mask=False
+    )
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16, 16, 16),
+        conv_stride=(5, 4, 4),
+        conv_kernel=(10, 4, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="group",
+        initializer_range=0.5,
+        vocab_size=len(vocab),
+        pad_token_id=0,
+    )
+    torch.manual_seed(seed)
+    model = Wav2Vec2ForCTC(config).eval()
+    with torch.no_grad():  # favour blanks and word breaks, so random weights still emit several words
+        model.lm_head.bias[vocab["<pad>"]] += 5.0
+        model.lm_head.bias[vocab["|"]] += 3.0
+    return _save(model, Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer), folder)

@@ -77,3 +77,10 @@ def tiny_qwen2_audio_path(tmp_path_factory) -> str:
     from tiny_media_models import build_tiny_qwen2_audio
 
     return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny_qwen2_audio"))
+
+
+@pytest.fixture(scope="session")
+def tiny_ctc_path(tmp_path_factory) -> str:
+    from tiny_media_models import build_tiny_wav2vec2_ctc
+
+    return build_tiny_wav2vec2_ctc(tmp_path_factory.mktemp("tiny_ctc"))

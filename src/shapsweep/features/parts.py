@@ -143,10 +143,11 @@ class Parts:
         return next(p for p in self.parts if p.kind == kind)
 
 
-def media_part(row: dict, kind: str, features: dict, sampling_rate: int | None = None):
+def media_part(row: dict, kind: str, features: dict, sampling_rate: int | None = None, aligner=None):
     """The row's `image` or `audio` decoded (in the job) and split into players.
 
-    Audio is resampled to `sampling_rate` (the model's feature extractor's) before it is split.
+    Audio is resampled to `sampling_rate` (the model's feature extractor's) before it is split. `aligner`
+    (a callable (samples, rate) -> word_times) gives `words` players to rows without a `word_times`.
     Raises RowError (`bad_media`, `missing_column`, ...) for a row that cannot be used.
     """
     from shapsweep.data.media import decode_audio, decode_image, resample
@@ -162,4 +163,9 @@ def media_part(row: dict, kind: str, features: dict, sampling_rate: int | None =
     samples, rate = decode_audio(row["audio"])
     if sampling_rate is not None:
         samples, rate = resample(samples, rate, sampling_rate), sampling_rate
-    return AudioPart(samples, rate, features["audio"], row.get("word_times"))
+    word_times = row.get("word_times")
+    if word_times is None and aligner is not None and features["audio"]["players"] == "words":
+        word_times = aligner(samples, rate)
+        if not word_times:
+            raise RowError("empty_input", "features.audio.aligner found no words in the clip")
+    return AudioPart(samples, rate, features["audio"], word_times)

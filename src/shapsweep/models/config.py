@@ -166,11 +166,10 @@ def _resolve_media(features: dict, connector: str) -> dict:
         if isinstance(audio["seed"], bool) or not isinstance(audio["seed"], int) or audio["seed"] < 0:
             raise ValueError(f"features.audio.seed: expected a non-negative integer, got {audio['seed']!r}")
         if audio["aligner"] is not None:
-            # Named by the contract; until CTC forced alignment lands, say what works instead.
-            raise ValueError(
-                "features.audio.aligner: forced alignment is not available yet; give each row a `word_times` "
-                "column ([start_s, end_s, word] per word) and leave aligner null"
-            )
+            if not isinstance(audio["aligner"], str) or not audio["aligner"].strip():
+                raise ValueError(f"features.audio.aligner: expected a CTC model path or id, got {audio['aligner']!r}")
+            if audio["players"] != "words":
+                raise ValueError("features.audio.aligner: only used with features.audio.players 'words'")
     if modalities == ["text"]:
         features.pop("modalities", None)
     else:

@@ -16,6 +16,7 @@ from shapsweep.features.masking import mask_batch
 from shapsweep.features.parts import Parts, TextPart, media_part
 from shapsweep.features.tokenized import row_text, tokenize_row
 from shapsweep.models.config import modalities_of
+from shapsweep.models.ctc_aligner import aligner_for
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.media_processing import audio_inputs, image_inputs, load_media_processor, processor_rate
@@ -50,6 +51,7 @@ class HFClassifier:
             self.model, self.device, path = load_weights(_auto_class(self.modality), model_cfg)
             self.processor = load_media_processor(path, self.modality, model_cfg)
             self.sampling_rate = processor_rate(self.processor) if self.modality == "audio" else None
+            self.aligner = aligner_for(features_cfg, model_cfg)
         self.target_class = self._resolve_target(value_cfg["target_class"])
 
     def _resolve_target(self, target):
@@ -73,7 +75,7 @@ class HFClassifier:
             )
             part = TextPart(tokenized)
         else:
-            part = media_part(row, self.modality, self.features, self.sampling_rate)
+            part = media_part(row, self.modality, self.features, self.sampling_rate, self.aligner)
         return Parts([part], self.features["max_players"])
 
     def model_inputs(self, parts: Parts, coalitions: np.ndarray, usage: Usage) -> dict:

@@ -21,6 +21,7 @@ from shapsweep.errors import RowError
 from shapsweep.features.parts import Parts, PromptTextPart, media_part
 from shapsweep.features.text import split_players
 from shapsweep.models.config import modalities_of
+from shapsweep.models.ctc_aligner import aligner_for
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.hf_causal_lm import _TEXT_SLOT, HFCausalLM
 from shapsweep.models.media_processing import processor_rate
@@ -64,6 +65,7 @@ class HFMultimodalLM(HFCausalLM):
         self.max_length = max_positions(getattr(self.model.config, "text_config", self.model.config))
         self.sampling_rate = processor_rate(self.processor.feature_extractor) if self.media == "audio" else None
         self.prefix, self.suffix = self._template()
+        self.aligner = aligner_for(features_cfg, model_cfg)
 
     def _template(self) -> tuple[str, str]:
         """The rendered chat template before and after the user text (the media item comes first)."""
@@ -105,7 +107,7 @@ class HFMultimodalLM(HFCausalLM):
             except (ValueError, TypeError) as error:
                 raise RowError("bad_spans", str(error)) from error
             parts.append(PromptTextPart(text, words))
-        parts.append(media_part(row, self.media, self.features, self.sampling_rate))
+        parts.append(media_part(row, self.media, self.features, self.sampling_rate, self.aligner))
         return MultimodalPrompt(
             Parts(parts, self.features["max_players"]), None if "text" in self.modalities else (text or "")
         )
