@@ -145,7 +145,7 @@ def html_line(record: dict[str, Any], env=None, media_row: dict | None = None) -
     )
     media = None
     if media_row is not None and record.get("player_regions"):
-        media = media_view(row_media(media_row), record, scale, record["run"]["features"], segs)
+        media = media_view(row_media(media_row), record, record["run"]["features"], segs)
     html = env.get_template("line.html.j2").render(
         record=record, segments=segs, scale=scale, run=record["run"], media=media
     )

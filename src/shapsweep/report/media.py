@@ -19,7 +19,6 @@ import numpy as np
 
 from shapsweep.data.media import decode_audio, decode_image, resample
 from shapsweep.errors import RowError
-from shapsweep.report.colour import DivergingScale
 from shapsweep.report.heatmap import Segment
 
 # Display sizes: large enough to read regions, small enough that a page of many runs stays light.
@@ -66,7 +65,7 @@ class MediaView:
     opacity: float = REGION_OPACITY
 
 
-def _png_or_jpeg_uri(pixels: np.ndarray) -> str:
+def _jpeg_uri(pixels: np.ndarray) -> str:
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -114,7 +113,7 @@ def row_media(record: dict) -> RowMedia | None:
             return RowMedia(
                 "image",
                 pixels=pixels,
-                picture_uri=_png_or_jpeg_uri(np.asarray(shown)),
+                picture_uri=_jpeg_uri(np.asarray(shown)),
                 width=shown.width,
                 height=shown.height,
                 factor=shown.width / width,
@@ -151,16 +150,16 @@ def _outline(mask: np.ndarray, factor: float) -> str:
     return " ".join(pieces)
 
 
-def media_view(media: RowMedia | None, row: dict, scale: DivergingScale, features: dict, segments_) -> MediaView | None:
+def media_view(media: RowMedia | None, row: dict, features: dict, segs) -> MediaView | None:
     """One run's picture of a media row: each media player's region in its attribution's colour.
 
-    `row`: the shard row (players, player_regions); `segments_`: the run's heatmap segments, whose
+    `row`: the shard row (players, player_regions); `segs`: the run's heatmap segments, whose
     tips and colours the regions reuse so text and media players read the same.
     """
     regions = row.get("player_regions")
     if media is None or not regions or row.get("status") not in (None, "ok"):
         return None
-    by_index = {s.index: s for s in segments_ if isinstance(s, Segment) and s.is_player}
+    by_index = {s.index: s for s in segs if isinstance(s, Segment) and s.is_player}
     labels = None
     if media.kind == "image" and (features.get("image") or {}).get("players") == "superpixels":
         from shapsweep.features.image import segment_labels

@@ -227,7 +227,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                     "page": run_page(r["run_id"]),
                     "row": r,
                     "segments": segs,
-                    "media": media_view(media, r, scale, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
+                    "media": media_view(media, r, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
                     "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
                 }
             )
