@@ -1,6 +1,6 @@
 """Coalition evaluations per second: shapsweep vs the raw forward ceiling, Captum and shap.
 
-    .venv/bin/python benchmarks/throughput.py [--repeats 3] [--cases minilm,llama,llama1b]
+    .venv/bin/python benchmarks/throughput.py [--repeats 3] [--cases minilm,llama,llama1b,image,audio]
 
 Prints a Markdown table (coalitions/s per tool per case, % of the ceiling, × the fastest Captum
 LLMAttribution configuration) and writes benchmarks/out/throughput.json. Each tool runs `--repeats`
@@ -64,7 +64,7 @@ def best_rates(runs, repeats: int) -> dict[str, tuple[int, float]]:
 
 def measure(case, kind: str, repeats: int) -> list[dict]:
     model = load_model(case.model_cfg, case.features_cfg, case.value_cfg)
-    ceiling = tools.causal_lm_ceiling if kind == "causal_lm" else tools.embedder_ceiling
+    ceiling = {"causal_lm": tools.causal_lm_ceiling, "media": tools.media_ceiling}.get(kind, tools.embedder_ceiling)
     runs = [
         ("ceiling: raw batched forward", lambda: ceiling(model, case)),
         ("shapsweep, coalition calls only", lambda: tools.run_shapsweep(model, case, include_reference=False)),
@@ -75,7 +75,7 @@ def measure(case, kind: str, repeats: int) -> list[dict]:
             for by_tokens in (True, False):
                 label = f"Captum LLMAttribution({method}), forward_in_tokens={by_tokens}"
                 runs.append((label, lambda m=method, t=by_tokens: guarded(tools.run_captum, model, case, m, t)))
-    if model.device.type == "cpu":
+    if kind != "media" and model.device.type == "cpu":  # Captum and shap take text here, not media
         runs.append(
             (
                 "shap Permutation + Text masker (plain batched function of strings)",
@@ -127,7 +127,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cases", default="minilm,llama,llama1b")
+    parser.add_argument("--cases", default="minilm,llama,llama1b,image,audio")
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows of each case (smoke runs)")
     parser.add_argument("--evaluations", type=int, default=None, help="coalitions per row (default: per case)")
     parser.add_argument(
@@ -165,6 +165,11 @@ def main(argv=None) -> int:
             rows += measure(sized(cases.llama_1b_case(folder)), "causal_lm", args.repeats)
         else:
             notes.append("Llama ~1B bf16 (GPU) case skipped: no CUDA device on this machine.")
+    for name, build in (("image", cases.vit_case), ("audio", cases.wav2vec2_case)):
+        if name in wanted:
+            case = sized(build(folder))
+            print(case.name, flush=True)
+            rows += measure(case, "media", args.repeats)
     print()
     print(table(rows))
     for note in notes:

@@ -167,3 +167,62 @@ def llama_1b_case(folder: str, evaluations: int = 512) -> Case:
         rows=rows,
         evaluations=evaluations,
     )
+
+
+def _media_rows(folder: str, kind: str) -> list[dict]:
+    """Rows of real media: scikit-image's bundled photos, or espeak-ng speech of the benchmark's sentences."""
+    os.makedirs(folder, exist_ok=True)
+    rows = []
+    if kind == "image":
+        import skimage.data
+        from PIL import Image
+
+        for name in ("astronaut", "chelsea", "coffee", "rocket"):
+            path = os.path.join(folder, f"{name}.png")
+            if not os.path.exists(path):
+                Image.fromarray(getattr(skimage.data, name)()).convert("RGB").save(path)
+            rows.append({"row_id": name, "image": path})
+        return rows
+    import subprocess
+
+    for i, sentence in enumerate(SENTENCES):
+        path = os.path.join(folder, f"speech{i}.wav")
+        if not os.path.exists(path):
+            subprocess.run(["espeak-ng", "-w", path, sentence], check=True)
+        rows.append({"row_id": str(i), "audio": path})
+    return rows
+
+
+def vit_case(folder: str, evaluations: int = 32) -> Case:
+    """A ViT-base-sized image classifier (224 px, patch 16, hidden 768, 12 layers, random weights: the
+    shape of google/vit-base-patch16-224), 4 x 4 grid players on 512 px photos."""
+    from tiny_media_models import build_tiny_vit_classifier
+
+    path = os.path.join(folder, "vit_base_random")
+    if not os.path.exists(os.path.join(path, "config.json")):
+        build_tiny_vit_classifier(path, image_size=224, patch_size=16, hidden_size=768, num_layers=12, num_heads=12)
+    return Case(
+        name="ViT image classifier, 4x4 grid (CPU)",
+        model_cfg={"connector": "hf_classifier", "path_or_id": path, "device": "cpu", "batch_size": 32},
+        features_cfg={"modalities": ["image"], "image": {"grid": [4, 4], "baseline": "mean"}},
+        value_cfg={"kind": "probability"},
+        rows=_media_rows(os.path.join(folder, "images"), "image"),
+        evaluations=evaluations,
+    )
+
+
+def wav2vec2_case(folder: str, evaluations: int = 128) -> Case:
+    """A wav2vec2 audio classifier (hidden 256, 4 layers, random weights) on spoken sentences, 250 ms windows."""
+    from tiny_media_models import build_tiny_wav2vec2_classifier
+
+    path = os.path.join(folder, "wav2vec2_256x4")
+    if not os.path.exists(os.path.join(path, "config.json")):
+        build_tiny_wav2vec2_classifier(path, hidden_size=256, num_layers=4, num_heads=4)
+    return Case(
+        name="wav2vec2 audio classifier, 250 ms windows (CPU)",
+        model_cfg={"connector": "hf_classifier", "path_or_id": path, "device": "cpu", "batch_size": 32},
+        features_cfg={"modalities": ["audio"], "audio": {"window_ms": 250}, "max_players": 64},
+        value_cfg={"kind": "logit"},
+        rows=_media_rows(os.path.join(folder, "speech"), "audio"),
+        evaluations=evaluations,
+    )

@@ -68,6 +68,24 @@ def embedder_ceiling(model, case) -> tuple[int, float]:
     return count, clock() - start
 
 
+def media_ceiling(model, case) -> tuple[int, float]:
+    """Raw classifier forward passes on the exact processor outputs shapsweep sends (masked images or clips
+    through one processor call per chunk, built untimed)."""
+    from shapsweep.models.game import Usage
+
+    batches = []
+    for i, row in enumerate(case.rows):
+        parts = model.parts(row)
+        for chunk in _sorted_chunks(case.coalitions(parts.n_players, i), model.runner.batch_size):
+            batches.append(model.model_inputs(parts, chunk, Usage()))
+    count = sum(len(next(iter(b.values()))) for b in batches)
+    start = clock()
+    with torch.inference_mode():
+        for inputs in batches:
+            model.model(**{k: v.to(model.device) for k, v in inputs.items()})
+    return count, clock() - start
+
+
 def _tokenized(model, row):
     from shapsweep.features.tokenized import tokenize_row
 

@@ -46,6 +46,14 @@ def _failed(row_id: str, run_id: str, status: str, error: str, runtime: float, p
     }
 
 
+def _spans(spans) -> list | None:
+    return None if spans is None else [None if s is None else list(map(int, s)) for s in spans]
+
+
+def _regions(regions) -> list | None:
+    return None if regions is None else [None if r is None else list(map(float, r)) for r in regions]
+
+
 def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = None) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
 
@@ -101,7 +109,8 @@ def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = Non
         "row_id": row_id,
         "run_id": run_id,
         "players": list(game.players),
-        "player_spans": [list(map(int, s)) for s in game.spans] if game.spans is not None else None,
+        "player_spans": _spans(game.spans),
+        "player_regions": _regions(getattr(game, "regions", None)),
         "attribution": values.tolist(),
         "attribution_normalized": np.asarray(normalized, dtype=np.float64).tolist(),
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),

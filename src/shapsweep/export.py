@@ -1,6 +1,7 @@
 """Exports of a run's explanations for use outside shapsweep.
 
-- `jsonl`: one JSON object per explained row: `players`, `input_ids` (token granularity: the id of each
+- `jsonl`: one JSON object per explained row: `players`, `player_spans`, `player_regions` (media players:
+  pixel box [y0, x0, y1, x1], [superpixel id] or [start_s, end_s]; null for text players), `input_ids` (token granularity: the id of each
   player's token under the run's tokenizer; null otherwise), `attributions` (raw), `attributions_normalized`,
   `stderr`, `v_empty`, `v_full`, `status`, `error`, `response`, the row's `text`, and `run` metadata
   (set, run id, method, budget, swept params, model, features, value).
@@ -40,7 +41,8 @@ def _token_ids(tokenizer, text: str, spans) -> list[int | None]:
 
 def _tokenizer_for(spec: dict):
     """The run's tokenizer when its players are tokens (no model weights are loaded)."""
-    if spec["explain"]["features"]["granularity"] != "token":
+    features = spec["explain"]["features"]
+    if features["granularity"] != "token" or "text" not in features.get("modalities", ["text"]):
         return None
     from transformers import AutoTokenizer
 
@@ -91,6 +93,7 @@ def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, 
                 "text": text,
                 "players": r["players"],
                 "player_spans": spans,
+                "player_regions": r.get("player_regions"),
                 "input_ids": input_ids,
                 "attributions": r["attribution"],
                 "attributions_normalized": r.get("attribution_normalized"),
@@ -109,10 +112,23 @@ def jsonl_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, allow_nan=False, sort_keys=True)
 
 
-def html_line(record: dict[str, Any], env=None) -> str:
-    """A whole HTML document on one line: the row's heatmap, hover values, run metadata."""
+def _media_rows(exp, set_dir: Path, run_id: str) -> dict[str, dict]:
+    """row_id -> the row's media columns, for runs whose rows have any (html-lines draws them)."""
+    from shapsweep.data.media import MEDIA_COLUMNS
+
+    rows = pl.read_parquet(layout.rows_file(set_dir, exp.run(run_id)["data_id"]))
+    columns = [c for c in MEDIA_COLUMNS if c in rows.columns]
+    if not columns:
+        return {}
+    return {str(r["row_id"]): r for r in rows.select("row_id", *columns).iter_rows(named=True)}
+
+
+def html_line(record: dict[str, Any], env=None, media_row: dict | None = None) -> str:
+    """A whole HTML document on one line: the row's heatmap, hover values, run metadata, and for a media
+    row (`media_row`: its `image`/`audio` value) the picture or waveform with the regions tinted."""
     from shapsweep.report.colour import DivergingScale
     from shapsweep.report.heatmap import segments
+    from shapsweep.report.media import media_view, row_media
     from shapsweep.report.pages import template_environment
 
     env = env or template_environment()
@@ -127,7 +143,12 @@ def html_line(record: dict[str, Any], env=None) -> str:
         text=record.get("text"),
         spans=record.get("player_spans"),
     )
-    html = env.get_template("line.html.j2").render(record=record, segments=segs, scale=scale, run=record["run"])
+    media = None
+    if media_row is not None and record.get("player_regions"):
+        media = media_view(row_media(media_row), record, record["run"]["features"], segs)
+    html = env.get_template("line.html.j2").render(
+        record=record, segments=segs, scale=scale, run=record["run"], media=media
+    )
     # Newlines only come from data (the template is one line): character references keep the meaning.
     return html.replace("\r", "&#13;").replace("\n", "&#10;")
 
@@ -144,7 +165,12 @@ def write_export(exp, set_dir: str | Path, run_ids: list[str], fmt: str, out: st
     count = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
         for run_id in run_ids:
+            media = _media_rows(exp, Path(set_dir), run_id) if fmt == "html-lines" else {}
             for record in export_records(exp, set_dir, run_id):
-                handle.write((jsonl_line(record) if fmt == "jsonl" else html_line(record, env)) + "\n")
+                if fmt == "jsonl":
+                    line = jsonl_line(record)
+                else:
+                    line = html_line(record, env, media.get(record["row_id"]))
+                handle.write(line + "\n")
                 count += 1
     return count

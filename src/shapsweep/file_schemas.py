@@ -16,6 +16,8 @@ SHARD_SCHEMA = {
     "run_id": pl.Utf8,
     "players": pl.List(pl.Utf8),
     "player_spans": pl.List(pl.List(pl.Int64)),
+    # media players' regions: pixel box [y0, x0, y1, x1], [superpixel id] or [start_s, end_s]; null for text
+    "player_regions": pl.List(pl.List(pl.Float64)),
     "attribution": pl.List(pl.Float64),
     "attribution_normalized": pl.List(pl.Float64),
     "stderr": pl.List(pl.Float64),

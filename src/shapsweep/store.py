@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,29 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# Row columns that may name a media file: the file's bytes are the content, not its path.
+_MEDIA_COLUMNS = ("image", "audio")
+
+
+def _row_content(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if k == "row_id":
+            continue
+        if k in _MEDIA_COLUMNS and isinstance(v, str) and os.path.isfile(v):
+            v = Path(v).read_bytes()
+        out[k] = _canonical(v)
+    return out
+
+
 def game_key(model: dict, features: dict, value: dict, row: dict) -> str:
-    """The store key of one row's game: its resolved blocks and the row's content (not its id)."""
+    """The store key of one row's game: its resolved blocks and the row's content (not its id; a media
+    file's bytes, not its path)."""
     content = {
         "model": {k: v for k, v in model.items() if k not in _NOT_VALUE_CHANGING},
         "features": features,
         "value": value,
-        "row": {k: _canonical(v) for k, v in row.items() if k != "row_id"},
+        "row": _row_content(row),
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

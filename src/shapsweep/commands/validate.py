@@ -95,6 +95,8 @@ def check_dataset(exp) -> list[str]:
     will not explain; one line each."""
     import json
 
+    from shapsweep.data.load import media_folders
+    from shapsweep.data.media import check_first_media
     from shapsweep.data.selection import select_rows
 
     lines = []
@@ -104,6 +106,8 @@ def check_dataset(exp) -> list[str]:
     for data_id, runs in by_data.items():
         rows = select_rows(*exp.data_selection(data_id))
         lines.append(f"dataset {data_id}: {rows.height} rows, columns ok ({', '.join(rows.columns)})")
+        dataset = exp.data_selection(data_id)[0]
+        lines += [f"dataset {data_id}: {line}" for line in check_first_media(rows, media_folders(dataset))]
         setups: dict[str, tuple[dict, dict, int]] = {}
         for run in runs:
             ex = run["explain"]

@@ -116,9 +116,10 @@ def value_schema(with_defaults: bool) -> dict[str, Any]:
             for f in fields:
                 kinds_of.setdefault(f.name, []).append(f"{connector}/{kind}")
                 first.setdefault(f.name, f)
+    fields_of_kind = {kind: fields for kinds in VALUE_KINDS.values() for kind, fields in kinds.items()}
     properties: dict[str, Any] = {
         "kind": {
-            **enum(kind for kinds in VALUE_KINDS.values() for kind in kinds),
+            **enum(fields_of_kind),
             "description": "the value function; default: the connector's first kind ("
             + ", ".join(f"{c}: {next(iter(k))}" for c, k in VALUE_KINDS.items())
             + ")",
@@ -144,8 +145,7 @@ def value_schema(with_defaults: bool) -> dict[str, Any]:
             "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
             "then": object_schema((Field("kind", {"const": kind}), *fields), with_defaults=with_defaults),
         }
-        for kinds in VALUE_KINDS.values()
-        for kind, fields in kinds.items()
+        for kind, fields in fields_of_kind.items()
     ]
     return {
         "type": "object",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from shapsweep.data.local_files import resolve_data_files
+from shapsweep.data.media import MEDIA_COLUMNS
 from shapsweep.errors import ConfigError
 
-# Canonical row columns (DESIGN.md): `text` is required, the others optional.
-CANONICAL = ("row_id", "text", "reference", "spans", "label")
+# Canonical row columns (DESIGN.md): `text` is required unless the rows carry media, the others optional.
+CANONICAL = ("row_id", "text", "reference", "spans", "label", "image", "audio", "word_times")
 
 
 def load_source(dataset: dict):
@@ -36,15 +39,37 @@ def load_source(dataset: dict):
         raise ConfigError(f"dataset: could not load {source} dataset ({type(exc).__name__}: {exc})") from exc
 
 
-def column_mapping(dataset: dict) -> dict[str, str]:
-    """canonical name -> dataset column; `text` maps to `text` unless said otherwise."""
+def column_mapping(dataset: dict, available: list[str] | None = None) -> dict[str, str]:
+    """canonical name -> dataset column; `text` maps to `text` unless said otherwise.
+
+    Media columns named `image`/`audio` (and `word_times`) map to themselves. Rows with media need no
+    text: the default `text` mapping is dropped when the dataset has no `text` column but has media.
+    """
+    given = dataset.get("columns") or {}
     mapping = {"text": "text"}
-    mapping.update(dataset.get("columns") or {})
+    if available is not None:
+        mapping.update({c: c for c in (*MEDIA_COLUMNS, "word_times") if c in available})
+        has_media = any(c in given for c in MEDIA_COLUMNS) or any(c in available for c in MEDIA_COLUMNS)
+        if "text" not in available and has_media:
+            del mapping["text"]
+    mapping.update(given)
     return mapping
 
 
+def media_folders(dataset: dict) -> list[Path]:
+    """Folders relative media paths are read from: the local dataset files' folders (none for the hub)."""
+    if dataset["source"] == "hub":
+        return []
+    folders = []
+    for path in resolve_data_files(dataset):
+        folder = path.parent.resolve()
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
 def check_columns(available: list[str], dataset: dict) -> None:
-    for canonical, column in column_mapping(dataset).items():
+    for canonical, column in column_mapping(dataset, available).items():
         if column not in available:
             where = f"dataset.columns.{canonical}" if canonical in (dataset.get("columns") or {}) else "dataset.columns"
             hint = (
@@ -65,7 +90,7 @@ def to_canonical(table: pl.DataFrame, dataset: dict) -> pl.DataFrame:
     is kept as `src_<name>`.
     """
     check_columns(table.columns, dataset)
-    mapping = column_mapping(dataset)
+    mapping = column_mapping(dataset, table.columns)
     sources = set(mapping.values())
     clashes = {c: f"src_{c}" for c in table.columns if c in mapping and mapping[c] != c and c not in sources}
     table = table.rename(clashes)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from shapsweep.data.load import check_columns, load_source, to_canonical
+from shapsweep.data.load import check_columns, load_source, media_folders, to_canonical
+from shapsweep.data.media import absolute_media_paths
 from shapsweep.errors import ConfigError
 
 _COMPARE = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__"}
@@ -56,10 +57,11 @@ def select_table(table: pl.DataFrame, dataset: dict, selection: dict) -> pl.Data
         table = table[order]
     if selection.get("max_samples") is not None:
         table = table.head(selection["max_samples"])
-    first = ["row_id", "text"]
+    first = [c for c in ("row_id", "text") if c in table.columns]
     return table.select(first + [c for c in table.columns if c not in first and c != "_index"])
 
 
 def select_rows(dataset: dict, selection: dict) -> pl.DataFrame:
     """Load the split and select its rows (the `rows` rule's whole job)."""
-    return select_table(load_source(dataset).to_polars(), dataset, selection)
+    table = select_table(load_source(dataset).to_polars(), dataset, selection)
+    return absolute_media_paths(table, media_folders(dataset))

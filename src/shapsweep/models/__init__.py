@@ -20,6 +20,8 @@ def load_model(model_cfg: dict | None, features_cfg: dict | None = None, value_c
         from shapsweep.models.sentence_embedder import SentenceEmbedder as Connector
     elif connector == "hf_classifier":
         from shapsweep.models.hf_classifier import HFClassifier as Connector
+    elif connector == "hf_multimodal_lm":
+        from shapsweep.models.hf_multimodal_lm import HFMultimodalLM as Connector
     else:
         from shapsweep.models.hf_causal_lm import HFCausalLM as Connector
     return Connector(model_cfg, features_cfg, value_cfg)

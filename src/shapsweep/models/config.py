@@ -10,15 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from shapsweep.features.audio import AUDIO_FIELDS
+from shapsweep.features.image import IMAGE_BASELINES, IMAGE_FIELDS
 from shapsweep.features.masking import STRATEGIES
+from shapsweep.features.parts import MODALITY_SETS
 from shapsweep.features.text import GRANULARITIES
-from shapsweep.fields import POSITIVE_INT, TEXT, Field, defaults, enum, nullable
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
 from shapsweep.models.locate import locate_model
 
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
-CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm")
+CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm", "hf_multimodal_lm")
+# The modality sets each connector can build games from.
+CONNECTOR_MODALITIES = {
+    "sentence_embedder": (("text",),),
+    "hf_classifier": (("text",), ("image",), ("audio",)),
+    "hf_causal_lm": (("text",),),
+    "hf_multimodal_lm": (("image",), ("audio",), ("text", "image"), ("text", "audio")),
+}
 
 MODEL_FIELDS = (
     Field("connector", enum(CONNECTORS), "sentence_embedder", "how the model is loaded and called"),
@@ -33,7 +43,7 @@ MODEL_FIELDS = (
     Field("device", enum(DEVICES), "auto", "auto: cuda when available, else cpu"),
     Field("trust_remote_code", {"type": "boolean"}, False, "let from_pretrained run the model's own code"),
     Field("batch_size", POSITIVE_INT, 64, "coalitions per forward pass (halved on out-of-memory)"),
-    Field("system_prompt", nullable("string"), None, "hf_causal_lm only: a system turn, never a player"),
+    Field("system_prompt", nullable("string"), None, "hf_causal_lm / hf_multimodal_lm: a system turn, never a player"),
     Field("max_new_tokens", POSITIVE_INT, 32, "hf_causal_lm: length of greedy reference or generated responses"),
 )
 
@@ -42,7 +52,19 @@ FEATURES_FIELDS = (
     Field("exclude_punctuation", {"type": "boolean"}, True, "punctuation-only players stay present, never players"),
     Field("masking", enum(STRATEGIES), "remove", "how an absent player is hidden from the model"),
     Field("max_players", POSITIVE_INT, 64, "rows with more players get status too_many_players"),
+    # Media fields have no default: a resolved block holds them only when used, so a text-only run's
+    # spec (and so its run id) is what it was before media existed.
+    Field(
+        "modalities",
+        {"type": "array", "items": enum(("text", "image", "audio")), "minItems": 1, "maxItems": 2},
+        NO_DEFAULT,
+        "parts of a row that hold players, text first: [text] (when absent), [image], [audio], [text, image], "
+        "[text, audio]",
+    ),
+    Field("image", object_schema(IMAGE_FIELDS), NO_DEFAULT, "image players, when modalities includes image"),
+    Field("audio", object_schema(AUDIO_FIELDS), NO_DEFAULT, "audio players, when modalities includes audio"),
 )
+MEDIA_BLOCKS = {"image": IMAGE_FIELDS, "audio": AUDIO_FIELDS}
 
 _SIMILARITY = ("cosine", "euclidean")
 _TARGET_CLASS = Field(
@@ -105,6 +127,8 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
     },
 }
 
+VALUE_KINDS["hf_multimodal_lm"] = VALUE_KINDS["hf_causal_lm"]  # the same value functions, reused
+
 MODEL_DEFAULTS = defaults(MODEL_FIELDS)
 FEATURES_DEFAULTS = defaults(FEATURES_FIELDS)
 
@@ -138,6 +162,74 @@ def _boolean(field: str, value) -> None:
         raise ValueError(f"{field}: expected true or false, got {value!r}")
 
 
+def _number(field: str, value, minimum: float | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (minimum is not None and value <= minimum):
+        bound = f" above {minimum}" if minimum is not None else ""
+        raise ValueError(f"{field}: expected a number{bound}, got {value!r}")
+
+
+def _resolve_media(features: dict, connector: str) -> dict:
+    """`features` with `modalities` and the media blocks it uses checked and filled."""
+    modalities = features.get("modalities", ["text"])
+    if not isinstance(modalities, list) or tuple(modalities) not in MODALITY_SETS:
+        sets = "; ".join(str(list(m)) for m in MODALITY_SETS)
+        raise ValueError(f"features.modalities: {modalities!r} is not one of {sets}")
+    allowed = CONNECTOR_MODALITIES[connector]
+    if tuple(modalities) not in allowed:
+        raise ValueError(
+            f"features.modalities: connector {connector!r} takes {' or '.join(str(list(m)) for m in allowed)}, "
+            f"not {modalities!r}"
+        )
+    for kind, fields in MEDIA_BLOCKS.items():
+        if kind not in modalities:
+            if features.get(kind) is not None:
+                raise ValueError(f"features.{kind}: only used when features.modalities includes {kind!r}")
+            features.pop(kind, None)
+            continue
+        features[kind] = _fill(f"features.{kind}", features.get(kind), fields)
+        _check_enums(f"features.{kind}", features[kind], fields)
+    if connector == "hf_multimodal_lm":
+        # its processor tokenizes each masked prompt: words are removed from the text, not from token ids
+        if features["masking"] != "remove":
+            raise ValueError("features.masking: hf_multimodal_lm removes absent words from the text; use 'remove'")
+        if features["granularity"] == "token":
+            raise ValueError("features.granularity: hf_multimodal_lm takes word, sentence or spans players")
+    if "image" in features:
+        image = features["image"]
+        grid = image["grid"]
+        if not (isinstance(grid, list) and len(grid) == 2 and all(isinstance(g, int) and g >= 1 for g in grid)):
+            raise ValueError(f"features.image.grid: expected [rows, columns] of positive integers, got {grid!r}")
+        _positive_int("features.image.n_segments", image["n_segments"])
+        _number("features.image.compactness", image["compactness"], 0)
+        baseline = image["baseline"]
+        if isinstance(baseline, list):
+            if len(baseline) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in baseline):
+                raise ValueError(f"features.image.baseline: expected [r, g, b] integers in 0..255, got {baseline!r}")
+        else:
+            _choice("features.image.baseline", baseline, (*IMAGE_BASELINES, "[r, g, b]"))
+    if "audio" in features:
+        audio = features["audio"]
+        _number("features.audio.window_ms", audio["window_ms"], 0)
+        _number("features.audio.noise_db", audio["noise_db"])
+        if isinstance(audio["seed"], bool) or not isinstance(audio["seed"], int) or audio["seed"] < 0:
+            raise ValueError(f"features.audio.seed: expected a non-negative integer, got {audio['seed']!r}")
+        if audio["aligner"] is not None:
+            if not isinstance(audio["aligner"], str) or not audio["aligner"].strip():
+                raise ValueError(f"features.audio.aligner: expected a CTC model path or id, got {audio['aligner']!r}")
+            if audio["players"] != "words":
+                raise ValueError("features.audio.aligner: only used with features.audio.players 'words'")
+    if modalities == ["text"]:
+        features.pop("modalities", None)
+    else:
+        features["modalities"] = list(modalities)
+    return features
+
+
+def modalities_of(features: dict) -> list[str]:
+    """The resolved block's modalities (text when it names none)."""
+    return list(features.get("modalities", ["text"]))
+
+
 def _check_enums(block: str, values: dict[str, Any], fields: tuple[Field, ...]) -> None:
     for f in fields:
         if f.choices:
@@ -153,11 +245,14 @@ def resolve_configs(
     _positive_int("model.batch_size", model["batch_size"])
     _positive_int("model.max_new_tokens", model["max_new_tokens"])
     _boolean("model.trust_remote_code", model["trust_remote_code"])
-    if model["system_prompt"] is not None and model["connector"] != "hf_causal_lm":
-        raise ValueError("model.system_prompt: only the hf_causal_lm connector takes a system prompt")
+    if model["system_prompt"] is not None and model["connector"] not in ("hf_causal_lm", "hf_multimodal_lm"):
+        raise ValueError(
+            "model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors take a system prompt"
+        )
     locate_model(model["path_or_id"], model["revision"])  # fails now, not in every explain job
 
     features = _fill("features", features_cfg, FEATURES_FIELDS)
+    features = _resolve_media(features, model["connector"])
     _check_enums("features", features, FEATURES_FIELDS)
     _positive_int("features.max_players", features["max_players"])
     _boolean("features.exclude_punctuation", features["exclude_punctuation"])
@@ -199,5 +294,6 @@ __all__ = [
     "FEATURES_FIELDS",
     "MODEL_FIELDS",
     "VALUE_KINDS",
+    "modalities_of",
     "resolve_configs",
 ]

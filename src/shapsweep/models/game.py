@@ -39,10 +39,13 @@ class CachedGame:
         runner: BatchRunner,
         usage: Usage,
         response: str | None = None,
+        regions: list | None = None,
     ):
         self.players = list(players)
         self.n_players = len(self.players)
         self.spans = spans
+        # Per player: its media region (pixel box, superpixel id, [start_s, end_s]); None = text player.
+        self.regions = regions
         self.response = response
         self._evaluate = evaluate
         self._runner = runner

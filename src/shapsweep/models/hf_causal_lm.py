@@ -34,6 +34,13 @@ class HFCausalLM:
     def __init__(self, model_cfg: dict, features_cfg: dict, value_cfg: dict):
         self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
         self.tokenizer, self.model, self.device = load_pretrained(AutoModelForCausalLM, model_cfg)
+        self._configure()
+        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
+
+    def _configure(self) -> None:
+        """What every generative connector sets up once its tokenizer and model are loaded (shared with
+        hf_multimodal_lm): batching, stop and pad tokens, the external embedder."""
+        value_cfg, model_cfg = self.value, self.model_cfg
         tok = self.tokenizer
         self.runner = BatchRunner(model_cfg["batch_size"])
         self.max_new_tokens = model_cfg["max_new_tokens"]
@@ -47,7 +54,6 @@ class HFCausalLM:
             (t for t in (tok.mask_token_id, tok.unk_token_id, tok.pad_token_id) if t is not None), None
         )
         self.special_ids = set(tok.all_special_ids)
-        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
         self.embedder = None
         if value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
             path = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
@@ -256,8 +262,15 @@ class HFCausalLM:
 
             prime = [(full, vector_similarity(target[None, :], target, similarity)[0])]
 
+        game = self._cached_game(tokenized, evaluate, usage, response_text)
+        game.response_ids = list(response_ids)
+        for coalition, value in prime or []:
+            game.prime(coalition, value)
+        return game
+
+    def _cached_game(self, tokenized, evaluate, usage: Usage, response_text: str) -> CachedGame:
         players = tokenized.players
-        game = CachedGame(
+        return CachedGame(
             [p.text for p in players],
             [(p.start, p.end) for p in players],
             evaluate,
@@ -265,10 +278,6 @@ class HFCausalLM:
             usage,
             response=response_text,
         )
-        game.response_ids = list(response_ids)
-        for coalition, value in prime or []:
-            game.prime(coalition, value)
-        return game
 
     def _texts(self, responses: list[list[int]]) -> list[str]:
         return [self.tokenizer.decode(r, skip_special_tokens=True) for r in responses]

@@ -8,6 +8,20 @@ from shapsweep.models.device import resolve_device, resolve_dtype
 from shapsweep.models.locate import resolve_path_or_id
 
 
+def load_weights(auto_class, model_cfg: dict):
+    """(model in eval mode on its device, device, local path) for `model.path_or_id`, without a tokenizer
+    (image and audio models take a processor instead)."""
+    path = resolve_path_or_id(model_cfg["path_or_id"])
+    device = resolve_device(model_cfg["device"])
+    common = {"revision": model_cfg["revision"], "trust_remote_code": model_cfg["trust_remote_code"]}
+    try:
+        model = auto_class.from_pretrained(path, dtype=resolve_dtype(model_cfg["dtype"]), **common)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"model.path_or_id: cannot load {model_cfg['path_or_id']!r} ({error})") from error
+    model.to(device).eval()
+    return model, device, path
+
+
 def load_pretrained(auto_class, model_cfg: dict):
     """(tokenizer, model in eval mode on its device, device) for `model.path_or_id`."""
     path = resolve_path_or_id(model_cfg["path_or_id"])

@@ -31,11 +31,12 @@ from shapsweep.atomic_outputs import atomic_path, write_text
 from shapsweep.report.colour import DivergingScale
 from shapsweep.report.heatmap import segments
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
+from shapsweep.report.media import media_view, row_media
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
 # Row columns shown as the text itself rather than as metadata.
-TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label")
+TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label", "image", "audio", "word_times")
 
 
 def template_environment() -> jinja2.Environment:
@@ -229,22 +230,25 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
         record = records.get((data_id, row_id), {})
         scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
+        media = row_media(record)
         runs = []
         for r in part.iter_rows(named=True):
+            segs = segments(
+                r["players"],
+                r["attribution"],
+                scale,
+                r["stderr"],
+                r["attribution_normalized"],
+                text=record.get("text"),
+                spans=r["player_spans"],
+            )
             runs.append(
                 {
                     "info": inputs.infos[r["run_id"]],
                     "page": run_page(r["run_id"]),
                     "row": r,
-                    "segments": segments(
-                        r["players"],
-                        r["attribution"],
-                        scale,
-                        r["stderr"],
-                        r["attribution_normalized"],
-                        text=record.get("text"),
-                        spans=r["player_spans"],
-                    ),
+                    "segments": segs,
+                    "media": media_view(media, r, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
                     "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
                 }
             )
@@ -259,6 +263,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
             metadata=metadata,
             runs=runs,
             scale=scale,
+            media=media,
             root="../",
         )
         name = f"{page_slug(data_id, row_id)}.html"
