@@ -67,6 +67,30 @@ def soum_games(n: int, count: int, seed: int = 0) -> list[TabulatedGame]:
     return games
 
 
+class SoumClosedForm:
+    """A sum of unanimity games evaluated and solved in closed form, for n too large to tabulate.
+
+    Same recipe as shapiq_games' SOUM (2n terms, sizes uniform in 1..min(n, 6), coefficients uniform in
+    [-1, 1]); v(S) = sum_T c_T [T subset of S] and phi_i = sum_{T ni i} c_T / |T|.
+    """
+
+    def __init__(self, n: int, seed: int, n_terms: int | None = None, max_order: int = 6):
+        rng = np.random.default_rng(seed)
+        n_terms = 2 * n if n_terms is None else n_terms
+        self.n, self.name, self.family = n, f"soum{n}-{seed}", f"SOUM n={n}"
+        self.coef = rng.random(n_terms) * 2 - 1
+        sizes = rng.integers(1, min(n, max_order), size=n_terms, endpoint=True)
+        self.incidence = np.zeros((n, n_terms))
+        for j, size in enumerate(sizes):
+            self.incidence[rng.choice(n, size, replace=False), j] = 1.0
+        self.sizes = sizes
+        self.exact = self.incidence @ (self.coef / sizes)
+
+    def __call__(self, coalitions) -> np.ndarray:
+        inside = np.asarray(coalitions, dtype=np.float64) @ self.incidence
+        return (inside == self.sizes).astype(np.float64) @ self.coef
+
+
 def minilm_games(sentences=SENTENCES, batch_size: int = 128, log=print) -> list[TabulatedGame]:
     """Word-player games of all-MiniLM-L6-v2: cosine similarity of the masked sentence to the full one.
 

@@ -1,17 +1,21 @@
 """Shapley estimators over games (callables mapping a (k, n) bool coalition matrix to k floats).
 
-from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
+from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS, BUDGET_KNOBS
 """
 
-from .budget import resolve_budget
+from .base import Method
+from .budget import BUDGET_KNOBS, resolve_budget
+from .game_batching import Game
 from .normalizers import NORMALIZERS, normalize
-from .registry import DEFAULT_METHOD, METHODS, Method, estimate
+from .registry import DEFAULT_METHOD, METHODS, estimate
 from .result import ShapleyEstimate
 
 __all__ = [
+    "BUDGET_KNOBS",
     "DEFAULT_METHOD",
     "METHODS",
     "NORMALIZERS",
+    "Game",
     "Method",
     "ShapleyEstimate",
     "estimate",
