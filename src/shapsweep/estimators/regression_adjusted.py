@@ -45,9 +45,10 @@ MOEBIUS_MAX_TERMS = 16_000  # ...lowered for large n so the design stays small (
 MOEBIUS_REWEIGHTS = 6  # reweighting rounds; held-out error kept falling through 6 on SOUM games
 MOEBIUS_KEEP_PER_ROW = 8  # after round 0 keep the 8*rows (at most 2048) strongest terms
 MOEBIUS_KEEP_MAX = 2048
-# 'auto' tries the sparse Moebius fit only where its cost stays well under a second (see docs/estimators.md).
+MOEBIUS_MAX_CELLS = 2_000_000  # design entries (rows x terms): keeps the fit near a quarter second
+# 'auto' tries the sparse Moebius fit only for few players: above, its order drops to 2-3 within the
+# cost bound, where the Fourier fit already covers it (see docs/estimators.md).
 MOEBIUS_AUTO_MAX_PLAYERS = 16
-MOEBIUS_AUTO_MAX_BUDGET = 32  # times n
 MIN_PAIRS_PER_PLAYER = 1.0  # fewer pairs than players: no surrogate, plain paired KernelSHAP
 
 
@@ -90,6 +91,11 @@ def _loo_ridge(k: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
     return best[1], best[0]
 
 
+def _folds(m: int, k: int) -> list[np.ndarray]:
+    """k contiguous folds of range(m), the first ones one longer (scikit-learn's unshuffled KFold)."""
+    return np.array_split(np.arange(m), k)
+
+
 def _sparse_moebius(
     z: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, max_order: int, complement: np.ndarray
 ):
@@ -108,7 +114,6 @@ def _sparse_moebius(
     held-out pairs, so it compares with the Fourier fit's.
     """
     from scipy.special import comb
-    from sklearn.model_selection import KFold
 
     n = z.shape[1]
     rows = np.vstack([np.ones((1, n), bool), z])
@@ -143,7 +148,8 @@ def _sparse_moebius(
     half = np.concatenate([[t[0] / 2], (t[1 + first] - t[1 + complement[first]]) / 2])
     error = 0.0
     out_of_fold = np.zeros(len(pair_rows))
-    for train_pairs, test_pairs in KFold(3).split(pair_rows):
+    for test_pairs in _folds(len(pair_rows), 3):
+        train_pairs = np.setdiff1d(np.arange(len(pair_rows)), test_pairs)
         train = np.concatenate([pair_rows[train_pairs], partner_rows[train_pairs]])
         keep, beta = fit(np.sort(train[train >= 0]))
         pred = x_all[np.ix_(pair_rows[test_pairs], keep)] @ beta
@@ -155,12 +161,16 @@ def _sparse_moebius(
     return [terms[i] for i in keep], beta, error, out_of_fold
 
 
-def _moebius_order(n: int) -> int:
-    """Highest interaction order <= MOEBIUS_MAX_ORDER whose terms (orders 1..k) fit in MOEBIUS_MAX_TERMS."""
+def _moebius_order(n: int, rows: int = 0) -> int:
+    """Highest interaction order <= MOEBIUS_MAX_ORDER whose terms (orders 1..k) fit in MOEBIUS_MAX_TERMS
+    and whose design (rows x terms) fits in MOEBIUS_MAX_CELLS: the fit's cost is linear in that design."""
     from scipy.special import comb
 
     order = min(MOEBIUS_MAX_ORDER, n)
-    while order > 1 and sum(comb(n, k, exact=True) for k in range(1, order + 1)) > MOEBIUS_MAX_TERMS:
+    while order > 1:
+        terms = sum(comb(n, k, exact=True) for k in range(1, order + 1))
+        if terms <= MOEBIUS_MAX_TERMS and terms * rows <= MOEBIUS_MAX_CELLS:
+            break
         order -= 1
     return order
 
@@ -186,12 +196,14 @@ def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -
 def _adjust(sample, y, v_empty, v_full, odd_fit, odd_honest, odd_full, phi_surrogate):
     """Surrogate values plus residual KernelSHAP; stderr from the residual of out-of-sample predictions."""
     r_empty, r_full = v_empty + odd_full, v_full - odd_full
+    # In-sample residuals for the value (cross-fitted ones were measured worse: the correction then
+    # carries the surrogate's own error), out-of-sample ones for the standard error.
     phi_res = constrained_wls(sample.coalitions, y - odd_fit, sample.weights, r_empty, r_full)
     _, stderr = constrained_wls_stderr(sample, y - odd_honest, r_empty, r_full)
     return phi_surrogate + phi_res, stderr
 
 
-def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, budget, rng):
+def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     x, t, first = _odd_rows(sample, y, v_empty, v_full)
     n_pairs = int(first.sum())
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
@@ -204,11 +216,9 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, budget, rng):
         honest = four.predict(x)
         honest[four.fit_rows] = four.loo_prediction
         candidates["fourier"] = (four.loo_error, four, honest)
-    moebius_cheap = n <= MOEBIUS_AUTO_MAX_PLAYERS and budget <= MOEBIUS_AUTO_MAX_BUDGET * n
-    if surrogate == "sparse_moebius" or (surrogate == "auto" and moebius_cheap):
-        terms, coef, error, oof = _sparse_moebius(
-            sample.coalitions, y, v_empty, v_full, _moebius_order(n), sample.complement
-        )
+    if surrogate == "sparse_moebius" or (surrogate == "auto" and n <= MOEBIUS_AUTO_MAX_PLAYERS):
+        order = _moebius_order(n, len(sample.coalitions) + 1)
+        terms, coef, error, oof = _sparse_moebius(sample.coalitions, y, v_empty, v_full, order, sample.complement)
         candidates["sparse_moebius"] = (error, (terms, coef), oof)
     chosen = min(candidates, key=lambda k: candidates[k][0])
     error, fitted, honest = candidates[chosen]
@@ -226,7 +236,7 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, budget, rng):
         f_s, f_c = _design(zs, design, "moebius") @ coef, _design(~zs, design, "moebius") @ coef
         odd_pairs = (f_s - f_c) / 2
         phi_sur = _surrogate_shapley(n, terms, coef, "moebius")
-        info = {"fit": {"terms": len(terms), "max_order": _moebius_order(n)}}
+        info = {"fit": {"terms": len(terms), "max_order": max(len(t) for t in terms)}}
     phi, stderr = _adjust(
         sample,
         y,
@@ -242,9 +252,7 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, budget, rng):
     if surrogate != "auto":
         reason = "asked for"
     elif "sparse_moebius" not in candidates:
-        reason += (
-            f"; sparse_moebius tried only for n <= {MOEBIUS_AUTO_MAX_PLAYERS} and budget <= {MOEBIUS_AUTO_MAX_BUDGET}n"
-        )
+        reason += f"; sparse_moebius is tried only for n <= {MOEBIUS_AUTO_MAX_PLAYERS}"
     return phi, stderr, {"surrogate": chosen, "reason": reason, **info}
 
 
@@ -285,7 +293,7 @@ def regression_adjusted(
             phi, stderr = constrained_wls_stderr(sample, y, v_empty, v_full)
             info = {"surrogate": "none", "reason": "every coalition evaluated: exact"}
         else:
-            phi, stderr, info = _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, total, rng)
+            phi, stderr, info = _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng)
         rounds += 1
         if reached(stderr, target_stderr):
             break
