@@ -24,6 +24,7 @@ from .base import Method
 from .game_batching import BudgetedGame
 from .paired_design import allocate_pairs, draw_distinct_subsets, group_sizes, pairs_in_group
 from .result import MethodOutput
+from .rounds import interval_scale
 
 VARIANTS = ("standard", "limited")
 
@@ -64,7 +65,10 @@ class _Strata:
         var = np.where(count == 1, pooled[None, :], var)
         # Finite population: a size whose pairs are all drawn leaves no error.
         fpc = 1.0 - self._drawn_fraction()
-        return np.sqrt((np.divide(var, count, out=np.zeros_like(var), where=count > 0) * fpc).sum(axis=1)) / n
+        se = np.sqrt((np.divide(var, count, out=np.zeros_like(var), where=count > 0) * fpc).sum(axis=1)) / n
+        # Degrees of freedom per player: samples beyond one per stratum it has samples in.
+        dof = count.sum(axis=1) - (count > 0).sum(axis=1)
+        return se * np.array([interval_scale(d) for d in dof])
 
     def _drawn_fraction(self) -> np.ndarray:
         """Per size s = 1..n-1: the fraction of its complementary pairs drawn."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import comb
 
+from .rounds import interval_scale
+
 
 @dataclass(frozen=True)
 class PairedSample:
@@ -249,4 +251,10 @@ def constrained_wls_stderr(
         centred = g - g.mean(axis=0) if k > 1 else g  # one pair: its score around zero (conservative)
         cov += (1 - k / cap) * k / max(k - 1, 1) * (centred.T @ centred)
     var = np.einsum("ij,jk,ik->i", lin, cov, lin)
-    return fitted, np.sqrt(np.clip(var, 0.0, None))
+    # Small samples: residuals underrate the noise (HC1: pairs / (pairs - free parameters)), and the
+    # interval needs Student t quantiles; both fade to 1 as pairs grow.
+    pairs = int(sample.drawn.sum())
+    free = n - 1
+    hc1 = pairs / (pairs - free) if pairs > free + 1 else float(pairs)
+    scale = interval_scale(pairs - free)
+    return fitted, scale * np.sqrt(hc1 * np.clip(var, 0.0, None))

@@ -17,7 +17,7 @@ import numpy as np
 from .base import Method
 from .game_batching import BudgetedGame
 from .result import MethodOutput
-from .rounds import reached, round_budgets
+from .rounds import interval_scale, reached, round_budgets
 
 
 def _prefix_matrix(order: np.ndarray) -> np.ndarray:
@@ -38,7 +38,8 @@ def _marginals(game: BudgetedGame, order: np.ndarray) -> np.ndarray:
 def _stderr(samples: list[np.ndarray]) -> np.ndarray | None:
     if len(samples) < 2:
         return None
-    return np.array(samples).std(axis=0, ddof=1) / np.sqrt(len(samples))
+    k = len(samples)
+    return interval_scale(k - 1) * np.array(samples).std(axis=0, ddof=1) / np.sqrt(k)
 
 
 def permutation(game: BudgetedGame, n: int, rng: np.random.Generator, *, target_stderr: float | None = None):
