@@ -84,7 +84,7 @@ def test_an_unreachable_target_spends_the_budget_and_says_so(method):
 
 
 def test_target_stderr_is_refused_by_methods_without_rounds_and_checked():
-    with pytest.raises(ValueError, match="target_stderr is not supported by method 'complementary'.*kernel"):
+    with pytest.raises(ValueError, match=r"target_stderr is not supported by method 'complementary'.*kernel"):
         estimate(AdditiveGame(np.ones(6)), 6, "complementary", budget=40, target_stderr=0.1)
     with pytest.raises(ValueError, match="target_stderr must be a positive number"):
         estimate(AdditiveGame(np.ones(6)), 6, "kernel", budget=40, target_stderr=0)
