@@ -45,6 +45,7 @@ MOEBIUS_MAX_TERMS = 16_000  # ...lowered for large n so the design stays small (
 MOEBIUS_REWEIGHTS = 6  # reweighting rounds; held-out error kept falling through 6 on SOUM games
 MOEBIUS_KEEP_PER_ROW = 8  # after round 0 keep the 8*rows (at most 2048) strongest terms
 MOEBIUS_KEEP_MAX = 2048
+MOEBIUS_MAX_PAIRS = 200  # it is fitted on at most this many pairs: one eigh of the rows per reweighting
 MOEBIUS_MAX_CELLS = 2_000_000  # design entries (rows x terms): keeps the fit near a quarter second
 # 'auto' tries the sparse Moebius fit only for few players: above, its order drops to 2-3 within the
 # cost bound, where the Fourier fit already covers it (see docs/estimators.md).
@@ -203,6 +204,37 @@ def _adjust(sample, y, v_empty, v_full, odd_fit, odd_honest, odd_full, phi_surro
     return phi_surrogate + phi_res, stderr
 
 
+def _moebius_candidate(sample: PairedSample, y, v_empty, v_full, first, rng):
+    """(held-out error, (terms, coef, odd prediction per pair, pairs fitted), honest odd prediction per pair).
+
+    Fitted on at most MOEBIUS_MAX_PAIRS pairs (its cost is cubic in them); the pairs left out are
+    predicted out of sample, those fitted get their out-of-fold prediction as the honest one.
+    """
+    n = sample.coalitions.shape[1]
+    pairs = np.flatnonzero(first)
+    if len(pairs) > MOEBIUS_MAX_PAIRS:
+        pairs = np.sort(rng.choice(pairs, MOEBIUS_MAX_PAIRS, replace=False))
+    rows = np.concatenate([pairs, sample.complement[pairs]])
+    local = np.empty(len(sample.coalitions), dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    z_fit, comp_fit = sample.coalitions[rows], local[sample.complement[rows]]
+    order = _moebius_order(n, len(rows) + 1)
+    terms, coef, error, oof = _sparse_moebius(z_fit, y[rows], v_empty, v_full, order, comp_fit)
+    by_degree: dict[int, list] = {}
+    for term in terms:
+        by_degree.setdefault(len(term), []).append(term)
+    design = {k: np.array(v) for k, v in by_degree.items()}
+    zs = np.vstack([np.ones((1, n), bool), sample.coalitions[first]])
+    odd = (_design(zs, design, "moebius") @ coef - _design(~zs, design, "moebius") @ coef) / 2
+    honest = odd.copy()
+    # oof is ordered as the full coalition, then the fitted pairs in order of their first rows.
+    fitted_first = np.sort(np.arange(len(rows))[np.arange(len(rows)) < comp_fit])
+    position = np.searchsorted(np.flatnonzero(first), rows[fitted_first])
+    honest[0] = oof[0]
+    honest[1 + position] = oof[1:]
+    return error, (terms, coef, odd, len(pairs)), honest
+
+
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     x, t, first = _odd_rows(sample, y, v_empty, v_full)
     n_pairs = int(first.sum())
@@ -217,26 +249,17 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
         honest[four.fit_rows] = four.loo_prediction
         candidates["fourier"] = (four.loo_error, four, honest)
     if surrogate == "sparse_moebius" or (surrogate == "auto" and n <= MOEBIUS_AUTO_MAX_PLAYERS):
-        order = _moebius_order(n, len(sample.coalitions) + 1)
-        terms, coef, error, oof = _sparse_moebius(sample.coalitions, y, v_empty, v_full, order, sample.complement)
-        candidates["sparse_moebius"] = (error, (terms, coef), oof)
+        candidates["sparse_moebius"] = _moebius_candidate(sample, y, v_empty, v_full, first, rng)
     chosen = min(candidates, key=lambda k: candidates[k][0])
-    error, fitted, honest = candidates[chosen]
+    _, fitted, honest = candidates[chosen]
     if chosen == "fourier":
         odd_pairs = fitted.predict(x)
         phi_sur = fitted.shapley()
         info = {"fit": fitted.choice}
     else:
-        terms, coef = fitted
-        by_degree: dict[int, list] = {}
-        for term in terms:
-            by_degree.setdefault(len(term), []).append(term)
-        design = {k: np.array(v) for k, v in by_degree.items()}
-        zs = np.vstack([np.ones((1, n), bool), sample.coalitions[first]])
-        f_s, f_c = _design(zs, design, "moebius") @ coef, _design(~zs, design, "moebius") @ coef
-        odd_pairs = (f_s - f_c) / 2
+        terms, coef, odd_pairs, fit_pairs = fitted
         phi_sur = _surrogate_shapley(n, terms, coef, "moebius")
-        info = {"fit": {"terms": len(terms), "max_order": max(len(t) for t in terms)}}
+        info = {"fit": {"terms": len(terms), "max_order": max(len(t) for t in terms), "fit_pairs": fit_pairs}}
     phi, stderr = _adjust(
         sample,
         y,
