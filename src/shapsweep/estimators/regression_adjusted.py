@@ -31,7 +31,7 @@ import itertools
 import numpy as np
 
 from .base import Method
-from .fourier_kernel import fit_fourier_surrogate
+from .fourier_kernel import cross_validated_error, fit_fourier_surrogate
 from .game_batching import BudgetedGame
 from .paired_design import PairedSample, PairedSampler, constrained_wls, constrained_wls_stderr
 from .permutation import permutation
@@ -45,6 +45,7 @@ MOEBIUS_MAX_TERMS = 16_000  # ...lowered for large n so the design stays small (
 MOEBIUS_REWEIGHTS = 6  # reweighting rounds; held-out error kept falling through 6 on SOUM games
 MOEBIUS_KEEP_PER_ROW = 8  # after round 0 keep the 8*rows (at most 2048) strongest terms
 MOEBIUS_KEEP_MAX = 2048
+MOEBIUS_MIN_PAIRS = 128  # ...and on at least this many (when there are) even if the order must drop
 MOEBIUS_MAX_PAIRS = 200  # it is fitted on at most this many pairs: one eigh of the rows per reweighting
 MOEBIUS_MAX_CELLS = 2_000_000  # design entries (rows x terms): keeps the fit near a quarter second
 # 'auto' tries the sparse Moebius fit only for few players: above, its order drops to 2-3 within the
@@ -205,15 +206,21 @@ def _adjust(sample, y, v_empty, v_full, odd_fit, odd_honest, odd_full, phi_surro
 
 
 def _moebius_candidate(sample: PairedSample, y, v_empty, v_full, first, rng):
-    """(held-out error, (terms, coef, odd prediction per pair, pairs fitted), honest odd prediction per pair).
+    """(held-out error, (terms, coef, odd prediction per pair, pairs fitted), honest odd prediction per pair,
+    the odd rows it was fitted on).
 
     Fitted on at most MOEBIUS_MAX_PAIRS pairs (its cost is cubic in them); the pairs left out are
     predicted out of sample, those fitted get their out-of-fold prediction as the honest one.
     """
+    from scipy.special import comb
+
     n = sample.coalitions.shape[1]
     pairs = np.flatnonzero(first)
-    if len(pairs) > MOEBIUS_MAX_PAIRS:
-        pairs = np.sort(rng.choice(pairs, MOEBIUS_MAX_PAIRS, replace=False))
+    # More pairs lower the order the design bound allows; past MOEBIUS_MIN_PAIRS, keep the order instead.
+    all_terms = sum(comb(n, k, exact=True) for k in range(1, min(MOEBIUS_MAX_ORDER, n) + 1))
+    cap = max(MOEBIUS_MIN_PAIRS, min(MOEBIUS_MAX_PAIRS, (MOEBIUS_MAX_CELLS // all_terms - 1) // 2))
+    if len(pairs) > cap:
+        pairs = np.sort(rng.choice(pairs, cap, replace=False))
     rows = np.concatenate([pairs, sample.complement[pairs]])
     local = np.empty(len(sample.coalitions), dtype=np.int64)
     local[rows] = np.arange(len(rows))
@@ -232,7 +239,8 @@ def _moebius_candidate(sample: PairedSample, y, v_empty, v_full, first, rng):
     position = np.searchsorted(np.flatnonzero(first), rows[fitted_first])
     honest[0] = oof[0]
     honest[1 + position] = oof[1:]
-    return error, (terms, coef, odd, len(pairs)), honest
+    x_rows = np.concatenate([[0], 1 + position])  # the rows of `_odd_rows` it was fitted on, in its fold order
+    return error, (terms, coef, odd, len(pairs)), honest, x_rows
 
 
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
@@ -249,7 +257,12 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
         honest[four.fit_rows] = four.loo_prediction
         candidates["fourier"] = (four.loo_error, four, honest)
     if surrogate == "sparse_moebius" or (surrogate == "auto" and n <= MOEBIUS_AUTO_MAX_PLAYERS):
-        candidates["sparse_moebius"] = _moebius_candidate(sample, y, v_empty, v_full, first, rng)
+        *candidate, x_rows = _moebius_candidate(sample, y, v_empty, v_full, first, rng)
+        candidates["sparse_moebius"] = tuple(candidate)
+        if "fourier" in candidates:  # same rows, same folds, same targets: a fair comparison
+            _, four, honest = candidates["fourier"]
+            cv = cross_validated_error(four, x[x_rows], t[x_rows], _folds(len(x_rows), 3))
+            candidates["fourier"] = (cv, four, honest)
     chosen = min(candidates, key=lambda k: candidates[k][0])
     _, fitted, honest = candidates[chosen]
     if chosen == "fourier":
