@@ -69,7 +69,8 @@ def test_dense_low_degree_fourier_game_is_recovered(surrogate):
     kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=300, seed=0).values - truth)
     ra = estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate)
     assert np.linalg.norm(ra.values - truth) < 0.5 * kernel_err
-    assert ra.details["surrogate"] == "fourier"
+    if surrogate == "fourier":  # the game is in the family: 149 pairs pin its 130 coefficients down
+        assert np.linalg.norm(ra.values - truth) < 1e-3 * np.linalg.norm(truth)
 
 
 def test_full_budget_is_exact_and_budget_is_respected():
