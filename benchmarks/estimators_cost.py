@@ -37,14 +37,14 @@ def own_time(method: str, n: int, budget: int, seed: int) -> tuple[float, dict]:
     inside = [0.0]
 
     def timed(z):
-        t = time.perf_counter()
+        t = time.process_time()
         v = game(z)
-        inside[0] += time.perf_counter() - t
+        inside[0] += time.process_time() - t
         return v
 
-    t = time.perf_counter()
+    t = time.process_time()
     r = estimate(timed, n, method, budget=budget, seed=seed, batch_size=1024)
-    return time.perf_counter() - t - inside[0], r.details
+    return time.process_time() - t - inside[0], r.details
 
 
 def main(argv=None) -> int:
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     ns = (16, 64, 256) if args.quick else (16, 32, 64, 128, 256)
     mults = (4, 32) if args.quick else (2, 4, 8, 16, 32)
     lines = [
-        "# Estimator cost (own time per explanation, seconds, one BLAS thread; median of "
+        "# Estimator cost (own CPU time per explanation, seconds, one BLAS thread; median of "
         f"{args.repeats} seeds; 2 shared cores, noisy)",
         "",
         "| method | n | " + " | ".join(f"{m}n" for m in mults) + " | surrogate at the largest budget |",

@@ -39,7 +39,7 @@ SENTENCES = [
 
 # 16 words each (players = words, punctuation excluded): exact over 2^16 coalitions, about two minutes each.
 LONG_SENTENCES = [
-    "After the long winter the small village finally opened its market square to travelling merchants again today.",
+    "After the long winter the small village finally opened its market square to travelling merchants again.",
     "The young engineer carefully checked every cable twice before she switched on the new power station.",
 ]
 # Prompts of 12 words for the tiny Llama logprob game (players = words of the user message).
@@ -117,11 +117,14 @@ def _tabulated(cache_name: str, texts, load, family: str, prefix: str, log) -> l
     games = []
     for k, text in enumerate(texts):
         key = f"s{k}"
+        if key in stored and f"text_{key}" in stored and str(stored[f"text_{key}"]) != text:
+            del stored[key]  # the text changed: tabulate it again
         if key not in stored:
             model = model or load()
             game = model.game({"row_id": key, "text": text})
             t0 = time.perf_counter()
             stored[key] = game(all_coalitions(game.n_players)).astype(np.float64)
+            stored[f"text_{key}"] = np.array(text)
             log(
                 f"tabulated {family} game {key}: {game.n_players} players, {len(stored[key])} coalitions "
                 f"in {time.perf_counter() - t0:.1f}s"
