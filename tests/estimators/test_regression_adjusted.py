@@ -9,7 +9,7 @@ from estimator_games import AdditiveGame, CountingGame, SoumGame
 
 from shapsweep.estimators import DEFAULT_METHOD, METHODS, estimate
 from shapsweep.estimators.fourier_kernel import elementary_symmetric, fit_fourier_surrogate
-from shapsweep.estimators.regression_adjusted import _surrogate_shapley
+from shapsweep.estimators.sparse_moebius import moebius_shapley
 
 
 def test_elementary_symmetric_polynomials_of_sign_vectors():
@@ -37,7 +37,7 @@ def test_fourier_surrogate_shapley_values_match_exact_on_the_surrogate_itself():
 
 
 def test_moebius_term_shapley_values():
-    phi = _surrogate_shapley(4, [(0, 1), (2,)], np.array([1.0, 3.0]), "moebius")
+    phi = moebius_shapley(4, [(0, 1), (2,)], np.array([1.0, 3.0]))
     np.testing.assert_allclose(phi, [0.5, 0.5, 3.0, 0.0])
 
 
@@ -160,13 +160,13 @@ def test_high_order_unanimity_game_takes_the_sparse_moebius_surrogate():
 def test_sparse_moebius_order_shrinks_with_players_to_bound_the_design():
     from scipy.special import comb
 
-    from shapsweep.estimators.regression_adjusted import MOEBIUS_MAX_CELLS, MOEBIUS_MAX_TERMS, _moebius_order
+    from shapsweep.estimators.sparse_moebius import MOEBIUS_MAX_CELLS, MOEBIUS_MAX_TERMS, moebius_order
 
-    assert _moebius_order(12, 200) == _moebius_order(16, 100) == 6
-    assert _moebius_order(16, 513) < 6  # a larger sample lowers the order, keeping the cost bounded
-    assert _moebius_order(3) == 3
+    assert moebius_order(12, 200) == moebius_order(16, 100) == 6
+    assert moebius_order(16, 513) < 6  # a larger sample lowers the order, keeping the cost bounded
+    assert moebius_order(3) == 3
     for n, rows in ((20, 100), (40, 300), (300, 10)):
-        k = _moebius_order(n, rows)
+        k = moebius_order(n, rows)
         terms = sum(comb(n, j, exact=True) for j in range(1, k + 1))
         assert (terms <= MOEBIUS_MAX_TERMS and terms * rows <= MOEBIUS_MAX_CELLS) or k == 1
-    assert _moebius_order(40) < 6
+    assert moebius_order(40) < 6
