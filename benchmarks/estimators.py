@@ -82,7 +82,7 @@ def run_accuracy(families, seeds, log, skip_peers_above: int = 10**9):
                         continue
                     for seed in range(seeds):
                         timed = _TimedGame(game)
-                        t0 = time.process_time()  # CPU time: the 2 shared cores make wall time noisy
+                        cpu0 = time.process_time()  # CPU time: the 2 shared cores make wall time noisy
                         try:
                             with warnings.catch_warnings():
                                 warnings.simplefilter("ignore")
@@ -92,7 +92,7 @@ def run_accuracy(families, seeds, log, skip_peers_above: int = 10**9):
                             status = "ok"
                         except Exception as exc:  # a peer refusing a small budget is a result, not a crash
                             err, rho, used, status = np.nan, np.nan, 0, f"{type(exc).__name__}: {exc}"[:120]
-                        own = time.process_time() - t0 - timed.inside
+                        own = time.process_time() - cpu0 - timed.inside
                         records.append(
                             dict(
                                 family=family,
