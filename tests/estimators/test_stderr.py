@@ -30,7 +30,6 @@ def _coverage(method, n, budget, seeds):
         ("regression_adjusted", 8),
         ("permutation", 8),
         ("kernel", 16),
-        ("regression_adjusted", 16),
         ("complementary", 16),
         ("neyman", 16),
     ],
