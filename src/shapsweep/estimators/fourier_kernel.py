@@ -30,7 +30,7 @@ from scipy.special import comb
 DEGREES = (1, 3, 5)
 # Prior variance of the degree-3 and degree-5 parts relative to degree 1 (rho_1 = 1), tried in turn;
 # (0, 0) is the additive surrogate, which makes the method exact on additive games.
-PRIORS = ((0.0, 0.0), (0.05, 0.0), (0.3, 0.0), (0.3, 0.15), (2.0, 1.0))
+PRIORS = ((0.0, 0.0), (0.05, 0.0), (0.3, 0.0), (1.0, 0.0), (0.1, 0.05), (0.3, 0.15), (0.3, 0.3), (1.0, 0.5), (2.0, 1.0))
 NOISE = np.logspace(-6, 0, 13)  # ridge penalty, relative to the mean diagonal of the Gram matrix
 SELECT_PAIRS = 512  # hyper-parameters are chosen on at most this many pairs (one eigh each)...
 FIT_PAIRS = 1024  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
