@@ -224,6 +224,7 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
                 label=method,
             )
         ax.set(xscale="log", yscale="log", title=family, xticks=MULTIPLIERS)
+        ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # a peer diverging at 2n would flatten the rest
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticklabels([f"{m}n" for m in MULTIPLIERS])
         ax.grid(alpha=0.3)
