@@ -5,12 +5,8 @@ stays light (no polars, torch or transformers until one of these names is used).
 `explain_row`, not `explain`: `shapsweep.explain` is the explain job's module.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from shapsweep.version import __version__
 
-try:
-    __version__ = version("shapsweep")  # pyproject.toml is the one place the version is written
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 _API = ("Explanation", "ExplanationError", "Results", "explain_row", "load_results")
 __all__ = ["__version__", *_API]
 

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import polars as pl
 
+from shapsweep.run_spec import RunSpec
+
 
 def abs_mass_entropy(values: list[float]) -> float | None:
     """Entropy of the |phi| mass over players, divided by log(n): 1 = spread evenly, 0 = one player."""
@@ -63,12 +65,13 @@ def budget_use(ok: pl.DataFrame) -> dict:
     return {
         "nominal": _mean(budgets["budget"].to_list()),
         "evals_mean": _mean(ok["n_evals"].to_list()),
+        "max_stderr_mean": _mean(ok["max_stderr"].to_list()),
         "rows_under_budget": under.height,
         "row_ids_under_budget": under["row_id"].head(UNDER_BUDGET_IDS_SHOWN).to_list(),
     }
 
 
-def summarize(run: dict, shards: pl.DataFrame, faithfulness: pl.DataFrame | None, top_k: int = 3) -> dict:
+def summarize(run: RunSpec, shards: pl.DataFrame, faithfulness: pl.DataFrame | None, top_k: int = 3) -> dict:
     ok = shards.filter(pl.col("status") == "ok")
     status_counts = dict(shards.group_by("status").len().iter_rows()) if shards.height else {}
     skipped = status_counts.get("skipped", 0)

@@ -7,8 +7,8 @@ import importlib
 import sys
 from types import ModuleType
 
-from shapsweep import __version__
 from shapsweep.commands import COMMAND_MODULES
+from shapsweep.version import __version__
 
 
 def _load_commands() -> dict[str, ModuleType]:

@@ -7,6 +7,7 @@ message; the rest of the shard goes on. A shard file appears only when all its r
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import polars as pl
 from shapsweep.atomic_outputs import write_parquet
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
+from shapsweep.run_spec import RunSpec
 from shapsweep.store import EvaluationStore, game_key
 
 
@@ -54,7 +56,7 @@ def _regions(regions) -> list | None:
     return None if regions is None else [None if r is None else list(map(float, r)) for r in regions]
 
 
-def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = None) -> dict:
+def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = None) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
 
     With a `store`, coalitions another run (or an earlier job) already evaluated for the same game are
@@ -96,6 +98,7 @@ def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = Non
             budget=budget,
             seed=row_seed(shap["seed"], row_id),
             batch_size=shap["batch_size"],
+            target_stderr=shap.get("target_stderr"),
             **shap["options"],
         )
         normalized = normalize(result.values, shap["normalizer"])
@@ -114,6 +117,8 @@ def explain_row(model, row: dict, run: dict, store: EvaluationStore | None = Non
         "attribution": values.tolist(),
         "attribution_normalized": np.asarray(normalized, dtype=np.float64).tolist(),
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
+        "max_stderr": result.max_stderr,
+        "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),
         "n_players": n,
@@ -153,7 +158,7 @@ def shard_frame(records: list[dict]) -> pl.DataFrame:
 
 
 def explain_shards(
-    run: dict,
+    run: RunSpec,
     rows_path: str | Path,
     jobs: list[ShardJob],
     threads: int | None = None,

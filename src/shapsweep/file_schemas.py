@@ -21,6 +21,8 @@ SHARD_SCHEMA = {
     "attribution": pl.List(pl.Float64),
     "attribution_normalized": pl.List(pl.Float64),
     "stderr": pl.List(pl.Float64),
+    "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
+    "estimator_details": pl.Utf8,  # JSON: what the method chose and why, rounds, budget left unspent
     "v_empty": pl.Float64,
     "v_full": pl.Float64,
     "n_players": pl.Int64,

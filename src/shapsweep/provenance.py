@@ -159,10 +159,10 @@ def config_sha256(config: dict) -> str:
 
 @functools.cache
 def _static_facts() -> dict[str, Any]:
-    from shapsweep import __version__
+    from shapsweep.version import __version__
 
     return {
-        "shapsweep_version": __version__,  # of the code running, whatever the installed metadata says
+        "shapsweep_version": __version__,
         "code": code_version(),
         "python": platform.python_version(),
         "packages": package_versions(),

@@ -104,3 +104,44 @@ def test_bad_n_players_and_bad_game_output():
         estimate(lambda z: np.zeros(1), 3, "exact")
     with pytest.raises(ValueError, match="non-finite"):
         estimate(lambda z: np.full(len(z), np.nan), 3, "exact")
+
+
+def test_budget_knobs_and_game_protocol_are_exported_once():
+    from shapsweep.estimators import BUDGET_KNOBS, Game, resolve_budget
+
+    assert BUDGET_KNOBS == ("budget", "num_samples", "fraction", "linear")
+    with pytest.raises(ValueError, match="exactly one of " + ", ".join(BUDGET_KNOBS)):
+        resolve_budget(5)
+    assert isinstance(_game, Game) and isinstance(AdditiveGame([1.0]), Game)
+    assert not isinstance(3, Game)
+
+
+def test_each_method_declares_its_options_once_with_defaults():
+    import inspect
+
+    for name, spec in METHODS.items():
+        assert spec.name == name
+        run = getattr(spec.run, "func", spec.run)  # hierarchical is bound to the method table
+        keyword_only = [
+            p.name
+            for p in inspect.signature(run).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("target_stderr", "methods")
+        ]
+        assert spec.options == keyword_only == list(spec.defaults)
+    assert METHODS["regression_adjusted"].defaults["surrogate"] == "auto"
+    assert METHODS["hierarchical"].options == ["groups", "inner"]
+
+
+def test_no_estimator_module_imports_the_registry():
+    import ast
+    from pathlib import Path
+
+    import shapsweep.estimators as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        if path.name in ("__init__.py", "registry.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in ("registry", "shapsweep.estimators.registry"), path.name
+                assert not (node.level == 1 and node.module is None), path.name  # `from . import x`

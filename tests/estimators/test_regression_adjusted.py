@@ -1,49 +1,61 @@
-"""regression_adjusted: closed-form surrogate values, exactness where it must hold, and its fallback."""
+"""regression_adjusted: closed-form surrogate values, exactness where it must hold, its choices and budget."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 from estimator_games import AdditiveGame, CountingGame, SoumGame
 
 from shapsweep.estimators import DEFAULT_METHOD, METHODS, estimate
-from shapsweep.estimators.regression_adjusted import _surrogate_shapley
+from shapsweep.estimators.fourier_kernel import elementary_symmetric, fit_fourier_surrogate
+from shapsweep.estimators.sparse_moebius import moebius_shapley
 
 
-def test_fourier_character_shapley_values():
-    # chi_T(S) = prod_{j in T} (+1 if j in S else -1): odd |T| gives each member 2/|T|, even |T| gives 0.
-    n = 5
-    phi = _surrogate_shapley(n, [(0, 2, 4), (1,), (1, 3)], np.array([0.3, 2.0, 7.0]), "fourier")
-    np.testing.assert_allclose(phi, [0.2, 4.0, 0.2, 0.0, 0.2])
-    for terms in ([(0, 2, 4)], [(1, 3)]):  # check against exact on the character game itself
-        t = list(terms[0])
-        game = lambda z, t=t: np.where(np.asarray(z)[:, t], 1.0, -1.0).prod(axis=1)  # noqa: E731
-        np.testing.assert_allclose(
-            _surrogate_shapley(n, terms, np.array([1.0]), "fourier"), estimate(game, n, "exact").values, atol=1e-12
-        )
+def test_elementary_symmetric_polynomials_of_sign_vectors():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        s = rng.choice([-1.0, 1.0], size=9)
+        for k in range(6):
+            brute = sum(np.prod(s[list(t)]) for t in itertools.combinations(range(9), k))
+            assert elementary_symmetric(k, (s > 0).sum(), (s < 0).sum()) == pytest.approx(brute)
+
+
+def test_fourier_surrogate_shapley_values_match_exact_on_the_surrogate_itself():
+    # The closed form (odd characters give each member 2 c_T / |T|) against exact over all coalitions.
+    n = 7
+    rng = np.random.default_rng(1)
+    x = rng.choice([-1.0, 1.0], size=(30, n))
+    t = rng.normal(size=30)
+    surrogate = fit_fourier_surrogate(x, t, rng)
+    assert surrogate.weights.get(3) or surrogate.weights.get(5)  # not only the additive part
+
+    def game(z):
+        return surrogate.predict(np.where(np.asarray(z, bool), 1.0, -1.0))
+
+    np.testing.assert_allclose(surrogate.shapley(), estimate(game, n, "exact").values, atol=1e-10)
 
 
 def test_moebius_term_shapley_values():
-    phi = _surrogate_shapley(4, [(0, 1), (2,)], np.array([1.0, 3.0]), "moebius")
+    phi = moebius_shapley(4, [(0, 1), (2,)], np.array([1.0, 3.0]))
     np.testing.assert_allclose(phi, [0.5, 0.5, 3.0, 0.0])
 
 
-@pytest.mark.parametrize("basis,surrogate", [("fourier", "auto"), ("fourier", "lasso"), ("moebius", "auto")])
-def test_surrogate_is_used_and_sum_of_third_order_unanimity_games_is_recovered(basis, surrogate):
-    # A game that is exactly a sparse degree-3 polynomial: the surrogate captures it from few pairs.
+@pytest.mark.parametrize("surrogate", ["auto", "sparse_moebius"])
+def test_surrogate_is_used_and_sum_of_third_order_unanimity_games_is_recovered(surrogate):
+    # A game that is exactly a sparse degree-3 polynomial: the sparse fit captures it from few pairs.
     n = 10
-    rng = np.random.default_rng(0)
-    game = SoumGame(n, 6, rng, max_order=3)
+    game = SoumGame(n, 6, np.random.default_rng(0), max_order=3)
     kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=120, seed=1).values - game.shapley())
-    ra = estimate(game, n, "regression_adjusted", budget=120, seed=1, basis=basis, surrogate=surrogate)
+    ra = estimate(game, n, "regression_adjusted", budget=120, seed=1, surrogate=surrogate)
     assert abs(ra.efficiency_gap) < 1e-9
     assert np.linalg.norm(ra.values - game.shapley()) < 0.5 * kernel_err
+    assert ra.details["surrogate"] in ("fourier", "sparse_moebius")
 
 
-@pytest.mark.parametrize("surrogate", ["auto", "ridge"])
+@pytest.mark.parametrize("surrogate", ["auto", "fourier"])
 def test_dense_low_degree_fourier_game_is_recovered(surrogate):
-    # Every degree-3 Fourier character present with a small weight (dense, like real model games):
-    # ridge is the surrogate that suits it, and auto should pick it.
+    # Every degree-3 Fourier character present with a small weight (dense, like real model games).
     n = 10
     rng = np.random.default_rng(1)
     triples = np.array(list(itertools.combinations(range(n), 3)))
@@ -55,10 +67,10 @@ def test_dense_low_degree_fourier_game_is_recovered(surrogate):
 
     truth = estimate(game, n, "exact").values
     kernel_err = np.linalg.norm(estimate(game, n, "kernel", budget=300, seed=0).values - truth)
-    ra_err = np.linalg.norm(
-        estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate).values - truth
-    )
-    assert ra_err < 0.5 * kernel_err
+    ra = estimate(game, n, "regression_adjusted", budget=300, seed=0, surrogate=surrogate)
+    assert np.linalg.norm(ra.values - truth) < 0.5 * kernel_err
+    if surrogate == "fourier":  # the game is in the family: 149 pairs pin its 130 coefficients down
+        assert np.linalg.norm(ra.values - truth) < 1e-3 * np.linalg.norm(truth)
 
 
 def test_full_budget_is_exact_and_budget_is_respected():
@@ -67,17 +79,42 @@ def test_full_budget_is_exact_and_budget_is_respected():
     r = estimate(counting, n, "regression_adjusted", budget=2**n, seed=0)
     np.testing.assert_allclose(r.values, counting.game.shapley(), atol=1e-9)
     assert r.n_evals == len(set(counting.rows)) == len(counting.rows) == 2**n
+    np.testing.assert_allclose(r.stderr, 0.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("budget,fallback", [(12, "kernel"), (40, "permutation"), (70, "kernel")])
+@pytest.mark.parametrize("budget,fallback", [(12, "kernel"), (25, "permutation")])
 def test_small_budgets_fall_back_to_the_measured_better_method(budget, fallback):
-    # < 2n: permutation impossible; 2n..5n: permutation; 5n..8n (fewer than 4 pairs per player): paired kernel.
+    # < 2n: fewer pairs than players, plain paired kernel; 2n..3n: antithetic permutations.
     n = 10
     game = SoumGame(n, 20, np.random.default_rng(5))
     a = estimate(game, n, "regression_adjusted", budget=budget, seed=2)
     b = estimate(game, n, fallback, budget=budget, seed=2)
     assert a.values.tobytes() == b.values.tobytes()
-    assert (a.stderr is None) == (b.stderr is None)
+    assert a.details["surrogate"] == "none" and a.details["reason"]
+
+
+def test_a_budget_of_a_few_n_is_spent_not_left_to_permutation_rounding():
+    # Issue 15: budget 64 with 19 players used 36-42 coalitions under the old permutation switch (< 5n).
+    n = 19
+    counting = CountingGame(SoumGame(n, 2 * n, np.random.default_rng(8), max_order=3))
+    r = estimate(counting, n, "regression_adjusted", budget=64, seed=0)
+    assert r.n_evals == len(set(counting.rows)) == 64
+    assert "unspent" not in r.details and r.details["sampler"] == "paired_kernel"
+    odd = estimate(counting.game, n, "regression_adjusted", budget=65, seed=0)
+    assert odd.n_evals == 64 and odd.details["unspent"] == 1 and "complementary pairs" in odd.details["unspent_reason"]
+
+
+def test_large_n_takes_the_fourier_surrogate_and_reports_why():
+    n = 96
+    game = SoumGame(n, 2 * n, np.random.default_rng(9), max_order=3)
+    r = estimate(game, n, "regression_adjusted", budget=8 * n, seed=0)
+    assert r.details["surrogate"] == "fourier" and "held-out error" in r.details["reason"]
+    assert "sparse_moebius is tried only for n <=" in r.details["reason"]
+    json.dumps(r.details)  # JSON-serialisable, as the shard stores it
+    kernel = estimate(game, n, "kernel", budget=8 * n, seed=0)
+    truth = game.shapley()
+    assert np.linalg.norm(r.values - truth) < np.linalg.norm(kernel.values - truth)
+    assert abs(r.efficiency_gap) < 1e-9
 
 
 def test_additive_game_is_exact():
@@ -92,9 +129,9 @@ def test_default_method_is_a_registered_sampling_method():
 @pytest.mark.parametrize(
     "options,message",
     [
-        (dict(basis="haar"), "basis=.haar. is not valid"),
-        (dict(degree=9), "degree must be"),
-        (dict(surrogate="gbt"), "surrogate=.gbt. is not valid.*auto, ridge, lasso"),
+        (dict(surrogate="gbt"), "surrogate=.gbt. is not valid.*auto, fourier, sparse_moebius, none"),
+        (dict(permutation_below=-1), "permutation_below must be a number >= 0"),
+        (dict(degree=3), "unknown option.*degree.*valid options: surrogate, permutation_below"),
     ],
 )
 def test_bad_options(options, message):
@@ -103,16 +140,17 @@ def test_bad_options(options, message):
 
 
 def test_high_order_unanimity_game_takes_the_sparse_moebius_surrogate():
-    # Terms up to order 6 spread over every odd Fourier degree; the degree-3 fit cannot hold them,
-    # the sparse unanimity fit can, and 'auto' should pick it by held-out error.
+    # Terms up to order 6 spread over every odd Fourier degree; the sparse unanimity fit holds them,
+    # and 'auto' should pick it by held-out error.
     n = 12
     game = SoumGame(n, 2 * n, np.random.default_rng(7), max_order=6, offset=0.5)
     truth = game.shapley()
-    fourier = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="ridge")
+    fourier = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="fourier")
     auto = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0)
     sparse = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="sparse_moebius")
     assert abs(auto.efficiency_gap) < 1e-9 and abs(sparse.efficiency_gap) < 1e-9
     assert auto.n_evals <= 16 * n and sparse.n_evals <= 16 * n
+    assert auto.details["surrogate"] == "sparse_moebius"
     assert np.linalg.norm(auto.values - truth) < 0.5 * np.linalg.norm(fourier.values - truth)
     np.testing.assert_array_equal(auto.values, sparse.values)
     again = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0)
@@ -122,11 +160,13 @@ def test_high_order_unanimity_game_takes_the_sparse_moebius_surrogate():
 def test_sparse_moebius_order_shrinks_with_players_to_bound_the_design():
     from scipy.special import comb
 
-    from shapsweep.estimators.regression_adjusted import MOEBIUS_MAX_TERMS, _moebius_order
+    from shapsweep.estimators.sparse_moebius import MOEBIUS_MAX_CELLS, MOEBIUS_MAX_TERMS, moebius_order
 
-    assert _moebius_order(12) == _moebius_order(16) == 6
-    assert _moebius_order(3) == 3
-    for n in (20, 40, 300):
-        k = _moebius_order(n)
-        assert sum(comb(n, j, exact=True) for j in range(1, k + 1)) <= MOEBIUS_MAX_TERMS or k == 1
-    assert _moebius_order(40) < 6
+    assert moebius_order(12, 200) == moebius_order(16, 100) == 6
+    assert moebius_order(16, 513) < 6  # a larger sample lowers the order, keeping the cost bounded
+    assert moebius_order(3) == 3
+    for n, rows in ((20, 100), (40, 300), (300, 10)):
+        k = moebius_order(n, rows)
+        terms = sum(comb(n, j, exact=True) for j in range(1, k + 1))
+        assert (terms <= MOEBIUS_MAX_TERMS and terms * rows <= MOEBIUS_MAX_CELLS) or k == 1
+    assert moebius_order(40) < 6

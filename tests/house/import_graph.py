@@ -38,7 +38,8 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             module = _resolve(name, is_package, node.level, node.module) if node.level else (node.module or "")
-            targets = [f"{module}.{alias.name}" for alias in node.names] + [module]
+            # `from pkg import sub` imports the submodule; `from pkg import name` the package itself
+            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
         else:
             continue
         for target in targets:

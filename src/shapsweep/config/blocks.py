@@ -13,7 +13,7 @@ from typing import Any
 
 from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELDS
 from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, METHODS, NORMALIZERS
-from shapsweep.fields import POSITIVE_INT, TEXT, Field, enum, nullable, object_schema
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, enum, nullable, object_schema
 from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
 
 SHAP_FIELDS = (
@@ -27,6 +27,13 @@ SHAP_FIELDS = (
         "MLLM-SHAP's knob: a fraction of the 2^n - 1 masks",
     ),
     Field("linear", nullable("number", exclusiveMinimum=0), None, "MLLM-SHAP's knob: linear * n^2 masks"),
+    Field(
+        "target_stderr",
+        nullable("number", exclusiveMinimum=0),
+        NO_DEFAULT,  # absent = null; no default keeps existing run ids (the shap block is hashed)
+        "methods that sample in rounds (kernel, leverage, permutation, regression_adjusted): stop once the largest "
+        "player's standard error is under this, or the budget is spent",
+    ),
     Field("normalizer", enum(NORMALIZERS), "abs_sum", "how attribution_normalized is computed from the raw values"),
     Field("batch_size", POSITIVE_INT, 64, "coalitions per game call"),
     Field("seed", {"type": "integer", "minimum": 0}, 0, "estimator seed (each row's seed derives from it and row_id)"),

@@ -20,6 +20,7 @@ from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
 from shapsweep.errors import ConfigError
 from shapsweep.hashing import readable, short_hash
+from shapsweep.run_spec import RunSpec
 
 RUN_BLOCKS = ("model", "dataset", "selection", "features", "value", "shap", "resources")
 HASHED_BLOCKS = ("model", "features", "value", "shap")
@@ -45,14 +46,14 @@ def _slug(name: str, params: dict) -> str:
 @dataclass
 class ExperimentSet:
     config: dict  # validated, defaults filled; what results/<set>/config.json holds
-    runs: dict[str, dict]  # run_id -> run spec (in config order)
+    runs: dict[str, RunSpec]  # run_id -> run spec (in config order)
     duplicates: list[str] = field(default_factory=list)  # "variant X point Y is the same run as ..."
 
     @property
     def set_dir(self) -> Path:
         return Path(self.config["output_root"]) / self.config["experiment_set_id"]
 
-    def run(self, run_id: str) -> dict:
+    def run(self, run_id: str) -> RunSpec:
         try:
             return self.runs[run_id]
         except KeyError:
@@ -142,6 +143,11 @@ def _check_estimator(run: dict, label: str) -> None:
     knobs = [k for k in BUDGET_KNOBS if shap.get(k) is not None]
     if len(knobs) > 1:
         raise ConfigError(f"{label}.shap: give one budget knob, got {', '.join(knobs)}")
+    if shap.get("target_stderr") is not None and not METHODS[method].rounds:
+        rounds = ", ".join(m for m, spec in METHODS.items() if spec.rounds)
+        raise ConfigError(
+            f"{label}.shap.target_stderr: method {method!r} does not sample in rounds (these do: {rounds})"
+        )
     if not knobs and method not in ("exact", "random"):
         raise ConfigError(f"{label}.shap.budget: required for method {method!r} (or num_samples, fraction, linear)")
     if method == "exact":
@@ -184,7 +190,7 @@ def _where_written(exc: ValueError, label: str, top: dict) -> str:
     return f"{label}.{exc}"
 
 
-def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> dict:
+def _run_spec(cfg: dict, variant: dict, index: int, overrides: dict, params: dict) -> RunSpec:
     blocks = {b: cfg.get(b, {}) for b in RUN_BLOCKS}
     blocks["shard_size"] = cfg["shard_size"]
     merged = deep_merge(blocks, overrides)

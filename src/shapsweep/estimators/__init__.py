@@ -1,11 +1,13 @@
 """Shapley estimators over games (callables mapping a (k, n) bool coalition matrix to k floats).
 
-from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS
+from shapsweep.estimators import estimate, normalize, resolve_budget, METHODS, BUDGET_KNOBS
 """
 
+from .base import Method
 from .budget import BUDGET_KNOBS, resolve_budget
+from .game_batching import Game
 from .normalizers import NORMALIZERS, normalize
-from .registry import DEFAULT_METHOD, METHODS, Method, estimate
+from .registry import DEFAULT_METHOD, METHODS, estimate
 from .result import ShapleyEstimate
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "DEFAULT_METHOD",
     "METHODS",
     "NORMALIZERS",
+    "Game",
     "Method",
     "ShapleyEstimate",
     "estimate",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-# The knobs a config may give (exactly one of them; shap.budget is the plain one).
+# The knobs a run may set to size its budget (exactly one of them); the config layer and explain read this.
 BUDGET_KNOBS = ("budget", "num_samples", "fraction", "linear")
 
 
@@ -25,13 +25,10 @@ def resolve_budget(
     linear: float | None = None,
 ) -> int:
     """Turn exactly one of the budget knobs into a count of distinct coalitions (at most 2^n)."""
-    given = {
-        k: v
-        for k, v in dict(budget=budget, num_samples=num_samples, fraction=fraction, linear=linear).items()
-        if v is not None
-    }
+    knobs = dict(zip(BUDGET_KNOBS, (budget, num_samples, fraction, linear)))
+    given = {k: v for k, v in knobs.items() if v is not None}
     if len(given) != 1:
-        raise ValueError(f"give exactly one of budget, num_samples, fraction, linear (got {sorted(given) or 'none'})")
+        raise ValueError(f"give exactly one of {', '.join(BUDGET_KNOBS)} (got {sorted(given) or 'none'})")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n_players must be a positive integer, got {n!r}")
     total = 2**n

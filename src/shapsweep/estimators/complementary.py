@@ -9,15 +9,22 @@ replacement). Strata a player has no sample in are skipped, as in MLLM-SHAP.
   (player, size) cell once (each size's first pairs split a random permutation into blocks).
 - `neyman`: a pilot share of the budget spread evenly, then the rest allocated across sizes in
   proportion to each size's observed standard deviation of complementary contributions (Neyman).
-With every pair evaluated the result is the exact Shapley value.
+With every pair evaluated the result is the exact Shapley value. Standard errors: per player, the
+stratum means' sampling variances (within-stratum sample variance over count; a stratum with one
+sample borrows its size's pooled variance) summed over strata, over n^2; zero once every pair is in.
+Reference: Zhang et al., "Efficient sampling approaches to Shapley value approximation", SIGMOD 2023;
+MLLM-SHAP (its complementary and Neyman explainers).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .base import Method
 from .game_batching import BudgetedGame
 from .paired_design import allocate_pairs, draw_distinct_subsets, group_sizes, pairs_in_group
+from .result import MethodOutput
+from .rounds import interval_scale
 
 VARIANTS = ("standard", "limited")
 
@@ -28,6 +35,7 @@ class _Strata:
     def __init__(self, n: int):
         self.n = n
         self.total = np.zeros((n, n + 1))
+        self.total_sq = np.zeros((n, n + 1))
         self.count = np.zeros((n, n + 1))
         self.by_size: dict[int, list[float]] = {}
 
@@ -35,8 +43,10 @@ class _Strata:
         for half, a, b in zip(halves, v_half, v_rest):
             s = int(half.sum())
             self.total[half, s] += a - b
+            self.total_sq[half, s] += (a - b) ** 2
             self.count[half, s] += 1
             self.total[~half, self.n - s] += b - a
+            self.total_sq[~half, self.n - s] += (a - b) ** 2
             self.count[~half, self.n - s] += 1
             self.by_size.setdefault(min(s, self.n - s), []).append(a - b)
 
@@ -44,6 +54,30 @@ class _Strata:
         means = np.divide(self.total, self.count, out=np.zeros_like(self.total), where=self.count > 0)
         means[:, self.n] = v_full - v_empty
         return means[:, 1:].sum(axis=1) / self.n
+
+    def stderr(self) -> np.ndarray:
+        n = self.n
+        count = self.count[:, 1:n]
+        means = np.divide(self.total[:, 1:n], count, out=np.zeros_like(count), where=count > 0)
+        var = np.divide(self.total_sq[:, 1:n] - count * means**2, count - 1, out=np.zeros_like(count), where=count > 1)
+        # A stratum with one sample: the pooled variance of its size (sizes s and n-s share their pairs).
+        pooled = np.array([np.var(self.by_size.get(min(s, n - s), [0.0]), ddof=0) for s in range(1, n)])
+        var = np.where(count == 1, pooled[None, :], var)
+        # Finite population: a size whose pairs are all drawn leaves no error.
+        fpc = 1.0 - self._drawn_fraction()
+        se = np.sqrt((np.divide(var, count, out=np.zeros_like(var), where=count > 0) * fpc).sum(axis=1)) / n
+        # Degrees of freedom per player: samples beyond one per stratum it has samples in.
+        dof = count.sum(axis=1) - (count > 0).sum(axis=1)
+        return se * np.array([interval_scale(d) for d in dof])
+
+    def _drawn_fraction(self) -> np.ndarray:
+        """Per size s = 1..n-1: the fraction of its complementary pairs drawn."""
+        n = self.n
+        out = np.zeros(n - 1)
+        for s in range(1, n):
+            g = min(s, n - s)
+            out[s - 1] = min(1.0, len(self.by_size.get(g, [])) / pairs_in_group(n, g))
+        return out[None, :]
 
 
 def _pair_keys(halves: np.ndarray) -> set[bytes]:
@@ -112,7 +146,13 @@ def complementary(game: BudgetedGame, n: int, rng: np.random.Generator, *, varia
     mass = np.array([len(g) for g in group_sizes(n)], dtype=float)  # every size equally
     alloc = allocate_pairs(_capacity_left(n, taken), mass, game.remaining // 2)
     _evaluate(game, strata, _sample(n, alloc, rng, taken))
-    return strata.shapley(v_empty, v_full), None
+    return MethodOutput(strata.shapley(v_empty, v_full), strata.stderr(), _unspent(game))
+
+
+def _unspent(game: BudgetedGame) -> dict:
+    if game.remaining == 1:
+        return {"unspent_reason": "coalitions are drawn in complementary pairs; an odd one is left over"}
+    return {}
 
 
 def neyman(
@@ -146,4 +186,15 @@ def neyman(
     mass = sizes_per_group * np.where(sd > 0, sd, sd[sd > 0].min() if np.any(sd > 0) else 1.0)
     alloc = allocate_pairs(_capacity_left(n, taken), mass, game.remaining // 2)
     _evaluate(game, strata, _sample(n, alloc, rng, taken))
-    return strata.shapley(v_empty, v_full), None
+    return MethodOutput(strata.shapley(v_empty, v_full), strata.stderr(), _unspent(game))
+
+
+COMPLEMENTARY = Method.declare(
+    "complementary",
+    complementary,
+    lambda n: min(4, 2**n),
+    "MLLM-SHAP complementary pairs by size, standard | limited",
+)
+NEYMAN = Method.declare(
+    "neyman", neyman, lambda n: min(4, 2**n), "MLLM-SHAP complementary with Neyman allocation across sizes"
+)

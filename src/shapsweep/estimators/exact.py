@@ -1,8 +1,10 @@
-"""Exact Shapley values from all 2^n coalitions, as one weighted matrix product.
+"""`exact`: Shapley values from all 2^n coalitions, as one weighted matrix product.
 
-phi = W^T v, where row S of W holds, for player i, w(|S|-1) if i in S and -w(|S|) otherwise, with
-w(s) = s! (n-s-1)! / n!. The empty coalition is a real row (code 0) whose value is looked up like any
-other, never assumed.
+What: the definition, phi = W^T v, where row S of W holds, for player i, w(|S|-1) if i in S and
+-w(|S|) otherwise, with w(s) = s! (n-s-1)! / n!.
+Idea: the empty coalition is a real row (code 0) whose value is looked up like any other, never
+assumed. Standard errors are zero: nothing is sampled.
+Reference: Shapley, "A value for n-person games", 1953.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
+from .base import Method
 from .game_batching import BudgetedGame
+from .result import MethodOutput
 
 DEFAULT_MAX_PLAYERS = 20
 
@@ -49,4 +53,7 @@ def exact(game: BudgetedGame, n: int, rng: np.random.Generator, *, max_players: 
     ends = game(z[[0, -1]])  # empty and full are already cached by `estimate`
     values[0], values[-1] = ends
     values[1:-1] = game.evaluate_new_distinct(z[1:-1])
-    return shapley_from_all_values(values, n, z), None
+    return MethodOutput(shapley_from_all_values(values, n, z), np.zeros(n), {})
+
+
+METHOD = Method.declare("exact", exact, lambda n: 2**n, "all 2^n coalitions (n <= max_players)")

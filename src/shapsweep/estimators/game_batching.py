@@ -7,11 +7,20 @@ estimator can overspend or double-count by mistake.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-Game = Callable[[np.ndarray], np.ndarray]
+
+@runtime_checkable
+class Game(Protocol):
+    """The game contract: a boolean coalition matrix (k, n), True = player present, to k float64 values.
+
+    Models, features and value functions build games; estimators only ever call them. Any callable with
+    this shape is a game (a function, a lambda, an object with `__call__`).
+    """
+
+    def __call__(self, coalitions: np.ndarray, /) -> np.ndarray: ...
 
 
 class BudgetExceeded(RuntimeError):

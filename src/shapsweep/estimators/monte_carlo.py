@@ -4,14 +4,18 @@ phi_i = mean v(S) over evaluated S containing i  -  mean v(S) over evaluated S w
 uniformly (Bernoulli(1/2) per player), distinct, empty and full included. Note: this targets the
 *Banzhaf* value, not the Shapley value (they coincide only for games without interactions); the
 estimator does not enforce efficiency. `variant='limited'` evaluates the n leave-one-out coalitions
-N\\{i} first, as MLLM-SHAP's limited explainer does.
+N\\{i} first, as MLLM-SHAP's limited explainer does. Standard errors: those of a difference of two
+sample means (the coalitions are distinct, so this slightly overstates them).
+Reference: MLLM-SHAP (its Monte Carlo explainer); Banzhaf, "Weighted voting doesn't work", 1965.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .base import Method
 from .game_batching import BudgetedGame
+from .result import MethodOutput
 
 VARIANTS = ("standard", "limited")
 
@@ -47,4 +51,17 @@ def mc(game: BudgetedGame, n: int, rng: np.random.Generator, *, variant: str = "
     outside = len(z) - inside
     mean_in = np.where(inside > 0, (z * v[:, None]).sum(axis=0) / np.maximum(inside, 1), 0.0)
     mean_out = np.where(outside > 0, (~z * v[:, None]).sum(axis=0) / np.maximum(outside, 1), 0.0)
-    return mean_in - mean_out, None
+    sq_in = (z * v[:, None] ** 2).sum(axis=0)
+    sq_out = (~z * v[:, None] ** 2).sum(axis=0)
+    var_in = np.where(inside > 1, (sq_in - inside * mean_in**2) / np.maximum(inside - 1, 1), 0.0)
+    var_out = np.where(outside > 1, (sq_out - outside * mean_out**2) / np.maximum(outside - 1, 1), 0.0)
+    stderr = np.sqrt(np.clip(var_in / np.maximum(inside, 1) + var_out / np.maximum(outside, 1), 0.0, None))
+    details = {"target": "Banzhaf value"}
+    if game.remaining > 0:
+        details["unspent_reason"] = "every coalition is already evaluated"
+    return MethodOutput(mean_in - mean_out, stderr, details)
+
+
+METHOD = Method.declare(
+    "mc", mc, lambda n: 2, "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited"
+)

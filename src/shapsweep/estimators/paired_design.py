@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import comb
 
+from .rounds import interval_scale
+
 
 @dataclass(frozen=True)
 class PairedSample:
@@ -24,6 +26,9 @@ class PairedSample:
     weights: np.ndarray  # (m,) regression weights
     complement: np.ndarray  # (m,) index of each row's complementary row
     complete: bool  # every proper coalition is present (the regression is then exact)
+    group: np.ndarray | None = None  # (m,) size group of each row (index into group_sizes(n))
+    capacity: np.ndarray | None = None  # pairs each group has
+    drawn: np.ndarray | None = None  # pairs drawn in each group
 
 
 def kernel_weight(n: int, size: np.ndarray) -> np.ndarray:
@@ -128,29 +133,73 @@ def group_mass(n: int, kind: str) -> np.ndarray:
     raise ValueError(f"unknown group mass {kind!r}")
 
 
+class PairedSampler:
+    """Grows a paired, size-stratified sample without replacement, in rounds.
+
+    `grow(m)` tops the sample up to m proper coalitions: the per-group allocation for m is recomputed
+    and each group draws only the pairs it lacks, excluding those it has. The union of rounds is a
+    uniform sample without replacement within each group, so weights use the groups' final counts;
+    one round draws exactly what a single call to `sample_pairs` would.
+    """
+
+    def __init__(self, n: int, rng: np.random.Generator, mass: str):
+        self.n, self.rng = n, rng
+        self.groups = group_sizes(n)
+        self.capacity = np.array([pairs_in_group(n, g[0]) for g in self.groups])
+        self.mass = group_mass(n, mass)
+        self.halves = [np.zeros((0, n), dtype=bool) for _ in self.groups]
+        self.taken: list[set[bytes]] = [set() for _ in self.groups]
+
+    @property
+    def n_coalitions(self) -> int:
+        return 2 * sum(len(h) for h in self.halves)
+
+    def grow(self, n_coalitions: int) -> None:
+        alloc = allocate_pairs(self.capacity, self.mass, n_coalitions // 2)
+        for j, (g, k) in enumerate(zip(self.groups, alloc)):
+            need = int(k) - len(self.halves[j])
+            if need <= 0:
+                continue
+            s = g[0]
+            new = draw_distinct_subsets(
+                self.n, s, need, self.rng, must_contain_first=(2 * s == self.n), exclude=self.taken[j]
+            )
+            self.taken[j] |= {key.tobytes() for key in np.packbits(new, axis=1)}
+            self.halves[j] = np.vstack([self.halves[j], new])
+
+    def sample(self) -> PairedSample:
+        blocks, weights, partner, group = [], [], [], []
+        offset = 0
+        for j, (half, cap) in enumerate(zip(self.halves, self.capacity)):
+            k = len(half)
+            if k == 0:
+                continue
+            block = np.vstack([half, ~half])
+            blocks.append(block)
+            weights.append(kernel_weight(self.n, block.sum(axis=1)) * (cap / k))
+            partner.append(offset + np.concatenate([np.arange(k, 2 * k), np.arange(k)]))
+            group.append(np.full(2 * k, j))
+            offset += 2 * k
+        drawn = np.array([len(h) for h in self.halves])
+        if not blocks:
+            empty = np.zeros(0, dtype=np.int64)
+            return PairedSample(np.zeros((0, self.n), bool), np.zeros(0), empty, False, empty, self.capacity, drawn)
+        return PairedSample(
+            np.vstack(blocks),
+            np.concatenate(weights),
+            np.concatenate(partner),
+            bool(np.all(drawn == self.capacity)),
+            np.concatenate(group),
+            self.capacity,
+            drawn,
+        )
+
+
 def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str) -> PairedSample:
     """Up to n_coalitions distinct proper coalitions, in complementary pairs (an odd one left over is unused)."""
-    groups = group_sizes(n)
-    capacity = np.array([pairs_in_group(n, g[0]) for g in groups])
-    alloc = allocate_pairs(capacity, group_mass(n, mass), n_coalitions // 2)
-    blocks, weights, partner = [], [], []
-    offset = 0
-    for g, k, cap in zip(groups, alloc, capacity):
-        if k == 0:
-            continue
-        s = g[0]
-        half = draw_distinct_subsets(n, s, int(k), rng, must_contain_first=(2 * s == n))
-        block = np.vstack([half, ~half])
-        blocks.append(block)
-        weights.append(kernel_weight(n, block.sum(axis=1)) * (cap / k))
-        k = len(half)
-        partner.append(offset + np.concatenate([np.arange(k, 2 * k), np.arange(k)]))
-        offset += 2 * k
-    coalitions = np.vstack(blocks) if blocks else np.zeros((0, n), dtype=bool)
-    w = np.concatenate(weights) if weights else np.zeros(0)
-    complete = bool(np.all(alloc == capacity))
-    complement = np.concatenate(partner) if partner else np.zeros(0, dtype=np.int64)
-    return PairedSample(coalitions, w, complement, complete)
+    sampler = PairedSampler(n, rng, mass)
+    sampler.grow(n_coalitions)
+    return sampler.sample()
 
 
 def constrained_wls(z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
@@ -165,3 +214,47 @@ def constrained_wls(z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float,
     rhs = np.append(b, v_full - v_empty)
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:n]
+
+
+def constrained_wls_stderr(
+    sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float, phi: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(phi, per-player standard errors) of `constrained_wls` on a paired sample, by a sandwich estimate.
+
+    phi = L b + const is linear in b = sum over pairs of each pair's score w z (y - v_empty - z phi);
+    pairs are drawn without replacement within size groups, so Var(b) is the stratified-sampling
+    variance of a total: per group k (1 - k/cap) times the sample covariance of its pairs' scores.
+    A group enumerated completely adds nothing: with every coalition evaluated the error is zero.
+    Pass `phi` to score residuals of another fit (e.g. out-of-sample surrogate residuals).
+    """
+    z, w = sample.coalitions, sample.weights
+    n = z.shape[1]
+    zf = z.astype(np.float64)
+    fitted = constrained_wls(z, y, w, v_empty, v_full)
+    phi = fitted if phi is None else phi
+    kkt = np.zeros((n + 1, n + 1))
+    kkt[:n, :n] = zf.T @ (zf * w[:, None])
+    kkt[:n, n] = kkt[n, :n] = 1.0
+    lin = np.linalg.pinv(kkt)[:n, :n]
+    scores = zf * (w * (y - v_empty - zf @ phi))[:, None]
+    pair = np.minimum(np.arange(len(z)), sample.complement)
+    pair_scores = np.zeros((len(z), n))
+    np.add.at(pair_scores, pair, scores)
+    first = np.arange(len(z)) == pair
+    pair_scores, pair_group = pair_scores[first], sample.group[first]
+    cov = np.zeros((n, n))
+    for j in np.unique(pair_group):
+        k, cap = int(sample.drawn[j]), int(sample.capacity[j])
+        if k >= cap:
+            continue
+        g = pair_scores[pair_group == j]
+        centred = g - g.mean(axis=0) if k > 1 else g  # one pair: its score around zero (conservative)
+        cov += (1 - k / cap) * k / max(k - 1, 1) * (centred.T @ centred)
+    var = np.einsum("ij,jk,ik->i", lin, cov, lin)
+    # Small samples: residuals underrate the noise (HC1: pairs / (pairs - free parameters)), and the
+    # interval needs Student t quantiles; both fade to 1 as pairs grow.
+    pairs = int(sample.drawn.sum())
+    free = n - 1
+    hc1 = pairs / (pairs - free) if pairs > free + 1 else float(pairs)
+    scale = interval_scale(pairs - free)
+    return fitted, scale * np.sqrt(hc1 * np.clip(var, 0.0, None))

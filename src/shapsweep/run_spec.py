@@ -1,0 +1,35 @@
+"""The shape of a concrete run's spec, as the config layer builds it and every stage reads it.
+
+Specs stay plain dicts (they are JSON in config.json, spec.json and W&B configs), typed here so that a
+reader and a type checker know every key. A leaf module: the stages below the config layer import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ExplainSpec(TypedDict):
+    """What an explain job needs: the resolved blocks (docs/config.md lists their fields)."""
+
+    model: dict[str, Any]
+    features: dict[str, Any]
+    value: dict[str, Any]
+    shap: dict[str, Any]
+    dataset: dict[str, Any]
+    selection: dict[str, Any]
+
+
+class RunSpec(TypedDict):
+    run_id: str  # slug + "-" + hash
+    hash: str  # short hash of `hashed`
+    hashed: dict[str, Any]  # exactly what the hash covers: model, features, value, shap, data_id, shard_size
+    slug: str  # variant name + swept values
+    variant: str
+    variant_index: int  # its place in `experiments`
+    reference: bool  # other runs are compared against it
+    params: dict[str, Any]  # swept dotted path -> value
+    data_id: str
+    shard_size: int
+    explain: ExplainSpec
+    resources: dict[str, Any]
