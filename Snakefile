@@ -1,6 +1,7 @@
 # shapsweep: a Jsonnet experiment set rendered into (run x row shard) jobs.
 #   snakemake --profile profiles/default                                  # config/default.jsonnet
 #   snakemake --profile profiles/default --config experiment=config/X.jsonnet 'vars={budget: 64}'
+#   snakemake --profile profiles/default --config 'experiments=[config/X.jsonnet, config/Y.jsonnet]'  # or a dir, a glob
 # Other --config keys override the rendered config's top-level fields (e.g. shard_size=4).
 # Targets go before --config: `snakemake --profile profiles/default export --config experiment=X.jsonnet`.
 from snakemake.utils import min_version
