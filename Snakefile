@@ -32,8 +32,10 @@ rule all:
 # Rows ok / failed per run after every real invocation: failed rows are kept with their status and
 # never fail the workflow, so this is where the user hears of them (shapsweep.outcomes).
 onsuccess:
-    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])
+    for _set_dir, _exp in SETS.items():
+        print_outcomes(_set_dir, run_shard_ids(_set_dir), _exp.config["experiment_set_id"])
 
 
 onerror:
-    print_outcomes(SET_DIR, {run: shard_ids(run) for run in RUNS}, CFG["experiment_set_id"])
+    for _set_dir, _exp in SETS.items():
+        print_outcomes(_set_dir, run_shard_ids(_set_dir), _exp.config["experiment_set_id"])

@@ -75,6 +75,11 @@ def shard_ids(set_dir, run_id):
     return [s.shard_id for s in SETS[set_dir].shard_plan(run_id).shards]
 
 
+def run_shard_ids(set_dir):
+    """Run id -> its planned shard ids, for every run of the set (what shapsweep.outcomes reports on)."""
+    return {run_id: shard_ids(set_dir, run_id) for run_id in SETS[set_dir].runs}
+
+
 def shard_bounds(wildcards):
     """'START END' of a shard in rows.parquet: a plain string, so the params trigger can compare it."""
     shards = SETS[wildcards.set].shard_plan(wildcards.run).shards

@@ -1,5 +1,5 @@
 """Several experiment sets in one `snakemake` call (issue 14.3): real Snakemake on a temporary copy of the
-workflow. One real two-set run where one set's explain job fails (its model folder does not exist) and
+workflow. One real two-set run where one set's explain job fails (its model folder has no weights) and
 the other set, a bad (empty) row included, completes; then dry runs for job counts, a directory, the
 duplicate-folder error, and `shapsweep plan` / `status` over both sets."""
 
@@ -54,7 +54,10 @@ def copy_workflow(dest: Path) -> Path:
     (dest / "sets").mkdir()
     write_set(dest / "sets", "good")
     write_set(dest / "sets", "other", shard_size=1)
-    write_set(dest, "broken", model="{ connector: 'sentence_embedder', path_or_id: 'no-such-model' }")
+    # a model folder with a config but no weights: it passes the parse-time check, its explain job fails
+    (dest / "no-weights").mkdir()
+    (dest / "no-weights" / "config.json").write_text('{"model_type": "bert"}')
+    write_set(dest, "broken", model="{ connector: 'sentence_embedder', path_or_id: 'no-weights' }")
     return dest
 
 
@@ -78,7 +81,7 @@ def unrun(tmp_path_factory):
 def test_a_failing_set_leaves_the_other_complete(two_sets_run):
     wd, proc = two_sets_run
     log = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "Error in rule explain" in log and "no-such-model" in log
+    assert proc.returncode != 0 and "Error in rule explain" in log and "cannot load" in log
     good, broken = wd / "results" / "good", wd / "results" / "broken"
     (shard,) = (good / "runs").glob("exact-*/shards/00000.parquet")
     assert pl.read_parquet(shard)["status"].to_list() == ["ok", "empty_input", "ok"]  # the bad row is recorded
@@ -89,6 +92,7 @@ def test_a_failing_set_leaves_the_other_complete(two_sets_run):
     assert not (broken / "runs.parquet").exists()
     for name, folder in (("good", good), ("broken", broken)):
         assert json.loads((folder / "config.json").read_text())["experiment_set_id"] == name
+        assert f"shapsweep: row outcomes of experiment set {name} (results/{name})" in proc.stderr  # onerror
 
 
 def test_status_and_plan_over_two_sets(two_sets_run, monkeypatch, capsys):

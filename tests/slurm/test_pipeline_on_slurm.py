@@ -145,7 +145,7 @@ def test_failing_job_is_retried_then_reported(slurm, tmp_path):
         n_rows=2,
         shard_size=2,
         name="broken",
-        model="{ connector: 'sentence_embedder', path_or_id: '%s' }" % broken_model,
+        model=f"{{ connector: 'sentence_embedder', path_or_id: '{broken_model}' }}",
     )
     good = write_set(tmp_path / "good", n_rows=2, shard_size=2)
     since = slurm_now(slurm)
