@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/dag_scale.py                 # 1k, 10k, 50k jobs; no-op over 10k; render
     .venv/bin/python benchmarks/dag_scale.py --jobs 1000     # one size only, quicker
+    .venv/bin/python benchmarks/dag_scale.py --jobs 10000 --sets 2 --skip-noop   # the same jobs as 2 sets
 
 Each sweep is R runs (one kernel variant over R seeds) x S shards (S rows, shard_size 1) of a local
 jsonl file, planned by the real Snakefile. Measured, each in a fresh process:
-  * `snakemake -n` wall time and peak RSS (ru_maxrss of the child), with `--workflow-profile none`
-    so only Snakemake and our parse-time code are measured;
+  * `snakemake -n` wall time, CPU time (user + sys, steadier than wall time on a shared machine) and
+    peak RSS (ru_maxrss of the child), with `--workflow-profile none` so only Snakemake and our
+    parse-time code are measured; with --sets N the same runs split into N sets in one call
+    (`--config experiments=[...]`);
   * a no-op run over finished outputs: every planned file created (by stage, oldest first) and
     `snakemake --cores 1` asked to make them, so it has nothing to do;
   * render + sweep expansion + shard planning alone (load_experiment_set), in-process;
@@ -33,7 +36,7 @@ BIN = Path(sys.executable).parent
 SHAPES = {1_000: (10, 100), 10_000: (100, 100), 50_000: (100, 500)}
 
 
-def write_set(folder: Path, runs: int, shards: int) -> Path:
+def write_set(folder: Path, runs: int, shards: int, set_id: str = "scale") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "rows.jsonl"
     with data.open("w") as f:
@@ -43,7 +46,7 @@ def write_set(folder: Path, runs: int, shards: int) -> Path:
     path.write_text(f"""
 local ss = import 'shapsweep.libsonnet';
 {{
-  experiment_set_id: 'scale',
+  experiment_set_id: '{set_id}',
   output_root: 'results',
   model: ss.minilm,
   dataset: ss.localFile('{data}'),
@@ -57,8 +60,8 @@ local ss = import 'shapsweep.libsonnet';
     return path
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, output tail) of a command run in a fresh process."""
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS in MB, output tail, CPU seconds user + sys) of a command run in a fresh process."""
     out = cwd / "command.log"
     with out.open("w") as log:
         t0 = time.perf_counter()
@@ -75,10 +78,15 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     text = out.read_text(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, text[-400:]
+    return wall, usage.ru_maxrss / 1024, text[-400:], usage.ru_utime + usage.ru_stime
 
 
-def snakemake_cmd(experiment: Path, *args: str) -> list[str]:
+def snakemake_cmd(experiment: Path | list[Path], *args: str) -> list[str]:
+    chosen = (
+        f"experiments=[{', '.join(map(str, experiment))}]"
+        if isinstance(experiment, list)
+        else f"experiment={experiment}"
+    )
     return [
         str(BIN / "snakemake"),
         "-s",
@@ -86,7 +94,7 @@ def snakemake_cmd(experiment: Path, *args: str) -> list[str]:
         "--workflow-profile",
         "none",
         "--config",
-        f"experiment={experiment}",
+        chosen,
         *args,
     ]
 
@@ -139,6 +147,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, action="append", choices=sorted(SHAPES), help="sizes to dry-run")
     ap.add_argument("--noop-jobs", type=int, default=10_000, choices=sorted(SHAPES))
     ap.add_argument("--skip-noop", action="store_true")
+    ap.add_argument("--sets", type=int, default=1, help="split the dry runs' runs into this many sets, one call")
     ap.add_argument(
         "--baseline",
         action="store_true",
@@ -151,13 +160,18 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="dag_scale_") as tmp:
         tmp = Path(tmp)
-        print(f"{'jobs':>7} {'runs':>5} {'shards':>6}  {'dry-run s':>9}  {'peak MB':>8}")
+        print(f"{'jobs':>7} {'runs':>5} {'shards':>6} {'sets':>4}  {'dry-run s':>9}  {'cpu s':>6}  {'peak MB':>8}")
         for jobs in sizes:
             runs, shards = SHAPES[jobs]
             work = tmp / f"dry{jobs}"
-            experiment = write_set(work, runs, shards)
-            wall, peak, _ = timed(snakemake_cmd(experiment, "-n", "-q", "rules"), work)
-            line = f"{jobs:>7} {runs:>5} {shards:>6}  {wall:>9.2f}  {peak:>8.0f}"
+            if args.sets == 1:
+                experiment = write_set(work, runs, shards)
+            else:
+                experiment = [
+                    write_set(work / f"set{i}", runs // args.sets, shards, set_id=f"scale{i}") for i in range(args.sets)
+                ]
+            wall, peak, _, cpu = timed(snakemake_cmd(experiment, "-n", "-q", "rules"), work)
+            line = f"{jobs:>7} {runs:>5} {shards:>6} {args.sets:>4}  {wall:>9.2f}  {cpu:>6.2f}  {peak:>8.0f}"
             if args.baseline:
                 base = [
                     str(BIN / "snakemake"),
@@ -172,7 +186,7 @@ def main() -> int:
                     f"runs={runs}",
                     f"shards={shards}",
                 ]
-                b_wall, b_peak, _ = timed(base, work)
+                b_wall, b_peak, _, _ = timed(base, work)
                 line += f"   Snakemake alone, same DAG shape: {b_wall:.2f} s, {b_peak:.0f} MB"
             print(line, flush=True)
 
@@ -183,7 +197,7 @@ def main() -> int:
             cwd = os.getcwd()
             n = create_outputs(work, experiment)
             os.chdir(cwd)
-            wall, peak, tail = timed(snakemake_cmd(experiment, "--cores", "1", "-q", "rules"), work)
+            wall, peak, tail, _ = timed(snakemake_cmd(experiment, "--cores", "1", "-q", "rules"), work)
             assert "Nothing to be done" in tail or "explain" not in tail, tail
             print(
                 f"no-op run over {args.noop_jobs} finished (run, shard) jobs ({n} files): "

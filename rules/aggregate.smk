@@ -8,8 +8,8 @@ localrules:
 
 rule aggregate:
     input:
-        shards=lambda wildcards: shard_files(wildcards.run),
-        faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
+        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
+        faithfulness=lambda wildcards: faithfulness_files(wildcards.set, wildcards.run),
     output:
         summary=pattern(layout.summary_file, "{run}"),
         spec=pattern(layout.spec_file, "{run}"),
@@ -18,10 +18,10 @@ rule aggregate:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
-        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
-        evaluated=CFG["evaluation"]["enabled"],
-        top_k=str(CFG["compare"]["top_k"]),
+        config=pattern(layout.config_json),
+        n_rows=lambda wildcards: str(SETS[wildcards.set].shard_plan(wildcards.run).n_rows),
+        evaluated=lambda wildcards: set_config(wildcards)["evaluation"]["enabled"],
+        top_k=lambda wildcards: str(set_config(wildcards)["compare"]["top_k"]),
     shell:
         "shapsweep aggregate {params.config:q} --run {wildcards.run} --n-rows {params.n_rows}"
         " --top-k {params.top_k} --shards {input.shards:q} --faithfulness {input.faithfulness:q}"

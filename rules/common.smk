@@ -1,7 +1,9 @@
-# Parse time: render and validate the experiment set, expand its sweep, plan shards (no checkpoints),
-# then the input functions the rules use. Every path comes from shapsweep.layout.
+# Parse time: render and validate every experiment set, expand its sweep, plan shards (no checkpoints),
+# then the input functions the rules use. Every path comes from shapsweep.layout, under the set folder
+# `{set}`: one DAG over all sets, each in its own results/<set>/, keyed by that folder (SETS).
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -10,30 +12,31 @@ from snakemake.exceptions import WorkflowError
 
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
-from shapsweep.config import ConfigError, load_experiment_set
+from shapsweep.config import ConfigError
 from shapsweep.config.overrides import split_snakemake_config
+from shapsweep.config.set_sources import load_experiment_sets
 from shapsweep.data.shards import SHARD_ID_WIDTH
 
-# --config experiment=PATH picks the set, vars={...} feeds std.extVar, any other key overrides the
-# rendered config (the command line wins over the file, never the other way round).
-_EXPERIMENT, _VARS, _OVERRIDES = split_snakemake_config(config)
+# --config experiment=PATH picks one set, experiments=[A, B] (or a directory, or a glob) several;
+# vars={...} feeds std.extVar, any other key overrides every rendered config (the command line wins
+# over the file, never the other way round).
 try:
-    EXPERIMENT_SET = load_experiment_set(_EXPERIMENT, ext_vars=_VARS, overrides=_OVERRIDES)
-    REFERENCES = EXPERIMENT_SET.references  # fail at parse time, not in a job
-    PLANS = {run_id: EXPERIMENT_SET.shard_plan(run_id) for run_id in EXPERIMENT_SET.runs}
+    _SOURCES, _VARS, _OVERRIDES = split_snakemake_config(config)
 except ConfigError as exc:
-    _hint = "" if Path(_EXPERIMENT).is_file() else "\n(pick the set with --config experiment=PATH.jsonnet)"
-    raise WorkflowError(f"{_EXPERIMENT}:\n{exc}{_hint}") from None
+    raise WorkflowError(str(exc)) from None
+try:
+    SETS = load_experiment_sets(_SOURCES, ext_vars=_VARS, overrides=_OVERRIDES)  # fail at parse time, not in a job
+except ConfigError as exc:
+    _named = all(Path(s).exists() or any(c in s for c in "*?[") for s in _SOURCES)
+    _hint = "" if _named else "\n(pick the set with --config experiment=PATH.jsonnet, several with experiments=[...])"
+    raise WorkflowError(f"{exc}{_hint}") from None
 
-CFG = EXPERIMENT_SET.config
-RUNS = EXPERIMENT_SET.runs
-SET_DIR = str(layout.set_dir(CFG))
-CONFIG_JSON = str(layout.config_json(SET_DIR))
 # What every job reads its run spec from (a path in params: constant, so it never triggers anything).
 # Written at parse time, the one side effect here, and only when its content changes. A config change
 # that alters numbers changes run ids, so a job can never compute with another invocation's explain spec;
 # everything else a job needs (shard bounds, file lists, references) reaches it through the rule.
-write_json(CONFIG_JSON, CFG, only_if_changed=True)
+for _set_dir, _exp in SETS.items():
+    write_json(layout.config_json(_set_dir), _exp.config, only_if_changed=True)
 
 
 # Rules call `shapsweep`: make it the one installed next to the Python running Snakemake, so an
@@ -45,47 +48,62 @@ envvars:
 _SEARCH_PATH = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), _SEARCH_PATH])
 
-DATA_IDS = sorted({run["data_id"] for run in RUNS.values()})
-
 
 wildcard_constraints:
+    # Only the folders of the sets being run: a path elsewhere never matches a rule.
+    set="|".join(re.escape(set_dir) for set_dir in SETS),
     run=r"[^/]+",
     shard=r"\d+",
     data_id=r"[^/]+",
 
 
 def pattern(path_function, *names):
-    """A layout path with wildcards as names: the rule's output pattern."""
-    return str(path_function(SET_DIR, *names))
+    """A layout path with wildcards as names, in the set folder `{set}`: the rule's output pattern."""
+    return str(path_function("{set}", *names))
 
 
-def shard_ids(run_id):
-    return [s.shard_id for s in PLANS[run_id].shards]
+def set_config(wildcards):
+    """The rendered config of the job's set (what its config.json holds)."""
+    return SETS[wildcards.set].config
 
 
-def shard_bounds(run_id, shard_id):
+def run_spec(wildcards):
+    return SETS[wildcards.set].runs[wildcards.run]
+
+
+def shard_ids(set_dir, run_id):
+    return [s.shard_id for s in SETS[set_dir].shard_plan(run_id).shards]
+
+
+def run_shard_ids(set_dir):
+    """Run id -> its planned shard ids, for every run of the set (what shapsweep.outcomes reports on)."""
+    return {run_id: shard_ids(set_dir, run_id) for run_id in SETS[set_dir].runs}
+
+
+def shard_bounds(wildcards):
     """'START END' of a shard in rows.parquet: a plain string, so the params trigger can compare it."""
-    shards = PLANS[run_id].shards
-    index = int(shard_id)
-    if index >= len(shards) or shards[index].shard_id != shard_id:
-        raise WorkflowError(f"run {run_id}: no shard {shard_id} (it has {len(shards)})")
+    shards = SETS[wildcards.set].shard_plan(wildcards.run).shards
+    index = int(wildcards.shard)
+    if index >= len(shards) or shards[index].shard_id != wildcards.shard:
+        raise WorkflowError(f"run {wildcards.run}: no shard {wildcards.shard} (it has {len(shards)})")
     return f"{shards[index].start} {shards[index].end}"
 
 
-def shard_files(run_id):
-    return [str(layout.shard_file(SET_DIR, run_id, s)) for s in shard_ids(run_id)]
+def shard_files(set_dir, run_id):
+    return [str(layout.shard_file(set_dir, run_id, s)) for s in shard_ids(set_dir, run_id)]
 
 
-def all_shard_files():
-    return [path for run_id in RUNS for path in shard_files(run_id)]
+def all_shard_files(set_dir):
+    return [path for run_id in SETS[set_dir].runs for path in shard_files(set_dir, run_id)]
 
 
-def rows_file(data_id):
-    return str(layout.rows_file(SET_DIR, data_id))
+def rows_files(set_dir):
+    data_ids = sorted({run["data_id"] for run in SETS[set_dir].runs.values()})
+    return [str(layout.rows_file(set_dir, d)) for d in data_ids]
 
 
 def run_rows_file(wildcards):
-    return rows_file(RUNS[wildcards.run]["data_id"])
+    return str(layout.rows_file(wildcards.set, run_spec(wildcards)["data_id"]))
 
 
 def store_first(wildcards):
@@ -94,48 +112,81 @@ def store_first(wildcards):
     Only for shards not made yet: a finished shard never waits for, nor goes stale by, its reference
     (Snakemake would re-run it when the reference shard is redone), and its inputs stay the same
     whether the store is on or off."""
-    ref = REFERENCES.get(wildcards.run)
-    if not CFG["store"]["enabled"] or ref is None or RUNS[ref]["explain"]["shap"]["method"] != "exact":
+    exp = SETS[wildcards.set]
+    ref = exp.references.get(wildcards.run)
+    if not exp.config["store"]["enabled"] or ref is None or exp.runs[ref]["explain"]["shap"]["method"] != "exact":
         return []
-    if RUNS[ref]["shard_size"] != RUNS[wildcards.run]["shard_size"]:
+    if exp.runs[ref]["shard_size"] != exp.runs[wildcards.run]["shard_size"]:
         return []  # other row bounds: the same shard id holds other rows
-    wanted = [wildcards.shard] if hasattr(wildcards, "shard") else [wildcards.block + s for s in BLOCK_SUFFIXES]
-    if all(layout.shard_file(SET_DIR, wildcards.run, s).exists() for s in wanted):
+    if hasattr(wildcards, "shard"):
+        wanted = [wildcards.shard]
+    else:
+        wanted = [wildcards.block + s for s in block_suffixes(exp.config["shards_per_job"])]
+    if all(layout.shard_file(wildcards.set, wildcards.run, s).exists() for s in wanted):
         return []
-    planned = set(shard_ids(ref))
-    return [str(layout.shard_file(SET_DIR, ref, s)) for s in wanted if s in planned]
+    planned = set(shard_ids(wildcards.set, ref))
+    return [str(layout.shard_file(wildcards.set, ref, s)) for s in wanted if s in planned]
 
 
-def summary_files():
-    return [str(layout.summary_file(SET_DIR, run_id)) for run_id in RUNS]
+def run_row_counts(wildcards):
+    """'RUN:ROWS ...' over the set's runs: a param, so more rows or another run re-renders the report."""
+    exp = SETS[wildcards.set]
+    return " ".join(f"{run_id}:{exp.shard_plan(run_id).n_rows}" for run_id in exp.runs)
 
 
-def faithfulness_files(run_id):
-    if not CFG["evaluation"]["enabled"]:
+def summary_files(set_dir):
+    return [str(layout.summary_file(set_dir, run_id)) for run_id in SETS[set_dir].runs]
+
+
+def faithfulness_files(set_dir, run_id):
+    if not SETS[set_dir].config["evaluation"]["enabled"]:
         return []
-    return [str(layout.faithfulness_file(SET_DIR, run_id, s)) for s in shard_ids(run_id)]
+    return [str(layout.faithfulness_file(set_dir, run_id, s)) for s in shard_ids(set_dir, run_id)]
 
 
-def compare_outputs():
-    return {name: str(path) for name, path in layout.compare_files(SET_DIR).items()}
+def all_faithfulness_files(set_dir):
+    return [path for run_id in SETS[set_dir].runs for path in faithfulness_files(set_dir, run_id)]
 
 
-def tracking_markers():
-    if not CFG["wandb"]["enabled"]:
+def compare_outputs(set_dir="{set}"):
+    return {name: str(path) for name, path in layout.compare_files(set_dir).items()}
+
+
+def reference_args(wildcards):
+    """'--reference RUN=REF' per compared run: a param, so changing a reference re-runs only compare."""
+    references = SETS[wildcards.set].references
+    return " ".join(f"--reference {run}={ref}" for run, ref in references.items() if ref)
+
+
+def tracking_markers(set_dir):
+    if not SETS[set_dir].config["wandb"]["enabled"]:
         return []
-    return [str(layout.tracking_marker(SET_DIR, run_id)) for run_id in RUNS]
+    return [str(layout.tracking_marker(set_dir, run_id)) for run_id in SETS[set_dir].runs]
+
+
+def export_files():
+    return [
+        str(layout.export_file(set_dir, run_id, fmt))
+        for set_dir, exp in SETS.items()
+        for run_id in exp.runs
+        for fmt in layout.EXPORT_FORMATS
+    ]
 
 
 def final_outputs():
     # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
     # dependents are up to date, and a deleted shard should be redone (with what depends on it).
-    return (
-        all_shard_files()
-        + summary_files()
-        + list(compare_outputs().values())
-        + [str(layout.report_index(SET_DIR))]
-        + tracking_markers()
-    )
+    return [
+        path
+        for set_dir in SETS
+        for path in (
+            all_shard_files(set_dir)
+            + summary_files(set_dir)
+            + list(compare_outputs(set_dir).values())
+            + [str(layout.report_index(set_dir))]
+            + tracking_markers(set_dir)
+        )
+    ]
 
 
 def report_output(path, caption, category, **labels):
@@ -144,41 +195,55 @@ def report_output(path, caption, category, **labels):
 
 
 def _run_resource(key):
-    return lambda wildcards: RUNS[wildcards.run]["resources"][key]
+    return lambda wildcards: run_spec(wildcards)["resources"][key]
 
 
 def run_threads(wildcards):
-    return RUNS[wildcards.run]["resources"]["threads"]
+    return run_spec(wildcards)["resources"]["threads"]
 
 
 # Resources of the GPU rules (explain, explain_block, evaluate), per run. Slurm-only keys appear only
-# when some run sets them.
+# when some run of some set sets them.
 explain_resources = {
     "mem_mb": _run_resource("mem_mb"),
     "runtime": _run_resource("runtime"),
     "gpu": _run_resource("gpu"),
 }
 for _key in ("slurm_partition", "slurm_extra"):
-    if any(run["resources"][_key] for run in RUNS.values()):
-        explain_resources[_key] = lambda wildcards, _key=_key: RUNS[wildcards.run]["resources"][_key] or ""
+    if any(run["resources"][_key] for exp in SETS.values() for run in exp.runs.values()):
+        explain_resources[_key] = lambda wildcards, _key=_key: run_spec(wildcards)["resources"][_key] or ""
 
 
 # ---- Shards per job (rules/explain_blocks.smk) ---------------------------------------------------
 # The schema allows only 1, 10 or 100: a block is a shard-id prefix, so its size is a power of ten.
-SHARDS_PER_JOB = CFG["shards_per_job"]
+# One block rule per size some set uses, matching only those sets' folders.
+BLOCK_SIZES = sorted({exp.config["shards_per_job"] for exp in SETS.values()} - {1})
 
-_SUFFIX_DIGITS = len(str(SHARDS_PER_JOB)) - 1  # 1 -> 0 digits, 10 -> 1, 100 -> 2
-BLOCK_SUFFIXES = [f"{i:0{_SUFFIX_DIGITS}d}" for i in range(SHARDS_PER_JOB)]
-BLOCK_ID_PATTERN = rf"\d{{{SHARD_ID_WIDTH - _SUFFIX_DIGITS}}}"
-_NOT_A_FULL_BLOCK = "{SET_DIR}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
+
+def sets_with_block_size(size):
+    """The folders of the sets explained in blocks of `size` (the `set` constraint of that block rule)."""
+    return "|".join(re.escape(d) for d, exp in SETS.items() if exp.config["shards_per_job"] == size)
+
+
+def block_suffixes(size):
+    digits = len(str(size)) - 1  # 10 -> 1 digit, 100 -> 2
+    return [f"{i:0{digits}d}" for i in range(size)]
+
+
+def block_id_pattern(size):
+    return rf"\d{{{SHARD_ID_WIDTH - (len(str(size)) - 1)}}}"
+
+
+_NOT_A_FULL_BLOCK = "{set}/runs/{run}/blocks/{block}.partial-block-uses-explain-rule"
 
 
 def _block_shards(wildcards):
     """[(shard, start, end), ...] of a full block, or None for a partial or unknown one."""
-    if wildcards.run not in RUNS:
+    exp = SETS[wildcards.set]
+    if wildcards.run not in exp.runs:
         return None
-    plan = {s.shard_id: s for s in PLANS[wildcards.run].shards}
-    members = [plan.get(wildcards.block + suffix) for suffix in BLOCK_SUFFIXES]
+    plan = {s.shard_id: s for s in exp.shard_plan(wildcards.run).shards}
+    members = [plan.get(wildcards.block + suffix) for suffix in block_suffixes(exp.config["shards_per_job"])]
     if any(m is None for m in members):
         return None
     return [(m.shard_id, m.start, m.end) for m in members]
@@ -187,7 +252,7 @@ def _block_shards(wildcards):
 def block_rows(wildcards):
     if _block_shards(wildcards) is None:
         # Unsatisfiable on purpose: Snakemake then takes the `explain` rule for these shards.
-        return _NOT_A_FULL_BLOCK.format(SET_DIR=SET_DIR, **wildcards)
+        return _NOT_A_FULL_BLOCK.format(**wildcards)
     return run_rows_file(wildcards)
 
 
@@ -200,4 +265,4 @@ def block_shard_args(wildcards, output):
 
 
 def block_runtime(wildcards):
-    return explain_resources["runtime"](wildcards) * SHARDS_PER_JOB
+    return explain_resources["runtime"](wildcards) * set_config(wildcards)["shards_per_job"]

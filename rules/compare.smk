@@ -9,8 +9,8 @@ localrules:
 
 rule compare:
     input:
-        summaries=summary_files(),
-        shards=all_shard_files(),
+        summaries=lambda wildcards: summary_files(wildcards.set),
+        shards=lambda wildcards: all_shard_files(wildcards.set),
     output:
         **compare_outputs(),
     log:
@@ -18,9 +18,10 @@ rule compare:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        top_k=str(CFG["compare"]["top_k"]),
-        runs=" ".join(RUNS),  # the runs compared: adding or dropping one re-runs this rule
-        references=" ".join(f"--reference {run}={ref}" for run, ref in REFERENCES.items() if ref),
+        top_k=lambda wildcards: str(set_config(wildcards)["compare"]["top_k"]),
+        # the runs compared: adding or dropping one re-runs this rule
+        runs=lambda wildcards: " ".join(SETS[wildcards.set].runs),
+        references=reference_args,
     shell:
         "shapsweep compare --summaries {input.summaries:q} {params.references} --top-k {params.top_k}"
         " --out-parquet {output.parquet:q} --out-tsv {output.tsv:q} --out-row-errors {output.row_errors:q}"

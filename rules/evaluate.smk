@@ -17,8 +17,8 @@ rule evaluate:
     resources:
         **explain_resources,
     params:
-        config=CONFIG_JSON,
-        fractions=CFG["evaluation"]["fractions"],
+        config=pattern(layout.config_json),
+        fractions=lambda wildcards: set_config(wildcards)["evaluation"]["fractions"],
     shell:
         "shapsweep evaluate {params.config:q} --run {wildcards.run} --shard-file {input.shard:q}"
         " --rows {input.rows:q} --out {output.faithfulness:q} --threads {threads} > {log:q} 2>&1"

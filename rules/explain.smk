@@ -16,8 +16,8 @@ rule explain:
     resources:
         **explain_resources,
     params:
-        config=CONFIG_JSON,
-        bounds=lambda wildcards: shard_bounds(wildcards.run, wildcards.shard),
+        config=pattern(layout.config_json),
+        bounds=shard_bounds,
     shell:
         "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
         " --shard {wildcards.shard} {params.bounds} {output.shard:q} --threads {threads} > {log:q} 2>&1"

@@ -10,27 +10,35 @@
 #   `explain` rule for them (at most 9 or 99 single jobs per run).
 # - Snakemake deletes a job's outputs before running it: resume granularity is the block. A block
 #   killed after 4 of its 10 shards is redone whole; keep blocks to a few minutes of work.
-if SHARDS_PER_JOB > 1:
+# - Sets with different block sizes in one invocation: one block rule per size, each matching only the
+#   folders of the sets using it; the rule is `explain_block` when one size is in use, else
+#   `explain_block_10` and `explain_block_100`.
+for _size in BLOCK_SIZES:
+    _name = "explain_block" if len(BLOCK_SIZES) == 1 else f"explain_block_{_size}"
+    # A full block goes to the block rule: what `ruleorder: explain_block > explain` says, for a name
+    # only known here.
+    workflow.ruleorder(_name, "explain")
 
-    ruleorder: explain_block > explain
-
-    rule explain_block:
+    rule:
+        name:
+            _name
         input:
             rows=block_rows,
             store_first=store_first,
         output:
-            [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in BLOCK_SUFFIXES],
+            [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in block_suffixes(_size)],
         log:
             pattern(layout.log_file, "explain_block", "{run}", "{block}"),
         wildcard_constraints:
-            block=BLOCK_ID_PATTERN,
+            set=sets_with_block_size(_size),
+            block=block_id_pattern(_size),
         conda:
             "../envs/shapsweep.yaml"
         threads: run_threads
         resources:
             **{**explain_resources, "runtime": block_runtime},
         params:
-            config=CONFIG_JSON,
+            config=pattern(layout.config_json),
             shards=block_shard_args,
         shell:
             "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"

@@ -9,7 +9,7 @@ localrules:
 
 rule export_run:
     input:
-        shards=lambda wildcards: shard_files(wildcards.run),
+        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
         rows=run_rows_file,
     output:
         pattern(layout.export_file, "{run}", "{fmt}"),
@@ -20,8 +20,8 @@ rule export_run:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
-        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
+        config=pattern(layout.config_json),
+        n_rows=lambda wildcards: str(SETS[wildcards.set].shard_plan(wildcards.run).n_rows),
     shell:
         "shapsweep export {params.config:q} --format {wildcards.fmt} --run {wildcards.run}"
         " --out {output:q} > {log:q} 2>&1"
@@ -29,4 +29,4 @@ rule export_run:
 
 rule export:
     input:
-        [str(layout.export_file(SET_DIR, run_id, fmt)) for run_id in RUNS for fmt in layout.EXPORT_FORMATS],
+        export_files(),

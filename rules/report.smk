@@ -11,17 +11,17 @@ rule report:
     input:
         runs=compare_outputs()["parquet"],
         row_errors=compare_outputs()["row_errors"],
-        summaries=summary_files(),
-        shards=all_shard_files(),
-        rows=[rows_file(d) for d in DATA_IDS],
-        faithfulness=[path for run_id in RUNS for path in faithfulness_files(run_id)],
+        summaries=lambda wildcards: summary_files(wildcards.set),
+        shards=lambda wildcards: all_shard_files(wildcards.set),
+        rows=lambda wildcards: rows_files(wildcards.set),
+        faithfulness=lambda wildcards: all_faithfulness_files(wildcards.set),
     output:
-        index=report_output(layout.report_index(SET_DIR), "index", "Report", page="index"),
+        index=report_output(pattern(layout.report_index), "index", "Report", page="index"),
         sweep=report_output(
-            layout.report_sweep_table(SET_DIR), "sweep", "Summaries", table="runs x parameters x metrics"
+            pattern(layout.report_sweep_table), "sweep", "Summaries", table="runs x parameters x metrics"
         ),
         plots=[
-            report_output(layout.report_plot(SET_DIR, name), name, "Plots", plot=name.replace("_", " "))
+            report_output(pattern(layout.report_plot, name), name, "Plots", plot=name.replace("_", " "))
             for name in layout.REPORT_PLOTS
         ],
     log:
@@ -29,14 +29,14 @@ rule report:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
+        config=pattern(layout.config_json),
         # What the inputs cover (profiles/default: a changed set of inputs alone triggers nothing).
-        runs=" ".join(RUNS),
-        rows=" ".join(f"{run_id}:{PLANS[run_id].n_rows}" for run_id in RUNS),
-        evaluated=CFG["evaluation"]["enabled"],
+        runs=lambda wildcards: " ".join(SETS[wildcards.set].runs),
+        rows=run_row_counts,
+        evaluated=lambda wildcards: set_config(wildcards)["evaluation"]["enabled"],
         # Rendering options: changing them re-renders the report and nothing upstream.
-        sort_rows_by=CFG["report"]["sort_rows_by"],
-        max_rows=CFG["report"]["max_rows"] or 0,
+        sort_rows_by=lambda wildcards: set_config(wildcards)["report"]["sort_rows_by"],
+        max_rows=lambda wildcards: set_config(wildcards)["report"]["max_rows"] or 0,
     shell:
         "shapsweep report {params.config:q} --summaries {input.summaries:q} --out {output.index:q}"
         " --sort-rows-by {params.sort_rows_by:q} --max-rows {params.max_rows} > {log:q} 2>&1"

@@ -15,6 +15,6 @@ rule rows:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
+        config=pattern(layout.config_json),
     shell:
         "shapsweep rows {params.config:q} --data-id {wildcards.data_id} --out {output.rows:q} > {log:q} 2>&1"

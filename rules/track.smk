@@ -11,8 +11,8 @@ localrules:
 rule track:
     input:
         summary=pattern(layout.summary_file, "{run}"),
-        shards=lambda wildcards: shard_files(wildcards.run),
-        faithfulness=lambda wildcards: faithfulness_files(wildcards.run),
+        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
+        faithfulness=lambda wildcards: faithfulness_files(wildcards.set, wildcards.run),
     output:
         marker=pattern(layout.tracking_marker, "{run}"),
     log:
@@ -20,9 +20,9 @@ rule track:
     conda:
         "../envs/shapsweep.yaml"
     params:
-        config=CONFIG_JSON,
-        wandb=CFG["wandb"],
-        n_rows=lambda wildcards: str(PLANS[wildcards.run].n_rows),
-        evaluated=CFG["evaluation"]["enabled"],
+        config=pattern(layout.config_json),
+        wandb=lambda wildcards: set_config(wildcards)["wandb"],
+        n_rows=lambda wildcards: str(SETS[wildcards.set].shard_plan(wildcards.run).n_rows),
+        evaluated=lambda wildcards: set_config(wildcards)["evaluation"]["enabled"],
     shell:
         "shapsweep track {params.config:q} --run {wildcards.run}" " --out {output.marker:q} > {log:q} 2>&1"

@@ -171,7 +171,7 @@ def test_jsonnet_error_names_the_file(tmp_path):
 def test_snakemake_config_values_get_their_types_back():
     from shapsweep.config.overrides import split_snakemake_config
 
-    experiment, ext_vars, overrides = split_snakemake_config(
+    experiments, ext_vars, overrides = split_snakemake_config(
         {
             "experiment": "x.jsonnet",
             "vars": {"budget": "64", "name": "kernel", "on": "true"},
@@ -179,7 +179,7 @@ def test_snakemake_config_values_get_their_types_back():
             "shard_size": 4,
         }
     )
-    assert experiment == "x.jsonnet"
+    assert experiments == ["x.jsonnet"]
     assert ext_vars == {"budget": 64, "name": "kernel", "on": True}
     assert overrides == {"selection": {"max_samples": 8, "shuffle_seed": None}, "shard_size": 4}
 

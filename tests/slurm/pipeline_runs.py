@@ -82,9 +82,17 @@ def executor_env() -> dict[str, str]:
     pytest.skip(reason)
 
 
-def snakemake(workdir: Path, experiment: Path, *args: str, cluster=None, check: bool = True, background: bool = False):
-    """Run the repository's Snakefile in `workdir` on `experiment`; through Slurm when `cluster` is given."""
-    cmd = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--config", f"experiment={experiment}"]
+def snakemake(
+    workdir: Path, experiment: Path | list[Path], *args: str, cluster=None, check: bool = True, background: bool = False
+):
+    """Run the repository's Snakefile in `workdir` on `experiment` (a list: several sets in one call);
+    through Slurm when `cluster` is given."""
+    chosen = (
+        f"experiments=[{', '.join(map(str, experiment))}]"
+        if isinstance(experiment, list)
+        else f"experiment={experiment}"
+    )
+    cmd = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--config", chosen]
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     if cluster is None:
         cmd += ["--workflow-profile", str(REPO / "profiles" / "default")]

@@ -134,23 +134,29 @@ def test_explain_jobs_were_given_a_gpu_by_slurm(cancelled_then_restarted):
 
 
 def test_failing_job_is_retried_then_reported(slurm, tmp_path):
-    # A model folder with a config but no weights: it passes the parse-time check (models/locate.py) and
-    # the job fails at model load on every attempt.
+    # Two sets in one call. `broken`'s model folder has a config but no weights: it passes the parse-time
+    # check (models/locate.py) and its job fails at model load on every attempt; `tiny`, scheduled
+    # alongside it, completes (keep-going).
     broken_model = tmp_path / "no-model"
     broken_model.mkdir()
     (broken_model / "config.json").write_text('{"model_type": "bert"}')
-    experiment = write_set(
+    broken = write_set(
         tmp_path / "set",
         n_rows=2,
         shard_size=2,
         name="broken",
-        model="{ connector: 'sentence_embedder', path_or_id: '%s' }" % (tmp_path / "no-model"),
+        model=f"{{ connector: 'sentence_embedder', path_or_id: '{broken_model}' }}",
     )
+    good = write_set(tmp_path / "good", n_rows=2, shard_size=2)
     since = slurm_now(slurm)
-    r = snakemake(tmp_path, experiment, "--retries", "1", cluster=slurm, check=False)
+    r = snakemake(tmp_path, [broken, good], "--retries", "1", cluster=slurm, check=False)
     log = (tmp_path / "snakemake-slurm.log").read_text()
     assert r.returncode != 0
     assert "Error in rule explain" in log and "cannot load" in log
     attempts = explain_jobs(workflow_jobs(slurm, since))
-    assert [j["State"] for j in attempts] == ["FAILED", "FAILED"], attempts  # first try + one retry
+    # the plugin's comment carries the wildcards, the set folder first (slashes as underscores)
+    of_set = {name: [j["State"] for j in attempts if f"results_{name}_" in j["Comment"]] for name in ("broken", "tiny")}
+    assert of_set == {"broken": ["FAILED", "FAILED"], "tiny": ["COMPLETED"]}, attempts  # first try + one retry
     assert not shard_files(tmp_path, "broken")
+    assert len(shard_files(tmp_path, "tiny")) == 1
+    assert (tmp_path / "results" / "tiny" / "report" / "index.html").exists()

@@ -1,16 +1,16 @@
-"""List the concrete runs of an experiment set: run id, slug, swept parameters, rows and shards."""
+"""List the concrete runs of experiment sets: set, run id, slug, swept parameters, rows and shards."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from shapsweep.commands.config_arg import add_config_argument, fail, load
+from shapsweep.commands.config_arg import add_config_argument, fail, load_several
 from shapsweep.config import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_argument(parser)
+    add_config_argument(parser, several=True)
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
 
 
@@ -20,6 +20,8 @@ def plan_rows(exp) -> list[dict]:
         plan = exp.shard_plan(run_id)
         out.append(
             {
+                "set": exp.config["experiment_set_id"],
+                "set_dir": str(exp.set_dir),
                 "run_id": run_id,
                 "slug": run["slug"],
                 "variant": run["variant"],
@@ -36,8 +38,7 @@ def plan_rows(exp) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        exp = load(args)
-        rows = plan_rows(exp)
+        rows = [row for exp in load_several(args).values() for row in plan_rows(exp)]
     except ConfigError as exc:
         return fail(exc)
     for row in rows:
@@ -46,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             params = " ".join(f"{k}={json.dumps(v)}" for k, v in row["params"].items())
             ref = " [reference]" if row["reference"] else ""
-            print(f"{row['run_id']}\t{row['n_shards']} shards\t{row['n_rows']} rows\t{params}{ref}")
+            print(f"{row['set']}\t{row['run_id']}\t{row['n_shards']} shards\t{row['n_rows']} rows\t{params}{ref}")
     return 0
