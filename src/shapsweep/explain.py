@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from shapsweep.atomic_outputs import write_parquet
+from shapsweep import layout
+from shapsweep.atomic_outputs import write_json, write_parquet
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
 from shapsweep.run_spec import RunSpec
@@ -194,14 +195,30 @@ def explain_shards(
         part = rows.slice(job.start, max(0, job.end - job.start))
         records = []
         shard_clock = time.perf_counter()
+        progress = layout.progress_file(job.out)
+        bar = _terminal_bar(log, part.height, job.shard_id)
         for i, row in enumerate(part.iter_rows(named=True)):
             rec = explain_row(model, row, run, store)
             records.append(rec)
-            print(
-                progress_line(job.shard_id, i, part.height, rec, time.perf_counter() - shard_clock),
-                file=log,
-                flush=True,
-            )
+            elapsed = time.perf_counter() - shard_clock
+            if bar is None:
+                print(progress_line(job.shard_id, i, part.height, rec, elapsed), file=log, flush=True)
+            else:
+                bar.update(1)
+            eta = elapsed / (i + 1) * (part.height - i - 1)
+            write_json(progress, {"rows_done": i + 1, "rows": part.height, "started_at": shard_started, "eta_s": eta})
+        if bar is not None:
+            bar.close()
         record = provenance.shard_record(facts, shard_started, provenance.utc_now(), [rec["status"] for rec in records])
         write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        progress.unlink(missing_ok=True)
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
+
+
+def _terminal_bar(log, total: int, shard_id: str):
+    """A tqdm bar when a person watches a terminal; None for logs, which keep one plain line per row."""
+    if not (hasattr(log, "isatty") and log.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"shard {shard_id}", unit="row", file=log)

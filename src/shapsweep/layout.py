@@ -39,6 +39,12 @@ def shard_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
     return run_dir(set_dir, run_id) / "shards" / f"{shard_id}.parquet"
 
 
+def progress_file(shard_file: str | Path) -> Path:
+    """Where a running explain job says how far it is in a shard (hidden beside the shard; gone once it is written)."""
+    shard_file = Path(shard_file)
+    return shard_file.with_name(f".{shard_file.stem}.progress.json")
+
+
 def summary_file(set_dir: str | Path, run_id: str) -> Path:
     return run_dir(set_dir, run_id) / "summary.json"
 

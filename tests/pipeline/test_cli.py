@@ -51,3 +51,20 @@ def test_status_counts_missing_shards(set_file, capsys):
     assert main(["status", set_file, "--var", "text=body", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["done"] == 0 and lines[0]["missing"] == ["00000", "00001", "00002"]
+
+
+def test_status_shows_the_rows_done_inside_a_running_shard(set_file, tmp_path, capsys):
+    from shapsweep import layout
+
+    assert main(["plan", set_file, "--var", "text=body", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out.splitlines()[0])["run_id"]
+    shard = layout.shard_file(tmp_path / "results" / "cli", run_id, "00001")
+    progress = layout.progress_file(shard)  # what the explain job writes after each row (test_explain.py)
+    progress.parent.mkdir(parents=True)
+    progress.write_text(json.dumps({"rows_done": 1, "rows": 2, "started_at": "x", "eta_s": 3.0}))
+    assert main(["status", set_file, "--var", "text=body"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"{run_id}\t0/3 shards done, 00001 running (row 1/2, updated 0s ago) missing: 00000 00002" in first
+    assert main(["status", set_file, "--var", "text=body", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert line["running"][0]["shard"] == "00001" and line["running"][0]["rows_done"] == 1

@@ -1,9 +1,10 @@
-"""Per run of each set: shards done and missing (what the next `snakemake` would explain)."""
+"""Per run of each set: shards done, running (rows done so far) and missing (what the next `snakemake` explains)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from shapsweep.commands.config_arg import add_config_argument, fail, load_several
 from shapsweep.config import ConfigError
@@ -25,8 +26,13 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(line))
         else:
-            gaps = f" missing: {' '.join(line['missing'])}" if line["missing"] else ""
-            print(f"{line['set']}\t{line['run_id']}\t{line['done']}/{line['shards']} shards done{gaps}")
+            running = "".join(
+                f", {r['shard']} running (row {r['rows_done']}/{r['rows']}, updated {r['updated_s_ago']:.0f}s ago)"
+                for r in line["running"]
+            )
+            waiting = [s for s in line["missing"] if s not in {r["shard"] for r in line["running"]}]
+            gaps = f" missing: {' '.join(waiting)}" if waiting else ""
+            print(f"{line['set']}\t{line['run_id']}\t{line['done']}/{line['shards']} shards done{running}{gaps}")
     return 0
 
 
@@ -35,6 +41,17 @@ def _run_status(exp, set_dir: str, run_id: str) -> dict:
 
     shards = exp.shard_plan(run_id).shards
     missing = [s.shard_id for s in shards if not layout.shard_file(set_dir, run_id, s.shard_id).exists()]
+    running = []  # what explain jobs write as they go (a killed job's last word stays until the shard is redone)
+    for shard_id in missing:
+        progress = layout.progress_file(layout.shard_file(set_dir, run_id, shard_id))
+        try:
+            facts = json.loads(progress.read_text())
+            updated = time.time() - progress.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        running.append(
+            {"shard": shard_id, "rows_done": facts["rows_done"], "rows": facts["rows"], "updated_s_ago": updated}
+        )
     return {
         "set": exp.config["experiment_set_id"],
         "set_dir": set_dir,
@@ -42,5 +59,6 @@ def _run_status(exp, set_dir: str, run_id: str) -> dict:
         "shards": len(shards),
         "done": len(shards) - len(missing),
         "missing": missing,
+        "running": running,
         "summary": layout.summary_file(set_dir, run_id).exists(),
     }
