@@ -26,7 +26,7 @@ from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
-from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, shared_prefix_length
+from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, output_cache, shared_prefix_length
 from shapsweep.models.pretrained import load_pretrained, max_positions
 from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
@@ -167,9 +167,9 @@ class HFCausalLM:
                 input_ids=ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 position_ids=positions.to(self.device),
-                cache=cache,
                 logits_to_keep=r + 1,
                 use_cache=cache is not None,
+                **{self.prefix_caches.argument: cache},
             ).logits[:, :-1]
         usage.add(1, int(batch.lengths.sum()) + b * r)
         return response_logprob(logits, response.to(self.device), self.value["reduce"])
@@ -194,12 +194,12 @@ class HFCausalLM:
                     input_ids=ids,
                     attention_mask=attention,
                     position_ids=positions,
-                    cache=cache,
                     use_cache=True,
                     logits_to_keep=1,
+                    **{self.prefix_caches.argument: cache},
                 )
                 usage.add(1, int(batch.lengths.sum()) if step == 0 else int((~finished).sum()))
-                cache = out.cache
+                cache = output_cache(out)
                 token = out.logits[:, -1].argmax(dim=-1)
                 token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
                 steps.append(token)

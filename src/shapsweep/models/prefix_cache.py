@@ -10,12 +10,26 @@ or recurrent layer would drop or fold the prefix, so such a model falls back to 
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 
 import numpy as np
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+
+def cache_argument(model) -> str:
+    """The forward argument that takes a KV cache: transformers 5 models say `cache` (`past_key_values` is
+    deprecated); remote-code models written for older releases still say `past_key_values`."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def output_cache(out):
+    """The KV cache a forward pass returned, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
 
 
 def shared_prefix_length(owners: np.ndarray) -> int:
@@ -44,6 +58,7 @@ class PrefixCaches:
 
     def __init__(self, model, device: torch.device, keep: int = 4):
         self.model, self.device, self.keep = model, device, keep
+        self.argument = cache_argument(model)
         self._caches: OrderedDict[bytes, PrefixCache] = OrderedDict()
         self.supported = True  # False once the model's cache turned out not to be plain DynamicLayers
 
@@ -61,11 +76,11 @@ class PrefixCaches:
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 position_ids=torch.arange(ids.shape[1], device=self.device)[None, :],
-                cache=DynamicCache(config=self.model.config),
                 use_cache=True,
                 logits_to_keep=1,
+                **{self.argument: DynamicCache(config=self.model.config)},
             )
-        cache = out.cache
+        cache = output_cache(out)
         layers = getattr(cache, "layers", None)
         plain = all(type(layer) is DynamicLayer and layer.get_seq_length() == ids.shape[1] for layer in layers or [])
         if not isinstance(cache, DynamicCache) or not layers or not plain:
