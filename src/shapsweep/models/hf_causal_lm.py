@@ -6,6 +6,12 @@ players; template, system prompt and special tokens always stay. Prompts are lef
 responses line up at the end of the batch: teacher forcing then needs logits for the last R+1
 positions only, and greedy decoding appends one column per step with a shared KV cache. Explicit
 position ids keep positions right under padding and under `attention` masking.
+
+The prompt's tokens before the first player-owned token (template, system prompt) are the same for
+every coalition: their key/value cache is computed once (`prefix_cache`) and expanded over each batch,
+and the model runs only the rest of each masked prompt. The left padding of that rest then sits
+between the prefix and the real tokens, masked out, and positions continue at the prefix length, so
+each coalition sees exactly the sequence and positions an unbatched, uncached call would give it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, Usage
 from shapsweep.models.locate import resolve_path_or_id
+from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, output_cache, shared_prefix_length
 from shapsweep.models.pretrained import load_pretrained, max_positions
 from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
@@ -36,6 +43,9 @@ class HFCausalLM:
         self.tokenizer, self.model, self.device = load_pretrained(AutoModelForCausalLM, model_cfg)
         self._configure()
         self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
+        # Set False to run every coalition's whole prompt (the reference path the cached one must equal).
+        self.reuse_prefix = True
+        self.prefix_caches = PrefixCaches(self.model, self.device)
 
     def _configure(self) -> None:
         """What every generative connector sets up once its tokenizer and model are loaded (shared with
@@ -122,48 +132,74 @@ class HFCausalLM:
         )
 
     # ---- model calls --------------------------------------------------------------------------
+    def _split_prefix(self, tokenized: TokenizedRow, usage: Usage) -> tuple[PrefixCache | None, TokenizedRow]:
+        """The cached shared prefix (None without reuse) and the part of the row each coalition runs."""
+        if not self.reuse_prefix:
+            return None, tokenized
+        length = shared_prefix_length(tokenized.owners)
+        cache, computed = self.prefix_caches.get(tokenized.ids[:length])
+        if cache is None:
+            return None, tokenized
+        if computed:
+            usage.add(1, length)
+        return cache, TokenizedRow(tokenized.ids[length:], tokenized.owners[length:], tokenized.players)
+
+    def _with_prefix(self, prefix: PrefixCache | None, attention: torch.Tensor, positions: torch.Tensor):
+        """(attention over prefix + rest, positions shifted past the prefix, a fresh batch cache or None)."""
+        if prefix is None:
+            return attention, positions, None
+        b = attention.shape[0]
+        ones = torch.ones(b, prefix.length, dtype=attention.dtype, device=attention.device)
+        return torch.cat([ones, attention], dim=1), positions + prefix.length, prefix.expanded(b, self.model.config)
+
     def teacher_forced_logprob(self, tokenized, response: torch.Tensor, coalitions, usage: Usage) -> np.ndarray:
         """log p(response | masked prompt) per coalition, one forward pass for the chunk."""
-        batch = self._masked(tokenized, coalitions)
+        prefix, rest = self._split_prefix(tokenized, usage)
+        batch = self._masked(rest, coalitions)
         b, r = len(coalitions), response.shape[0]
         ids = torch.cat([torch.from_numpy(batch.input_ids), response.expand(b, r)], dim=1)
         attention = torch.cat([torch.from_numpy(batch.attention_mask), torch.ones(b, r, dtype=torch.long)], dim=1)
         lengths = torch.from_numpy(batch.lengths)
         positions = torch.cat([torch.from_numpy(batch.position_ids), lengths[:, None] + torch.arange(r)], dim=1)
+        attention, positions, cache = self._with_prefix(prefix, attention, positions)
         with torch.inference_mode():
             logits = self.model(
                 input_ids=ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 position_ids=positions.to(self.device),
                 logits_to_keep=r + 1,
-                use_cache=False,
+                use_cache=cache is not None,
+                **{self.prefix_caches.argument: cache},
             ).logits[:, :-1]
         usage.add(1, int(batch.lengths.sum()) + b * r)
         return response_logprob(logits, response.to(self.device), self.value["reduce"])
 
     def greedy(self, tokenized, coalitions, usage: Usage) -> list[list[int]]:
         """Greedy responses (token ids, the stopping EOS included) to each masked prompt, KV-cached."""
-        batch = self._masked(tokenized, coalitions)
+        prefix, rest = self._split_prefix(tokenized, usage)
+        batch = self._masked(rest, coalitions)
         b = len(coalitions)
+        attention, positions, cache = self._with_prefix(
+            prefix, torch.from_numpy(batch.attention_mask), torch.from_numpy(batch.position_ids)
+        )
         ids = torch.from_numpy(batch.input_ids).to(self.device)
-        attention = torch.from_numpy(batch.attention_mask).to(self.device)
-        positions = torch.from_numpy(batch.position_ids).to(self.device)
-        next_position = torch.from_numpy(batch.lengths).to(self.device)
+        attention, positions = attention.to(self.device), positions.to(self.device)
+        next_position = torch.from_numpy(batch.lengths).to(self.device) + (prefix.length if prefix else 0)
         eos = self.eos_ids.to(self.device)
         finished = torch.zeros(b, dtype=torch.bool, device=self.device)
-        steps, past = [], None
+        steps = []
         with torch.inference_mode():
             for step in range(self.max_new_tokens):
                 out = self.model(
                     input_ids=ids,
                     attention_mask=attention,
                     position_ids=positions,
-                    past_key_values=past,
                     use_cache=True,
                     logits_to_keep=1,
+                    **{self.prefix_caches.argument: cache},
                 )
                 usage.add(1, int(batch.lengths.sum()) if step == 0 else int((~finished).sum()))
-                past = out.past_key_values
+                cache = output_cache(out)
                 token = out.logits[:, -1].argmax(dim=-1)
                 token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
                 steps.append(token)
