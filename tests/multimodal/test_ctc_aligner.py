@@ -110,9 +110,13 @@ def test_forced_alignment_is_the_best_path_of_a_brute_force_search(targets):
         assert states[0] in (0, 1) and states[-1] in (len(labels) - 1, len(labels) - 2)
 
 
-def test_a_transcript_longer_than_the_frames_is_refused():
+def test_a_transcript_longer_than_the_frames_or_impossible_is_refused():
     with pytest.raises(ValueError, match="at least 4 frames"):
         forced_align(np.log(np.full((3, 6), 1 / 6)), [3, 3, 4], blank=0)
+    impossible = np.log(np.full((8, 6), 1 / 6))
+    impossible[:, 4] = -np.inf
+    with pytest.raises(ValueError, match="no CTC path"):
+        forced_align(impossible, [3, 4], blank=0)
 
 
 def _aligned_game(tiny_ctc_path, tiny_wav2vec2_path, row):

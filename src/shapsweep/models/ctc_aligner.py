@@ -116,7 +116,8 @@ def forced_align(log_probs: np.ndarray, targets: list[int], blank: int) -> np.nd
 
     States are 0..2L for L targets: even states are blanks, state 2k+1 is target k. A path starts in state
     0 or 1, ends in 2L or 2L-1, and each frame stays, moves one state, or skips a blank between two
-    different targets (the CTC topology). Raises ValueError when the frames are too few for the targets.
+    different targets (the CTC topology). Raises ValueError when the frames are too few for the targets or
+    no path has a finite score.
     """
     frames, length = log_probs.shape[0], len(targets)
     repeats = sum(a == b for a, b in pairwise(targets))
@@ -136,7 +137,9 @@ def forced_align(log_probs: np.ndarray, targets: list[int], blank: int) -> np.nd
         moves = np.stack([stay, step, jump])
         back[t] = moves.argmax(axis=0)
         score = moves.max(axis=0) + log_probs[t, labels]
-    state = len(labels) - 1 if length == 0 or score[-1] >= score[-2] else len(labels) - 2
+    if not np.isfinite(score[-2:]).any():  # a target the model gives zero probability everywhere
+        raise ValueError("no CTC path spells the transcript (some character has zero probability)")
+    state = len(labels) - 1 if score[-1] >= score[-2] else len(labels) - 2
     path = np.empty(frames, dtype=np.int64)
     for t in range(frames - 1, -1, -1):
         path[t] = state
