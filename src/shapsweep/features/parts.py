@@ -147,10 +147,12 @@ def media_part(row: dict, kind: str, features: dict, sampling_rate: int | None =
     """The row's `image` or `audio` decoded (in the job) and split into players.
 
     Audio is resampled to `sampling_rate` (the model's feature extractor's) before it is split. `aligner`
-    (a callable (samples, rate) -> word_times) gives `words` players to rows without a `word_times`.
+    (a callable (samples, rate, transcript, source) -> word_times) gives `words` players to rows without a
+    `word_times`: forced alignment of the row's `transcript` column when it has one, else the aligner's own
+    greedy words (see `shapsweep.models.ctc_aligner`).
     Raises RowError (`bad_media`, `missing_column`, ...) for a row that cannot be used.
     """
-    from shapsweep.data.media import decode_audio, decode_image, resample
+    from shapsweep.data.media import _describe, decode_audio, decode_image, resample
 
     if row.get(kind) is None:
         raise RowError("missing_column", f"the row has no `{kind}` (map it with dataset.columns)")
@@ -165,7 +167,7 @@ def media_part(row: dict, kind: str, features: dict, sampling_rate: int | None =
         samples, rate = resample(samples, rate, sampling_rate), sampling_rate
     word_times = row.get("word_times")
     if word_times is None and aligner is not None and features["audio"]["players"] == "words":
-        word_times = aligner(samples, rate)
+        word_times = aligner(samples, rate, row.get("transcript"), source=f"`audio` {_describe(row['audio'])}")
         if not word_times:
             raise RowError("empty_input", "features.audio.aligner found no words in the clip")
     return AudioPart(samples, rate, features["audio"], word_times)

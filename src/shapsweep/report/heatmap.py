@@ -85,6 +85,15 @@ def segments(
         )
 
     out: list[Segment] = []
+    # a mixed game's media players come after its text players, with no span: the text keeps its own
+    # layout and the media players follow it (their pictures are drawn beside)
+    n_text = len(players) if spans is None else next((i for i, s in enumerate(spans) if s is None), len(spans))
+    media_after_text = 0 < n_text < len(players) and all(s is None for s in spans[n_text:])
+    if media_after_text and _spans_fit(text, players[:n_text], spans[:n_text]):
+        out = segments(players[:n_text], attribution, scale, stderr, normalized, text, spans[:n_text])
+        for i in range(n_text, len(players)):
+            out.extend([Segment(text="\n" if i == n_text else " "), player(i, players[i])])
+        return out
     if _spans_fit(text, players, spans):
         cursor = 0
         for i, (start, stop) in enumerate(spans):
