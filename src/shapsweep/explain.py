@@ -21,7 +21,7 @@ from shapsweep.atomic_outputs import write_json, write_parquet
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
 from shapsweep.run_spec import RunSpec
-from shapsweep.store import EvaluationStore, game_key
+from shapsweep.store import EvaluationStore, game_key, generation_key
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,14 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     except RowError as exc:
         return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     n = game.n_players
-    key = None
+    key = generations = None
     if store is not None:
         ex = run["explain"]
         key = game_key(ex["model"], ex["features"], ex["value"], row)
         game.use_known(store.load(key, n))
+        if getattr(game, "generations", None) is not None:  # a value computed from greedy generations
+            generations = generation_key(ex["model"], ex["features"], row)
+            game.generations.known = store.load_generations(generations, n)
     low, high = selection.get("min_players"), selection.get("max_players")
     if (low is not None and n < low) or (high is not None and n > high):
         return _failed(
@@ -107,6 +110,8 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
     if store is not None:
         store.save(key, *game.evaluated())
+        if generations is not None:
+            store.save_generations(generations, *game.generations.evaluated())
     values = np.asarray(result.values, dtype=np.float64)
     stats = game.stats
     return {
@@ -128,6 +133,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "forward_passes": int(stats.get("forward_passes", 0)),
         "model_evals": int(stats.get("model_evals", result.n_evals)),
         "store_hits": int(stats.get("store_hits", 0)),
+        "generations_reused": getattr(getattr(game, "generations", None), "reused", None),
         "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
         "runtime_s": time.perf_counter() - started,
         "response": game.response,

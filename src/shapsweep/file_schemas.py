@@ -31,6 +31,7 @@ SHARD_SCHEMA = {
     "forward_passes": pl.Int64,
     "model_evals": pl.Int64,  # coalitions this job sent to the model for the row (the rest came from the store)
     "store_hits": pl.Int64,
+    "generations_reused": pl.Int64,  # values computed from stored generations (null: value needs none)
     "efficiency_gap": pl.Float64,
     "runtime_s": pl.Float64,
     "response": pl.Utf8,

@@ -23,6 +23,7 @@ import numpy as np
 
 from shapsweep.atomic_outputs import atomic_path
 
+_GENERATIONS = ".gen.npz"  # segments of greedy responses (the rest hold values)
 # Options of the model block that never change a coalition's value (beyond float noise).
 _NOT_VALUE_CHANGING = ("batch_size",)
 
@@ -70,6 +71,13 @@ def game_key(model: dict, features: dict, value: dict, row: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def generation_key(model: dict, features: dict, row: dict) -> str:
+    """The store key of one row's greedy generations: the model (max_new_tokens included), the players and
+    their masking, and the row; not the value function, so a value computed from generations with another
+    similarity, reducer or embedding re-uses them."""
+    return game_key(model, features, {"kind": "generations"}, row)
+
+
 class EvaluationStore:
     """Segments of model outputs under `root` (layout.store_dir of the output root)."""
 
@@ -87,6 +95,8 @@ class EvaluationStore:
         width = (n_players + 7) // 8
         known: dict[bytes, float] = {}
         for segment in sorted(folder.glob("*.npz")):
+            if segment.name.endswith(_GENERATIONS):
+                continue
             with np.load(segment) as data:
                 packed, values = data["coalitions"], data["values"]
             if packed.ndim != 2 or packed.shape[1] != width:
@@ -94,6 +104,31 @@ class EvaluationStore:
             for row, v in zip(packed, values.tolist()):
                 known.setdefault(row.tobytes(), v)
         return known
+
+    def load_generations(self, key: str, n_players: int) -> dict[bytes, list[int]]:
+        """Every stored greedy response of the game (token ids), by packed coalition."""
+        folder = self.game_dir(key)
+        known: dict[bytes, list[int]] = {}
+        for segment in sorted(folder.glob(f"*{_GENERATIONS}")) if folder.is_dir() else []:
+            with np.load(segment) as data:
+                packed, offsets, tokens = data["coalitions"], data["offsets"], data["tokens"]
+            if packed.ndim != 2 or packed.shape[1] != (n_players + 7) // 8:
+                continue
+            for i, row in enumerate(packed):
+                known.setdefault(row.tobytes(), tokens[offsets[i] : offsets[i + 1]].tolist())
+        return known
+
+    def save_generations(self, key: str, coalitions: list[bytes], responses: list[list[int]]) -> Path | None:
+        """Add one segment of greedy responses (ragged token lists, stored flat with offsets)."""
+        if not coalitions:
+            return None
+        packed = np.frombuffer(b"".join(coalitions), dtype=np.uint8).reshape(len(coalitions), -1)
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in responses])]).astype(np.int64)
+        tokens = np.fromiter((t for r in responses for t in r), dtype=np.int64, count=int(offsets[-1]))
+        path = self.game_dir(key) / f"{uuid.uuid4().hex}{_GENERATIONS}"
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, coalitions=packed, offsets=offsets, tokens=tokens)
+        return path
 
     def save(self, key: str, coalitions: list[bytes], values: np.ndarray) -> Path | None:
         """Add one segment with these packed coalitions and values (nothing for none)."""

@@ -170,3 +170,35 @@ def test_through_snakemake_the_exact_reference_runs_first_and_toggling_the_store
         [*base, "vars={rows: 4, budget: 8}", "store={enabled: false}"], cwd=wd, capture_output=True, text=True
     )
     assert off.returncode == 0 and job_counts(off) == {}
+
+
+def test_generations_are_stored_so_another_similarity_reuses_every_one_of_them(tiny_llama_path, tmp_path):
+    # generate_similarity's cost is the generations; changing the similarity must not generate again.
+    store = EvaluationStore(tmp_path / "store")
+    row = {"row_id": "q", "text": "What is the capital of France? Tell me."}
+    model = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "device": "cpu", "max_new_tokens": 5}
+
+    def run(similarity):
+        cfg = {
+            "experiment_set_id": "g",
+            "dataset": {"source": "json", "data_files": __file__},
+            "selection": {"max_samples": 1},
+            "model": model,
+            "features": {"max_players": 8},
+            "value": {"kind": "generate_similarity", "similarity": similarity},
+            "experiments": [{"name": "kernel", "shap": {"method": "kernel", "budget": 16}}],
+        }
+        spec = next(iter(from_config(cfg).runs.values()))
+        ex = spec["explain"]
+        return spec, load_model(ex["model"], ex["features"], ex["value"])
+
+    cosine, cosine_model = run("cosine")
+    first = explain_row(cosine_model, row, cosine, store)
+    assert first["status"] == "ok" and first["generations_reused"] == 0
+    euclidean, euclidean_model = run("euclidean")
+    off = explain_row(euclidean_model, row, euclidean, None)
+    on = explain_row(euclidean_model, row, euclidean, store)
+    assert on["store_hits"] == 0  # another value function: no stored value applies
+    assert on["generations_reused"] == on["n_evals"] - 1 == off["n_evals"] - 1  # all but v(full), primed
+    np.testing.assert_allclose(on["attribution"], off["attribution"], atol=1e-6, rtol=0)
+    assert list((tmp_path / "store").rglob("*.gen.npz"))

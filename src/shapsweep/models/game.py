@@ -22,6 +22,36 @@ class Usage:
         self.tokens += int(tokens)
 
 
+class GenerationMemo:
+    """The greedy responses (token ids) of a game's coalitions, for values computed from generations.
+
+    A value such as generate_similarity is the similarity of each coalition's *generated* response to
+    the full input's; the generation is the expensive part. Responses given in `known` (the evaluation
+    store, from any run with the same model, features and row) are taken as they are, so another
+    similarity, reducer or embedding re-uses every generation; `evaluated()` gives the new ones.
+    """
+
+    def __init__(self):
+        self.known: dict[bytes, list[int]] = {}
+        self.new: dict[bytes, list[int]] = {}
+        self.reused = 0
+
+    def responses(self, coalitions: np.ndarray, generate: Callable[[np.ndarray], list[list[int]]]) -> list[list[int]]:
+        keys = [row.tobytes() for row in np.packbits(np.asarray(coalitions, dtype=bool), axis=1)]
+        todo = [i for i, k in enumerate(keys) if k not in self.known and k not in self.new]
+        if todo:
+            self.new.update(zip((keys[i] for i in todo), generate(coalitions[todo])))
+        self.reused += len(keys) - len(todo)
+        return [self.known[k] if k in self.known else self.new[k] for k in keys]
+
+    def record(self, coalition, response: list[int]) -> None:
+        """A response the connector generated itself (the full input's, while building the game)."""
+        self.new[np.packbits(np.asarray(coalition, dtype=bool)).tobytes()] = list(response)
+
+    def evaluated(self) -> tuple[list[bytes], list[list[int]]]:
+        return list(self.new), list(self.new.values())
+
+
 class CachedGame:
     """A row's game. Every distinct coalition reaches `evaluate` once per explanation.
 

@@ -24,7 +24,7 @@ from shapsweep.errors import RowError
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.device import BatchRunner
-from shapsweep.models.game import CachedGame, Usage
+from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, output_cache, shared_prefix_length
 from shapsweep.models.pretrained import load_pretrained, max_positions
@@ -291,14 +291,18 @@ class HFCausalLM:
         else:
             target = self.embed_responses([response_ids], usage)[0]
             similarity = self.value["similarity"]
+            memo = GenerationMemo()
+            memo.record(full, response_ids)
 
             def evaluate(coalitions: np.ndarray) -> np.ndarray:
-                embeddings = self.embed_responses(self.greedy(tokenized, coalitions, usage), usage)
-                return vector_similarity(embeddings, target, similarity)
+                responses = memo.responses(coalitions, lambda todo: self.greedy(tokenized, todo, usage))
+                return vector_similarity(self.embed_responses(responses, usage), target, similarity)
 
             prime = [(full, vector_similarity(target[None, :], target, similarity)[0])]
 
         game = self._cached_game(tokenized, evaluate, usage, response_text)
+        if kind == "generate_similarity" and self.value["similarity"] != "tfidf":
+            game.generations = memo
         game.response_ids = list(response_ids)
         for coalition, value in prime or []:
             game.prime(coalition, value)
