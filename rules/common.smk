@@ -124,8 +124,8 @@ def store_first(wildcards):
         wanted = [wildcards.block + s for s in block_suffixes(exp.config["shards_per_job"])]
     if all(layout.shard_file(wildcards.set, wildcards.run, s).exists() for s in wanted):
         return []
-    planned = set(shard_ids(wildcards.set, ref))
-    return [str(layout.shard_file(wildcards.set, ref, s)) for s in wanted if s in planned]
+    planned = len(exp.shard_plan(ref).shards)  # shard ids are zero-padded indexes: no per-job list of them
+    return [str(layout.shard_file(wildcards.set, ref, s)) for s in wanted if int(s) < planned]
 
 
 def run_row_counts(wildcards):

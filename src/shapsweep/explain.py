@@ -74,14 +74,6 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     except RowError as exc:
         return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     n = game.n_players
-    key = generations = None
-    if store is not None:
-        ex = run["explain"]
-        key = game_key(ex["model"], ex["features"], ex["value"], row)
-        game.use_known(store.load(key, n))
-        if getattr(game, "generations", None) is not None:  # a value computed from greedy generations
-            generations = generation_key(ex["model"], ex["features"], row)
-            game.generations.known = store.load_generations(generations, n)
     low, high = selection.get("min_players"), selection.get("max_players")
     if (low is not None and n < low) or (high is not None and n > high):
         return _failed(
@@ -92,6 +84,15 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
             time.perf_counter() - started,
             game.players,
         )
+    # only for a row that is explained: a skipped one reads nothing
+    key = generations = None
+    if store is not None:
+        ex = run["explain"]
+        key = game_key(ex["model"], ex["features"], ex["value"], row)
+        game.use_known(store.load(key, n))
+        if getattr(game, "generations", None) is not None:  # a value computed from greedy generations
+            generations = generation_key(ex["model"], ex["features"], row)
+            game.generations.known = store.load_generations(generations, n)
     try:
         knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
         budget = resolve_budget(n, **knobs) if knobs else None
