@@ -3,18 +3,17 @@ and speech), relative media paths, a corrupt image and a missing clip, resume an
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from workflow_runs import copy_workflow as copy_workflow_files
+from workflow_runs import job_counts, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 SET = """
 {
@@ -44,42 +43,13 @@ SET = """
 
 
 def copy_workflow(dest: Path, experiment_set: str) -> Path:
-    shutil.copy(REPO / "Snakefile", dest)
-    for folder in ("rules", "envs"):
-        shutil.copytree(REPO / folder, dest / folder)
-    shutil.copytree(REPO / "config" / "lib", dest / "lib")
-    shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
+    copy_workflow_files(dest)
     (dest / "set.jsonnet").write_text(experiment_set)
     return dest
 
 
-def job_counts(proc) -> dict[str, int]:
-    """The 'Job stats' table of a (dry) run: rule -> jobs; {} when there is nothing to do."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text.split("Job stats:", 1)[1], flags=re.M))
-    counts.pop("total", None)
-    return {rule: int(n) for rule, n in counts.items() if rule != "all"}
-
-
 def snakemake(workdir: Path, extvars: str, *args):
-    # targets and flags before --config, which takes every word after it
-    cmd = [
-        SNAKEMAKE,
-        *args,
-        "--profile",
-        "profiles/default",
-        "--cores",
-        "2",
-        "--config",
-        "experiment=set.jsonnet",
-        extvars,
-    ]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
+    return run_snakemake(workdir, *args, config=("experiment=set.jsonnet", extvars))
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,15 @@ the other set, a bad (empty) row included, completes; then dry runs for job coun
 duplicate-folder error, and `shapsweep plan` / `status` over both sets."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from workflow_runs import copy_workflow as copy_workflow_files
+from workflow_runs import job_counts, run_snakemake
 
-from pipeline.test_snakemake_e2e import job_counts
 from shapsweep.cli import main
 from shapsweep.config import ConfigError
 from shapsweep.config.set_sources import experiment_files, load_experiment_sets
@@ -45,11 +45,7 @@ def write_set(folder: Path, name: str, model=MINILM, shard_size=3, set_id=None, 
 
 
 def copy_workflow(dest: Path) -> Path:
-    shutil.copy(REPO / "Snakefile", dest)
-    for folder in ("rules", "envs"):
-        shutil.copytree(REPO / folder, dest / folder)
-    shutil.copytree(REPO / "config" / "lib", dest / "lib")
-    shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
+    copy_workflow_files(dest)
     (dest / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     (dest / "sets").mkdir()
     write_set(dest / "sets", "good")
@@ -62,8 +58,7 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(workdir: Path, *config: str, dry: bool = True) -> subprocess.CompletedProcess:
-    cmd = [SNAKEMAKE, "--profile", "profiles/default", "--cores", "2", *(["-n"] if dry else []), "--config", *config]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    return run_snakemake(workdir, *(["-n"] if dry else []), config=config, check=False)
 
 
 @pytest.fixture(scope="module")

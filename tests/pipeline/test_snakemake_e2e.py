@@ -8,23 +8,21 @@ and one interrupted-and-resumed real run.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import psutil
 import pytest
+from workflow_runs import SNAKEMAKE, job_counts, run_snakemake
+from workflow_runs import copy_workflow as copy_workflow_files
 
 from shapsweep.results_log import is_result_column
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TEXTS = [
     "cats chase small mice",
     "",
@@ -50,40 +48,13 @@ local ss = import 'shapsweep.libsonnet';
 
 
 def snakemake(workdir, *args, rows=4, budget=8, check=True):
-    cmd = [
-        SNAKEMAKE,
-        "--profile",
-        "profiles/default",
-        "--cores",
-        "2",
-        "--config",
-        "experiment=set.jsonnet",
-        f"vars={{rows: {rows}, budget: {budget}}}",
-        *args,
-    ]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-def job_counts(proc) -> dict[str, int]:
-    """The 'Job stats' table of a (dry) run: rule -> jobs; {} when there is nothing to do."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:", 1)[1]
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M))
-    counts.pop("total", None)
-    return {rule: int(n) for rule, n in counts.items() if rule != "all"}
+    return run_snakemake(
+        workdir, *args, config=("experiment=set.jsonnet", f"vars={{rows: {rows}, budget: {budget}}}"), check=check
+    )
 
 
 def copy_workflow(dest: Path) -> Path:
-    shutil.copy(REPO / "Snakefile", dest)
-    shutil.copytree(REPO / "rules", dest / "rules")
-    shutil.copytree(REPO / "envs", dest / "envs")
-    shutil.copytree(REPO / "config" / "lib", dest / "lib")
-    shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
+    copy_workflow_files(dest)
     (dest / "set.jsonnet").write_text(SET)
     (dest / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     return dest

@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from workflow_runs import copy_workflow, job_counts, run_snakemake
 
 from shapsweep.config.experiment_set import from_config
 from shapsweep.explain import explain_row
@@ -141,18 +141,32 @@ def test_a_run_without_a_superset_before_it_stores_what_it_computed(minilm, tmp_
     assert 1 < second["store_hits"] < second["n_evals"] and second["model_evals"] == 40 - second["store_hits"]
 
 
+PIPELINE_TEXTS = ["cats chase small mice", "", "rain falls on the roof", "bright stars shine tonight"]
+PIPELINE_SET = """
+local ss = import 'shapsweep.libsonnet';
+{
+  experiment_set_id: 'store',
+  dataset: ss.localFile('data.jsonl'),
+  shard_size: 2,
+  model: ss.minilm { batch_size: 32 },
+  features: { max_players: 8 },
+  shap: { batch_size: 32 },
+  experiments: [ss.exact(), ss.method('kernel', [8])],
+}
+"""
+
+
 @pytest.mark.slow
 def test_through_snakemake_the_exact_reference_runs_first_and_toggling_the_store_reruns_nothing(tmp_path):
     import json
-    import subprocess
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-    from test_snakemake_e2e import SNAKEMAKE, copy_workflow, job_counts, snakemake
 
     wd = copy_workflow(tmp_path)
-    snakemake(wd, "--cores", "2")
+    (wd / "set.jsonnet").write_text(PIPELINE_SET)
+    (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in PIPELINE_TEXTS))
+    run_snakemake(wd)
     summaries = {
-        p.parent.name.split("-")[0]: json.loads(p.read_text()) for p in (wd / "results/e2e/runs").glob("*/summary.json")
+        p.parent.name.split("-")[0]: json.loads(p.read_text())
+        for p in (wd / "results/store/runs").glob("*/summary.json")
     }
     exact, kernel = summaries["exact"]["metrics"], summaries["kernel_budget"]["metrics"]
     assert exact["store_hits_total"] == 0 and exact["model_evals_total"] == exact["evals_total"] > 0
@@ -162,14 +176,11 @@ def test_through_snakemake_the_exact_reference_runs_first_and_toggling_the_store
     assert list((wd / "results" / "store").rglob("*.npz"))
     model_evals = sum(m["metrics"]["model_evals_total"] for m in summaries.values())
     coalitions = sum(m["metrics"]["evals_total"] for m in summaries.values())
-    index = (wd / "results/e2e/report/index.html").read_text()
+    index = (wd / "results/store/report/index.html").read_text()
     assert f"model evaluations: {model_evals} for the {coalitions} distinct coalitions" in index
     assert model_evals < coalitions
-    base = [SNAKEMAKE, "--profile", "profiles/default", "-n", "--config", "experiment=set.jsonnet"]
-    off = subprocess.run(
-        [*base, "vars={rows: 4, budget: 8}", "store={enabled: false}"], cwd=wd, capture_output=True, text=True
-    )
-    assert off.returncode == 0 and job_counts(off) == {}
+    off = run_snakemake(wd, "-n", config=("experiment=set.jsonnet", "store={enabled: false}"))
+    assert job_counts(off) == {}
 
 
 def test_generations_are_stored_so_another_similarity_reuses_every_one_of_them(tiny_llama_path, tmp_path):

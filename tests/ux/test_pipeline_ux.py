@@ -14,7 +14,6 @@ run once, then checked for what the user could not see before:
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -22,11 +21,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from workflow_runs import copy_workflow as copy_workflow_files
+from workflow_runs import run_snakemake
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 REFERENCE = "a pet animal resting at home"
 TEXTS = [
     "my cat sleeps on the warm sofa",
@@ -51,14 +51,7 @@ WITH_PERMUTATION = ", ss.method('permutation', [16])"
 
 
 def snakemake(workdir: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess:
-    # targets before --config: Snakemake reads whatever follows --config as config values
-    cmd = [SNAKEMAKE, *targets, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"]
-    proc = subprocess.run(
-        cmd, cwd=workdir, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o022)
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
+    return run_snakemake(workdir, *targets, check=check, preexec_fn=lambda: os.umask(0o022))
 
 
 def shapsweep(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -70,11 +63,7 @@ def shapsweep(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def copy_workflow(wd: Path, set_text: str) -> Path:
-    shutil.copy(REPO / "Snakefile", wd)
-    for folder in ("rules", "envs"):
-        shutil.copytree(REPO / folder, wd / folder)
-    shutil.copytree(REPO / "config" / "lib", wd / "lib")
-    shutil.copytree(REPO / "profiles" / "default", wd / "profiles" / "default")
+    copy_workflow_files(wd)
     (wd / "set.jsonnet").write_text(set_text)
     (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     return wd
