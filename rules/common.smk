@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError
+from shapsweep.config.methods import MODEL_METHODS
 from shapsweep.config.overrides import split_snakemake_config
 from shapsweep.config.set_sources import load_experiment_sets
 from shapsweep.data.shards import SHARD_ID_WIDTH
@@ -55,6 +56,7 @@ wildcard_constraints:
     run=r"[^/]+",
     shard=r"\d+",
     data_id=r"[^/]+",
+    explainer=r"[^/]+",
 
 
 def pattern(path_function, *names):
@@ -114,6 +116,8 @@ def store_first(wildcards):
     whether the store is on or off."""
     exp = SETS[wildcards.set]
     ref = exp.references.get(wildcards.run)
+    if exp.runs[wildcards.run]["explain"]["shap"]["method"] in MODEL_METHODS:
+        return []  # integrated gradients and empirical explainers evaluate no coalitions
     if not exp.config["store"]["enabled"] or ref is None or exp.runs[ref]["explain"]["shap"]["method"] != "exact":
         return []
     if exp.runs[ref]["shard_size"] != exp.runs[wildcards.run]["shard_size"]:
@@ -126,6 +130,58 @@ def store_first(wildcards):
         return []
     planned = len(exp.shard_plan(ref).shards)  # shard ids are zero-padded indexes: no per-job list of them
     return [str(layout.shard_file(wildcards.set, ref, s)) for s in wanted if int(s) < planned]
+
+
+def explainer_runs(set_dir):
+    """Explainer id -> the first empirical run using it (several runs may share one trained explainer)."""
+    out = {}
+    for run in SETS[set_dir].runs.values():
+        if "empirical" in run:
+            out.setdefault(run["empirical"]["explainer_id"], run)
+    return out
+
+
+def _explainer_run(wildcards):
+    try:
+        return explainer_runs(wildcards.set)[wildcards.explainer]
+    except KeyError:
+        raise WorkflowError(f"no empirical run of {wildcards.set} trains explainer {wildcards.explainer}") from None
+
+
+def run_explainer(wildcards):
+    """An empirical run's trained explainer folder (rule train_explainer); nothing for other runs."""
+    empirical = run_spec(wildcards).get("empirical")
+    return [] if empirical is None else [str(layout.explainer_dir(wildcards.set, empirical["explainer_id"]))]
+
+
+def explainer_arg(wildcards):
+    folders = run_explainer(wildcards)
+    return f"--explainer {shlex.quote(folders[0])}" if folders else ""
+
+
+def explainer_inputs(wildcards):
+    """What an explainer learns from: every shard of its target run and the target's rows."""
+    run = _explainer_run(wildcards)
+    target = SETS[wildcards.set].runs[run["empirical"]["target_run"]]
+    return {
+        "rows": str(layout.rows_file(wildcards.set, target["data_id"])),
+        "shards": shard_files(wildcards.set, target["run_id"]),
+    }
+
+
+def explainer_options(wildcards):
+    """The training options as JSON: a param, though any change of them is already a new explainer id."""
+    run = _explainer_run(wildcards)
+    options = {k: v for k, v in run["explain"]["shap"]["options"].items() if k != "target"}
+    return json.dumps(options, sort_keys=True)
+
+
+def explainer_target(wildcards):
+    return _explainer_run(wildcards)["empirical"]["target_run"]
+
+
+def _explainer_resource(key):
+    return lambda wildcards: _explainer_run(wildcards)["resources"][key]
 
 
 def run_row_counts(wildcards):
@@ -202,6 +258,10 @@ def run_threads(wildcards):
     return run_spec(wildcards)["resources"]["threads"]
 
 
+def explainer_threads(wildcards):
+    return _explainer_run(wildcards)["resources"]["threads"]
+
+
 # Resources of the GPU rules (explain, explain_block, evaluate), per run. Slurm-only keys appear only
 # when some run of some set sets them.
 explain_resources = {
@@ -209,9 +269,12 @@ explain_resources = {
     "runtime": _run_resource("runtime"),
     "gpu": _run_resource("gpu"),
 }
+# train_explainer: the resources of the empirical run that uses the explainer (a GPU job like explain).
+explainer_resources = {key: _explainer_resource(key) for key in ("mem_mb", "runtime", "gpu")}
 for _key in ("slurm_partition", "slurm_extra"):
     if any(run["resources"][_key] for exp in SETS.values() for run in exp.runs.values()):
         explain_resources[_key] = lambda wildcards, _key=_key: run_spec(wildcards)["resources"][_key] or ""
+        explainer_resources[_key] = lambda wildcards, _key=_key: _explainer_run(wildcards)["resources"][_key] or ""
 
 
 # ---- Shards per job (rules/explain_blocks.smk) ---------------------------------------------------

@@ -6,6 +6,7 @@ rule explain:
     input:
         rows=run_rows_file,
         store_first=store_first,
+        explainer=run_explainer,
     output:
         shard=pattern(layout.shard_file, "{run}", "{shard}"),
     log:
@@ -18,6 +19,7 @@ rule explain:
     params:
         config=pattern(layout.config_json),
         bounds=shard_bounds,
+        explainer=explainer_arg,
     shell:
-        "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
+        "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q} {params.explainer}"
         " --shard {wildcards.shard} {params.bounds} {output.shard:q} --threads {threads} > {log:q} 2>&1"

@@ -25,6 +25,7 @@ for _size in BLOCK_SIZES:
         input:
             rows=block_rows,
             store_first=store_first,
+            explainer=run_explainer,
         output:
             [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in block_suffixes(_size)],
         log:
@@ -40,6 +41,7 @@ for _size in BLOCK_SIZES:
         params:
             config=pattern(layout.config_json),
             shards=block_shard_args,
+            explainer=explainer_arg,
         shell:
-            "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
+            "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q} {params.explainer}"
             " {params.shards} --threads {threads} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import polars as pl
 
+from shapsweep.file_schemas import held_out
 from shapsweep.run_spec import RunSpec
 
 
@@ -72,13 +73,19 @@ def budget_use(ok: pl.DataFrame) -> dict:
 
 
 def summarize(run: RunSpec, shards: pl.DataFrame, faithfulness: pl.DataFrame | None, top_k: int = 3) -> dict:
-    ok = shards.filter(pl.col("status") == "ok")
+    """A run's summary; an empirical run's attribution metrics keep to the rows its explainer never saw."""
+    in_train = shards.filter(pl.col("in_train").fill_null(False))
+    rows_ok = int((shards["status"] == "ok").sum())
+    ok = held_out(shards).filter(pl.col("status") == "ok")
+    if faithfulness is not None and in_train.height:
+        faithfulness = faithfulness.filter(~pl.col("row_id").is_in(in_train["row_id"].implode()))
     status_counts = dict(shards.group_by("status").len().iter_rows()) if shards.height else {}
     skipped = status_counts.get("skipped", 0)
+    gaps = ok["efficiency_gap"].drop_nulls().to_list()  # null where the method has no v(full) (empirical)
     metrics: dict[str, float | int | None] = {
         "rows_total": shards.height,
-        "rows_ok": ok.height,
-        "rows_failed": shards.height - ok.height - skipped,
+        "rows_ok": rows_ok,
+        "rows_failed": shards.height - rows_ok - skipped,
         "rows_skipped": skipped,
         "runtime_total_s": float(shards["runtime_s"].sum()) if shards.height else 0.0,
         "runtime_mean_s": _mean(ok["runtime_s"].to_list()),
@@ -88,9 +95,10 @@ def summarize(run: RunSpec, shards: pl.DataFrame, faithfulness: pl.DataFrame | N
         "evals_total": int(ok["n_evals"].sum()) if ok.height else 0,
         "model_evals_total": int(ok["model_evals"].fill_null(ok["n_evals"]).sum()) if ok.height else 0,
         "store_hits_total": int(ok["store_hits"].fill_null(0).sum()) if ok.height else 0,
+        "rows_in_train": in_train.height,
         "players_mean": _mean(ok["n_players"].to_list()),
-        "efficiency_residual_mean_abs": _mean([abs(v) for v in ok["efficiency_gap"].to_list()]),
-        "efficiency_residual_max_abs": max((abs(v) for v in ok["efficiency_gap"].to_list()), default=None),
+        "efficiency_residual_mean_abs": _mean([abs(v) for v in gaps]),
+        "efficiency_residual_max_abs": max((abs(v) for v in gaps), default=None),
         "abs_mass_entropy_mean": _mean([abs_mass_entropy(v) for v in ok["attribution"].to_list()]),
         f"top{top_k}_share_mean": _mean([top_k_share(v, top_k) for v in ok["attribution"].to_list()]),
     }

@@ -9,13 +9,17 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
-from shapsweep.file_schemas import ROW_ERROR_SCHEMA
+from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 
 
 def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
-    """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference."""
+    """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference.
+
+    An empirical run is scored on its held-out rows only (its explainer learnt the others).
+    """
     joined = (
-        run.filter(pl.col("status") == "ok")
+        held_out(run)
+        .filter(pl.col("status") == "ok")
         .select("row_id", "players", "attribution")
         .join(
             reference.filter(pl.col("status") == "ok").select(

@@ -69,21 +69,16 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     shap, selection = run["explain"]["shap"], run["explain"]["selection"]
     row_id, run_id = str(row["row_id"]), run["run_id"]
     started = time.perf_counter()
+    if shap["method"] == "integrated_gradients":
+        return gradient_row(model, row, run)
     try:
         game = model.game(row)
     except RowError as exc:
         return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     n = game.n_players
-    low, high = selection.get("min_players"), selection.get("max_players")
-    if (low is not None and n < low) or (high is not None and n > high):
-        return _failed(
-            row_id,
-            run_id,
-            "skipped",
-            f"{n} players is outside selection.min_players/max_players [{low}, {high}]",
-            time.perf_counter() - started,
-            game.players,
-        )
+    skip = outside_selection(n, selection)
+    if skip is not None:
+        return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
     # only for a row that is explained: a skipped one reads nothing
     key = generations = None
     if store is not None:
@@ -143,6 +138,63 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     }
 
 
+def outside_selection(n: int, selection: dict) -> str | None:
+    """Why a row with `n` players is skipped by selection.min_players/max_players (None: it is explained)."""
+    low, high = selection.get("min_players"), selection.get("max_players")
+    if (low is not None and n < low) or (high is not None and n > high):
+        return f"{n} players is outside selection.min_players/max_players [{low}, {high}]"
+    return None
+
+
+def gradient_row(model, row: dict, run: RunSpec) -> dict:
+    """One shard row explained by integrated gradients (Sundararajan et al. 2017) instead of a game.
+
+    `n_evals` and `model_evals` count the interpolation points the model ran forward and backward on;
+    `v_empty` is the value at the baseline, so `efficiency_gap` is IG's completeness residual.
+    """
+    from shapsweep.estimators import normalize
+    from shapsweep.models import RowError
+    from shapsweep.models.integrated_gradients import integrated_gradients
+
+    shap, selection = run["explain"]["shap"], run["explain"]["selection"]
+    row_id, run_id = str(row["row_id"]), run["run_id"]
+    started = time.perf_counter()
+    options = shap["options"]
+    try:
+        exp = integrated_gradients(
+            model, row, steps=options["steps"], baseline=options["baseline"], batch_size=shap["batch_size"]
+        )
+    except RowError as exc:
+        return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
+    except ValueError as exc:
+        return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started)
+    values = np.asarray(exp.values, dtype=np.float64)
+    skip = outside_selection(len(values), selection)
+    if skip is not None:
+        return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(exp.players))
+    return {
+        "row_id": row_id,
+        "run_id": run_id,
+        "players": list(exp.players),
+        "player_spans": _spans(exp.spans),
+        "attribution": values.tolist(),
+        "attribution_normalized": np.asarray(normalize(values, shap["normalizer"]), dtype=np.float64).tolist(),
+        "estimator_details": json.dumps(exp.details, sort_keys=True, default=str),
+        "v_empty": float(exp.v_baseline),
+        "v_full": float(exp.v_full),
+        "n_players": len(values),
+        "n_evals": int(exp.steps),
+        "model_evals": int(exp.steps),
+        "store_hits": 0,
+        "forward_passes": int(exp.forward_passes),
+        "efficiency_gap": float(exp.completeness_gap),
+        "runtime_s": time.perf_counter() - started,
+        "response": exp.response,
+        "status": "ok",
+        "error": None,
+    }
+
+
 def progress_line(shard_id: str, index: int, total: int, rec: dict, elapsed: float) -> str:
     """One plain log line per row: where the shard is, what the row cost, when the shard should end."""
     eta = elapsed / (index + 1) * (total - index - 1)
@@ -173,8 +225,12 @@ def explain_shards(
     log=sys.stderr,
     job_facts: dict | None = None,
     store: EvaluationStore | None = None,
+    explainer_dir: str | Path | None = None,
 ) -> None:
     """Explain each shard's rows and write its file as soon as it is done (model loaded once).
+
+    An empirical run (`shap.method: empirical`) loads the explainer in `explainer_dir` instead of the model
+    and predicts each shard's rows in batches.
 
     Each shard file carries its provenance (`job_facts` from `shapsweep.provenance.job_facts`, the
     device and dtype used, its times and row outcomes) in its Parquet metadata.
@@ -182,21 +238,16 @@ def explain_shards(
     import torch
 
     from shapsweep import provenance
-    from shapsweep.models import load_model
 
     if threads:
         torch.set_num_threads(threads)
     rows = pl.read_parquet(rows_path)
-    ex = run["explain"]
     started = time.perf_counter()
-    try:
-        model = load_model(ex["model"], ex["features"], ex["value"])
-    except ValueError as exc:  # a bad model/features/value field: every row would fail the same way
-        raise ConfigError(f"experiments[{run['variant_index']}] ({run['slug']}).{exc}") from None
+    explain_part, computes_with = _row_explainer(run, store, explainer_dir)
     load_s = time.perf_counter() - started
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
     facts = job_facts if job_facts is not None else provenance.job_facts()
-    facts = {**facts, **provenance.model_device_and_dtype(model), "model_load_s": load_s}
+    facts = {**facts, **provenance.model_device_and_dtype(computes_with), "model_load_s": load_s}
     for job in jobs:
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
@@ -204,8 +255,7 @@ def explain_shards(
         shard_clock = time.perf_counter()
         progress = layout.progress_file(job.out)
         bar = _terminal_bar(log, part.height, job.shard_id)
-        for i, row in enumerate(part.iter_rows(named=True)):
-            rec = explain_row(model, row, run, store)
+        for i, rec in enumerate(explain_part(part.iter_rows(named=True))):
             records.append(rec)
             elapsed = time.perf_counter() - shard_clock
             if bar is None:
@@ -220,6 +270,26 @@ def explain_shards(
         write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
         progress.unlink(missing_ok=True)
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
+
+
+def _row_explainer(run: RunSpec, store: EvaluationStore | None, explainer_dir: str | Path | None):
+    """(rows -> shard records, the object whose device and dtype the provenance records) for this run."""
+    ex = run["explain"]
+    if ex["shap"]["method"] == "empirical":
+        from shapsweep.empirical.explain_rows import EmpiricalRows
+
+        if explainer_dir is None:
+            raise ConfigError(f"run {run['run_id']} is empirical: its explainer folder is needed (--explainer)")
+        explainer = EmpiricalRows(run, explainer_dir)
+        return (lambda rows: iter(explainer.explain(list(rows)))), explainer.explainer
+
+    from shapsweep.models import load_model
+
+    try:
+        model = load_model(ex["model"], ex["features"], ex["value"])
+    except ValueError as exc:  # a bad model/features/value field: every row would fail the same way
+        raise ConfigError(f"experiments[{run['variant_index']}] ({run['slug']}).{exc}") from None
+    return (lambda rows: (explain_row(model, row, run, store) for row in rows)), model
 
 
 def _terminal_bar(log, total: int, shard_id: str):

@@ -35,6 +35,8 @@ SHARD_SCHEMA = {
     "efficiency_gap": pl.Float64,
     "runtime_s": pl.Float64,
     "response": pl.Utf8,
+    # empirical runs: the row was one of the explainer's training rows (metrics keep to the others); else null
+    "in_train": pl.Boolean,
     "status": pl.Utf8,
     "error": pl.Utf8,
 }
@@ -88,6 +90,11 @@ def read_files(paths: list[str | Path], schema: dict) -> pl.DataFrame:
 def read_shards(paths: list[str | Path]) -> pl.DataFrame:
     """All rows of these shard files, in SHARD_SCHEMA."""
     return read_files(paths, SHARD_SCHEMA)
+
+
+def held_out(shards: pl.DataFrame) -> pl.DataFrame:
+    """The rows an attribution metric may use: all of them, but an empirical run's training rows."""
+    return shards.filter(~pl.col("in_train").fill_null(False))
 
 
 def read_faithfulness(paths: list[str | Path]) -> pl.DataFrame:

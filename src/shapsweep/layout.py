@@ -45,6 +45,11 @@ def progress_file(shard_file: str | Path) -> Path:
     return shard_file.with_name(f".{shard_file.stem}.progress.json")
 
 
+def explainer_dir(set_dir: str | Path, explainer_id: str) -> Path:
+    """An empirical explainer trained on a run's attributions (save_pretrained folder, log, metrics)."""
+    return Path(set_dir) / "explainers" / explainer_id
+
+
 def summary_file(set_dir: str | Path, run_id: str) -> Path:
     return run_dir(set_dir, run_id) / "summary.json"
 

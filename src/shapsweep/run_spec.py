@@ -6,7 +6,7 @@ reader and a type checker know every key. A leaf module: the stages below the co
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class ExplainSpec(TypedDict):
@@ -18,6 +18,14 @@ class ExplainSpec(TypedDict):
     shap: dict[str, Any]
     dataset: dict[str, Any]
     selection: dict[str, Any]
+
+
+class EmpiricalSpec(TypedDict):
+    """Where an empirical run's explainer comes from: its target run and the explainer trained on it."""
+
+    target_run: str  # run id whose attributions the explainer learns (also in `hashed`)
+    target_data_id: str  # the rows it was trained on; rows of other data are never `in_train`
+    explainer_id: str  # <set>/explainers/<explainer_id>/ (layout.explainer_dir)
 
 
 class RunSpec(TypedDict):
@@ -33,3 +41,4 @@ class RunSpec(TypedDict):
     shard_size: int
     explain: ExplainSpec
     resources: dict[str, Any]
+    empirical: NotRequired[EmpiricalSpec]  # only for shap.method 'empirical' (config/methods.py)

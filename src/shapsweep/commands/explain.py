@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("ID", "START", "END", "OUT"),
         help="a shard: its id, row range [START, END) in rows.parquet and output file; repeatable",
     )
+    parser.add_argument("--explainer", default=None, help="an empirical run's trained explainer folder")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
@@ -39,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         facts = job_facts(exp.config, args.config)
         store = EvaluationStore(layout.store_dir(exp.config)) if exp.config["store"]["enabled"] else None
-        explain_shards(spec, args.rows, jobs, threads=args.threads, job_facts=facts, store=store)
+        explain_shards(
+            spec, args.rows, jobs, threads=args.threads, job_facts=facts, store=store, explainer_dir=args.explainer
+        )
     except ConfigError as exc:
         return fail(exc)
     return 0

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from shapsweep.config.methods import MODEL_METHODS
 from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELDS
 from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, METHODS, NORMALIZERS
 from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, enum, nullable, object_schema
 from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
 
 SHAP_FIELDS = (
-    Field("method", enum(METHODS), DEFAULT_METHOD, "the estimator (docs/estimators.md)"),
+    Field(
+        "method",
+        enum((*METHODS, *MODEL_METHODS)),
+        DEFAULT_METHOD,
+        "the estimator (docs/estimators.md), or integrated_gradients / empirical (docs/empirical.md)",
+    ),
     Field("budget", nullable("integer", minimum=1), None, "distinct coalitions per row, empty and full included"),
     Field("num_samples", nullable("integer", minimum=1), None, "MLLM-SHAP's knob: sampled masks (budget - 1)"),
     Field(

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from shapsweep.config.methods import resolve_targets
 from shapsweep.config.render import render
 from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
@@ -128,12 +129,22 @@ def _check_local_columns(dataset: dict) -> None:
 
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
+    from shapsweep.config import methods
     from shapsweep.estimators import BUDGET_KNOBS, METHODS
 
     shap = run["shap"]
     method = shap["method"]
+    if method in methods.MODEL_METHODS:
+        if shap.get("target_stderr") is not None:
+            raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
+        if method == methods.INTEGRATED_GRADIENTS:
+            methods.check_integrated_gradients(run, label)
+        else:
+            methods.check_empirical(run, label)
+        return
     if method not in METHODS:
-        raise ConfigError(f"{label}.shap.method: unknown method {method!r} (known: {', '.join(sorted(METHODS))})")
+        known = ", ".join(sorted([*METHODS, *methods.MODEL_METHODS]))
+        raise ConfigError(f"{label}.shap.method: unknown method {method!r} (known: {known})")
     unknown = sorted(set(shap["options"]) - set(METHODS[method].options))
     if unknown:
         raise ConfigError(
@@ -246,6 +257,7 @@ def from_config(raw: dict, source: str = "config") -> ExperimentSet:
                 continue
             runs[spec["run_id"]] = spec
             by_hash[spec["hash"]] = (spec["run_id"], here)
+    runs = resolve_targets(runs, lambda run: point_label(run["variant_index"], run["variant"], run["params"]))
     return ExperimentSet(cfg, runs, duplicates)
 
 

@@ -33,6 +33,32 @@ def row_text(row: dict) -> str:
     return text
 
 
+def row_players(text: str, features: dict, *, spans=None, token_offsets=None) -> list[Player]:
+    """The players of a row's text under the `features` block, with the RowErrors every connector raises:
+    `missing_column` (spans players without spans), `bad_spans`, `empty_input`, `too_many_players`."""
+    if features["granularity"] == "spans" and spans is None:
+        raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")
+    try:
+        players = split_players(
+            text,
+            features["granularity"],
+            token_offsets=token_offsets,
+            spans=spans,
+            exclude_punctuation=features["exclude_punctuation"],
+        )
+    except ValueError as error:
+        raise RowError("bad_spans", str(error)) from error
+    if not players:
+        raise RowError("empty_input", "the text has no players at this granularity (all punctuation or whitespace?)")
+    if len(players) > features["max_players"]:
+        raise RowError(
+            "too_many_players",
+            f"{len(players)} players exceed features.max_players = {features['max_players']}; "
+            "raise it or use a coarser features.granularity",
+        )
+    return players
+
+
 def tokenize_row(
     tokenizer,
     text: str,
@@ -78,25 +104,6 @@ def tokenize_row(
             for (s, e), sp in zip(offsets, special)
             if not sp and s < text_end and e > text_start
         ]
-    if features["granularity"] == "spans" and spans is None:
-        raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")
-    try:
-        players = split_players(
-            text,
-            features["granularity"],
-            token_offsets=token_offsets,
-            spans=spans,
-            exclude_punctuation=features["exclude_punctuation"],
-        )
-    except ValueError as error:
-        raise RowError("bad_spans", str(error)) from error
-    if not players:
-        raise RowError("empty_input", "the text has no players at this granularity (all punctuation or whitespace?)")
-    if len(players) > features["max_players"]:
-        raise RowError(
-            "too_many_players",
-            f"{len(players)} players exceed features.max_players = {features['max_players']}; "
-            "raise it or use a coarser features.granularity",
-        )
+    players = row_players(text, features, spans=spans, token_offsets=token_offsets)
     owners = assign_tokens(players, offsets, text_start, len(text), special_mask=special)
     return TokenizedRow(ids, owners, players)
