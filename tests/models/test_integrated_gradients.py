@@ -115,6 +115,22 @@ def test_llama_logprob_full_value_response_and_refusals(llama):
     assert error.value.kind == "empty_input"
 
 
+def test_gpt2_reference_response_mean_logprob(tiny_gpt2_path):
+    # No chat template: the prompt is BOS + text, BOS prepended by the connector; position embeddings learned.
+    model = load_model(
+        {"connector": "hf_causal_lm", "path_or_id": tiny_gpt2_path, "device": "cpu"},
+        None,
+        {"kind": "logprob", "response": "reference", "reduce": "mean"},
+    )
+    row = {"text": "What is the capital of France?", "reference": "Paris is the capital of France."}
+    game = model.game(row)
+    exp = integrated_gradients(model, row, steps=32, baseline="zero")
+    assert exp.response == game.response == row["reference"]
+    assert exp.v_full == pytest.approx(full_value(game), abs=1e-4)
+    assert abs(exp.completeness_gap) < 1e-5  # float32 rounding of a logprob near -6 (random GPT-2 barely reads it)
+    assert exp.token_owners[0] == -1 and exp.token_values[0] == 0.0  # the prepended BOS
+
+
 def test_generative_value_is_refused_by_the_explainer(tiny_llama_path):
     model = load_model(
         {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "device": "cpu", "max_new_tokens": 2},
