@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[models]'
 	touch $(STAMP)
 
-# Test and benchmark tools (shap, captum, playwright, pytest) on top of the runtime.
+# Test and benchmark tools (shap, shapiq, playwright, pytest) on top of the runtime.
 test-deps: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)

@@ -5,6 +5,8 @@ takes. Weights are seeded, so a folder built twice holds the same model. Tokeniz
 here on a small corpus with the `tokenizers` library: byte-level BPE for the causal LMs (any text
 tokenizes, words split into sub-word pieces), WordPiece with [CLS]/[SEP]/[MASK] for the BERT
 classifier. The Llama tokenizer carries a chat template; the GPT-2 one has none.
+The WordPiece trainer's vocabulary can differ between processes; byte-level BPE's does not, so the
+RoBERTa classifier is the one to use where a test needs the same numbers in every run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForSequenceClassification,
 )
 
 CORPUS = [
@@ -162,3 +166,44 @@ def build_tiny_bert_classifier(folder, *, num_labels: int = 3, seed: int = 0) ->
     )
     torch.manual_seed(seed)
     return _save(BertForSequenceClassification(config).eval(), tokenizer, folder)
+
+
+def build_tiny_roberta_classifier(
+    folder, *, num_labels: int = 3, seed: int = 0, initializer_range: float = 0.02
+) -> str:
+    """A RoBERTa sequence classifier with random weights and a byte-level BPE tokenizer (`<s> text </s>`,
+    `<mask>`), labels as the BERT one's. A larger `initializer_range` than 0.02 gives a classifier whose
+    output moves visibly with its input."""
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    backend = _byte_level_bpe(specials)
+    backend.post_processor = processors.RobertaProcessing(
+        ("</s>", backend.token_to_id("</s>")), ("<s>", backend.token_to_id("<s>")), add_prefix_space=False
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
+    labels = ["negative", "neutral", "positive"][:num_labels]
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=258,  # RoBERTa's positions start after the pad id
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=initializer_range,
+    )
+    torch.manual_seed(seed)
+    return _save(RobertaForSequenceClassification(config).eval(), tokenizer, folder)

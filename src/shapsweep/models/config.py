@@ -282,6 +282,44 @@ def resolve_configs(
     return model, features, value
 
 
+# What integrated gradients can differentiate: connector -> value kinds whose value is a smooth function
+# of the input's word embeddings (every other kind goes through greedy decoding or TF-IDF).
+DIFFERENTIABLE_KINDS = {
+    "sentence_embedder": ("similarity", "contrast"),
+    "hf_classifier": ("probability", "logit", "log_odds"),
+    "hf_causal_lm": ("logprob",),
+}
+_DIFFERENTIABLE = "sentence_embedder similarity/contrast, hf_classifier (text), or hf_causal_lm logprob"
+
+
+def check_differentiable(model_cfg: dict | None, features_cfg: dict | None, value_cfg: dict | None) -> None:
+    """Raise a ValueError naming the field when integrated gradients cannot explain these blocks.
+
+    IG (`shap.method: integrated_gradients`) interpolates the word embeddings of a text input and needs
+    the value to be differentiable in them; media players, the multimodal connector (its processor
+    builds the inputs) and values computed from greedy generations are refused. Blocks may be given
+    before or after `resolve_configs` (missing fields take their defaults).
+    """
+    connector = (model_cfg or {}).get("connector", MODEL_DEFAULTS["connector"])
+    if connector not in DIFFERENTIABLE_KINDS:
+        raise ValueError(
+            f"model.connector: {connector!r} is not supported by integrated_gradients (its processor builds the "
+            f"model inputs, so there are no word embeddings to interpolate); it needs {_DIFFERENTIABLE}"
+        )
+    modalities = modalities_of(features_cfg or {})
+    if modalities != ["text"]:
+        raise ValueError(
+            f"features.modalities: {modalities!r}: integrated_gradients explains text players only (it interpolates "
+            "token embeddings); use modalities ['text'] or a Shapley method for image and audio players"
+        )
+    kind = (value_cfg or {}).get("kind", next(iter(VALUE_KINDS[connector])))
+    if kind not in DIFFERENTIABLE_KINDS[connector]:
+        why = " (greedy decoding)" if kind == "generate_similarity" else ""
+        raise ValueError(
+            f"value.kind: {kind!r} is not differentiable{why}; integrated_gradients needs {_DIFFERENTIABLE}"
+        )
+
+
 def value_field_names() -> list[str]:
     """Every value field of every kind (the schema's `value` block accepts exactly these, plus `kind`)."""
     return list(dict.fromkeys(f.name for kinds in VALUE_KINDS.values() for fields in kinds.values() for f in fields))
@@ -294,6 +332,7 @@ __all__ = [
     "FEATURES_FIELDS",
     "MODEL_FIELDS",
     "VALUE_KINDS",
+    "check_differentiable",
     "modalities_of",
     "resolve_configs",
 ]

@@ -310,7 +310,7 @@ class HFCausalLM:
 
     def _cached_game(self, tokenized, evaluate, usage: Usage, response_text: str) -> CachedGame:
         players = tokenized.players
-        return CachedGame(
+        game = CachedGame(
             [p.text for p in players],
             [(p.start, p.end) for p in players],
             evaluate,
@@ -318,6 +318,8 @@ class HFCausalLM:
             usage,
             response=response_text,
         )
+        game.tokenized = tokenized  # the full prompt's tokens and owners (integrated gradients differentiates them)
+        return game
 
     def _texts(self, responses: list[list[int]]) -> list[str]:
         return [self.tokenizer.decode(r, skip_special_tokens=True) for r in responses]

@@ -122,5 +122,7 @@ class HFClassifier:
 
         game = CachedGame(parts.players, parts.spans, evaluate, self.runner, usage, regions=parts.regions)
         game.target_class = target
+        if self.modality == "text":  # the full input's tokens and owners (integrated gradients differentiates them)
+            game.tokenized = parts.parts[0].tokenized
         game.prime(full, class_value(full_logits, target, kind)[0])
         return game

@@ -113,6 +113,8 @@ class SentenceEmbedder:
 
         players = tokenized.players
         game = CachedGame([p.text for p in players], [(p.start, p.end) for p in players], evaluate, self.runner, usage)
+        game.tokenized = tokenized  # the full input's tokens and owners (integrated gradients differentiates them)
+        game.target_embedding = None if value["kind"] == "contrast" else target
         if value["kind"] == "similarity" and value["target"] == "full":
             # The full input's embedding is the target: v(full) is its similarity to itself.
             game.prime(full, vector_similarity(target[None, :], target, similarity)[0])

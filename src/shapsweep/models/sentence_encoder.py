@@ -185,8 +185,18 @@ class NativeSentenceEncoder:
         input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         with torch.inference_mode():
             tokens = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            pooled = pool(tokens, attention_mask, self.modes)
-            return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
+            return self._sentence_embedding(tokens, attention_mask)
+
+    def embed_differentiable(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`embed` from word embeddings (b, t, d) instead of token ids, keeping the autograd graph: what
+        integrated gradients differentiates (position embeddings are still added inside the model)."""
+        attention_mask = attention_mask.to(self.device)
+        tokens = self.model(inputs_embeds=inputs_embeds.to(self.device), attention_mask=attention_mask)
+        return self._sentence_embedding(tokens.last_hidden_state, attention_mask)
+
+    def _sentence_embedding(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        pooled = pool(tokens, attention_mask, self.modes)
+        return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """float64 (len, d) embeddings of texts, as `SentenceTransformer.encode` (length-sorted batches)."""

@@ -13,6 +13,11 @@ def class_value(logits: torch.Tensor, target: int, kind: str) -> np.ndarray:
 
     log_odds = log p / (1 − p) = logit_t − logsumexp(other logits): stable even when p is near 1.
     """
+    return class_value_tensor(logits, target, kind).cpu().numpy()
+
+
+def class_value_tensor(logits: torch.Tensor, target: int, kind: str) -> torch.Tensor:
+    """`class_value` as a float64 tensor that keeps the autograd graph (integrated gradients)."""
     logits = logits.double()
     if kind == "logit":
         values = logits[:, target]
@@ -23,4 +28,4 @@ def class_value(logits: torch.Tensor, target: int, kind: str) -> np.ndarray:
         values = logits[:, target] - torch.logsumexp(others, dim=1)
     else:
         raise ValueError(f"value.kind: {kind!r} is not one of {', '.join(CLASSIFIER_KINDS)}")
-    return values.cpu().numpy()
+    return values

@@ -12,7 +12,12 @@ def response_logprob(logits: torch.Tensor, response_ids: torch.Tensor, reduce: s
     `logits` (b, R, V) are the model's outputs at the R positions that predict the R response
     tokens `response_ids` (R,). Computed in float32 at least, returned as float64.
     """
+    return response_logprob_tensor(logits, response_ids, reduce).cpu().numpy()
+
+
+def response_logprob_tensor(logits: torch.Tensor, response_ids: torch.Tensor, reduce: str) -> torch.Tensor:
+    """`response_logprob` as a float64 tensor that keeps the autograd graph (integrated gradients)."""
     logprobs = torch.log_softmax(logits.float(), dim=-1)
     picked = logprobs.gather(-1, response_ids.view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(-1)
     totals = picked.sum(dim=1) if reduce == "sum" else picked.mean(dim=1)
-    return totals.double().cpu().numpy()
+    return totals.double()

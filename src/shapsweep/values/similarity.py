@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 VECTOR_SIMILARITIES = ("cosine", "euclidean")
 
@@ -20,6 +21,19 @@ def vector_similarity(vectors: np.ndarray, target: np.ndarray, kind: str) -> np.
         return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
     if kind == "euclidean":
         return 1.0 / (1.0 + np.linalg.norm(vectors - target[None, :], axis=1))
+    raise ValueError(f"value.similarity: {kind!r} is not one of {', '.join(VECTOR_SIMILARITIES)}")
+
+
+def tensor_similarity(vectors: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """`vector_similarity` on tensors, float64, keeping the autograd graph (integrated gradients)."""
+    vectors, target = vectors.double(), target.double().to(vectors.device)
+    if kind == "cosine":
+        norms = torch.linalg.vector_norm(vectors, dim=1) * torch.linalg.vector_norm(target)
+        nonzero = norms > 0
+        # Divide by 1 where the norm is 0, so the zero vector's gradient stays finite (its value is 0).
+        return torch.where(nonzero, (vectors @ target) / torch.where(nonzero, norms, 1.0), 0.0)
+    if kind == "euclidean":
+        return 1.0 / (1.0 + torch.linalg.vector_norm(vectors - target[None, :], dim=1))
     raise ValueError(f"value.similarity: {kind!r} is not one of {', '.join(VECTOR_SIMILARITIES)}")
 
 
