@@ -1,0 +1,45 @@
+"""Fixtures of the empirical-explainer tests: a synthetic target run and a tiny BERT encoder to fine-tune."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic import synthetic_rows, write_target_run  # noqa: E402
+
+# Fast settings for the tiny random encoder (its head must move far from a random start in a few epochs).
+TINY_TRAINING = {"epochs": 6, "learning_rate": 3e-3, "batch_size": 16, "patience": 3, "max_length": 32, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """A tiny random-weight BERT (the classifier of tests/tiny_models.py; AutoModel loads its encoder)."""
+    from tiny_models import build_tiny_bert_classifier
+
+    return build_tiny_bert_classifier(tmp_path_factory.mktemp("tiny_bert_encoder"))
+
+
+@pytest.fixture(scope="session")
+def target_run(tmp_path_factory) -> dict:
+    """120 synthetic rows in two shard files (row 3 failed in the target run) and their rows.parquet."""
+    rows = synthetic_rows(120)
+    return {**write_target_run(tmp_path_factory.mktemp("target_run"), rows, failed=(3,)), "rows_list": rows}
+
+
+@pytest.fixture(scope="session")
+def training_data(target_run):
+    from shapsweep.empirical.training import TrainingData
+
+    return TrainingData.from_files(target_run["shards"], target_run["rows"], scale="raw")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, training_data, tiny_encoder) -> dict:
+    """One tiny explainer trained on the synthetic run (shared by the tests that only read it)."""
+    from shapsweep.empirical.training import train_explainer
+
+    out = tmp_path_factory.mktemp("trained") / "explainer"
+    metrics = train_explainer(training_data, out, encoder=tiny_encoder, device="cpu", log=sys.stdout, **TINY_TRAINING)
+    return {"out": out, "metrics": metrics}
