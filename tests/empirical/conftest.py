@@ -1,16 +1,9 @@
 """Fixtures of the empirical-explainer tests: a synthetic target run and a tiny BERT encoder to fine-tune."""
 
 import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from synthetic import synthetic_rows, write_target_run  # noqa: E402
-
-# Fast settings for the tiny random encoder (its head must move far from a random start in a few epochs).
-TINY_TRAINING = {"epochs": 6, "learning_rate": 3e-3, "batch_size": 16, "patience": 3, "max_length": 32, "seed": 0}
+from synthetic_target import TINY_TRAINING, synthetic_rows, write_target_run
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,13 @@ def test_roles_are_the_same_in_another_process():
         "print(','.join(split_role(f'imdb-{i:05d}') for i in range(200)))"
     )
     # A fresh interpreter has another PYTHONHASHSEED: the role must not depend on Python's hash().
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "PYTHONHASHSEED": "12345"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "PYTHONHASHSEED": "12345"},
+    )
     assert out.stdout.strip().split(",") == here
 
 

@@ -2,7 +2,7 @@
 
 import polars as pl
 import pytest
-from synthetic import synthetic_rows, write_target_run
+from synthetic_target import synthetic_rows, write_target_run
 
 from shapsweep.empirical.training import TrainingData
 
@@ -35,7 +35,9 @@ def test_a_media_row_is_refused_naming_the_target(tmp_path):
 
 def test_a_row_without_spans_is_refused(tmp_path):
     files = write_target_run(tmp_path, synthetic_rows(6))
-    frame = pl.read_parquet(files["shards"][0]).with_columns(pl.lit(None, pl.List(pl.List(pl.Int64))).alias("player_spans"))
+    frame = pl.read_parquet(files["shards"][0]).with_columns(
+        pl.lit(None, pl.List(pl.List(pl.Int64))).alias("player_spans")
+    )
     frame.write_parquet(files["shards"][0])
     with pytest.raises(ValueError, match=r"shap\.options\.target: .*without text spans.*text players only"):
         TrainingData.from_files(files["shards"], files["rows"])

@@ -14,12 +14,51 @@ import polars as pl
 
 from shapsweep.file_schemas import SHARD_SCHEMA
 
-LEXICON = (
-    "quick brown fox jumps over lazy dog cat sat mat looked bird window loved film wonderful actors great "
-    "movie terrible plot sense capital france paris weather sunny light breeze west read book evening wrote "
-    "short review models explained masking inputs"
-).split()
+LEXICON = [
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "cat",
+    "sat",
+    "mat",
+    "looked",
+    "bird",
+    "window",
+    "loved",
+    "film",
+    "wonderful",
+    "actors",
+    "great",
+    "movie",
+    "terrible",
+    "plot",
+    "sense",
+    "capital",
+    "france",
+    "paris",
+    "weather",
+    "sunny",
+    "light",
+    "breeze",
+    "west",
+    "read",
+    "book",
+    "evening",
+    "wrote",
+    "short",
+    "review",
+    "models",
+    "explained",
+    "masking",
+    "inputs",
+]
 RUN_ID = "target-run-abc123"
+# Fast settings for the tiny random encoder (its head must move far from a random start in a few epochs).
+TINY_TRAINING = {"epochs": 6, "learning_rate": 3e-3, "batch_size": 16, "patience": 3, "max_length": 32, "seed": 0}
 
 
 def word_values(seed: int = 0) -> dict[str, float]:
@@ -62,7 +101,9 @@ def write_target_run(folder: Path, rows: list[dict], n_shards: int = 2, failed: 
             {
                 "row_id": row["row_id"],
                 "run_id": RUN_ID,
-                "players": [row["text"][s[0] : s[1]] if s else "patch(0,0)" for s in row["player_spans"]] if ok else None,
+                "players": [row["text"][s[0] : s[1]] if s else "patch(0,0)" for s in row["player_spans"]]
+                if ok
+                else None,
                 "player_spans": row["player_spans"] if ok else None,
                 "player_regions": row.get("player_regions"),
                 "attribution": row["attribution"] if ok else None,
