@@ -6,6 +6,17 @@ import pytest
 from synthetic_target import TINY_TRAINING, synthetic_rows, write_target_run
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These models are small: one thread is as fast, and two threads on a busy 2-core machine are ~10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> str:
     """A tiny random-weight BERT (the classifier of tests/tiny_models.py; AutoModel loads its encoder)."""

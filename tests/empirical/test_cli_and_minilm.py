@@ -15,7 +15,7 @@ from shapsweep.empirical.explainer import EmpiricalExplainer
 def _args(run, out, options, *more):
     shards = [str(p) for p in run["shards"]]
     return ["train-explainer", "--rows", str(run["rows"]), "--shards", *shards, "--options", json.dumps(options),
-            "--out", str(out), "--threads", "2", *more]  # fmt: skip
+            "--out", str(out), "--threads", "1", *more]  # fmt: skip
 
 
 def test_the_command_trains_and_prints_epochs_and_metrics(tmp_path, target_run, tiny_encoder, capsys):

@@ -2,7 +2,6 @@
 
 import io
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -122,5 +121,11 @@ def test_players_past_max_length_are_predicted_zero(trained):
         explainer.predict([text], [[None]])
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-q"]))
+def test_an_encoder_without_padding_token_pads_with_its_eos(tmp_path, training_data, tiny_gpt2_path):
+    # A GPT-2 tokenizer has no pad token and byte-level offsets: batching and pooling must still work.
+    out = tmp_path / "gpt2_explainer"
+    train_explainer(training_data, out, encoder=tiny_gpt2_path, device="cpu", log=io.StringIO(), epochs=1)
+    explainer, values = _predict(out, training_data.held_out[:20])
+    assert explainer.tokenizer.pad_token == "<|endoftext|>"
+    assert explainer.players_without_tokens == 0
+    assert [len(v) for v in values] == [len(e.spans) for e in training_data.held_out[:20]]

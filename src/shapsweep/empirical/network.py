@@ -95,10 +95,23 @@ def pool_players(token_predictions: torch.Tensor, pools: list[torch.Tensor]) -> 
     return [pool @ token_predictions[i] for i, pool in enumerate(pools)]
 
 
-def require_fast_tokenizer(tokenizer, encoder: str) -> None:
-    """Pooling needs character offsets, which only fast (Rust) tokenizers give."""
+def prepare_tokenizer(tokenizer, encoder: str):
+    """`tokenizer`, checked for what pooling and batching need: character offsets and a padding token.
+
+    Offsets come only from fast (Rust) tokenizers. An encoder without a padding token (GPT-2 style) pads
+    with its end-of-sequence token: padded positions are masked and never pooled, so which token does not
+    matter; the saved tokenizer keeps that choice.
+    """
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
             f"shap.options.encoder: {encoder!r} has no fast tokenizer (tokenizer.json), so its tokens' character "
             "offsets are unknown; choose an encoder that ships a fast tokenizer"
         )
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(
+                f"shap.options.encoder: {encoder!r}'s tokenizer has neither a padding nor an end-of-sequence token "
+                "to pad batches with; choose another encoder"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

@@ -25,7 +25,7 @@ import torch
 
 from shapsweep.atomic_outputs import atomic_dir
 from shapsweep.empirical.explainer import INFO_FILE, EmpiricalExplainer
-from shapsweep.empirical.network import HEAD_FILE, TokenRegressor, encode_batch, pool_players, require_fast_tokenizer
+from shapsweep.empirical.network import HEAD_FILE, TokenRegressor, encode_batch, pool_players, prepare_tokenizer
 from shapsweep.empirical.options import DEFAULT_ENCODER, validate_training_options
 from shapsweep.empirical.training_data import SCALE_COLUMNS, Example, TrainingData
 
@@ -204,8 +204,7 @@ def train_explainer(
         "shapsweep_version": __version__,
     }
     with atomic_dir(out_dir) as folder, _seeded_and_deterministic(options["seed"], torch_device):
-        tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-        require_fast_tokenizer(tokenizer, encoder or DEFAULT_ENCODER)
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(encoder_path), encoder or DEFAULT_ENCODER)
         network = TokenRegressor(AutoModel.from_pretrained(encoder_path, dtype=torch.float32)).to(torch_device)
         info["encoder"]["model_type"] = network.encoder.config.model_type
         explainer = EmpiricalExplainer(network, tokenizer, info, torch_device)
