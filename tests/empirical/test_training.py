@@ -129,3 +129,13 @@ def test_an_encoder_without_padding_token_pads_with_its_eos(tmp_path, training_d
     assert explainer.tokenizer.pad_token == "<|endoftext|>"
     assert explainer.players_without_tokens == 0
     assert [len(v) for v in values] == [len(e.spans) for e in training_data.held_out[:20]]
+
+
+def test_without_validation_rows_the_last_epoch_is_kept(tmp_path, target_run, tiny_encoder):
+    from shapsweep.empirical.training import TrainingData
+
+    data = TrainingData.from_files(target_run["shards"], target_run["rows"], validation_fraction=0.0)
+    assert data.validation == [] and len(data.train) == 91
+    metrics = train_explainer(data, tmp_path / "x", encoder=tiny_encoder, device="cpu", log=io.StringIO(), epochs=2)
+    assert metrics["best_epoch"] == metrics["epochs_run"] == 2
+    assert metrics["val_loss"] is None and metrics["held_out_spearman_mean"] is not None

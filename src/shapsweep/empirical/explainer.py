@@ -4,6 +4,10 @@ The folder is what `training.train_explainer` writes: the fine-tuned encoder and
 (`save_pretrained`), the head's weights (`head.safetensors`) and `explainer.json` (options, target scale,
 pooling, target run). `predict` costs one batched encoder call per `batch_size` rows, whatever the number
 of players, which is the point of an empirical explainer (Schwarzenberg et al., 2021).
+
+The same rows in the same order and batch size give bitwise the same values. A row batched with other
+rows can differ from the same row alone in the last float32 bits (BLAS blocking depends on the batch's
+shape), so a caller that must reproduce numbers keeps the order and the batch size fixed.
 """
 
 from __future__ import annotations

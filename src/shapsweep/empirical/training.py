@@ -97,8 +97,8 @@ def _seeded_and_deterministic(seed: int, device: torch.device):
             torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _train_epoch(network, tokenizer, optimizer, examples, order, options, factor, device) -> float:
-    """One pass over `examples` in `order`; returns the mean training loss per player."""
+def _train_epoch(network, tokenizer, optimizer, examples, order, options, factor, device) -> float | None:
+    """One pass over `examples` in `order`; returns the mean training loss per player (None: no player had tokens)."""
     network.train()
     total, count = 0.0, 0
     for start in range(0, len(order), options["batch_size"]):
@@ -123,7 +123,7 @@ def _train_epoch(network, tokenizer, optimizer, examples, order, options, factor
         optimizer.step()
         total += float(loss.detach()) * n
         count += n
-    return total / count if count else float("nan")
+    return total / count if count else None
 
 
 def train_explainer(
@@ -212,7 +212,8 @@ def train_explainer(
         optimizer = torch.optim.AdamW(network.parameters(), lr=options["learning_rate"])
         order_generator = torch.Generator().manual_seed(options["seed"])
         initial = evaluate(explainer, data.validation)
-        best = {"epoch": 0, "loss": initial["loss"], "state": None}
+        # The untrained head is no candidate: epoch 1 is the first best, whatever the initial loss was.
+        best = {"epoch": 0, "loss": None, "state": None}
         history, waited = [], 0
         with open(folder / LOG_FILE, "w") as log_file:
             for epoch in range(1, options["epochs"] + 1):
