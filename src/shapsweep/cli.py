@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _load_commands().items():
         doc = (module.__doc__ or "").strip().splitlines()
         help_line = doc[0] if doc else name
-        cmd = sub.add_parser(name, help=help_line, description=help_line)
+        cmd = sub.add_parser(name.replace("_", "-"), help=help_line, description=help_line)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

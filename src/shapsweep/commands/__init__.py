@@ -2,8 +2,9 @@
 
 Each module listed in COMMAND_MODULES has a one-line docstring (the help text),
 `add_arguments(parser)` and `run(args) -> int`. Add a subcommand by adding its module
-here; keep module-level imports light (torch, transformers... inside `run`) so that
-`shapsweep --help` and the cheap subcommands start fast.
+here (the command is its name with `-` for `_`: train_explainer -> train-explainer); keep module-level
+imports light (torch, transformers... inside `run`) so that `shapsweep --help` and the cheap subcommands
+start fast.
 """
 
 COMMAND_MODULES = [
@@ -21,4 +22,5 @@ COMMAND_MODULES = [
     "schema",
     "results",
     "prune",
+    "train_explainer",
 ]
