@@ -180,6 +180,11 @@ def explainer_target(wildcards):
     return _explainer_run(wildcards)["empirical"]["target_run"]
 
 
+def explainer_device(wildcards):
+    """Train where the empirical run's model block says its model runs (auto: cuda when available)."""
+    return _explainer_run(wildcards)["explain"]["model"].get("device", "auto")
+
+
 def _explainer_resource(key):
     return lambda wildcards: _explainer_run(wildcards)["resources"][key]
 

@@ -19,6 +19,7 @@ rule train_explainer:
     params:
         options=explainer_options,
         target=explainer_target,
+        device=explainer_device,
     shell:
         "shapsweep train-explainer --rows {input.rows:q} --shards {input.shards:q} --options {params.options:q}"
-        " --target-run {params.target} --out {output:q} --threads {threads} > {log:q} 2>&1"
+        " --target-run {params.target} --device {params.device} --out {output:q} --threads {threads} > {log:q} 2>&1"

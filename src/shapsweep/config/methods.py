@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 from shapsweep.errors import ConfigError
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, Field, defaults, enum
 from shapsweep.hashing import readable, short_hash
 
 INTEGRATED_GRADIENTS = "integrated_gradients"
@@ -18,7 +19,19 @@ EMPIRICAL = "empirical"
 MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL)
 
 IG_BASELINES = ("pad", "mask", "zero")
-IG_OPTIONS = {"steps": 50, "baseline": "pad"}  # option -> default (shap.batch_size is captum's internal batch)
+IG_FIELDS = (
+    Field("steps", POSITIVE_INT, 50, "Riemann steps of the path integral (shap.batch_size inputs per pass)"),
+    Field(
+        "baseline",
+        enum(IG_BASELINES),
+        "pad",
+        "player tokens' embedding at the path's start: the pad token's, the mask token's, or zeros",
+    ),
+)
+IG_OPTIONS = defaults(IG_FIELDS)
+EMPIRICAL_TARGET = Field(
+    "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
+)
 
 
 def check_integrated_gradients(merged: dict, label: str) -> None:

@@ -69,6 +69,8 @@ def render_reference() -> str:
         lines += ["", f"## `{name}`", "", *_table(fields)]
         if name == "features":
             lines += ["", *_value_section()]
+        if name == "shap":
+            lines += ["", *_model_method_options()]
     for name, fields in SET_BLOCK_FIELDS.items():
         lines += ["", f"## `{name}`", "", *_table(fields)]
     variant = schema["$defs"]["variant"]["properties"]
@@ -83,6 +85,21 @@ def render_reference() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _model_method_options() -> list[str]:
+    from shapsweep.config.methods import EMPIRICAL_TARGET, IG_FIELDS
+    from shapsweep.empirical.options import TRAINING_FIELDS
+
+    return [
+        "### `shap.options` of `method: integrated_gradients` (docs/empirical.md)",
+        "",
+        *_table(IG_FIELDS),
+        "",
+        "### `shap.options` of `method: empirical` (docs/empirical.md)",
+        "",
+        *_table((EMPIRICAL_TARGET, *TRAINING_FIELDS)),
+    ]
 
 
 def _value_section() -> list[str]:

@@ -24,10 +24,11 @@ class EmpiricalRows:
 
     def __init__(self, run: RunSpec, explainer_dir: str | Path):
         from shapsweep.empirical.explainer import EmpiricalExplainer
+        from shapsweep.models.device import resolve_device
 
         self.run = run
-        self.explainer = EmpiricalExplainer.from_pretrained(Path(explainer_dir))
-        self.device = getattr(self.explainer, "device", "cpu")
+        device = resolve_device(run["explain"]["model"].get("device", "auto"))  # where the target would run
+        self.explainer = EmpiricalExplainer.from_pretrained(Path(explainer_dir), device=str(device))
 
     def in_train(self, row_id: str) -> bool:
         """A training (or early-stopping) row of the explainer: the target's data and not held out."""
