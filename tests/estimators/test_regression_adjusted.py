@@ -141,7 +141,7 @@ def test_bad_options(options, message):
 
 def test_high_order_unanimity_game_takes_the_sparse_moebius_surrogate():
     # Terms up to order 6 spread over every odd Fourier degree; the sparse unanimity fit holds them,
-    # and 'auto' should pick it by held-out error.
+    # and 'auto' should pick it by the estimated variance of the adjusted values.
     n = 12
     game = SoumGame(n, 2 * n, np.random.default_rng(7), max_order=6, offset=0.5)
     truth = game.shapley()

@@ -8,15 +8,19 @@ make them look smaller than they are.
 
 Idea: only the odd part of a game, (v(S) - v(N\\S)) / 2, carries Shapley value, and a complementary
 pair measures it directly, so surrogates are fitted to half-differences of pairs. Two surrogate
-families compete on held-out error (`surrogate='auto'`):
+families compete (`surrogate='auto'`) on the estimated variance of the adjusted values they would give
+(the sandwich variance of the residual correction with out-of-fold predictions, same folds for both):
 - `fourier` (every n): all odd Fourier characters of degree 1, 3 and 5 under a Gaussian prior, fitted
   by kernel ridge regression whose cost does not depend on the number of characters
   (`fourier_kernel.py`). Suits dense low-order games such as sentence-embedding similarities.
 - `sparse_moebius` (small n and budgets, where it is cheap): a sparse sum of unanimity games with
   interactions up to order 6 by iteratively reweighted ridge. Suits games with few, high-order
   interactions (sums of unanimity games).
-Below `permutation_below` * n coalitions there are too few pairs per player to fit anything, and the
-method runs antithetic permutation sampling instead. The choice and its reason are in the result's
+On small samples (below SHRINK_BELOW * n coalitions) the residual correction is mostly noise, and it
+is shrunk towards the surrogate by its signal-to-noise ratio, estimated from two split halves of the
+pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk correction, which is
+conservative). Below `permutation_below` * n coalitions there are too few pairs per player to fit
+anything, and the method runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
 
 Reference: Witter, Liu & Musco, "Regression-adjusted Monte Carlo estimators for Shapley values and
@@ -229,6 +233,6 @@ METHOD = Method.declare(
     regression_adjusted,
     lambda n: min(4, 2**n),
     "paired KernelSHAP on the residual of an odd Fourier (kernel ridge) or sparse Moebius surrogate, "
-    "chosen by held-out error; antithetic permutations below 3n",
+    "chosen by estimated variance, correction shrunk by split halves below 32n; antithetic permutations below 3n",
     rounds=True,
 )
