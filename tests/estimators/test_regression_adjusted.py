@@ -230,3 +230,44 @@ def test_details_say_how_much_of_the_residual_correction_is_kept(mult, shrunk):
     if not shrunk:
         assert correction["weight"] == 1.0
     json.dumps(r.details)
+
+
+def test_ard_fourier_surrogate_shapley_values_match_exact_and_reduce_to_isotropic():
+    from scipy.special import comb
+
+    from shapsweep.estimators.fourier_kernel import FourierSurrogate
+
+    n = 8
+    rng = np.random.default_rng(2)
+    x = rng.choice([-1.0, 1.0], size=(25, n))
+    alpha = rng.normal(size=25)
+    weights = {1: 1 / n, 3: 0.3 / comb(n, 3), 5: 0.1 / comb(n, 5)}
+    isotropic = FourierSurrogate(x, alpha, weights, 0.0, np.arange(25), alpha, {})
+    flat = FourierSurrogate(x, alpha, weights, 0.0, np.arange(25), alpha, {}, np.ones(n))
+    np.testing.assert_allclose(flat.gram(x), isotropic.gram(x), atol=1e-12)
+    np.testing.assert_allclose(flat.shapley(), isotropic.shapley(), atol=1e-12)
+    scaled = FourierSurrogate(x, alpha, weights, 0.0, np.arange(25), alpha, {}, rng.random(n) + 0.2)
+
+    def game(z):
+        return scaled.predict(np.where(np.asarray(z, bool), 1.0, -1.0))
+
+    np.testing.assert_allclose(scaled.shapley(), estimate(game, n, "exact").values, atol=1e-10)
+
+
+def test_interactions_among_the_important_players_take_the_ard_prior():
+    # Degree-3 terms only among the players with large additive effects: the ARD prior fits them
+    # with fewer pairs than the isotropic one, and the LOO error picks it.
+    n = 12
+    rng = np.random.default_rng(3)
+    w1 = np.concatenate([2 + rng.random(4), 0.1 * rng.random(n - 4)])
+    triples = np.array(list(itertools.combinations(range(4), 3)))
+    w3 = 0.5 * rng.normal(size=len(triples))
+
+    def game(z):
+        s = np.where(np.asarray(z, bool), 1.0, -1.0)
+        return s @ w1 + s[:, triples].prod(axis=2) @ w3
+
+    truth = estimate(game, n, "exact").values
+    r = estimate(game, n, "regression_adjusted", budget=16 * n, seed=0, surrogate="fourier")
+    assert r.details["fit"]["ard_power"] > 0
+    assert np.linalg.norm(r.values - truth) < 5e-3 * np.linalg.norm(truth)  # isotropic prior: 3e-2
