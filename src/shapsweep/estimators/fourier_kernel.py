@@ -12,7 +12,11 @@ are -1 (a Krawtchouk polynomial). So the Gram matrix costs one (pairs x pairs x 
 many characters there are (C(64, 3) = 41,664 at n = 64), and the surrogate's Shapley values are closed
 form: a character of odd degree k gives each member 2 c_T / k, which sums per player to
 2 / k * w_k * sum_p alpha_p s_pi e_{k-1}(s_p without i). The prior scales (rho_3, rho_5) and the noise
-are chosen by closed-form leave-one-out error over one eigendecomposition per kernel.
+are chosen by closed-form leave-one-out error over one eigendecomposition per kernel. With enough
+pairs, ARD priors are tried too: a character's variance is also scaled by prod_{j in T} b_j, where b
+is each player's importance in the isotropic fit to a power; the kernel is then the elementary
+symmetric polynomial e_k(b * s * s'), from power sums by Newton's identities (one matrix product per
+odd degree), and the Shapley values stay closed form.
 
 Reference: regression adjustment of Shapley estimators (Witter, Liu & Musco, "Regression-adjusted Monte
 Carlo estimators for Shapley values and probabilistic values", NeurIPS 2025); the paired odd-part fit
