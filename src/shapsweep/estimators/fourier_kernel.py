@@ -20,7 +20,9 @@ odd degree), and the Shapley values stay closed form.
 
 Reference: regression adjustment of Shapley estimators (Witter, Liu & Musco, "Regression-adjusted Monte
 Carlo estimators for Shapley values and probabilistic values", NeurIPS 2025); the paired odd-part fit
-follows OddSHAP (only odd Fourier terms carry Shapley value, and pairing cancels the even ones).
+follows OddSHAP (only odd Fourier terms carry Shapley value, and pairing cancels the even ones); ARD
+priors after MacKay's and Neal's automatic relevance determination (Neal, "Bayesian learning for
+neural networks", 1996).
 """
 
 from __future__ import annotations
