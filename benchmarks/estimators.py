@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/estimators.py            # full run (model tables cached after the first)
     .venv/bin/python benchmarks/estimators.py --quick    # fewer games and seeds, a smoke check
+    # only some families, budgets and the methods the floors compare (a failing floor, cheaply):
+    .venv/bin/python benchmarks/estimators.py --only "MiniLM n=13,SOUM n=12" --mults 4,8,16 --floors-only --out-name floors
 
 Games (benchmarks/estimators_games.py), all with exact Shapley values: random SOUM games (n = 12, 16
 tabulated; n = 32, 64, 128 in closed form), all-MiniLM-L6-v2 word games (12-14 and 16 words) and a
@@ -67,15 +69,17 @@ class _TimedGame:
         return v
 
 
-def run_accuracy(families, seeds, log, skip_peers_above: int = 10**9):
+def run_accuracy(families, seeds, log, skip_peers_above: int = 10**9, mults=MULTIPLIERS, methods=None):
     runners = {name: _ours(*spec) for name, spec in OURS.items()} | peers_mod.all_peers()
+    if methods:
+        runners = {name: run for name, run in runners.items() if name in methods}
     records = []
     for family, games in families.items():
         t0 = time.perf_counter()
         for game in games:
             n = game.n
             norm = np.linalg.norm(game.exact)
-            for mult in MULTIPLIERS:
+            for mult in mults:
                 budget = mult * n
                 for name, run in runners.items():
                     if not name.startswith("ours") and n > skip_peers_above and name != "shap KernelExplainer":
@@ -127,20 +131,20 @@ def summarize(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def markdown_table(summary: pl.DataFrame, value: str, fmt: str) -> str:
+def markdown_table(summary: pl.DataFrame, value: str, fmt: str, mults=MULTIPLIERS) -> str:
     lines = []
     for family in summary["family"].unique(maintain_order=True).sort():
         part = summary.filter(pl.col("family") == family)
         lines.append(f"\n**{family}** — {value.replace('_', ' ')} (budget = k·n distinct coalitions)\n")
-        lines.append("| method | " + " | ".join(f"{m}n" for m in MULTIPLIERS) + " |")
-        lines.append("|---|" + "---|" * len(MULTIPLIERS))
+        lines.append("| method | " + " | ".join(f"{m}n" for m in mults) + " |")
+        lines.append("|---|" + "---|" * len(mults))
         for method in part["method"].unique(maintain_order=True):
             row = part.filter(pl.col("method") == method).sort("mult")
             cells = dict(zip(row["mult"], row[value]))
             lines.append(
                 f"| {method} | "
                 + " | ".join(
-                    "—" if cells.get(m) is None or np.isnan(cells[m]) else format(cells[m], fmt) for m in MULTIPLIERS
+                    "—" if cells.get(m) is None or np.isnan(cells[m]) else format(cells[m], fmt) for m in mults
                 )
                 + " |"
             )
@@ -150,8 +154,8 @@ def markdown_table(summary: pl.DataFrame, value: str, fmt: str) -> str:
 FLOORS = {4: 0.7, 8: 0.6, 16: 0.3}  # issue 11: default's error <= this times shap KernelExplainer's
 
 
-def floor_check(summary: pl.DataFrame, default_label: str) -> str:
-    """Issue 11's accuracy floors, one PASS/FAIL line per family and check."""
+def floor_check(summary: pl.DataFrame, default_label: str, mults=MULTIPLIERS) -> str:
+    """Issue 11's accuracy floors, one PASS/FAIL line per family and check (only at the budgets run)."""
     lines = [f"\nFloors (default method = {default_label}; median relative L2 error):"]
     fails = 0
     for family in summary["family"].unique().sort():
@@ -162,7 +166,7 @@ def floor_check(summary: pl.DataFrame, default_label: str) -> str:
             return float(row[0]) if len(row) and row[0] is not None else float("nan")
 
         cells = []
-        for mult, ratio in FLOORS.items():
+        for mult, ratio in ((m, r) for m, r in FLOORS.items() if m in mults):
             ours, shap = err(default_label, mult), err("shap KernelExplainer", mult)
             ok = ours <= ratio * shap
             fails += not ok
@@ -171,16 +175,12 @@ def floor_check(summary: pl.DataFrame, default_label: str) -> str:
             )
         worse = [
             f"{m}n vs {peer.split()[1]} {err(peer, m):.3f}"
-            for m in MULTIPLIERS
+            for m in mults
             for peer in ("ours kernel", "ours permutation")
             if err(default_label, m) > err(peer, m)
         ]
-        errs = [err(default_label, m) for m in MULTIPLIERS]
-        up = [
-            f"{a}n {ea:.3f} -> {b}n {eb:.3f}"
-            for a, b, ea, eb in zip(MULTIPLIERS, MULTIPLIERS[1:], errs, errs[1:])
-            if eb > ea
-        ]
+        errs = [err(default_label, m) for m in mults]
+        up = [f"{a}n {ea:.3f} -> {b}n {eb:.3f}" for a, b, ea, eb in zip(mults, mults[1:], errs, errs[1:]) if eb > ea]
         fails += bool(worse) + bool(up)
         lines.append(f"- {family}: " + "; ".join(cells))
         lines.append(
@@ -277,14 +277,30 @@ def overhead(log, repeats: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _family_matches(family: str, wanted: str) -> bool:
+    """`wanted` is the family's name or a prefix of it that does not end inside a number."""
+    return family.startswith(wanted) and not family[len(wanted) : len(wanted) + 1].isdigit()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 games per family, 1 seed")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--soum-games", type=int, default=3)
     parser.add_argument("--skip-long", action="store_true", help="leave out the 16-word MiniLM family")
-    parser.add_argument("--only", help="run only the families whose name contains this")
+    parser.add_argument(
+        "--only",
+        help="comma-separated family names or prefixes ('SOUM n=12' is not 'SOUM n=128'; 'MiniLM n=13' is the 13-14-word family)",
+    )
     parser.add_argument("--out-name", default="estimators", help="output file stem under benchmarks/out/")
+    parser.add_argument(
+        "--mults", help="comma-separated budgets in coalitions per player (default: 2,4,8,16,32,64)", default=None
+    )
+    parser.add_argument(
+        "--floors-only",
+        action="store_true",
+        help="run only the methods the floors compare (the default, ours kernel/permutation, shap KernelExplainer)",
+    )
     parser.add_argument(
         "--peers-up-to", type=int, default=64, help="above this n only shap KernelExplainer runs among the peers"
     )
@@ -311,23 +327,26 @@ def main(argv=None) -> int:
     for n in (32, 64) if args.quick else (32, 64, 128):
         families[f"SOUM n={n}"] = [games_mod.SoumClosedForm(n, 1000 * n + k) for k in range(min(n_games, 3))]
     if args.only:
-        families = {k: v for k, v in families.items() if args.only in k}
+        wanted = [w.strip() for w in args.only.split(",")]
+        families = {k: v for k, v in families.items() if any(_family_matches(k, w) for w in wanted)}
+    mults = tuple(int(m) for m in args.mults.split(",")) if args.mults else MULTIPLIERS
+    default_label = next(k for k, (m, o) in OURS.items() if m == DEFAULT_METHOD and not o)
+    methods = (default_label, "ours kernel", "ours permutation", "shap KernelExplainer") if args.floors_only else None
     t0 = time.perf_counter()
-    df = run_accuracy(families, seeds, log, skip_peers_above=args.peers_up_to)
+    df = run_accuracy(families, seeds, log, skip_peers_above=args.peers_up_to, mults=mults, methods=methods)
     summary = summarize(df)
     OUT.mkdir(parents=True, exist_ok=True)
     df.write_csv(OUT / f"{args.out_name}_runs.csv")
     summary.write_csv(OUT / f"{args.out_name}.csv")
-    default_label = next(k for k, (m, o) in OURS.items() if m == DEFAULT_METHOD and not o)
     report = "\n".join(
         [
             f"# Estimator benchmark ({'quick' if args.quick else 'full'}: {n_games} SOUM games per n, "
             f"{seeds} seed(s); families: {', '.join(f'{k} ({len(v)})' for k, v in families.items())}; "
             f"{time.perf_counter() - t0:.0f}s)",
-            markdown_table(summary, "median_rel_error", ".3f"),
-            markdown_table(summary, "median_spearman", ".3f"),
-            markdown_table(summary.filter(pl.col("method").is_in(TIMED)), "median_own_s", ".3f"),
-            floor_check(summary, default_label),
+            markdown_table(summary, "median_rel_error", ".3f", mults),
+            markdown_table(summary, "median_spearman", ".3f", mults),
+            markdown_table(summary.filter(pl.col("method").is_in(TIMED)), "median_own_s", ".3f", mults),
+            floor_check(summary, default_label, mults),
             overhead(log),
             f"\nPlot: {OUT / (args.out_name + '.png')}",
         ]

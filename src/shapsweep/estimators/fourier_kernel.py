@@ -12,11 +12,17 @@ are -1 (a Krawtchouk polynomial). So the Gram matrix costs one (pairs x pairs x 
 many characters there are (C(64, 3) = 41,664 at n = 64), and the surrogate's Shapley values are closed
 form: a character of odd degree k gives each member 2 c_T / k, which sums per player to
 2 / k * w_k * sum_p alpha_p s_pi e_{k-1}(s_p without i). The prior scales (rho_3, rho_5) and the noise
-are chosen by closed-form leave-one-out error over one eigendecomposition per kernel.
+are chosen by closed-form leave-one-out error over one eigendecomposition per kernel. With enough
+pairs, ARD priors are tried too: a character's variance is also scaled by prod_{j in T} b_j, where b
+is each player's importance in the isotropic fit to a power; the kernel is then the elementary
+symmetric polynomial e_k(b * s * s'), from power sums by Newton's identities (one matrix product per
+odd degree), and the Shapley values stay closed form.
 
 Reference: regression adjustment of Shapley estimators (Witter, Liu & Musco, "Regression-adjusted Monte
 Carlo estimators for Shapley values and probabilistic values", NeurIPS 2025); the paired odd-part fit
-follows OddSHAP (only odd Fourier terms carry Shapley value, and pairing cancels the even ones).
+follows OddSHAP (only odd Fourier terms carry Shapley value, and pairing cancels the even ones); ARD
+priors after MacKay's and Neal's automatic relevance determination (Neal, "Bayesian learning for
+neural networks", 1996).
 """
 
 from __future__ import annotations
@@ -34,6 +40,13 @@ PRIORS = ((0.0, 0.0), (0.05, 0.0), (0.3, 0.0), (1.0, 0.0), (0.1, 0.05), (0.3, 0.
 NOISE = np.logspace(-6, 0, 13)  # ridge penalty, relative to the mean diagonal of the Gram matrix
 SELECT_PAIRS = 512  # hyper-parameters are chosen on at most this many pairs (one eigh each)...
 FIT_PAIRS = 1024  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
+# ARD priors (interactions scaled by the players' importance in the isotropic fit) are tried from
+# this many pairs per player (measured: they help sentence-embedding games from 16n, not below, where
+# the importances are too rough) and only on at most ARD_MAX_ROWS selection rows (each power costs
+# another eigh per prior).
+ARD_POWERS = (0.5, 1.0)
+ARD_MIN_PAIRS_PER_PLAYER = 8
+ARD_MAX_ROWS = 256
 
 
 def elementary_symmetric(k: int, plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
@@ -60,34 +73,92 @@ def _disagreements(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.rint((n - a @ b.T) / 2).astype(np.int64)
 
 
+def _newton_esym(power_sums: dict[int, np.ndarray], k_max: int) -> list[np.ndarray]:
+    """e_0..e_k_max from power sums p_1..p_k_max (Newton's identities), elementwise."""
+    e = [np.ones_like(power_sums[1])]
+    for k in range(1, k_max + 1):
+        e.append(sum((-1) ** (i - 1) * e[k - i] * power_sums[i] for i in range(1, k + 1)) / k)
+    return e
+
+
+def _scaled_gram(a: np.ndarray, b: np.ndarray, scale: np.ndarray, k_max: int) -> list[np.ndarray]:
+    """e_k(scale * a_p * b_q) for k = 0..k_max and every pair of +-1 rows (p, q).
+
+    Power sums of u = scale * a_p * b_q: odd ones are (a * scale^i) @ b.T, even ones sum(scale^i)
+    (the signs square away), so the cost is one matrix product per odd degree.
+    """
+    shape = (len(a), len(b))
+    sums = {i: (a * scale**i) @ b.T if i % 2 else np.full(shape, np.sum(scale**i)) for i in range(1, k_max + 1)}
+    return _newton_esym(sums, k_max)
+
+
 @dataclass(frozen=True)
 class FourierSurrogate:
-    """A fitted odd Fourier surrogate: dual weights on its training rows and the prior per degree."""
+    """A fitted odd Fourier surrogate: dual weights on its training rows and the prior per degree.
+
+    With `scale` (per player), a character of degree k >= 3 has prior variance w_k * prod_{j in T} scale_j
+    instead of w_k: interactions among the players that matter most get the most room (an ARD prior).
+    """
 
     train: np.ndarray  # (p, n) +-1 rows
     alpha: np.ndarray  # (p,) dual coefficients
-    weights: dict[int, float]  # degree -> per-term prior variance w_k = rho_k / C(n, k)
+    weights: dict[int, float]  # degree -> per-term prior variance (w_k = rho_k / C(n, k) without scale)
     loo_error: float  # mean squared leave-one-out error (held-out error of the fit)
     fit_rows: np.ndarray  # indexes of the training rows among the rows given to the fit
     loo_prediction: np.ndarray  # leave-one-out prediction at each training row
     choice: dict  # the chosen prior and noise, for the run's details
+    scale: np.ndarray | None = None  # (n,) per-player prior scale of the degree >= 3 characters
+
+    def gram(self, x: np.ndarray) -> np.ndarray:
+        """Kernel between +-1 rows x and the training rows."""
+        return _gram(x, self.train, self.weights, self.scale)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Odd-part prediction f(s) at +-1 rows (f(-s) = -f(s))."""
-        table = _kernel_table(self.train.shape[1], self.weights)
-        return table[_disagreements(x, self.train)] @ self.alpha
+        return self.gram(x) @ self.alpha
 
     def shapley(self) -> np.ndarray:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
         s = self.train
         n = s.shape[1]
-        # -1 entries among the other n-1 players, for each (row, player).
-        minus_wo = (s < 0).sum(axis=1, keepdims=True) - (s < 0)
         phi = np.zeros(n)
-        for k, w in self.weights.items():
-            e = _table(k - 1, n - 1)[minus_wo]
-            phi += (2.0 / k) * w * ((self.alpha[:, None] * s * e).sum(axis=0))
+        if self.scale is None:
+            # -1 entries among the other n-1 players, for each (row, player).
+            minus_wo = (s < 0).sum(axis=1, keepdims=True) - (s < 0)
+            for k, w in self.weights.items():
+                e = _table(k - 1, n - 1)[minus_wo]
+                phi += (2.0 / k) * w * ((self.alpha[:, None] * s * e).sum(axis=0))
+            return phi
+        # Each member i of T gets 2 c_T / k; summed over T containing i that is
+        # 2 / k * w_k * sum_p alpha_p u_pi e_{k-1}(u_p without i), with u_p = scale * s_p.
+        u = s * self.scale
+        k_max = max(self.weights)
+        sums = {i: np.sum(u**i, axis=1) for i in range(1, k_max)}
+        e = _newton_esym(sums, k_max - 1) if k_max > 1 else [np.ones(len(s))]
+        without = np.ones_like(u)  # e_j(u_p without i), by e_j(u - i) = e_j(u) - u_i e_{j-1}(u - i)
+        for j in range(0, k_max):
+            if j > 0:
+                without = e[j][:, None] - u * without
+            k = j + 1
+            if k in self.weights:
+                ui = s if k == 1 else u  # degree 1 keeps the isotropic prior
+                phi += (
+                    (2.0 / k) * self.weights[k] * (self.alpha[:, None] * ui * (1.0 if k == 1 else without)).sum(axis=0)
+                )
         return phi
+
+
+def _gram(a: np.ndarray, b: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
+    """Kernel sum_k w_k sum_{|T| = k} [prod_{j in T} scale_j] chi_T(a) chi_T(b) between +-1 rows."""
+    n = a.shape[1]
+    if scale is None:
+        return _kernel_table(n, weights)[_disagreements(a, b)]
+    out = weights.get(1, 0.0) * (a @ b.T)
+    higher = [k for k in weights if k > 1]
+    if higher:
+        e = _scaled_gram(a, b, scale, max(higher))
+        out = out + sum(weights[k] * e[k] for k in higher)
+    return out
 
 
 def _loo_path(gram: np.ndarray, t: np.ndarray) -> tuple[float, float]:
@@ -135,31 +206,53 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
             best = (err, rel, rho)
     err, rel, rho = best
     weights = {k: rho[k] / comb(n, k) for k in degrees if rho[k] > 0}
+    scale, power = None, 0.0
+    if len(pick) <= ARD_MAX_ROWS and len(x) >= ARD_MIN_PAIRS_PER_PLAYER * n and 3 in parts:
+        # ARD priors: scale each player's share of the interactions by its importance in the
+        # isotropic fit, to the powers in ARD_POWERS; kept only if the LOO error says so.
+        gram = sum(rho[k] * parts[k] for k in degrees if rho[k] > 0)
+        lam = rel * max(float(np.mean(np.diag(gram))), 1e-300)
+        alpha = np.linalg.solve(gram + lam * np.eye(len(pick)), t[pick])
+        phi = np.abs(FourierSurrogate(x[pick], alpha, weights, err, pick, alpha, {}).shapley())
+        importance = phi / max(float(phi.mean()), 1e-300) + 1e-3
+        for p in ARD_POWERS:
+            b = importance**p
+            e = _scaled_gram(x[pick], x[pick], b, max(degrees))
+            e_b = _newton_esym({i: np.array(np.sum(b**i)) for i in range(1, max(degrees) + 1)}, max(degrees))
+            scaled = {k: e[k] / e_b[k] for k in degrees if k > 1}
+            for rho3, rho5 in PRIORS:
+                cand = {1: 1.0, 3: rho3, 5: rho5}
+                if rho3 == 0 or any(cand[k] > 0 and k not in parts for k in cand):
+                    continue
+                gram = parts[1] + sum(cand[k] * scaled[k] for k in degrees if k > 1 and cand[k] > 0)
+                cand_err, cand_rel = _loo_path(gram, t[pick])
+                if cand_err < err:
+                    err, rel, rho, power = cand_err, cand_rel, cand, p
+                    weights = {1: 1.0 / n} | {k: cand[k] / float(e_b[k]) for k in degrees if k > 1 and cand[k] > 0}
+                    scale = b
     fit_rows = np.sort(order[:FIT_PAIRS])
     train = x[fit_rows]
-    gram = _kernel_table(n, weights)[_disagreements(train, train)]
+    gram = _gram(train, train, weights, scale)
     lam = rel * max(float(np.mean(np.diag(gram))), 1e-300)
     factor = cho_factor(gram + lam * np.eye(len(train)))
     alpha = cho_solve(factor, t[fit_rows])
     inv_diag = np.diag(cho_solve(factor, np.eye(len(train))))
     loo = t[fit_rows] - alpha / inv_diag
-    choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train)}
-    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice)
+    choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
+    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale)
 
 
-def cross_validated_error(surrogate: FourierSurrogate, x: np.ndarray, t: np.ndarray, folds) -> float:
-    """Mean squared held-out error of the surrogate's prior and noise refitted on the given folds.
+def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: np.ndarray, folds) -> np.ndarray:
+    """Out-of-fold predictions at `x` of the surrogate's prior and noise refitted on the given folds.
 
     Lets the Fourier fit be compared with another family on the very same folds and targets
     (leave-one-out would train on more rows than a 3-fold fit, and flatter it).
     """
-    n = x.shape[1]
-    table = _kernel_table(n, surrogate.weights)
-    gram = table[_disagreements(x, x)]
+    gram = _gram(x, x, surrogate.weights, surrogate.scale)
     lam = surrogate.choice["noise"] * max(float(np.mean(np.diag(gram))), 1e-300)
-    error = 0.0
+    out = np.zeros(len(x))
     for test in folds:
         train = np.setdiff1d(np.arange(len(x)), test)
         alpha = cho_solve(cho_factor(gram[np.ix_(train, train)] + lam * np.eye(len(train))), t[train])
-        error += np.mean((t[test] - gram[np.ix_(test, train)] @ alpha) ** 2) / len(folds)
-    return float(error)
+        out[test] = gram[np.ix_(test, train)] @ alpha
+    return out
