@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=None, help="max_samples (default: the example's 600)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--set-dir", type=Path, default=None, help="score these outputs instead of running")
+    parser.add_argument("--workdir", type=Path, default=None, help="run in this (new) folder and keep it")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables as Markdown here")
     args = parser.parse_args()
 
@@ -70,7 +71,11 @@ def main() -> int:
         wall = None
         set_dir = args.set_dir
         if set_dir is None:
-            set_dir, wall = run_example(Path(tmp), args.rows, args.cores)
+            workdir = Path(tmp)
+            if args.workdir is not None:
+                workdir = args.workdir
+                workdir.mkdir(parents=True)  # a new folder: the example's outputs stay for --set-dir
+            set_dir, wall = run_example(workdir, args.rows, args.cores)
         config = json.loads(layout.config_json(set_dir).read_text())
         from shapsweep.config.experiment_set import from_config
 

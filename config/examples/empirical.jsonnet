@@ -3,7 +3,7 @@
 //
 // The game: the real all-MiniLM-L6-v2, word players, cosine similarity of a masked review to the full one,
 // over the 600 templated reviews of config/data/reviews.jsonl (4-10 words, so exact values are cheap and
-// every run is scored against them). The target: KernelSHAP at 64 coalitions per row. The empirical run
+// every run is scored against them). The target: KernelSHAP at 128 coalitions per row. The empirical run
 // fine-tunes MiniLM (a per-token regression head) on the target's attributions of 80% of the rows (a
 // tenth of those for early stopping) and explains all of them; every metric keeps to the other 20%.
 // Beside it: integrated gradients, an empirical explainer of IG (as in the paper), KernelSHAP at the
@@ -26,7 +26,7 @@ local ss = import 'shapsweep.libsonnet';
   resources: { mem_mb: 6000, runtime: 60, threads: 2 },
   experiments: [
     ss.exact(),
-    { name: 'kernel_target', shap: { method: 'kernel', budget: 64 } },
+    { name: 'kernel_target', shap: { method: 'kernel', budget: 128 } },
     { name: 'empirical', shap: { method: 'empirical', options: { target: 'kernel_target', scale: 'raw' } } },
     { name: 'ig', shap: { method: 'integrated_gradients', options: { steps: 32, baseline: 'pad' } } },
     { name: 'empirical_ig', shap: { method: 'empirical', options: { target: 'ig', scale: 'raw' } } },

@@ -66,20 +66,24 @@ class EmpiricalExplainer:
             raise ValueError(f"predict: batch_size must be >= 1, got {batch_size}")
         max_length, pooling = int(self.info["max_length"]), self.info["pooling"]
         self.network.eval()
-        out: list[torch.Tensor] = []
+        # Rows of similar length share a batch, so little of each pass is padding; results go back in order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[torch.Tensor | None] = [None] * len(texts)
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
+            for start in range(0, len(order), batch_size):
+                chosen = order[start : start + batch_size]
                 batch = encode_batch(
                     self.tokenizer,
-                    texts[start : start + batch_size],
-                    [_checked_spans(s) for s in spans[start : start + batch_size]],
+                    [texts[i] for i in chosen],
+                    [_checked_spans(spans[i]) for i in chosen],
                     max_length=max_length,
                     pooling=pooling,
                 ).to(self.device)
                 predictions = self.network(**batch.inputs)
                 self.forward_passes += 1
                 self.players_without_tokens += batch.players_without_tokens
-                out.extend(p.float().cpu() for p in pool_players(predictions, batch.pools))
+                for i, p in zip(chosen, pool_players(predictions, batch.pools), strict=True):
+                    out[i] = p.float().cpu()
         return out
 
     def predict(self, texts: list[str], spans: list, batch_size: int = 64) -> list[np.ndarray]:
