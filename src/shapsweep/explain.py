@@ -18,6 +18,7 @@ import polars as pl
 
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json, write_parquet
+from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA
 from shapsweep.run_spec import RunSpec
@@ -136,14 +137,6 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "status": "ok",
         "error": None,
     }
-
-
-def outside_selection(n: int, selection: dict) -> str | None:
-    """Why a row with `n` players is skipped by selection.min_players/max_players (None: it is explained)."""
-    low, high = selection.get("min_players"), selection.get("max_players")
-    if (low is not None and n < low) or (high is not None and n > high):
-        return f"{n} players is outside selection.min_players/max_players [{low}, {high}]"
-    return None
 
 
 def gradient_row(model, row: dict, run: RunSpec) -> dict:

@@ -65,3 +65,14 @@ def select_rows(dataset: dict, selection: dict) -> pl.DataFrame:
     """Load the split and select its rows (the `rows` rule's whole job)."""
     table = select_table(load_source(dataset).to_polars(), dataset, selection)
     return absolute_media_paths(table, media_folders(dataset))
+
+
+def outside_selection(n_players: int, selection: dict) -> str | None:
+    """Why a row with `n_players` players is skipped by selection.min_players/max_players (None: explain it).
+
+    Player counts are known only once a row is split into players, so jobs, not the rows rule, apply these.
+    """
+    low, high = selection.get("min_players"), selection.get("max_players")
+    if (low is not None and n_players < low) or (high is not None and n_players > high):
+        return f"{n_players} players is outside selection.min_players/max_players [{low}, {high}]"
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.features.tokenized import row_players, row_text
 from shapsweep.run_spec import RunSpec
@@ -56,10 +57,8 @@ class EmpiricalRows:
             except RowError as exc:
                 records.append(_failed(row_id, run_id, exc.kind, exc.message))
                 continue
-            n = len(players)
-            low, high = selection.get("min_players"), selection.get("max_players")
-            if (low is not None and n < low) or (high is not None and n > high):
-                reason = f"{n} players is outside selection.min_players/max_players [{low}, {high}]"
+            reason = outside_selection(len(players), selection)
+            if reason is not None:
                 records.append({**_failed(row_id, run_id, "skipped", reason), "players": [p.text for p in players]})
                 continue
             records.append(None)
