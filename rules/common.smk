@@ -13,7 +13,7 @@ from snakemake.exceptions import WorkflowError
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError
-from shapsweep.config.methods import MODEL_METHODS
+from shapsweep.config.methods import MODEL_METHODS, training_options
 from shapsweep.config.overrides import split_snakemake_config
 from shapsweep.config.set_sources import load_experiment_sets
 from shapsweep.data.shards import SHARD_ID_WIDTH
@@ -171,9 +171,7 @@ def explainer_inputs(wildcards):
 
 def explainer_options(wildcards):
     """The training options as JSON: a param, though any change of them is already a new explainer id."""
-    run = _explainer_run(wildcards)
-    options = {k: v for k, v in run["explain"]["shap"]["options"].items() if k != "target"}
-    return json.dumps(options, sort_keys=True)
+    return json.dumps(training_options(_explainer_run(wildcards)), sort_keys=True)
 
 
 def explainer_target(wildcards):
