@@ -1,12 +1,12 @@
 """Tiny random-weight transformers models and tokenizers, saved with `save_pretrained`.
 
 Tests (and benchmarks) load them back through the same `from_pretrained` path a user's model
-takes. Weights are seeded, so a folder built twice holds the same model. Tokenizers are trained
-here on a small corpus with the `tokenizers` library: byte-level BPE for the causal LMs (any text
-tokenizes, words split into sub-word pieces), WordPiece with [CLS]/[SEP]/[MASK] for the BERT
-classifier. The Llama tokenizer carries a chat template; the GPT-2 one has none.
-The WordPiece trainer's vocabulary can differ between processes; byte-level BPE's does not, so the
-RoBERTa classifier is the one to use where a test needs the same numbers in every run.
+takes. Weights are seeded, so a folder built twice holds the same model. Tokenizers come from
+a small corpus with the `tokenizers` library: byte-level BPE trained for the causal LMs and RoBERTa
+(any text tokenizes, words split into sub-word pieces); WordPiece with [CLS]/[SEP]/[MASK] for the BERT
+classifier, its vocabulary written out (the corpus words whole, other words in character pieces)
+because the WordPiece trainer's vocabulary differs between processes. So every builder gives the same
+numbers in every run. The Llama tokenizer carries a chat template; the GPT-2 one has none.
 """
 
 from __future__ import annotations
@@ -124,16 +124,29 @@ def build_tiny_llama(folder, *, hidden_size: int = 64, num_layers: int = 2, num_
     return _save(LlamaForCausalLM(config).eval(), tokenizer, folder)
 
 
+def _wordpiece_vocab(specials: list[str]) -> dict[str, int]:
+    """A WordPiece vocabulary written out, not trained (the trainer's ties break differently per process):
+    the corpus words whole, and every character alone and as a `##` continuation, so any other
+    word splits into pieces."""
+    normalize = normalizers.BertNormalizer(lowercase=True)
+    split = pre_tokenizers.BertPreTokenizer()
+    words: set[str] = set()
+    for text in CORPUS:
+        for word, _ in split.pre_tokenize_str(normalize.normalize_str(text)):
+            words.add(word)
+    chars = sorted({c for word in words for c in word})
+    whole_words = sorted(w for w in words if len(w) > 1)
+    tokens = [*specials, *chars, *(f"##{c}" for c in chars), *whole_words]
+    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}
+
+
 def build_tiny_bert_classifier(folder, *, num_labels: int = 3, seed: int = 0) -> str:
     """A BERT sequence classifier with random weights, labels negative/neutral/positive, a WordPiece tokenizer."""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    backend = Tokenizer(models.WordPiece(_wordpiece_vocab(specials), unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.decoder = decoders.WordPiece()
-    backend.train_from_iterator(
-        CORPUS, trainer=trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials, show_progress=False)
-    )
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
