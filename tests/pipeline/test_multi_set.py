@@ -5,7 +5,6 @@ duplicate-folder error, and `shapsweep plan` / `status` over both sets."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -19,8 +18,6 @@ from shapsweep.config.set_sources import experiment_files, load_experiment_sets
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TEXTS = ["cats chase small mice", "", "rain falls on the roof"]
 SET = """
 local ss = import 'shapsweep.libsonnet';

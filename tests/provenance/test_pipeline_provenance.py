@@ -5,7 +5,6 @@ reading the set folder and the offline W&B runs back into one table."""
 import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from workflow_runs import copy_workflow, run_snakemake
 
 import shapsweep
 from shapsweep import layout
@@ -21,8 +21,6 @@ from shapsweep.provenance import config_sha256, read_shard_provenance
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 SET = """
 local ss = import 'shapsweep.libsonnet';
 {
@@ -53,12 +51,7 @@ def cli(*args, cwd) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("prov_wf")
-    shutil.copy(REPO / "Snakefile", wd)
-    for folder in ("rules", "envs"):
-        shutil.copytree(REPO / folder, wd / folder)
-    shutil.copytree(REPO / "config" / "lib", wd / "lib")
-    shutil.copytree(REPO / "profiles" / "default", wd / "profiles" / "default")
+    wd = copy_workflow(tmp_path_factory.mktemp("prov_wf"))
     (wd / "set.jsonnet").write_text(SET)
     (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     plan = cli("plan", "set.jsonnet", "--json", cwd=wd)
@@ -67,15 +60,7 @@ def workflow(tmp_path_factory):
     set_dir = wd / "results" / "prov"
     targets = [f"results/prov/{name}" for name in ("runs.parquet", f"runs/{run_id}/tracking.json")]
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_MODE", "SLURM_JOB_ID")}
-    proc = subprocess.run(
-        [SNAKEMAKE, *targets, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"],
-        cwd=wd,
-        env={**env, "WANDB_MODE": "offline"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    run_snakemake(wd, *targets, env={**env, "WANDB_MODE": "offline"})
     return wd, set_dir, run_id
 
 

@@ -7,20 +7,15 @@ or evaluate job loads torch and the model, which dominates the test's time.
 
 import json
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
+from workflow_runs import copy_workflow, run_snakemake
 
 from shapsweep.tracking import read_offline_run
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TEXTS = ["cats chase <b>small</b> mice", "rain falls on the roof", ""]
 SET = """
 local ss = import 'shapsweep.libsonnet';
@@ -39,28 +34,14 @@ local ss = import 'shapsweep.libsonnet';
 """
 
 
-def snakemake(workdir, *args):
-    cmd = [SNAKEMAKE, *args, "--profile", "profiles/default", "--cores", "2", "--config", "experiment=set.jsonnet"]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"snakemake {args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-        )
-    return proc
-
-
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("wf")
-    shutil.copy(REPO / "Snakefile", wd)
-    for folder in ("rules", "envs", "profiles"):
-        shutil.copytree(REPO / folder, wd / folder)
-    shutil.copytree(REPO / "config" / "lib", wd / "lib")
+    wd = copy_workflow(tmp_path_factory.mktemp("wf"))
     (wd / "set.jsonnet").write_text(SET)
     (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
-    snakemake(wd, "all", "export")
+    run_snakemake(wd, "all", "export")
     (wd / "snakemake-report").mkdir()
-    snakemake(wd, "--report", "snakemake-report/report.html")
+    run_snakemake(wd, "--report", "snakemake-report/report.html")
     return wd
 
 
@@ -72,7 +53,7 @@ def test_faithfulness_joins_the_runs_table_and_the_random_baseline_is_the_floor(
     assert by_method["exact"]["faith_loo_spearman"] > by_method["random"]["faith_loo_spearman"]
     assert by_method["exact"]["faith_aopc_comprehensiveness"] > by_method["random"]["faith_aopc_comprehensiveness"]
     # cached per shard: re-running the aggregate step does not evaluate again
-    proc = snakemake(workflow, "-n", "--forcerun", "aggregate")
+    proc = run_snakemake(workflow, "-n", "--forcerun", "aggregate")
     assert re.search(r"^aggregate\s+2$", proc.stdout, re.M) and not re.search(r"^evaluate\s+\d", proc.stdout, re.M)
 
 
