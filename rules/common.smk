@@ -13,7 +13,8 @@ from snakemake.exceptions import WorkflowError
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError
-from shapsweep.config.methods import MODEL_METHODS, training_options
+from shapsweep.config.blocks import MODEL_METHODS
+from shapsweep.config.methods import training_options
 from shapsweep.config.overrides import split_snakemake_config
 from shapsweep.config.set_sources import load_experiment_sets
 from shapsweep.data.shards import SHARD_ID_WIDTH

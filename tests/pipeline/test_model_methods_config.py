@@ -109,9 +109,9 @@ def test_integrated_gradients_options_are_filled_and_checked(base):
     (ig,) = [r for r in exp.runs.values() if r["variant"] == "ig"]
     assert ig["explain"]["shap"]["options"] == {"steps": 8, "baseline": "pad"}
     base["experiments"][2]["shap"]["options"] = {"baseline": "blur"}
-    assert "experiments[2] (ig).shap.options.baseline: 'blur' is not one of pad, mask, zero" in error_of(base)
+    assert 'experiments[2] (ig).shap.options.baseline: must be one of "pad", "mask", "zero"' in error_of(base)
     base["experiments"][2]["shap"]["options"] = {"steps": 0}
-    assert "shap.options.steps: 0 is not a positive integer" in error_of(base)
+    assert "shap.options.steps: must be a positive integer (got 0)" in error_of(base)
 
 
 def test_integrated_gradients_refuses_a_generated_value(base, tiny_gpt2_path):

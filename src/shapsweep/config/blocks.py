@@ -11,11 +11,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from shapsweep.config.methods import MODEL_METHODS
 from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELDS
 from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, METHODS, NORMALIZERS
-from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, enum, nullable, object_schema
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
 from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
+
+# Methods beside the game estimators (config/methods.py checks them; docs/empirical.md).
+INTEGRATED_GRADIENTS = "integrated_gradients"
+EMPIRICAL = "empirical"
+MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL)
+
+IG_BASELINES = ("pad", "mask", "zero")
+IG_FIELDS = (
+    Field("steps", POSITIVE_INT, 50, "Riemann steps of the path integral (shap.batch_size inputs per pass)"),
+    Field(
+        "baseline",
+        enum(IG_BASELINES),
+        "pad",
+        "player tokens' embedding at the path's start: the pad token's, the mask token's, or zeros",
+    ),
+)
+IG_OPTIONS = defaults(IG_FIELDS)
+EMPIRICAL_TARGET = Field(
+    "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
+)
+
 
 SHAP_FIELDS = (
     Field(

@@ -130,20 +130,21 @@ def _check_local_columns(dataset: dict) -> None:
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
+    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS
     from shapsweep.estimators import BUDGET_KNOBS, METHODS
 
     shap = run["shap"]
     method = shap["method"]
-    if method in methods.MODEL_METHODS:
+    if method in MODEL_METHODS:
         if shap.get("target_stderr") is not None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
-        if method == methods.INTEGRATED_GRADIENTS:
+        if method == INTEGRATED_GRADIENTS:
             methods.check_integrated_gradients(run, label)
         else:
             methods.check_empirical(run, label)
         return
     if method not in METHODS:
-        known = ", ".join(sorted([*METHODS, *methods.MODEL_METHODS]))
+        known = ", ".join(sorted([*METHODS, *MODEL_METHODS]))
         raise ConfigError(f"{label}.shap.method: unknown method {method!r} (known: {known})")
     unknown = sorted(set(shap["options"]) - set(METHODS[method].options))
     if unknown:

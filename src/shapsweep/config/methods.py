@@ -4,34 +4,18 @@
 (models/integrated_gradients.py); `empirical` predicts another run's attributions with a learned
 explainer (shapsweep.empirical), trained by the `train_explainer` rule on that run's shards. Neither
 evaluates coalitions, so budget knobs do not apply to them; the game estimators are `estimators.METHODS`.
+Their names and IG's options are declared with the other `shap` fields, in config/blocks.py.
 """
 
 from __future__ import annotations
 
 import copy
 
+from shapsweep.config.blocks import EMPIRICAL, IG_FIELDS, IG_OPTIONS
+from shapsweep.config.schema import validate
 from shapsweep.errors import ConfigError
-from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, Field, defaults, enum
+from shapsweep.fields import object_schema
 from shapsweep.hashing import readable, short_hash
-
-INTEGRATED_GRADIENTS = "integrated_gradients"
-EMPIRICAL = "empirical"
-MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL)
-
-IG_BASELINES = ("pad", "mask", "zero")
-IG_FIELDS = (
-    Field("steps", POSITIVE_INT, 50, "Riemann steps of the path integral (shap.batch_size inputs per pass)"),
-    Field(
-        "baseline",
-        enum(IG_BASELINES),
-        "pad",
-        "player tokens' embedding at the path's start: the pad token's, the mask token's, or zeros",
-    ),
-)
-IG_OPTIONS = defaults(IG_FIELDS)
-EMPIRICAL_TARGET = Field(
-    "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
-)
 
 
 def check_integrated_gradients(merged: dict, label: str) -> None:
@@ -39,20 +23,8 @@ def check_integrated_gradients(merged: dict, label: str) -> None:
     from shapsweep.models.config import check_differentiable
 
     shap = merged["shap"]
+    validate(shap["options"], object_schema(IG_FIELDS, with_defaults=False), prefix=f"{label}.shap.options")
     options = {**IG_OPTIONS, **shap["options"]}
-    unknown = sorted(set(options) - set(IG_OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"{label}.shap.options.{unknown[0]}: not an option of 'integrated_gradients' "
-            f"(its options: {', '.join(IG_OPTIONS)})"
-        )
-    steps = options["steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ConfigError(f"{label}.shap.options.steps: {steps!r} is not a positive integer (Riemann steps)")
-    if options["baseline"] not in IG_BASELINES:
-        raise ConfigError(
-            f"{label}.shap.options.baseline: {options['baseline']!r} is not one of {', '.join(IG_BASELINES)}"
-        )
     try:
         check_differentiable(merged["model"], merged["features"], merged["value"])
     except ValueError as exc:

@@ -88,7 +88,7 @@ def render_reference() -> str:
 
 
 def _model_method_options() -> list[str]:
-    from shapsweep.config.methods import EMPIRICAL_TARGET, IG_FIELDS
+    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS
     from shapsweep.empirical.options import TRAINING_FIELDS
 
     return [
