@@ -19,8 +19,12 @@ families compete (`surrogate='auto'`) on the estimated variance of the adjusted 
 On small samples (below SHRINK_BELOW * n coalitions) the residual correction is mostly noise, and it
 is shrunk towards the surrogate by its signal-to-noise ratio, estimated from two split halves of the
 pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk correction, which is
-conservative). Below `permutation_below` * n coalitions there are too few pairs per player to fit
-anything, and the method runs antithetic permutation sampling instead. The choice and its reason are in the result's
+conservative). In the same range the sample is designed (`design='auto'`): half the pairs are random,
+and if the Fourier surrogate wins on them clearly, the rest are chosen to reduce the posterior variance
+of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
+and standard errors use the random half only, whose sampling weights are known. Below
+`permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
+runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
 
 Reference: Witter, Liu & Musco, "Regression-adjusted Monte Carlo estimators for Shapley values and
@@ -263,7 +267,7 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     info = {
         "surrogate": "fourier",
         "fit": refit.choice,
-        "correction": _correction_details(weight, 2 * random_pairs + 2, True)
+        "correction": _correction_details(weight, 2 * (random_pairs + len(chosen)) + 2, True)
         | {"pairs": f"the {random_pairs} random pairs"},
         "design": {
             "kind": "adaptive",
@@ -358,6 +362,7 @@ METHOD = Method.declare(
     regression_adjusted,
     lambda n: min(4, 2**n),
     "paired KernelSHAP on the residual of an odd Fourier (kernel ridge) or sparse Moebius surrogate, "
-    "chosen by estimated variance, correction shrunk by split halves below 32n; antithetic permutations below 3n",
+    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n; "
+    "antithetic permutations below 3n",
     rounds=True,
 )
