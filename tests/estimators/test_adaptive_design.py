@@ -113,6 +113,13 @@ def test_random_pairs_where_the_design_does_not_apply_and_why(budget, options, r
     assert r.details["design"]["kind"] == "random" and reason in r.details["design"]["reason"]
 
 
+def test_a_budget_that_holds_every_coalition_stays_exact():
+    game = DenseFourierGame(5, 0)
+    r = estimate(game, 5, "regression_adjusted", budget=8 * 5, seed=0)
+    assert r.details["design"]["reason"] == "random pairs: every coalition fits the budget"
+    np.testing.assert_allclose(r.values, estimate(game, 5, "exact").values, atol=1e-12)
+
+
 def test_bad_design_option():
     with pytest.raises(ValueError, match=r"design='sequential' is not valid.*auto, random"):
         estimate(DenseFourierGame(6, 0), 6, "regression_adjusted", budget=40, design="sequential")

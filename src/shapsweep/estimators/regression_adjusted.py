@@ -222,6 +222,8 @@ def _design_split(n: int, budget: int, design: str, surrogate: str, target_stder
     why_not = None
     if design == "random":
         why_not = "asked for"
+    elif budget >= 2**n:
+        why_not = "every coalition fits the budget"
     elif target_stderr is not None:
         why_not = "target_stderr samples in rounds of random pairs"
     elif surrogate not in ("auto", "fourier"):
