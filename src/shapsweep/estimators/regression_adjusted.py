@@ -108,11 +108,15 @@ def _split_half_shrinkage(sample, residual, r_empty, r_full) -> float:
     return float(np.clip(signal / (signal + noise), 0.0, 1.0)) if signal > 0 else 0.0
 
 
-def _adjust(sample, y, v_empty, v_full, odd_fit, odd_honest, odd_full, phi_surrogate, shrink: bool):
+def _adjust(sample, y, v_empty, v_full, first, odd, honest, phi_surrogate, shrink: bool):
     """Surrogate values plus residual KernelSHAP; stderr from the residual of out-of-sample predictions.
 
+    `odd` and `honest` are the surrogate's in-sample and out-of-sample odd predictions at the rows of
+    `_odd_rows` (the full coalition, then one per pair of `first`).
     Returns (values, stderr, weight given to the residual correction).
     """
+    odd_fit, odd_honest = _with_pairs(sample, first, odd[1:]), _with_pairs(sample, first, honest[1:])
+    odd_full = float(odd[0])
     r_empty, r_full = v_empty + odd_full, v_full - odd_full
     # In-sample residuals for the value (cross-fitted ones were measured worse: the correction then
     # carries the surrogate's own error), out-of-sample ones for the standard error.
@@ -200,17 +204,7 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
     coalitions = 2 * n_pairs + 2
     shrink = coalitions < SHRINK_BELOW * n
-    phi, stderr, weight = _adjust(
-        sample,
-        y,
-        v_empty,
-        v_full,
-        _with_pairs(sample, first, odd_pairs[1:]),
-        _with_pairs(sample, first, honest[1:]),
-        float(odd_pairs[0]),
-        phi_sur,
-        shrink,
-    )
+    phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd_pairs, honest, phi_sur, shrink)
     correction = _correction_details(weight, coalitions, shrink)
     return phi, stderr, {"surrogate": chosen, "reason": reason, "fit": fit, "correction": correction}
 
@@ -254,17 +248,7 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     in_fit = refit.fit_rows < len(x)
     honest[refit.fit_rows[in_fit]] = refit.loo_prediction[in_fit]
     # The correction and its standard error use only the random pairs: their sampling weights are known.
-    phi, stderr, weight = _adjust(
-        sample,
-        y,
-        v_empty,
-        v_full,
-        _with_pairs(sample, first, odd[1:]),
-        _with_pairs(sample, first, honest[1:]),
-        float(odd[0]),
-        refit.shapley(),
-        True,
-    )
+    phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd, honest, refit.shapley(), True)
     random_pairs = len(x) - 1
     info = {
         "surrogate": "fourier",
