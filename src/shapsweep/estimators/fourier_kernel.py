@@ -108,6 +108,7 @@ class FourierSurrogate:
     loo_prediction: np.ndarray  # leave-one-out prediction at each training row
     choice: dict  # the chosen prior and noise, for the run's details
     scale: np.ndarray | None = None  # (n,) per-player prior scale of the degree >= 3 characters
+    ridge: float = 0.0  # the absolute ridge penalty of the fit (the noise variance, in the prior's units)
 
     def gram(self, x: np.ndarray) -> np.ndarray:
         """Kernel between +-1 rows x and the training rows."""
@@ -119,33 +120,36 @@ class FourierSurrogate:
 
     def shapley(self) -> np.ndarray:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
-        s = self.train
-        n = s.shape[1]
-        phi = np.zeros(n)
-        if self.scale is None:
-            # -1 entries among the other n-1 players, for each (row, player).
-            minus_wo = (s < 0).sum(axis=1, keepdims=True) - (s < 0)
-            for k, w in self.weights.items():
-                e = _table(k - 1, n - 1)[minus_wo]
-                phi += (2.0 / k) * w * ((self.alpha[:, None] * s * e).sum(axis=0))
-            return phi
-        # Each member i of T gets 2 c_T / k; summed over T containing i that is
-        # 2 / k * w_k * sum_p alpha_p u_pi e_{k-1}(u_p without i), with u_p = scale * s_p.
-        u = s * self.scale
-        k_max = max(self.weights)
-        sums = {i: np.sum(u**i, axis=1) for i in range(1, k_max)}
-        e = _newton_esym(sums, k_max - 1) if k_max > 1 else [np.ones(len(s))]
-        without = np.ones_like(u)  # e_j(u_p without i), by e_j(u - i) = e_j(u) - u_i e_{j-1}(u - i)
-        for j in range(0, k_max):
-            if j > 0:
-                without = e[j][:, None] - u * without
-            k = j + 1
-            if k in self.weights:
-                ui = s if k == 1 else u  # degree 1 keeps the isotropic prior
-                phi += (
-                    (2.0 / k) * self.weights[k] * (self.alpha[:, None] * ui * (1.0 if k == 1 else without)).sum(axis=0)
-                )
-        return phi
+        return self.alpha @ shapley_rows(self.train, self.weights, self.scale)
+
+
+def shapley_rows(s: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
+    """(p, n) matrix whose row p is the Shapley values of the prior's kernel section k(., s_p).
+
+    A surrogate sum_p alpha_p k(., s_p) has Shapley values alpha @ shapley_rows(...); under the prior,
+    row p is also Cov(phi, f(s_p)), which the adaptive design uses. A character of odd degree k gives
+    each member 2 c_T / k; summed over T containing i that is 2 / k * w_k * u_pi e_{k-1}(u_p without i),
+    with u_p = scale * s_p (u_p = s_p without ARD, where e_{k-1} only depends on the count of -1s).
+    """
+    n = s.shape[1]
+    out = np.zeros(s.shape)
+    if scale is None:
+        minus_wo = (s < 0).sum(axis=1, keepdims=True) - (s < 0)  # -1 entries among the other n-1 players
+        for k, w in weights.items():
+            out += (2.0 / k) * w * s * _table(k - 1, n - 1)[minus_wo]
+        return out
+    u = s * scale
+    k_max = max(weights)
+    sums = {i: np.sum(u**i, axis=1) for i in range(1, k_max)}
+    e = _newton_esym(sums, k_max - 1) if k_max > 1 else [np.ones(len(s))]
+    without = np.ones_like(u)  # e_j(u_p without i), by e_j(u - i) = e_j(u) - u_i e_{j-1}(u - i)
+    for j in range(0, k_max):
+        if j > 0:
+            without = e[j][:, None] - u * without
+        k = j + 1
+        if k in weights:
+            out += (2.0 / k) * weights[k] * (s if k == 1 else u * without)  # degree 1 keeps the isotropic prior
+    return out
 
 
 def _gram(a: np.ndarray, b: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
@@ -239,7 +243,7 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
     inv_diag = np.diag(cho_solve(factor, np.eye(len(train))))
     loo = t[fit_rows] - alpha / inv_diag
     choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
-    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale)
+    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale, lam)
 
 
 def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: np.ndarray, folds) -> np.ndarray:

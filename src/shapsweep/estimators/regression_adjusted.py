@@ -19,8 +19,12 @@ families compete (`surrogate='auto'`) on the estimated variance of the adjusted 
 On small samples (below SHRINK_BELOW * n coalitions) the residual correction is mostly noise, and it
 is shrunk towards the surrogate by its signal-to-noise ratio, estimated from two split halves of the
 pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk correction, which is
-conservative). Below `permutation_below` * n coalitions there are too few pairs per player to fit
-anything, and the method runs antithetic permutation sampling instead. The choice and its reason are in the result's
+conservative). In the same range the sample is designed (`design='auto'`): half the pairs are random,
+and if the Fourier surrogate wins on them clearly, the rest are chosen to reduce the posterior variance
+of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
+and standard errors use the random half only, whose sampling weights are known. Below
+`permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
+runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
 
 Reference: Witter, Liu & Musco, "Regression-adjusted Monte Carlo estimators for Shapley values and
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .adaptive_design import candidate_pool, choose_pairs
 from .base import Method
 from .fourier_kernel import cross_validated_predictions, fit_fourier_surrogate
 from .game_batching import BudgetedGame
@@ -50,6 +55,17 @@ MIN_PAIRS_PER_PLAYER = 1.0  # fewer pairs than players: no surrogate, plain pair
 # signal-to-noise ratio; at and above it, it is kept whole (measured: shrinking there lost accuracy on
 # SOUM games, whose residual carries interactions no surrogate fitted). See docs/estimators.md.
 SHRINK_BELOW = 32
+# Adaptive design ('auto' below SHRINK_BELOW * n, Fourier surrogate, no target_stderr): this share of the
+# pairs is drawn at random (at least one per player), the rest chosen from a pool of ADAPTIVE_POOL random
+# candidates per pair, at most ADAPTIVE_STEP_CELLS / (n + pairs) (a greedy step costs pool x (n + pairs));
+# only up to ADAPTIVE_MAX_PAIRS pairs in all. The caps
+# bound the design's cost (benchmarks/estimators_cost.py); ADAPTIVE_MARGIN: see where it is used.
+DESIGNS = ("auto", "random")
+ADAPTIVE_RANDOM_SHARE = 0.5
+ADAPTIVE_POOL = 16
+ADAPTIVE_STEP_CELLS = 768 * 1024
+ADAPTIVE_MAX_PAIRS = 512
+ADAPTIVE_MARGIN = 0.6
 
 
 def _odd_rows(sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float):
@@ -92,11 +108,15 @@ def _split_half_shrinkage(sample, residual, r_empty, r_full) -> float:
     return float(np.clip(signal / (signal + noise), 0.0, 1.0)) if signal > 0 else 0.0
 
 
-def _adjust(sample, y, v_empty, v_full, odd_fit, odd_honest, odd_full, phi_surrogate, shrink: bool):
+def _adjust(sample, y, v_empty, v_full, first, odd, honest, phi_surrogate, shrink: bool):
     """Surrogate values plus residual KernelSHAP; stderr from the residual of out-of-sample predictions.
 
+    `odd` and `honest` are the surrogate's in-sample and out-of-sample odd predictions at the rows of
+    `_odd_rows` (the full coalition, then one per pair of `first`).
     Returns (values, stderr, weight given to the residual correction).
     """
+    odd_fit, odd_honest = _with_pairs(sample, first, odd[1:]), _with_pairs(sample, first, honest[1:])
+    odd_full = float(odd[0])
     r_empty, r_full = v_empty + odd_full, v_full - odd_full
     # In-sample residuals for the value (cross-fitted ones were measured worse: the correction then
     # carries the surrogate's own error), out-of-sample ones for the standard error.
@@ -126,18 +146,18 @@ def _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates):
         variance[name] = float(np.sum(stderr**2))
     chosen = min(variance, key=variance.get)
     tried = ", ".join(f"{k} {v:.3g}" for k, v in variance.items())
-    return chosen, f"least estimated variance of the adjusted values (sum of stderr^2: {tried})"
+    return chosen, f"least estimated variance of the adjusted values (sum of stderr^2: {tried})", variance
 
 
-def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
+def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng):
+    """Fit the surrogate candidates to a sample's pairs and choose one.
+
+    Returns (rows, candidates, chosen, reason, fourier fit or None, estimated variances if both competed):
+    rows = (x, t, first) of `_odd_rows`; candidates maps a name to (odd prediction at x, honest
+    prediction, Shapley values, fit details).
+    """
     x, t, first = _odd_rows(sample, y, v_empty, v_full)
-    n_pairs = int(first.sum())
-    if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
-        phi, stderr = constrained_wls_stderr(sample, y, v_empty, v_full)
-        reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
-        return phi, stderr, {"surrogate": "none", "reason": f"plain paired KernelSHAP: {reason}"}
-    # name -> (odd prediction at the rows of x, honest (out-of-sample) prediction, Shapley values, fit details)
-    candidates = {}
+    candidates, four, variance = {}, None, {}
     if surrogate in ("auto", "fourier"):
         four = fit_fourier_surrogate(x, t, rng)
         odd = four.predict(x)
@@ -149,7 +169,7 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
         fit = {"terms": len(terms), "max_order": max(len(t) for t in terms), "fit_pairs": fit_pairs}
         candidates["sparse_moebius"] = (odd, honest, moebius_shapley(n, terms, coef), fit)
     if len(candidates) == 2:
-        chosen, reason = _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates)
+        chosen, reason, variance = _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates)
     else:
         (chosen,) = candidates
         reason = "asked for"
@@ -158,27 +178,93 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
                 f"fourier, held-out error of the half-differences {four.loo_error:.3g}; "
                 f"sparse_moebius is tried only for n <= {MOEBIUS_AUTO_MAX_PLAYERS}"
             )
+    return (x, t, first), candidates, chosen, reason, four, variance
+
+
+def _plain(sample, y, v_empty, v_full, reason):
+    phi, stderr = constrained_wls_stderr(sample, y, v_empty, v_full)
+    return phi, stderr, {"surrogate": "none", "reason": f"plain paired KernelSHAP: {reason}"}
+
+
+def _correction_details(weight, coalitions, shrink):
+    reason = (
+        f"split-half signal / (signal + noise), sample of {coalitions} < {SHRINK_BELOW:g}n coalitions"
+        if shrink
+        else f"full: sample of {coalitions} >= {SHRINK_BELOW:g}n coalitions"
+    )
+    return {"weight": round(weight, 4), "reason": reason}
+
+
+def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
+    n_pairs = int(np.sum(np.arange(len(sample.coalitions)) < sample.complement))
+    if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
+        reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
+        return _plain(sample, y, v_empty, v_full, reason)
+    (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
     coalitions = 2 * n_pairs + 2
     shrink = coalitions < SHRINK_BELOW * n
-    phi, stderr, weight = _adjust(
-        sample,
-        y,
-        v_empty,
-        v_full,
-        _with_pairs(sample, first, odd_pairs[1:]),
-        _with_pairs(sample, first, honest[1:]),
-        float(odd_pairs[0]),
-        phi_sur,
-        shrink,
-    )
-    correction = {
-        "weight": round(weight, 4),
-        "reason": f"split-half signal / (signal + noise), sample of {coalitions} < {SHRINK_BELOW:g}n coalitions"
-        if shrink
-        else f"full: sample of {coalitions} >= {SHRINK_BELOW:g}n coalitions",
-    }
+    phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd_pairs, honest, phi_sur, shrink)
+    correction = _correction_details(weight, coalitions, shrink)
     return phi, stderr, {"surrogate": chosen, "reason": reason, "fit": fit, "correction": correction}
+
+
+def _design_split(n: int, budget: int, design: str, surrogate: str, target_stderr) -> tuple[int, int, str]:
+    """(random pairs, designed pairs, reason) for a sample of `budget` coalitions (designed 0: all random)."""
+    pairs = (budget - 2) // 2
+    random_pairs = max(int(np.ceil(ADAPTIVE_RANDOM_SHARE * pairs)), int(np.ceil(MIN_PAIRS_PER_PLAYER * n)))
+    why_not = None
+    if design == "random":
+        why_not = "asked for"
+    elif budget >= 2**n:
+        why_not = "every coalition fits the budget"
+    elif target_stderr is not None:
+        why_not = "target_stderr samples in rounds of random pairs"
+    elif surrogate not in ("auto", "fourier"):
+        why_not = f"surrogate {surrogate!r} has no Gaussian prior to design for"
+    elif budget >= SHRINK_BELOW * n:
+        why_not = f"budget {budget} >= {SHRINK_BELOW:g}n, where the unshrunk residual correction needs random pairs"
+    elif pairs > ADAPTIVE_MAX_PAIRS:
+        why_not = f"{pairs} pairs > {ADAPTIVE_MAX_PAIRS} (the design's cost bound)"
+    elif random_pairs >= pairs:
+        why_not = f"{pairs} pairs leave none to design after {random_pairs} random ones"
+    if why_not is not None:
+        return pairs, 0, f"random pairs: {why_not}"
+    return random_pairs, pairs - random_pairs, "adaptive"
+
+
+def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng):
+    """Choose `designed` pairs for the fitted Fourier surrogate, refit on all pairs, correct on the random ones."""
+    x, t, first = rows
+    pairs = len(x) - 1 + designed
+    pool = candidate_pool(sampler, min(ADAPTIVE_POOL * designed, ADAPTIVE_STEP_CELLS // (n + pairs)))
+    chosen = pool[choose_pairs(four, x, pool, min(designed, len(pool)))]
+    y_new = game(np.vstack([chosen, ~chosen]))
+    x_all = np.vstack([x, np.where(chosen, 1.0, -1.0)])
+    t_all = np.concatenate([t, (y_new[: len(chosen)] - y_new[len(chosen) :]) / 2])
+    refit = fit_fourier_surrogate(x_all, t_all, rng)
+    odd = refit.predict(x)
+    honest = refit.predict(x)
+    in_fit = refit.fit_rows < len(x)
+    honest[refit.fit_rows[in_fit]] = refit.loo_prediction[in_fit]
+    # The correction and its standard error use only the random pairs: their sampling weights are known.
+    phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd, honest, refit.shapley(), True)
+    random_pairs = len(x) - 1
+    info = {
+        "surrogate": "fourier",
+        "fit": refit.choice,
+        "correction": _correction_details(weight, 2 * (random_pairs + len(chosen)) + 2, True)
+        | {"pairs": f"the {random_pairs} random pairs"},
+        "design": {
+            "kind": "adaptive",
+            "random_pairs": random_pairs,
+            "designed_pairs": len(chosen),
+            "pool": len(pool),
+            "reason": "pairs chosen to reduce the posterior variance of the Fourier surrogate's Shapley values; "
+            f"below {SHRINK_BELOW:g}n measured better than random pairs (docs/estimators.md)",
+        },
+    }
+    return phi, stderr, info
 
 
 def regression_adjusted(
@@ -188,6 +274,7 @@ def regression_adjusted(
     *,
     surrogate: str = "auto",
     permutation_below: float = 3.0,
+    design: str = "auto",
     target_stderr: float | None = None,
 ):
     if surrogate not in SURROGATES:
@@ -197,6 +284,10 @@ def regression_adjusted(
     if not isinstance(permutation_below, (int, float)) or isinstance(permutation_below, bool) or permutation_below < 0:
         raise ValueError(
             f"option permutation_below must be a number >= 0 for method 'regression_adjusted', got {permutation_below!r}"
+        )
+    if design not in DESIGNS:
+        raise ValueError(
+            f"option design={design!r} is not valid for method 'regression_adjusted'; valid: {', '.join(DESIGNS)}"
         )
     if 2 * n <= game.budget < permutation_below * n and surrogate == "auto":
         out = permutation(game, n, rng, target_stderr=target_stderr)
@@ -209,6 +300,25 @@ def regression_adjusted(
         )
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
     sampler = PairedSampler(n, rng, "kernel")
+    random_pairs, designed, design_reason = _design_split(n, game.budget, design, surrogate, target_stderr)
+    if designed:
+        sampler.grow(2 * random_pairs)
+        sample = sampler.sample()
+        y = game(sample.coalitions)
+        rows, _, chosen, reason, four, variance = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
+        # Sparse Moebius fits gain more from more random pairs: design only when Fourier is clearly ahead.
+        ahead = not variance or variance["fourier"] < ADAPTIVE_MARGIN * variance["sparse_moebius"]
+        if chosen == "fourier" and ahead:
+            phi, stderr, info = _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng)
+            return MethodOutput(
+                phi, stderr, _leftover(game.budget, {"sampler": "paired_kernel", **info, "reason": reason, "rounds": 1})
+            )
+        design_reason = (
+            f"random pairs: {chosen} chosen on the first {random_pairs} pairs"
+            if chosen != "fourier"
+            else f"random pairs: fourier not {ADAPTIVE_MARGIN:g}x below sparse_moebius in estimated variance "
+            f"on the first {random_pairs} pairs"
+        )
     rounds = 0
     for total in round_budgets(n, game.budget, target_stderr):
         sampler.grow(total - 2)
@@ -222,10 +332,15 @@ def regression_adjusted(
         rounds += 1
         if reached(stderr, target_stderr):
             break
-    details = {"sampler": "paired_kernel", **info, "rounds": rounds}
-    if (game.budget - 2) % 2 and not sample.complete:
+    details = {"sampler": "paired_kernel", **info, "design": {"kind": "random", "reason": design_reason}}
+    details["rounds"] = rounds
+    return MethodOutput(phi, stderr, details if sample.complete else _leftover(game.budget, details))
+
+
+def _leftover(budget: int, details: dict) -> dict:
+    if (budget - 2) % 2:
         details["unspent_reason"] = "coalitions are drawn in complementary pairs; an odd one is left over"
-    return MethodOutput(phi, stderr, details)
+    return details
 
 
 METHOD = Method.declare(
@@ -233,6 +348,7 @@ METHOD = Method.declare(
     regression_adjusted,
     lambda n: min(4, 2**n),
     "paired KernelSHAP on the residual of an odd Fourier (kernel ridge) or sparse Moebius surrogate, "
-    "chosen by estimated variance, correction shrunk by split halves below 32n; antithetic permutations below 3n",
+    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n; "
+    "antithetic permutations below 3n",
     rounds=True,
 )

@@ -1,0 +1,159 @@
+"""Adaptive design of regression_adjusted's pairs: the greedy choice, its bookkeeping, and what it buys."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from estimator_games import CountingGame
+
+from shapsweep.estimators import estimate
+from shapsweep.estimators.adaptive_design import candidate_pool, choose_pairs
+from shapsweep.estimators.fourier_kernel import _gram, fit_fourier_surrogate, shapley_rows
+from shapsweep.estimators.paired_design import PairedSampler
+
+
+class DenseFourierGame:
+    """Every degree-1 and degree-3 Fourier character with random weights."""
+
+    def __init__(self, n: int, seed: int):
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.triples = np.array(list(itertools.combinations(range(n), 3)))
+        self.w1 = rng.normal(size=n) * np.linspace(2.0, 0.2, n)
+        self.w3 = 0.03 * rng.normal(size=len(self.triples))  # a few per cent of the energy, as in model games
+
+    def __call__(self, z):
+        s = np.where(np.asarray(z, bool), 1.0, -1.0)
+        return s @ self.w1 + s[:, self.triples].prod(axis=2) @ self.w3
+
+
+def _explained_variance(surrogate, x, chosen_rows):
+    """tr(G^T (K + noise I)^-1 G) over data x plus chosen rows: how much of tr Cov(phi) the data remove."""
+    data = np.vstack([x, chosen_rows])
+    k = _gram(data, data, surrogate.weights, surrogate.scale) + surrogate.ridge * np.eye(len(data))
+    g = shapley_rows(data, surrogate.weights, surrogate.scale)
+    return float(np.trace(g.T @ np.linalg.solve(k, g)))
+
+
+def _fitted(n=9, pairs=20, seed=0):
+    game = DenseFourierGame(n, seed)
+    rng = np.random.default_rng(seed)
+    sampler = PairedSampler(n, rng, "kernel")
+    sampler.grow(2 * pairs)
+    sample = sampler.sample()
+    first = np.arange(len(sample.coalitions)) < sample.complement
+    s = sample.coalitions[first]
+    x = np.vstack([np.ones((1, n)), np.where(s, 1.0, -1.0)])
+    t = np.concatenate([[(game(np.ones((1, n)))[0] - game(np.zeros((1, n)))[0]) / 2], (game(s) - game(~s)) / 2])
+    return sampler, fit_fourier_surrogate(x, t, rng), x
+
+
+def test_pool_holds_new_distinct_pairs_spread_like_the_sampler():
+    sampler, _, _ = _fitted()
+    pool = candidate_pool(sampler, 60)
+    keys = {row.tobytes() for row in np.packbits(pool, axis=1)}
+    taken = set().union(*sampler.taken)
+    assert len(pool) == len(keys) == 60 and not keys & taken
+    assert set(pool.sum(axis=1)) <= {1, 2, 3, 4}  # first halves: sizes up to n/2 (n = 9)
+
+
+def test_greedy_choice_removes_more_posterior_variance_than_random_choices():
+    sampler, surrogate, x = _fitted()
+    pool = candidate_pool(sampler, 80)
+    chosen = choose_pairs(surrogate, x, pool, 15)
+    assert len(set(chosen.tolist())) == 15
+    signs = np.where(pool, 1.0, -1.0)
+    greedy = _explained_variance(surrogate, x, signs[chosen])
+    rng = np.random.default_rng(1)
+    randoms = [_explained_variance(surrogate, x, signs[rng.choice(len(pool), 15, replace=False)]) for _ in range(20)]
+    assert greedy > max(randoms)
+
+
+def test_each_greedy_step_takes_the_best_candidate_given_the_earlier_ones():
+    # The rank-one bookkeeping against a direct recomputation of every candidate's gain.
+    sampler, surrogate, x = _fitted(seed=3)
+    pool = candidate_pool(sampler, 30)
+    signs = np.where(pool, 1.0, -1.0)
+    chosen = choose_pairs(surrogate, x, pool, 4)
+    for step in range(4):
+        before = signs[chosen[:step]]
+        gains = [
+            _explained_variance(surrogate, x, np.vstack([before, signs[j : j + 1]])) if j not in chosen[:step] else -1
+            for j in range(len(pool))
+        ]
+        assert chosen[step] == int(np.argmax(gains))
+
+
+def test_adaptive_design_is_used_below_32n_spends_the_budget_and_repeats():
+    n = 12
+    counting = CountingGame(DenseFourierGame(n, 0))
+    r = estimate(counting, n, "regression_adjusted", budget=8 * n, seed=4, surrogate="fourier")
+    design = r.details["design"]
+    assert design["kind"] == "adaptive" and design["random_pairs"] == 24 and design["designed_pairs"] == 23
+    assert r.n_evals == len(set(counting.rows)) == 8 * n
+    assert abs(r.efficiency_gap) < 1e-9 and r.stderr is not None and np.all(r.stderr > 0)
+    assert r.details["correction"]["pairs"] == "the 24 random pairs"
+    json.dumps(r.details)
+    again = estimate(counting.game, n, "regression_adjusted", budget=8 * n, seed=4, surrogate="fourier")
+    assert again.values.tobytes() == r.values.tobytes()
+
+
+@pytest.mark.parametrize(
+    "budget,options,reason",
+    [
+        (32 * 12, {}, "budget 384 >= 32n"),
+        (8 * 12, {"design": "random"}, "asked for"),
+        (8 * 12, {"surrogate": "none"}, "surrogate 'none' has no Gaussian prior"),
+        (8 * 12, {"target_stderr": 1e-9}, "target_stderr samples in rounds"),
+    ],
+)
+def test_random_pairs_where_the_design_does_not_apply_and_why(budget, options, reason):
+    r = estimate(DenseFourierGame(12, 0), 12, "regression_adjusted", budget=budget, seed=0, **options)
+    assert r.details["design"]["kind"] == "random" and reason in r.details["design"]["reason"]
+
+
+def test_a_budget_that_holds_every_coalition_stays_exact():
+    game = DenseFourierGame(5, 0)
+    r = estimate(game, 5, "regression_adjusted", budget=8 * 5, seed=0)
+    assert r.details["design"]["reason"] == "random pairs: every coalition fits the budget"
+    np.testing.assert_allclose(r.values, estimate(game, 5, "exact").values, atol=1e-12)
+
+
+def test_bad_design_option():
+    with pytest.raises(ValueError, match=r"design='sequential' is not valid.*auto, random"):
+        estimate(DenseFourierGame(6, 0), 6, "regression_adjusted", budget=40, design="sequential")
+
+
+def test_adaptive_design_beats_random_pairs_on_real_sentence_embedding_games(minilm_path):
+    # The games the design is for: all-MiniLM-L6-v2 word games (as in benchmarks/estimators.py), exact
+    # over all 2^n coalitions of two 10-11-word sentences.
+    from shapsweep.estimators.exact import all_coalitions, shapley_from_all_values
+    from shapsweep.models import load_model
+
+    model = load_model(
+        {"connector": "sentence_embedder", "path_or_id": minilm_path, "device": "cpu", "batch_size": 256},
+        {"granularity": "word", "exclude_punctuation": True, "masking": "remove"},
+        {"kind": "similarity", "target": "full", "similarity": "cosine"},
+    )
+    errors = {"auto": [], "random": []}
+    for k, text in enumerate(
+        [
+            "The old fisherman mended his nets while gulls circled above.",
+            "Heavy rain flooded the streets, so the market closed early today.",
+        ]
+    ):
+        game = model.game({"row_id": f"s{k}", "text": text})
+        n = game.n_players
+        table = game(all_coalitions(n))
+        truth = shapley_from_all_values(table, n)
+        powers = 1 << np.arange(n)
+
+        def tabulated(z, table=table, powers=powers):
+            return table[np.asarray(z, bool) @ powers]
+
+        for seed in range(6):
+            for design in errors:
+                r = estimate(tabulated, n, "regression_adjusted", budget=16 * n, seed=seed, design=design)
+                errors[design].append(np.linalg.norm(r.values - truth) / np.linalg.norm(truth))
+    assert np.median(errors["auto"]) < 0.9 * np.median(errors["random"])
