@@ -2,13 +2,16 @@
 
 Exact, KernelSHAP (the target), integrated gradients, two empirical explainers (of KernelSHAP and of IG),
 cheap KernelSHAP and the random baseline: the explainers train on the target's shards, explain every row,
-mark their training rows, and compare keeps to the held-out ones. A changed target retrains only its explainer.
+mark their training rows, and compare keeps to the held-out ones. A changed target retrains only its explainer;
+`shapsweep prune` lists an explainer no run uses any more.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -108,3 +111,24 @@ def test_a_changed_target_retrains_only_its_explainer(finished):
     counts = job_counts(proc)
     assert counts.get("train_explainer") == 1  # the KernelSHAP target's explainer; the IG one stays
     assert counts.get("explain") == 4  # 2 shards of the new target, 2 of its empirical run
+
+
+def test_prune_lists_an_explainer_that_no_run_uses_any_more(finished):
+    wd, _, exp = finished
+    (ig_run,) = [r for r in exp.runs.values() if r["variant"] == "empirical_ig"]
+    dropped_id = ig_run["empirical"]["explainer_id"]
+    kept_ids = {r["empirical"]["explainer_id"] for r in exp.runs.values() if "empirical" in r} - {dropped_id}
+
+    def prune(config):
+        cmd = [sys.executable, "-m", "shapsweep.cli", "prune", config]
+        proc = subprocess.run(cmd, cwd=wd, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "nothing to prune" in prune("set.jsonnet")
+    dropped = "[quick(v) for v in example.experiments if v.name != 'empirical_ig']"
+    (wd / "dropped.jsonnet").write_text(SET.replace("[quick(v) for v in example.experiments]", dropped))
+    listed = {line.split("\t")[1].rstrip("/") for line in prune("dropped.jsonnet").splitlines() if "would" in line}
+    assert f"results/empirical/explainers/{dropped_id}" in listed
+    assert f"results/empirical/logs/train_explainer/{dropped_id}.log" in listed
+    assert kept_ids and not any(k in path for k in kept_ids for path in listed)

@@ -2,7 +2,8 @@
 
 A run dropped from the config (or changed: its id is a hash of its explain spec) leaves the tables and
 the report at the next `snakemake`, but its folder under `runs/`, its exports, logs and W&B offline run
-stay on disk. This finds them by comparing the set's current run ids (and data ids) with what is under
+stay on disk, as does an empirical explainer no run uses any more. This finds them by comparing the set's
+current run ids (and data ids, explainer ids) with what is under
 `results/<set>/`; only the folders the pipeline itself writes are looked at. Give the same `--var` values
 as the `snakemake` call (`--config vars=...`): other values describe other runs.
 """
@@ -57,8 +58,11 @@ def _wandb_run(run_folder: Path, set_dir: Path) -> list[Path]:
     return [path] if path.is_dir() and path.is_relative_to(set_dir.resolve()) else []
 
 
-def stale_outputs(set_dir: str | Path, run_ids: set[str], data_ids: set[str]) -> list[Path]:
-    """Paths under `set_dir` that belong to no run in `run_ids` and no data selection in `data_ids`."""
+def stale_outputs(
+    set_dir: str | Path, run_ids: set[str], data_ids: set[str], explainer_ids: set[str] = frozenset()
+) -> list[Path]:
+    """Paths under `set_dir` that belong to no run in `run_ids`, no data selection in `data_ids` and no
+    empirical explainer in `explainer_ids`."""
     set_dir = Path(set_dir)
     found = []
     for run_folder in _stale_children(set_dir / "runs", run_ids):
@@ -68,6 +72,8 @@ def stale_outputs(set_dir: str | Path, run_ids: set[str], data_ids: set[str]) ->
         found += _stale_children(set_dir / "logs" / stage, run_ids)
     found += _stale_children(set_dir / "data", data_ids)
     found += _stale_children(set_dir / "logs" / "rows", data_ids)
+    found += _stale_children(set_dir / "explainers", explainer_ids)
+    found += _stale_children(set_dir / "logs" / "train_explainer", explainer_ids)
     return found
 
 
@@ -83,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
         set_dir = Path(args.set_dir or exp.set_dir)
         run_ids = set(exp.runs)
         data_ids = {run["data_id"] for run in exp.runs.values()}
+        explainer_ids = {run["empirical"]["explainer_id"] for run in exp.runs.values() if "empirical" in run}
     except ConfigError as exc:
         return fail(exc)
-    stale = stale_outputs(set_dir, run_ids, data_ids)
+    stale = stale_outputs(set_dir, run_ids, data_ids, explainer_ids)
     name = exp.config["experiment_set_id"]
     if not stale:
         print(f"nothing to prune: every output under {set_dir} belongs to a run of {name}")
