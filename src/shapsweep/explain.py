@@ -154,17 +154,19 @@ def gradient_row(model, row: dict, run: RunSpec) -> dict:
     started = time.perf_counter()
     options = shap["options"]
     try:
+        game = model.game(row)
+        # A row outside the player range is skipped before any gradient is taken.
+        skip = outside_selection(game.n_players, selection)
+        if skip is not None:
+            return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
         exp = integrated_gradients(
-            model, row, steps=options["steps"], baseline=options["baseline"], batch_size=shap["batch_size"]
+            model, row, steps=options["steps"], baseline=options["baseline"], batch_size=shap["batch_size"], game=game
         )
     except RowError as exc:
         return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     except ValueError as exc:
         return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started)
     values = np.asarray(exp.values, dtype=np.float64)
-    skip = outside_selection(len(values), selection)
-    if skip is not None:
-        return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(exp.players))
     return {
         "row_id": row_id,
         "run_id": run_id,

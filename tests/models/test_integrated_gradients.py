@@ -153,3 +153,32 @@ def test_check_differentiable_accepts_and_refuses():
         check_differentiable({"connector": "hf_classifier"}, {"modalities": ["image"]}, {"kind": "probability"})
     with pytest.raises(ValueError, match=r"^model\.connector: 'hf_multimodal_lm'"):
         check_differentiable({"connector": "hf_multimodal_lm"}, {"modalities": ["text", "image"]}, {})
+
+
+@pytest.mark.parametrize("max_players", [3, 64])
+def test_a_row_outside_the_player_range_is_skipped_before_any_gradient(classifier, max_players):
+    from shapsweep.explain import gradient_row
+
+    run = {
+        "run_id": "ig-run",
+        "explain": {
+            "shap": {"options": {"steps": 4, "baseline": "pad"}, "batch_size": 8, "normalizer": "abs_sum"},
+            "selection": {"min_players": 1, "max_players": max_players},
+        },
+    }
+    forward_calls = []
+    hook = classifier.model.register_forward_hook(lambda *args: forward_calls.append(1))
+    try:
+        players = classifier.game({"text": TEXT}).players
+        building_the_game = len(forward_calls)  # the classifier's target label takes a forward pass
+        forward_calls.clear()
+        row = gradient_row(classifier, {"row_id": 7, "text": TEXT}, run)
+    finally:
+        hook.remove()
+    assert row["players"] == list(players)
+    if max_players < len(players):
+        assert row["status"] == "skipped" and "selection.min_players/max_players [1, 3]" in row["error"]
+        assert len(forward_calls) == building_the_game  # no integration point ran
+    else:
+        assert row["status"] == "ok" and len(row["attribution"]) == len(players)
+        assert len(forward_calls) > building_the_game

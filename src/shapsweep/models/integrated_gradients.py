@@ -71,7 +71,7 @@ class _Value:
     described: str
 
 
-def integrated_gradients(model, row: dict, steps: int = 50, baseline: str = "pad", batch_size: int = 64):
+def integrated_gradients(model, row: dict, steps: int = 50, baseline: str = "pad", batch_size: int = 64, game=None):
     """Explain `row` with integrated gradients on `model` (what `shapsweep.models.load_model` returns).
 
     Args:
@@ -81,6 +81,7 @@ def integrated_gradients(model, row: dict, steps: int = 50, baseline: str = "pad
         baseline: `pad`, `mask` (the tokenizer's mask token) or `zero` embeddings at player-owned tokens
             (`shap.options.baseline`).
         batch_size: integration points per forward/backward pass (captum's internal_batch_size).
+        game: `model.game(row)` when the caller has built it already (to check the player count first).
 
     Returns:
         A `GradientExplanation`.
@@ -102,7 +103,8 @@ def integrated_gradients(model, row: dict, steps: int = 50, baseline: str = "pad
             "use 'pad' or 'zero'"
         )
 
-    game = model.game(row)  # the players, RowErrors, target and response exactly as the Shapley game has them
+    if game is None:
+        game = model.game(row)  # the players, RowErrors, target and response exactly as the Shapley game has them
     tokenized = game.tokenized
     value = _value_function(model, game)
     owners = np.asarray(tokenized.owners)
