@@ -9,7 +9,7 @@ from estimator_games import CountingGame
 
 from shapsweep.estimators import estimate
 from shapsweep.estimators.adaptive_design import candidate_pool, choose_pairs
-from shapsweep.estimators.fourier_kernel import _gram, fit_fourier_surrogate, shapley_rows
+from shapsweep.estimators.fourier_kernel import fit_fourier_surrogate, kernel_matrix, shapley_rows
 from shapsweep.estimators.paired_design import PairedSampler
 
 
@@ -31,7 +31,7 @@ class DenseFourierGame:
 def _explained_variance(surrogate, x, chosen_rows):
     """tr(G^T (K + noise I)^-1 G) over data x plus chosen rows: how much of tr Cov(phi) the data remove."""
     data = np.vstack([x, chosen_rows])
-    k = _gram(data, data, surrogate.weights, surrogate.scale) + surrogate.ridge * np.eye(len(data))
+    k = kernel_matrix(data, data, surrogate.weights, surrogate.scale) + surrogate.ridge * np.eye(len(data))
     g = shapley_rows(data, surrogate.weights, surrogate.scale)
     return float(np.trace(g.T @ np.linalg.solve(k, g)))
 

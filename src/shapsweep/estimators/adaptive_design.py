@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fourier_kernel import FourierSurrogate, _gram, shapley_rows
+from .fourier_kernel import FourierSurrogate, kernel_matrix, shapley_rows
 from .paired_design import PairedSampler, allocate_pairs, draw_distinct_subsets
 
 
@@ -57,10 +57,10 @@ def choose_pairs(surrogate: FourierSurrogate, x: np.ndarray, pool: np.ndarray, c
     """
     weights, scale, noise = surrogate.weights, surrogate.scale, max(surrogate.ridge, 1e-12)
     cand = np.where(pool, 1.0, -1.0)
-    k_data = _gram(x, x, weights, scale)
-    k_cand_data = _gram(cand, x, weights, scale)
+    k_data = kernel_matrix(x, x, weights, scale)
+    k_cand_data = kernel_matrix(cand, x, weights, scale)
     solve = np.linalg.solve(k_data + noise * np.eye(len(x)), k_cand_data.T).T  # K_cd (K_dd + noise)^-1
-    variance = np.diag(_gram(cand[:1], cand[:1], weights, scale))[0] - np.sum(solve * k_cand_data, axis=1)
+    variance = np.diag(kernel_matrix(cand[:1], cand[:1], weights, scale))[0] - np.sum(solve * k_cand_data, axis=1)
     cov_phi = shapley_rows(cand, weights, scale) - solve @ shapley_rows(x, weights, scale)
     factors = np.zeros((len(cand), count))  # V: the chosen pairs' rank-one terms, K_post = K0 - V V^T
     chosen = np.zeros(count, dtype=np.int64)
@@ -70,7 +70,7 @@ def choose_pairs(surrogate: FourierSurrogate, x: np.ndarray, pool: np.ndarray, c
         j = int(np.argmax(score))
         chosen[step], free[j] = j, False
         # Column j of the posterior covariance over the pool, given the data and the pairs chosen so far.
-        column = _gram(cand, cand[j : j + 1], weights, scale)[:, 0] - solve @ k_cand_data[j]
+        column = kernel_matrix(cand, cand[j : j + 1], weights, scale)[:, 0] - solve @ k_cand_data[j]
         column -= factors[:, :step] @ factors[j, :step]
         d = column[j] + noise
         cov_phi -= np.outer(column, cov_phi[j]) / d

@@ -112,7 +112,7 @@ class FourierSurrogate:
 
     def gram(self, x: np.ndarray) -> np.ndarray:
         """Kernel between +-1 rows x and the training rows."""
-        return _gram(x, self.train, self.weights, self.scale)
+        return kernel_matrix(x, self.train, self.weights, self.scale)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Odd-part prediction f(s) at +-1 rows (f(-s) = -f(s))."""
@@ -152,7 +152,7 @@ def shapley_rows(s: np.ndarray, weights: dict[int, float], scale: np.ndarray | N
     return out
 
 
-def _gram(a: np.ndarray, b: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
+def kernel_matrix(a: np.ndarray, b: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
     """Kernel sum_k w_k sum_{|T| = k} [prod_{j in T} scale_j] chi_T(a) chi_T(b) between +-1 rows."""
     n = a.shape[1]
     if scale is None:
@@ -236,7 +236,7 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
                     scale = b
     fit_rows = np.sort(order[:FIT_PAIRS])
     train = x[fit_rows]
-    gram = _gram(train, train, weights, scale)
+    gram = kernel_matrix(train, train, weights, scale)
     lam = rel * max(float(np.mean(np.diag(gram))), 1e-300)
     factor = cho_factor(gram + lam * np.eye(len(train)))
     alpha = cho_solve(factor, t[fit_rows])
@@ -252,7 +252,7 @@ def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: n
     Lets the Fourier fit be compared with another family on the very same folds and targets
     (leave-one-out would train on more rows than a 3-fold fit, and flatter it).
     """
-    gram = _gram(x, x, surrogate.weights, surrogate.scale)
+    gram = kernel_matrix(x, x, surrogate.weights, surrogate.scale)
     lam = surrogate.choice["noise"] * max(float(np.mean(np.diag(gram))), 1e-300)
     out = np.zeros(len(x))
     for test in folds:
