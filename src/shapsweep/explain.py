@@ -20,7 +20,7 @@ from shapsweep import layout
 from shapsweep.atomic_outputs import write_json, write_parquet
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError
-from shapsweep.file_schemas import SHARD_SCHEMA
+from shapsweep.file_schemas import SHARD_SCHEMA, failed_row
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import EvaluationStore, game_key, generation_key
 
@@ -37,17 +37,6 @@ def row_seed(seed: int, row_id: str) -> int:
     """Per-row estimator seed: fixed by (seed, row_id), so shard layout never changes the numbers."""
     digest = hashlib.sha256(f"{seed}:{row_id}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def _failed(row_id: str, run_id: str, status: str, error: str, runtime: float, players=None) -> dict:
-    return {
-        "row_id": row_id,
-        "run_id": run_id,
-        "players": players,
-        "status": status,
-        "error": error,
-        "runtime_s": runtime,
-    }
 
 
 def _spans(spans) -> list | None:
@@ -75,11 +64,11 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     try:
         game = model.game(row)
     except RowError as exc:
-        return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
+        return failed_row(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     n = game.n_players
     skip = outside_selection(n, selection)
     if skip is not None:
-        return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
+        return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
     # only for a row that is explained: a skipped one reads nothing
     key = generations = None
     if store is not None:
@@ -104,7 +93,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         )
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
-        return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+        return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
     if store is not None:
         store.save(key, *game.evaluated())
         if generations is not None:
@@ -158,14 +147,14 @@ def gradient_row(model, row: dict, run: RunSpec) -> dict:
         # A row outside the player range is skipped before any gradient is taken.
         skip = outside_selection(game.n_players, selection)
         if skip is not None:
-            return _failed(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
+            return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, game.players)
         exp = integrated_gradients(
             model, row, steps=options["steps"], baseline=options["baseline"], batch_size=shap["batch_size"], game=game
         )
     except RowError as exc:
-        return _failed(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
+        return failed_row(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
     except ValueError as exc:
-        return _failed(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started)
+        return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started)
     values = np.asarray(exp.values, dtype=np.float64)
     return {
         "row_id": row_id,

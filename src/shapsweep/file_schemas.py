@@ -67,6 +67,21 @@ ROW_ERROR_SCHEMA = {
 REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}
 
 
+def failed_row(row_id: str, run_id: str, status: str, error: str, runtime_s: float = 0.0, players=None) -> dict:
+    """A shard row that holds no attributions: its status (a RowError kind, `skipped`, ...) and why.
+
+    The shard's other columns are null for it (SHARD_SCHEMA fills them when the shard is written).
+    """
+    return {
+        "row_id": row_id,
+        "run_id": run_id,
+        "players": players,
+        "status": status,
+        "error": error,
+        "runtime_s": runtime_s,
+    }
+
+
 def _normalise(frame: pl.DataFrame, schema: dict, path: Path) -> pl.DataFrame:
     """`frame` in the contract's columns and types: a file written before a column existed still loads."""
     for name in ("row_id", "run_id"):

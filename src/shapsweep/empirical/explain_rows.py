@@ -17,6 +17,7 @@ import numpy as np
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.features.tokenized import row_players, row_text
+from shapsweep.file_schemas import failed_row
 from shapsweep.run_spec import RunSpec
 
 
@@ -55,11 +56,11 @@ class EmpiricalRows:
                 text = row_text(row)
                 players = row_players(text, features, spans=row.get("spans"))
             except RowError as exc:
-                records.append(_failed(row_id, run_id, exc.kind, exc.message))
+                records.append(failed_row(row_id, run_id, exc.kind, exc.message))
                 continue
             reason = outside_selection(len(players), selection)
             if reason is not None:
-                records.append({**_failed(row_id, run_id, "skipped", reason), "players": [p.text for p in players]})
+                records.append(failed_row(row_id, run_id, "skipped", reason, players=[p.text for p in players]))
                 continue
             records.append(None)
             todo.append((i, text, players))
@@ -100,7 +101,3 @@ class EmpiricalRows:
                 "error": None,
             }
         return records
-
-
-def _failed(row_id: str, run_id: str, status: str, error: str) -> dict:
-    return {"row_id": row_id, "run_id": run_id, "status": status, "error": error, "runtime_s": 0.0}
