@@ -5,8 +5,8 @@
 
 The same games as benchmarks/estimators.py (model tables cached under benchmarks/out/). For each family
 and budget: median relative L2 error to the exact values with `design: 'auto'` (the default: adaptive
-where it applies) and `design: 'random'`, their ratio, and the share of runs that took the adaptive
-design. Prints a Markdown table and writes benchmarks/out/estimators_design.md.
+where it applies) and `design: 'random'`, their ratio, the share of runs that took the adaptive
+design, and the share of players whose 95% interval (value +- 1.96 stderr) holds the exact value. Prints a Markdown table and writes benchmarks/out/estimators_design.md (or --out-name).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def families(log) -> dict[str, list]:
     return out
 
 
-def compare(games, mult: int, seeds) -> tuple[float, float, float]:
-    """(median error with design auto, with design random, share of runs that were adaptive)."""
+def compare(games, mult: int, seeds) -> dict[str, float]:
+    """Median error and 95%-interval coverage with design auto and random; share of runs that were adaptive."""
     errors = {"auto": [], "random": []}
+    covered = {"auto": [], "random": []}
     adaptive = []
     for game in games:
         norm = np.linalg.norm(game.exact)
@@ -51,9 +52,12 @@ def compare(games, mult: int, seeds) -> tuple[float, float, float]:
             for design in errors:
                 r = estimate(game, game.n, "regression_adjusted", budget=mult * game.n, seed=seed, design=design)
                 errors[design].append(np.linalg.norm(r.values - game.exact) / norm)
+                covered[design].extend(np.abs(r.values - game.exact) <= 1.96 * r.stderr)
                 if design == "auto":
                     adaptive.append(r.details.get("design", {}).get("kind") == "adaptive")
-    return float(np.median(errors["auto"])), float(np.median(errors["random"])), float(np.mean(adaptive))
+    out = {f"error {d}": float(np.median(v)) for d, v in errors.items()}
+    out |= {f"coverage {d}": float(np.mean(v)) for d, v in covered.items()}
+    return out | {"adaptive": float(np.mean(adaptive))}
 
 
 def main(argv=None) -> int:
@@ -62,6 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=12)
     parser.add_argument("--mults", default="4,8,16,32")
     parser.add_argument("--only", default="", help="comma-separated family name prefixes")
+    parser.add_argument("--out-name", default="estimators_design", help="writes benchmarks/out/<name>.md")
     args = parser.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -71,20 +76,24 @@ def main(argv=None) -> int:
         f"# Adaptive design vs random pairs (regression_adjusted; median relative L2 error over the family's "
         f"games x seeds {seeds.start}..{seeds.stop - 1})",
         "",
-        "| family | budget | design auto | design random | auto / random | adaptive runs |",
-        "|---|---|---|---|---|---|",
+        "| family | budget | design auto | design random | auto / random | adaptive runs | 95% coverage auto | random |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, games in families(log).items():
         if wanted and not any(name.startswith(w) for w in wanted):
             continue
         for mult in mults:
-            auto, random, share = compare(games, mult, seeds)
-            lines.append(f"| {name} | {mult}n | {auto:.4f} | {random:.4f} | {auto / random:.2f} | {share:.0%} |")
+            r = compare(games, mult, seeds)
+            auto, random = r["error auto"], r["error random"]
+            lines.append(
+                f"| {name} | {mult}n | {auto:.4f} | {random:.4f} | {auto / random:.2f} | {r['adaptive']:.0%} "
+                f"| {r['coverage auto']:.1%} | {r['coverage random']:.1%} |"
+            )
             log(lines[-1])
     text = "\n".join(lines) + "\n"
     print(text)
     games_mod.OUT.mkdir(parents=True, exist_ok=True)
-    (games_mod.OUT / "estimators_design.md").write_text(text)
+    (games_mod.OUT / f"{args.out_name}.md").write_text(text)
     return 0
 
 
