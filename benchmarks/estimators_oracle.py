@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import estimators_games as games_mod  # noqa: E402
 
 from shapsweep.estimators.fourier_kernel import fit_fourier_surrogate  # noqa: E402
-from shapsweep.estimators.paired_design import PairedSampler  # noqa: E402
+from shapsweep.estimators.paired_design import PairedSampler, odd_rows  # noqa: E402
 
 
 def fourier_coefficients(table: np.ndarray, n: int) -> np.ndarray:
@@ -53,11 +53,8 @@ def paired_rows(game, n: int, budget: int, seed: int):
     sampler = PairedSampler(n, np.random.default_rng(seed), "kernel")
     sampler.grow(budget - 2)
     sample = sampler.sample()
-    first = np.arange(len(sample.coalitions)) < sample.complement
-    s = sample.coalitions[first]
-    full, empty = game(np.ones((1, n), bool))[0], game(np.zeros((1, n), bool))[0]
-    x = np.vstack([np.ones((1, n)), np.where(s, 1.0, -1.0)])
-    t = np.concatenate([[(full - empty) / 2], (game(s) - game(~s)) / 2])
+    empty, full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
+    x, t, _ = odd_rows(sample, game(sample.coalitions), empty, full)
     return x, t
 
 

@@ -23,27 +23,17 @@ from __future__ import annotations
 import numpy as np
 
 from .fourier_kernel import FourierSurrogate, kernel_matrix, shapley_rows
-from .paired_design import PairedSampler, allocate_pairs, draw_distinct_subsets
+from .paired_design import PairedSampler
 
 
 def candidate_pool(sampler: PairedSampler, size: int) -> np.ndarray:
     """Up to `size` new pairs (their first halves, bool rows), spread over size groups like the sampler's.
 
-    Drawn with the sampler's generator, excluding the pairs it already holds; groups it has enumerated
-    completely add none.
+    Drawn with the sampler's generator, excluding the pairs it already holds (`PairedSampler.draw`);
+    groups it has enumerated completely add none.
     """
-    alloc = allocate_pairs(sampler.capacity, sampler.mass, sampler.n_coalitions // 2 + size)
-    blocks = []
-    for j, (group, k) in enumerate(zip(sampler.groups, alloc)):
-        need = int(k) - len(sampler.halves[j])
-        if need > 0:
-            s = group[0]
-            blocks.append(
-                draw_distinct_subsets(
-                    sampler.n, s, need, sampler.rng, must_contain_first=(2 * s == sampler.n), exclude=sampler.taken[j]
-                )
-            )
-    return np.vstack(blocks) if blocks else np.zeros((0, sampler.n), dtype=bool)
+    new = sampler.draw(sampler.n_coalitions + 2 * size)
+    return np.vstack(list(new.values())) if new else np.zeros((0, sampler.n), dtype=bool)
 
 
 def choose_pairs(surrogate: FourierSurrogate, x: np.ndarray, pool: np.ndarray, count: int) -> np.ndarray:

@@ -154,16 +154,25 @@ class PairedSampler:
     def n_coalitions(self) -> int:
         return 2 * sum(len(h) for h in self.halves)
 
-    def grow(self, n_coalitions: int) -> None:
+    def draw(self, n_coalitions: int) -> dict[int, np.ndarray]:
+        """New pairs (first halves, by group index) that would top the sample up to n_coalitions; not kept.
+
+        Each group draws what the allocation for n_coalitions gives it beyond what it holds, excluding
+        the pairs it has (the adaptive design's candidate pool is drawn this way).
+        """
         alloc = allocate_pairs(self.capacity, self.mass, n_coalitions // 2)
+        new = {}
         for j, (g, k) in enumerate(zip(self.groups, alloc)):
             need = int(k) - len(self.halves[j])
-            if need <= 0:
-                continue
-            s = g[0]
-            new = draw_distinct_subsets(
-                self.n, s, need, self.rng, must_contain_first=(2 * s == self.n), exclude=self.taken[j]
-            )
+            if need > 0:
+                s = g[0]
+                new[j] = draw_distinct_subsets(
+                    self.n, s, need, self.rng, must_contain_first=(2 * s == self.n), exclude=self.taken[j]
+                )
+        return new
+
+    def grow(self, n_coalitions: int) -> None:
+        for j, new in self.draw(n_coalitions).items():
             self.taken[j] |= {key.tobytes() for key in np.packbits(new, axis=1)}
             self.halves[j] = np.vstack([self.halves[j], new])
 
@@ -193,6 +202,18 @@ class PairedSampler:
             self.capacity,
             drawn,
         )
+
+
+def odd_rows(sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float):
+    """+-1 rows (the full coalition, then one per pair) and their half-differences (v(S) - v(N\\S)) / 2.
+
+    Returns (x, t, first): `first` marks each pair's first row among the sample's rows.
+    """
+    z, comp = sample.coalitions, sample.complement
+    first = np.arange(len(z)) < comp
+    x = np.vstack([np.ones((1, z.shape[1])), np.where(z[first], 1.0, -1.0)])
+    t = np.concatenate([[(v_full - v_empty) / 2], (y[first] - y[comp[first]]) / 2])
+    return x, t, first
 
 
 def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str) -> PairedSample:

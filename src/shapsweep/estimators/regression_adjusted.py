@@ -40,7 +40,7 @@ from .adaptive_design import candidate_pool, choose_pairs
 from .base import Method
 from .fourier_kernel import cross_validated_predictions, fit_fourier_surrogate
 from .game_batching import BudgetedGame
-from .paired_design import PairedSample, PairedSampler, constrained_wls, constrained_wls_stderr
+from .paired_design import PairedSample, PairedSampler, constrained_wls, constrained_wls_stderr, odd_rows
 from .permutation import permutation
 from .result import MethodOutput
 from .rounds import reached, round_budgets
@@ -57,7 +57,7 @@ MIN_PAIRS_PER_PLAYER = 1.0  # fewer pairs than players: no surrogate, plain pair
 SHRINK_BELOW = 32
 # Adaptive design ('auto' below SHRINK_BELOW * n, Fourier surrogate, no target_stderr): this share of the
 # pairs is drawn at random, at least ADAPTIVE_MIN_RANDOM_PER_PLAYER per player (only the random pairs give
-# standard errors: with one per player their 95% intervals covered 76-92% at 4n, with 1.5 at least 99%);
+# standard errors: with one per player their 95% intervals covered 80-92% at 4n, with 1.5 97.5-100%);
 # the rest are chosen from a pool of ADAPTIVE_POOL random candidates per pair, at most
 # ADAPTIVE_STEP_CELLS / (n + pairs) (a greedy step costs pool x (n + pairs)), and only up to
 # ADAPTIVE_MAX_PAIRS pairs in all. The caps bound the design's cost (benchmarks/estimators_cost.py);
@@ -69,15 +69,6 @@ ADAPTIVE_POOL = 16
 ADAPTIVE_STEP_CELLS = 768 * 1024
 ADAPTIVE_MAX_PAIRS = 512
 ADAPTIVE_MARGIN = 0.6
-
-
-def _odd_rows(sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float):
-    """+-1 rows (the full coalition, then one per pair) and their half-differences."""
-    z, comp = sample.coalitions, sample.complement
-    first = np.arange(len(z)) < comp
-    x = np.vstack([np.ones((1, z.shape[1])), np.where(z[first], 1.0, -1.0)])
-    t = np.concatenate([[(v_full - v_empty) / 2], (y[first] - y[comp[first]]) / 2])
-    return x, t, first
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -115,7 +106,7 @@ def _adjust(sample, y, v_empty, v_full, first, odd, honest, phi_surrogate, shrin
     """Surrogate values plus residual KernelSHAP; stderr from the residual of out-of-sample predictions.
 
     `odd` and `honest` are the surrogate's in-sample and out-of-sample odd predictions at the rows of
-    `_odd_rows` (the full coalition, then one per pair of `first`).
+    `odd_rows` (the full coalition, then one per pair of `first`).
     Returns (values, stderr, weight given to the residual correction).
     """
     odd_fit, odd_honest = _with_pairs(sample, first, odd[1:]), _with_pairs(sample, first, honest[1:])
@@ -132,7 +123,7 @@ def _adjust(sample, y, v_empty, v_full, first, odd, honest, phi_surrogate, shrin
 
 
 def _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates):
-    """(name, reason) of the candidate whose regression-adjusted estimate has the least estimated variance.
+    """(name, reason, variances) of the candidate whose adjusted estimate has the least estimated variance.
 
     The variance is the sandwich variance of the residual correction with out-of-fold predictions of
     both candidates, on the same 3 folds of the same pairs (measured closer to the error of the Shapley
@@ -156,10 +147,10 @@ def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng):
     """Fit the surrogate candidates to a sample's pairs and choose one.
 
     Returns (rows, candidates, chosen, reason, fourier fit or None, estimated variances if both competed):
-    rows = (x, t, first) of `_odd_rows`; candidates maps a name to (odd prediction at x, honest
+    rows = (x, t, first) of `odd_rows`; candidates maps a name to (odd prediction at x, honest
     prediction, Shapley values, fit details).
     """
-    x, t, first = _odd_rows(sample, y, v_empty, v_full)
+    x, t, first = odd_rows(sample, y, v_empty, v_full)
     candidates, four, variance = {}, None, {}
     if surrogate in ("auto", "fourier"):
         four = fit_fourier_surrogate(x, t, rng)
@@ -199,7 +190,7 @@ def _correction_details(weight, coalitions, shrink):
 
 
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
-    n_pairs = int(np.sum(np.arange(len(sample.coalitions)) < sample.complement))
+    n_pairs = len(sample.coalitions) // 2  # every row has its complement in the sample
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
         reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
         return _plain(sample, y, v_empty, v_full, reason)

@@ -184,5 +184,5 @@ def fit_on_pairs(sample: PairedSample, y, v_empty, v_full, first, rng):
     position = np.searchsorted(np.flatnonzero(first), rows[fitted_first])
     honest[0] = oof[0]
     honest[1 + position] = oof[1:]
-    x_rows = np.concatenate([[0], 1 + position])  # the rows of `_odd_rows` it was fitted on, in its fold order
+    x_rows = np.concatenate([[0], 1 + position])  # the rows of `odd_rows` it was fitted on, in its fold order
     return error, (terms, coef, odd, len(pairs)), honest, x_rows
