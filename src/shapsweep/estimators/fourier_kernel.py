@@ -165,11 +165,16 @@ def kernel_matrix(a: np.ndarray, b: np.ndarray, weights: dict[int, float], scale
     return out
 
 
+def _ridge(gram: np.ndarray, relative: float) -> float:
+    """The absolute ridge penalty of a relative one (NOISE is relative to the Gram matrix's mean diagonal)."""
+    return relative * max(float(np.mean(np.diag(gram))), 1e-300)
+
+
 def _loo_path(gram: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     """(least mean LOO squared error, its relative noise) of kernel ridge over NOISE, from one eigh."""
     evals, u = np.linalg.eigh(gram)
     evals = np.clip(evals, 0.0, None)
-    scale = max(float(np.mean(np.diag(gram))), 1e-300)
+    scale = _ridge(gram, 1.0)
     ut = u.T @ t
     u2 = u**2
     best = (np.inf, float(NOISE[0]))
@@ -215,9 +220,8 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
         # ARD priors: scale each player's share of the interactions by its importance in the
         # isotropic fit, to the powers in ARD_POWERS; kept only if the LOO error says so.
         gram = sum(rho[k] * parts[k] for k in degrees if rho[k] > 0)
-        lam = rel * max(float(np.mean(np.diag(gram))), 1e-300)
-        alpha = np.linalg.solve(gram + lam * np.eye(len(pick)), t[pick])
-        phi = np.abs(FourierSurrogate(x[pick], alpha, weights, err, pick, alpha, {}).shapley())
+        alpha = np.linalg.solve(gram + _ridge(gram, rel) * np.eye(len(pick)), t[pick])
+        phi = np.abs(alpha @ shapley_rows(x[pick], weights, None))
         importance = phi / max(float(phi.mean()), 1e-300) + 1e-3
         for p in ARD_POWERS:
             b = importance**p
@@ -237,7 +241,7 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
     fit_rows = np.sort(order[:FIT_PAIRS])
     train = x[fit_rows]
     gram = kernel_matrix(train, train, weights, scale)
-    lam = rel * max(float(np.mean(np.diag(gram))), 1e-300)
+    lam = _ridge(gram, rel)
     factor = cho_factor(gram + lam * np.eye(len(train)))
     alpha = cho_solve(factor, t[fit_rows])
     inv_diag = np.diag(cho_solve(factor, np.eye(len(train))))
@@ -253,7 +257,7 @@ def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: n
     (leave-one-out would train on more rows than a 3-fold fit, and flatter it).
     """
     gram = kernel_matrix(x, x, surrogate.weights, surrogate.scale)
-    lam = surrogate.choice["noise"] * max(float(np.mean(np.diag(gram))), 1e-300)
+    lam = _ridge(gram, surrogate.choice["noise"])
     out = np.zeros(len(x))
     for test in folds:
         train = np.setdiff1d(np.arange(len(x)), test)
