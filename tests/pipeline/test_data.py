@@ -120,3 +120,48 @@ def test_package_imports_in_any_order(module):
 
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_balance_keeps_the_first_rows_of_each_bucket_in_selection_order(dataset):
+    shuffled = select_rows(dataset, {"shuffle_seed": 3})
+    balanced = select_rows(dataset, {"shuffle_seed": 3, "balance": {"by": "label", "per_bucket": 2}})
+    expected = [r["row_id"] for r in shuffled.filter(pl.int_range(pl.len()).over("label") < 2).iter_rows(named=True)]
+    assert balanced["row_id"].to_list() == expected
+    assert sorted(balanced["label"].to_list()) == [0, 0, 1, 1, 2, 2]
+    few = select_rows(dataset, {"shuffle_seed": 3, "balance": {"by": "label", "per_bucket": 2}, "max_samples": 3})
+    assert few["row_id"].to_list() == expected[:3]
+
+
+def test_word_bounds_and_word_buckets(tmp_path):
+    texts = ["one", "one two", "one two three", "a b", "x y z", "p q r s"]
+    path = tmp_path / "w.parquet"
+    pl.DataFrame({"text": texts}).write_parquet(path)
+    ds = {"source": "parquet", "data_files": str(path), "split": "train", "columns": {}}
+    bounded = select_rows(
+        ds,
+        {
+            "filters": [
+                {"column": "text", "op": "min_words", "value": 2},
+                {"column": "text", "op": "max_words", "value": 3},
+            ]
+        },
+    )
+    assert bounded["text"].to_list() == ["one two", "one two three", "a b", "x y z"]
+    by_words = select_rows(ds, {"balance": {"by": "#words", "per_bucket": 1}})
+    assert by_words["row_id"].to_list() == ["0", "1", "2", "5"]
+    with pytest.raises(ConfigError, match=r"selection.balance.by: 'stars' is not a column"):
+        select_rows(ds, {"balance": {"by": "stars", "per_bucket": 1}})
+
+
+def test_rows_file_is_written_in_blocks_with_the_same_rows(dataset, tmp_path):
+    from shapsweep.data.selection import write_selected_rows
+
+    selection = {"shuffle_seed": 5, "filters": [{"column": "label", "op": "ne", "value": 1}]}
+    out = tmp_path / "rows.parquet"
+    assert write_selected_rows(dataset, selection, out, block_rows=4) == 13
+    assert pl.read_parquet(out).equals(select_rows(dataset, selection))
+
+
+def test_balance_changes_the_data_id_and_its_absence_does_not(dataset):
+    plain = data_id(dataset, {"start_index": 0})
+    assert data_id(dataset, {"start_index": 0, "balance": {"by": "label", "per_bucket": 2}}) != plain

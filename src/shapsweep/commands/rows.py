@@ -15,14 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shapsweep.atomic_outputs import write_parquet
-    from shapsweep.data.selection import select_rows
+    from shapsweep.data.selection import write_selected_rows
 
     try:
         exp = load(args, warn=False)
-        table = select_rows(*exp.data_selection(args.data_id))
+        n_rows = write_selected_rows(*exp.data_selection(args.data_id), args.out)
     except ConfigError as exc:
         return fail(exc)
-    write_parquet(args.out, table)
-    print(f"{table.height} rows -> {args.out}")
+    print(f"{n_rows} rows -> {args.out}")
     return 0

@@ -6,10 +6,24 @@ selection code reads the filled blocks.
 
 from __future__ import annotations
 
-from shapsweep.fields import TEXT, Field, enum, nullable, object_schema
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, enum, nullable, object_schema
 
 SOURCES = ("hub", "parquet", "json", "csv")
-FILTER_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains", "min_length", "max_length")
+FILTER_OPS = (
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "in",
+    "not_in",
+    "contains",
+    "min_length",
+    "max_length",
+    "min_words",
+    "max_words",
+)
 
 _DATA_FILES = {
     "anyOf": [
@@ -49,10 +63,25 @@ DATASET_FIELDS = (
 
 FILTER_FIELDS = (
     Field("column", TEXT, description="a column of the dataset (after the columns mapping)"),
-    Field("op", enum(FILTER_OPS), description="comparison; min_length/max_length count characters"),
+    Field(
+        "op",
+        enum(FILTER_OPS),
+        description="comparison; min_length/max_length count characters, min_words/max_words whitespace-separated "
+        "words (bounds on a text's length in words, the players of word granularity)",
+    ),
     Field("value", {}, description="the value compared with (a list for in / not_in)"),
 )
 FILTER_SCHEMA = object_schema(FILTER_FIELDS, required=("column", "op", "value"))
+
+BALANCE_FIELDS = (
+    Field(
+        "by",
+        TEXT,
+        description="a column (after the columns mapping) whose values are the buckets, or '#words' for the "
+        "text's word count",
+    ),
+    Field("per_bucket", POSITIVE_INT, description="rows kept per bucket: the first in selection order"),
+)
 
 SELECTION_FIELDS = (
     Field("start_index", {"type": "integer", "minimum": 0}, 0, "rows before this index of the split are skipped"),
@@ -69,6 +98,14 @@ SELECTION_FIELDS = (
         "seeded shuffle of the whole selection before max_samples; null keeps the split's order",
     ),
     Field("filters", {"type": "array", "items": {"$ref": "#/$defs/filter"}}, [], "row filters, all must hold"),
+    # No default: a selection without it hashes (data id, run ids) as it did before balance existed.
+    Field(
+        "balance",
+        object_schema(BALANCE_FIELDS, required=("by", "per_bucket")),
+        NO_DEFAULT,
+        "equal rows per bucket: after filters and shuffle, the first per_bucket rows of each bucket (a bucket "
+        "with fewer keeps all it has), in selection order, before max_samples",
+    ),
     Field("min_players", nullable("integer", minimum=0), None, "rows with fewer players are skipped (status skipped)"),
     Field("max_players", nullable("integer", minimum=1), None, "rows with more players are skipped (status skipped)"),
 )

@@ -83,16 +83,17 @@ def check_columns(available: list[str], dataset: dict) -> None:
             )
 
 
-def to_canonical(table: pl.DataFrame, dataset: dict) -> pl.DataFrame:
-    """Mapped columns take their canonical names; other columns stay as metadata.
+def to_canonical(table: pl.DataFrame | pl.LazyFrame, dataset: dict) -> pl.DataFrame | pl.LazyFrame:
+    """Mapped columns take their canonical names; other columns stay as metadata (lazy frames stay lazy).
 
     An unmapped column whose name a mapping claims (e.g. a `label` column while label: 'topic')
     is kept as `src_<name>`.
     """
-    check_columns(table.columns, dataset)
-    mapping = column_mapping(dataset, table.columns)
+    columns = table.collect_schema().names()
+    check_columns(columns, dataset)
+    mapping = column_mapping(dataset, columns)
     sources = set(mapping.values())
-    clashes = {c: f"src_{c}" for c in table.columns if c in mapping and mapping[c] != c and c not in sources}
+    clashes = {c: f"src_{c}" for c in columns if c in mapping and mapping[c] != c and c not in sources}
     table = table.rename(clashes)
     # one with_columns reads every source before any is overwritten (so swaps work)
     renamed = [pl.col(column).alias(canonical) for canonical, column in mapping.items() if canonical != column]
