@@ -75,6 +75,27 @@ def test_the_schema_and_the_run_spec_carry_media_blocks(tmp_path, tiny_vit_path)
         from_config(cfg)
 
 
+def test_exact_limit_counts_the_players_a_grid_fixes(tmp_path, tiny_vit_path):
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"image": "a.png"}\n')
+    cfg = {
+        "experiment_set_id": "img",
+        "dataset": {"source": "json", "data_files": str(data)},
+        "model": {"connector": "hf_classifier", "path_or_id": tiny_vit_path},
+        "features": {"modalities": ["image"], "image": {"grid": [2, 3]}},  # max_players stays at its 64
+        "shap": {"method": "exact"},
+        "experiments": [{"name": "grid"}],
+    }
+    (run,) = from_config(cfg).runs.values()
+    assert run["explain"]["features"]["max_players"] == 64
+    cfg["features"]["image"]["grid"] = [5, 5]
+    with pytest.raises(ConfigError, match=r"features\.image\.grid: 25 players is over the exact method's limit of 20"):
+        from_config(cfg)
+    cfg["features"]["image"] = {"players": "superpixels"}  # superpixel counts vary by image: max_players bounds them
+    with pytest.raises(ConfigError, match=r"features\.max_players: 64 players is over the exact method's limit"):
+        from_config(cfg)
+
+
 @pytest.mark.parametrize("name", ["image_classifier", "audio_classifier"])
 def test_example_configs_validate_and_their_first_media_decode(name, monkeypatch, request):
     from pathlib import Path

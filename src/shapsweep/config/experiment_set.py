@@ -164,14 +164,20 @@ def _check_estimator(run: dict, label: str) -> None:
         raise ConfigError(f"{label}.shap.budget: required for method {method!r} (or num_samples, fraction, linear)")
     if method == "exact":
         from shapsweep.estimators.exact import DEFAULT_MAX_PLAYERS
+        from shapsweep.models.config import fixed_player_count
 
         limit = shap["options"].get("max_players", DEFAULT_MAX_PLAYERS)
-        players = run["features"]["max_players"]
+        fixed = fixed_player_count(run["features"])  # a grid fixes every row's players: max_players is moot
+        players = run["features"]["max_players"] if fixed is None else fixed
         if players > limit:
+            field, fix = (
+                ("features.max_players", "lower features.max_players (longer rows get status too_many_players)")
+                if fixed is None
+                else ("features.image.grid", "use a coarser features.image.grid")
+            )
             raise ConfigError(
-                f"{label}.features.max_players: {players} players is over the exact method's limit of {limit} "
-                f"(2^{players} coalitions per row); lower features.max_players (longer rows get status "
-                "too_many_players) or use a sampling method"
+                f"{label}.{field}: {players} players is over the exact method's limit of {limit} "
+                f"(2^{players} coalitions per row); {fix} or use a sampling method"
             )
 
 

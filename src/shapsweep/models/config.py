@@ -230,6 +230,16 @@ def modalities_of(features: dict) -> list[str]:
     return list(features.get("modalities", ["text"]))
 
 
+def fixed_player_count(features: dict) -> int | None:
+    """Players every row has when the resolved features block fixes them (an image-only grid: rows x
+    columns), capped by max_players; None where the count varies by row (text, superpixels, audio windows
+    and words, whose number follows the clip's length)."""
+    if modalities_of(features) == ["image"] and features["image"]["players"] == "grid":
+        rows, columns = features["image"]["grid"]
+        return min(rows * columns, features["max_players"])
+    return None
+
+
 def _check_enums(block: str, values: dict[str, Any], fields: tuple[Field, ...]) -> None:
     for f in fields:
         if f.choices:
