@@ -9,7 +9,8 @@
   the row's heatmap; newlines inside the document are written as character references, so a line is a
   whole document that `split("\\n")` gives back intact.
 
-Rows follow the run's shard plan order. Files are written atomically.
+Rows follow the run's shard plan order; one shard (and its slice of rows.parquet) is in memory at a time.
+Files are written atomically.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import polars as pl
 
 from shapsweep import layout
 from shapsweep.atomic_outputs import atomic_path
+from shapsweep.data.media import MEDIA_COLUMNS
 from shapsweep.file_schemas import read_shards
 
 FORMATS = ("jsonl", "html-lines")
@@ -72,23 +74,31 @@ def run_metadata(set_name: str, spec: dict) -> dict[str, Any]:
     }
 
 
-def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, Any]]:
-    """One record per explained row of `run_id` (ExperimentSet `exp`), in shard order."""
+def _shard_rows(rows_file: Path, start: int, end: int, columns: tuple[str, ...]) -> dict[str, dict]:
+    """row_id -> the row's wanted columns, for the rows.parquet slice one shard explains (never the whole set)."""
+    frame = pl.scan_parquet(rows_file)
+    present = [c for c in columns if c in frame.collect_schema().names()]
+    part = frame.slice(start, end - start).select(pl.col("row_id").cast(pl.Utf8), *present).collect()
+    return {r["row_id"]: r for r in part.iter_rows(named=True)}
+
+
+def _records_and_rows(exp, set_dir: Path, run_id: str, columns: tuple[str, ...]) -> Iterator[tuple[dict, dict]]:
+    """(record, the row's `columns`) per explained row of `run_id`, one shard in memory at a time."""
     spec = exp.run(run_id)
-    set_dir = Path(set_dir)
-    rows = pl.read_parquet(layout.rows_file(set_dir, spec["data_id"]))
-    texts = dict(zip(rows["row_id"].cast(pl.Utf8).to_list(), rows["text"].to_list())) if "text" in rows.columns else {}
+    rows_file = layout.rows_file(set_dir, spec["data_id"])
     meta = run_metadata(exp.config["experiment_set_id"], spec)
     tokenizer = _tokenizer_for(spec)
     for shard in exp.shard_plan(run_id).shards:
         frame = read_shards([layout.shard_file(set_dir, run_id, shard.shard_id)])
+        rows = _shard_rows(rows_file, shard.start, shard.end, ("text", *columns))
         for r in frame.iter_rows(named=True):
-            text = texts.get(str(r["row_id"]))
+            row = rows.get(str(r["row_id"]), {})
+            text = row.get("text")
             spans = r.get("player_spans")
             input_ids = None
             if tokenizer is not None and text is not None and spans:
                 input_ids = _token_ids(tokenizer, text, spans)
-            yield {
+            record = {
                 "row_id": str(r["row_id"]),
                 "text": text,
                 "players": r["players"],
@@ -105,22 +115,18 @@ def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, 
                 "error": r.get("error"),
                 "run": meta,
             }
+            yield record, row
+
+
+def export_records(exp, set_dir: str | Path, run_id: str) -> Iterator[dict[str, Any]]:
+    """One record per explained row of `run_id` (ExperimentSet `exp`), in shard order."""
+    for record, _ in _records_and_rows(exp, Path(set_dir), run_id, ()):
+        yield record
 
 
 def jsonl_line(record: dict[str, Any]) -> str:
     # allow_nan=False: NaN is not JSON; a non-finite number is a bug upstream worth failing on.
     return json.dumps(record, ensure_ascii=False, allow_nan=False, sort_keys=True)
-
-
-def _media_rows(exp, set_dir: Path, run_id: str) -> dict[str, dict]:
-    """row_id -> the row's media columns, for runs whose rows have any (html-lines draws them)."""
-    from shapsweep.data.media import MEDIA_COLUMNS
-
-    rows = pl.read_parquet(layout.rows_file(set_dir, exp.run(run_id)["data_id"]))
-    columns = [c for c in MEDIA_COLUMNS if c in rows.columns]
-    if not columns:
-        return {}
-    return {str(r["row_id"]): r for r in rows.select("row_id", *columns).iter_rows(named=True)}
 
 
 def html_line(record: dict[str, Any], env=None, media_row: dict | None = None) -> str:
@@ -165,12 +171,13 @@ def write_export(exp, set_dir: str | Path, run_ids: list[str], fmt: str, out: st
     count = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
         for run_id in run_ids:
-            media = _media_rows(exp, Path(set_dir), run_id) if fmt == "html-lines" else {}
-            for record in export_records(exp, set_dir, run_id):
+            media_columns = MEDIA_COLUMNS if fmt == "html-lines" else ()
+            for record, row in _records_and_rows(exp, Path(set_dir), run_id, media_columns):
                 if fmt == "jsonl":
                     line = jsonl_line(record)
                 else:
-                    line = html_line(record, env, media.get(record["row_id"]))
+                    media = {c: row[c] for c in MEDIA_COLUMNS if c in row}
+                    line = html_line(record, env, {"row_id": record["row_id"], **media} if media else None)
                 handle.write(line + "\n")
                 count += 1
     return count
