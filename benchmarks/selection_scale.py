@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -96,14 +97,25 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--skip-plan", action="store_true")
+    ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # internal: write the file, print its size
     args = ap.parse_args()
+    if args.generate:
+        print(write_rows(args.generate, args.rows))
+        return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
     with tempfile.TemporaryDirectory(prefix="selection_scale_") as tmp:
         work = Path(tmp)
         data = work / "rows.parquet"
-        in_memory = write_rows(data, args.rows)
+        # In a child process: a forked child's peak RSS starts from its parent's, so the parent stays small.
+        made = subprocess.run(
+            [sys.executable, __file__, "--generate", str(data), "--rows", str(args.rows)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        in_memory = float(made.stdout.strip())
         print(f"{args.rows:,} rows: {data.stat().st_size / 2**20:.0f} MB on disk, {in_memory:.0f} MB in memory")
         print(f"{'selection':<46} {'rows out':>10} {'wall s':>7} {'cpu s':>6} {'peak MB':>8}")
         for i, (name, selection) in enumerate(SELECTIONS.items()):

@@ -55,10 +55,10 @@ def _filter_expr(flt: dict, index: int, columns: list[str]) -> pl.Expr:
     return length >= value if op.startswith("min_") else length <= value
 
 
-def _canonical(frame: pl.LazyFrame, dataset: dict) -> pl.LazyFrame:
-    """Canonical columns, the split's row index as `_index` and a string `row_id`."""
+def _canonical(frame: pl.LazyFrame, dataset: dict, offset: int = 0) -> pl.LazyFrame:
+    """Canonical columns, the split's row index as `_index` (`frame` starts at row `offset`), a string `row_id`."""
     check_columns(frame.collect_schema().names(), dataset)  # before the helper column: errors list real ones
-    frame = to_canonical(frame.with_row_index("_index"), dataset)
+    frame = to_canonical(frame.with_row_index("_index", offset=offset), dataset)
     if "row_id" in (dataset.get("columns") or {}):
         return frame.with_columns(pl.col("row_id").cast(pl.Utf8))
     return frame.with_columns(pl.col("_index").cast(pl.Utf8).alias("row_id"))
@@ -111,11 +111,11 @@ def selection_order(frame: pl.LazyFrame, selection: dict) -> np.ndarray:
     return chosen["_index"].to_numpy()
 
 
-def _rows_in_order(frame: pl.LazyFrame, order: np.ndarray) -> pl.DataFrame:
-    """The rows whose `_index` is in `order`, in that order; reads only the file range they span."""
-    if len(order):
-        low, high = int(order.min()), int(order.max())
-        frame = frame.filter(pl.col("_index").is_between(low, high))  # a range the Parquet reader can skip to
+def _rows_in_order(source: pl.LazyFrame, dataset: dict, order: np.ndarray) -> pl.DataFrame:
+    """The rows whose `_index` is in `order`, in that order; reads only the range of the split they span
+    (a slice of the source, which the Parquet reader turns into skipped row groups)."""
+    low, high = (int(order.min()), int(order.max()) + 1) if len(order) else (0, 0)
+    frame = _canonical(source.slice(low, high - low), dataset, offset=low)
     index_type = frame.collect_schema()["_index"]
     wanted = pl.LazyFrame({"_index": pl.Series(order, dtype=index_type), "_position": np.arange(len(order))})
     rows = frame.join(wanted, on="_index", how="inner").sort("_position").collect(engine="streaming")
@@ -138,17 +138,18 @@ def select_table(table: pl.DataFrame, dataset: dict, selection: dict) -> pl.Data
     """Canonical, selected rows with a string `row_id` first (pure function of its inputs)."""
     frame = _canonical(table.lazy(), dataset)
     _check_unique_ids(frame, dataset)
-    return _rows_in_order(frame, selection_order(frame, selection))
+    return _rows_in_order(table.lazy(), dataset, selection_order(frame, selection))
 
 
 def selected_blocks(dataset: dict, selection: dict, block_rows: int = BLOCK_ROWS) -> Iterator[pl.DataFrame]:
     """The selected rows in order, `block_rows` at a time (the first block may be empty: no rows)."""
-    frame = _canonical(_source_frame(dataset), dataset)
+    source = _source_frame(dataset)
+    frame = _canonical(source, dataset)
     _check_unique_ids(frame, dataset)
     order = selection_order(frame, selection)
     folders = media_folders(dataset)
     for start in range(0, max(len(order), 1), block_rows):
-        yield absolute_media_paths(_rows_in_order(frame, order[start : start + block_rows]), folders)
+        yield absolute_media_paths(_rows_in_order(source, dataset, order[start : start + block_rows]), folders)
 
 
 def select_rows(dataset: dict, selection: dict) -> pl.DataFrame:
