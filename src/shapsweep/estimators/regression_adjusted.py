@@ -22,14 +22,17 @@ pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk
 conservative). In the same range the sample is designed (`design='auto'`): half the pairs are random,
 and if the Fourier surrogate wins on them clearly, the rest are chosen to reduce the posterior variance
 of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
-and standard errors use the random half only, whose sampling weights are known. Below
+and standard errors use the random half only, whose sampling weights are known. Past the design's
+budgets (>= 32n, or over 512 pairs) the random pairs are spread over sizes by leverage score, equal
+mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16). Below
 `permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
 runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
 
 Reference: Witter, Liu & Musco, "Regression-adjusted Monte Carlo estimators for Shapley values and
 probabilistic values", NeurIPS 2025; OddSHAP (ICML 2026: odd Fourier terms on paired samples);
-Fumagalli et al., "PolySHAP" (polynomial surrogates of KernelSHAP).
+Fumagalli et al., "PolySHAP" (polynomial surrogates of KernelSHAP); Musco & Witter, "Provably accurate
+Shapley value estimation via leverage score sampling", ICLR 2025 (the size mass past the design).
 """
 
 from __future__ import annotations
@@ -69,6 +72,13 @@ ADAPTIVE_POOL = 16
 ADAPTIVE_STEP_CELLS = 768 * 1024
 ADAPTIVE_MAX_PAIRS = 512
 ADAPTIVE_MARGIN = 0.6
+# Where every pair is random because the budget is past the design (>= SHRINK_BELOW * n coalitions or
+# more than ADAPTIVE_MAX_PAIRS pairs) and n > LEVERAGE_MIN_PLAYERS, the pairs are spread over sizes by
+# leverage score (equal mass per size, Leverage SHAP's design) instead of the Shapley kernel's mass, which
+# spends a fifth of the pairs on sizes 1 and n - 1 at n = 128. Measured (SOUM orders 3 and 5, n = 32..256,
+# benchmarks/estimators_peers312.py): the error there fell 10-30% (n = 128, 16n: 0.091 -> 0.068); for
+# n <= 16 it was mixed, and at the design's own budgets leverage-spread pairs did not help it.
+LEVERAGE_MIN_PLAYERS = 16
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -227,6 +237,27 @@ def _design_split(n: int, budget: int, design: str, surrogate: str, target_stder
     return random_pairs, pairs - random_pairs, "adaptive"
 
 
+def _random_mass(n: int, budget: int, designed: int, surrogate: str) -> tuple[str, str]:
+    """(size mass of the random pairs, reason): leverage past the design's budgets at n > LEVERAGE_MIN_PLAYERS."""
+    pairs = (budget - 2) // 2
+    past_design = budget >= SHRINK_BELOW * n or pairs > ADAPTIVE_MAX_PAIRS
+    if surrogate == "none":
+        return "kernel", "plain paired KernelSHAP asked for"
+    if designed or not past_design:
+        return "kernel", "Shapley-kernel mass per size, the design's measured better range"
+    if n <= LEVERAGE_MIN_PLAYERS:
+        return "kernel", f"n <= {LEVERAGE_MIN_PLAYERS}: leverage-spread pairs measured no better"
+    why = (
+        f"budget {budget} >= {SHRINK_BELOW:g}n"
+        if budget >= SHRINK_BELOW * n
+        else f"{pairs} pairs > {ADAPTIVE_MAX_PAIRS}"
+    )
+    return "leverage", (
+        f"{why}, past the adaptive design: equal mass per size (leverage scores) measured 10-30% lower "
+        "error than the Shapley kernel's mass here (docs/estimators.md)"
+    )
+
+
 def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng):
     """Choose `designed` pairs for the fitted Fourier surrogate, refit on all pairs, correct on the random ones."""
     x, t, first = rows
@@ -293,8 +324,9 @@ def regression_adjusted(
             out.values, out.stderr, {"surrogate": "none", "sampler": "permutation", "reason": reason, **out.details}
         )
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
-    sampler = PairedSampler(n, rng, "kernel")
     random_pairs, designed, design_reason = _design_split(n, game.budget, design, surrogate, target_stderr)
+    mass, mass_reason = _random_mass(n, game.budget, designed, surrogate)
+    sampler = PairedSampler(n, rng, mass)
     if designed:
         sampler.grow(2 * random_pairs)
         sample = sampler.sample()
@@ -305,7 +337,12 @@ def regression_adjusted(
         if chosen == "fourier" and ahead:
             phi, stderr, info = _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng)
             return MethodOutput(
-                phi, stderr, _leftover(game.budget, {"sampler": "paired_kernel", **info, "reason": reason, "rounds": 1})
+                phi,
+                stderr,
+                _leftover(
+                    game.budget,
+                    {"sampler": "paired_kernel", **info, "reason": reason, "rounds": 1, "mass_reason": mass_reason},
+                ),
             )
         design_reason = (
             f"random pairs: {chosen} chosen on the first {random_pairs} pairs"
@@ -326,7 +363,12 @@ def regression_adjusted(
         rounds += 1
         if reached(stderr, target_stderr):
             break
-    details = {"sampler": "paired_kernel", **info, "design": {"kind": "random", "reason": design_reason}}
+    details = {
+        "sampler": f"paired_{mass}",
+        **info,
+        "design": {"kind": "random", "reason": design_reason},
+        "mass_reason": mass_reason,
+    }
     details["rounds"] = rounds
     return MethodOutput(phi, stderr, details if sample.complete else _leftover(game.budget, details))
 
@@ -342,7 +384,8 @@ METHOD = Method.declare(
     regression_adjusted,
     lambda n: min(4, 2**n),
     "paired KernelSHAP on the residual of an odd Fourier (kernel ridge) or sparse Moebius surrogate, "
-    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n; "
+    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n, "
+    "pairs spread by leverage score past the design; "
     "antithetic permutations below 3n",
     rounds=True,
 )
