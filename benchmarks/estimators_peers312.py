@@ -157,7 +157,10 @@ def main(argv=None) -> int:
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument("--venv", default=str(games_mod.OUT / "peers312"))
     parser.add_argument("--out-name", default="estimators_peers312")
+    parser.add_argument("--from-csv", action="store_true", help="re-render <out-name>.md from <out-name>.csv")
     args = parser.parse_args(argv)
+    if args.from_csv:
+        return render_csv(games_mod.OUT / args.out_name)
     ns, orders, mults = ([int(x) for x in a.split(",") if x] for a in (args.ns, args.orders, args.mults))
     seeds = [int(x) for x in args.seeds.split(",")]
     peers = [p for p in args.peers.split(",") if p]
@@ -194,10 +197,55 @@ def main(argv=None) -> int:
     return 0
 
 
+def render_csv(stem: Path) -> int:
+    """Rebuild the report from a finished run's CSV (the seeds come from its header line in the .md)."""
+    with open(stem.with_suffix(".csv")) as f:
+        reader = csv.reader(f)
+        next(reader)
+        rows = [
+            (fam, int(m), meth, float(e), float(d), float(c), None if cov == "" else int(cov), int(p))
+            for fam, m, meth, e, d, c, cov, p in reader
+        ]
+    old = stem.with_suffix(".md").read_text().splitlines()[0] if stem.with_suffix(".md").exists() else ""
+    seeds = old.split("seeds ")[-1].rstrip(")").split(",") if "seeds " in old else ["?"]
+    mults = sorted({r[1] for r in rows})
+    text = report(rows, mults, seeds)
+    stem.with_suffix(".md").write_text(text)
+    print(text)
+    return 0
+
+
 def _median(rows, family, mult, method, col):
     vals = [r[col] for r in rows if r[0] == family and r[1] == mult and r[2] == method]
     vals = [v for v in vals if v is not None and np.isfinite(v)]
     return float(np.median(vals)) if vals else float("nan")
+
+
+def spend_and_cpu(rows, families, mults, methods) -> list[str]:
+    """Per method: the least share of the budget it spent in any cell, and its CPU at the largest budget."""
+    top = max(mults)
+    shown = [f for f in families if f.startswith("SOUM") and f.endswith((" 16", " 256"))] or families[:1]
+    shown += [f for f in families if not f.startswith("SOUM")]
+    lines = [
+        "",
+        f"## Spend and CPU (least median distinct coalitions / budget over all cells; median CPU s at {top}n)",
+        "",
+        "| method | least spend | " + " | ".join(shown) + " |",
+        "|---|---|" + "---|" * len(shown),
+    ]
+    for method in methods:
+        shares = []
+        for fam in families:
+            n = next(r[7] for r in rows if r[0] == fam)
+            for m in mults:
+                spent = _median(rows, fam, m, method, 4)
+                if np.isfinite(spent):
+                    shares.append(spent / min(m * n, 2**n))
+        cpus = [_median(rows, fam, top, method, 5) for fam in shown]
+        lines.append(
+            f"| {method} | {min(shares):.0%} | " + " | ".join("—" if np.isnan(c) else f"{c:.3f}" for c in cpus) + " |"
+        )
+    return lines
 
 
 def report(rows, mults, seeds) -> str:
@@ -228,6 +276,7 @@ def report(rows, mults, seeds) -> str:
                 flat.append((fam, a, eb / ea))
         got = [(r[6], r[7]) for r in rows if r[0] == fam and r[2] == ours]
         coverage.append((fam, sum(c for c, _ in got) / sum(p for _, p in got)))
+    lines += spend_and_cpu(rows, families, mults, [ours, *methods])
     for title, col, fmt in (("error", 3, "{:.4f}"), ("distinct coalitions", 4, "{:.0f}"), ("CPU s", 5, "{:.3f}")):
         lines += ["", f"## Median {title} per method", ""]
         for fam in families:
