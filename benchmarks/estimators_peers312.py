@@ -74,8 +74,14 @@ def ensure_venv(venv: Path, log=print) -> Path:
         return python
     log(f"building the peers' venv in {venv} (Python 3.12, {' '.join(PEER_PACKAGES)})")
     env = {**os.environ, "PYENV_VERSION": "3.12.1"}
-    subprocess.run(["python3.12", "-m", "venv", str(venv)], check=True, env=env)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    try:
+        subprocess.run(["python3.12", "-m", "venv", str(venv)], check=True, env=env)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(
+            f"could not build the peers' venv in {venv} ({exc}): shapiq 1.8 and mllm-shap 0.8 need Python 3.12 "
+            "(python3.12 on PATH, e.g. pyenv 3.12.1) and PyPI; or pass --venv DIR of an existing one"
+        ) from exc
     return python
 
 
