@@ -78,9 +78,10 @@ ADAPTIVE_MARGIN = 0.6
 # Where every pair is random because the budget is past the design (>= SHRINK_BELOW * n coalitions or
 # more than ADAPTIVE_MAX_PAIRS pairs) and n > LEVERAGE_MIN_PLAYERS, the pairs are spread over sizes by
 # leverage score (equal mass per size, Leverage SHAP's design) instead of the Shapley kernel's mass, which
-# spends a fifth of the pairs on sizes 1 and n - 1 at n = 128. Measured (SOUM orders 3 and 5, n = 32..256,
-# benchmarks/estimators_peers312.py): the error there fell 10-30% (n = 128, 16n: 0.091 -> 0.068); for
-# n <= 16 it was mixed, and at the design's own budgets leverage-spread pairs did not help it.
+# would spend a fifth of the pairs on sizes 1 and n - 1 at n = 128. Measured (SOUM orders 3 and 5,
+# n = 32..256, benchmarks/estimators_peers312.py seeds 0-2): the error there fell by up to a third (n = 128,
+# 16n: 0.091 -> 0.068; n = 32, order 3, 32n: unchanged); for n <= 16 it was mixed, and at the design's
+# own budgets leverage-spread random pairs helped some families and hurt others.
 LEVERAGE_MIN_PLAYERS = 16
 
 
@@ -257,8 +258,8 @@ def _random_mass(n: int, budget: int, designed: int, surrogate: str) -> tuple[st
         else f"{pairs} pairs > {ADAPTIVE_MAX_PAIRS}"
     )
     return "leverage", (
-        f"{why}, past the adaptive design: equal mass per size (leverage scores) measured 10-30% lower "
-        "error than the Shapley kernel's mass here (docs/estimators.md)"
+        f"{why}, past the adaptive design: equal mass per size (leverage scores) measured up to a third "
+        "lower error than the Shapley kernel's mass here (docs/estimators.md)"
     )
 
 
