@@ -22,14 +22,17 @@ pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk
 conservative). In the same range the sample is designed (`design='auto'`): half the pairs are random,
 and if the Fourier surrogate wins on them clearly, the rest are chosen to reduce the posterior variance
 of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
-and standard errors use the random half only, whose sampling weights are known. Below
+and standard errors use the random half only, whose sampling weights are known. Past the design's
+budgets (>= 32n, or over 512 pairs) the random pairs are spread over sizes by leverage score, equal
+mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16). Below
 `permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
 runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
 
 Reference: Witter, Liu & Musco, "Regression-adjusted Monte Carlo estimators for Shapley values and
 probabilistic values", NeurIPS 2025; OddSHAP (ICML 2026: odd Fourier terms on paired samples);
-Fumagalli et al., "PolySHAP" (polynomial surrogates of KernelSHAP).
+Fumagalli et al., "PolySHAP" (polynomial surrogates of KernelSHAP); Musco & Witter, "Provably accurate
+Shapley value estimation via leverage score sampling", ICLR 2025 (the size mass past the design).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import numpy as np
 
 from .adaptive_design import candidate_pool, choose_pairs
 from .base import Method
-from .fourier_kernel import cross_validated_predictions, fit_fourier_surrogate
+from .fourier_kernel import FIT_PAIRS, cross_validated_predictions, fit_fourier_surrogate
 from .game_batching import BudgetedGame
 from .paired_design import PairedSample, PairedSampler, constrained_wls, constrained_wls_stderr, odd_rows
 from .permutation import permutation
@@ -55,6 +58,9 @@ MIN_PAIRS_PER_PLAYER = 1.0  # fewer pairs than players: no surrogate, plain pair
 # signal-to-noise ratio; at and above it, it is kept whole (measured: shrinking there lost accuracy on
 # SOUM games, whose residual carries interactions no surrogate fitted). See docs/estimators.md.
 SHRINK_BELOW = 32
+# Nor is it shrunk when the surrogate was fitted on only part of the pairs (more than FIT_PAIRS): the
+# pairs outside the fit make the residual an honest signal (measured: SOUM n = 256 at 16n, orders 3 and 5,
+# 0.086 -> 0.076 and 0.147 -> 0.130, benchmarks/estimators_peers312.py seeds 0-2).
 # Adaptive design ('auto' below SHRINK_BELOW * n, Fourier surrogate, no target_stderr): this share of the
 # pairs is drawn at random, at least ADAPTIVE_MIN_RANDOM_PER_PLAYER per player (only the random pairs give
 # standard errors: with one per player their 95% intervals covered 80-92% at 4n, with 1.5 97.5-100%);
@@ -69,6 +75,14 @@ ADAPTIVE_POOL = 16
 ADAPTIVE_STEP_CELLS = 768 * 1024
 ADAPTIVE_MAX_PAIRS = 512
 ADAPTIVE_MARGIN = 0.6
+# Where every pair is random because the budget is past the design (>= SHRINK_BELOW * n coalitions or
+# more than ADAPTIVE_MAX_PAIRS pairs) and n > LEVERAGE_MIN_PLAYERS, the pairs are spread over sizes by
+# leverage score (equal mass per size, Leverage SHAP's design) instead of the Shapley kernel's mass, which
+# would spend a fifth of the pairs on sizes 1 and n - 1 at n = 128. Measured (SOUM orders 3 and 5,
+# n = 32..256, benchmarks/estimators_peers312.py seeds 0-2): the error there fell by up to a third (n = 128,
+# 16n: 0.091 -> 0.068; n = 32, order 3, 32n: unchanged); for n <= 16 it was mixed, and at the design's
+# own budgets leverage-spread random pairs helped some families and hurt others.
+LEVERAGE_MIN_PLAYERS = 16
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -180,12 +194,13 @@ def _plain(sample, y, v_empty, v_full, reason):
     return phi, stderr, {"surrogate": "none", "reason": f"plain paired KernelSHAP: {reason}"}
 
 
-def _correction_details(weight, coalitions, shrink):
-    reason = (
-        f"split-half signal / (signal + noise), sample of {coalitions} < {SHRINK_BELOW:g}n coalitions"
-        if shrink
-        else f"full: sample of {coalitions} >= {SHRINK_BELOW:g}n coalitions"
-    )
+def _correction_details(weight, coalitions, shrink, n_pairs=0):
+    if shrink:
+        reason = f"split-half signal / (signal + noise), sample of {coalitions} < {SHRINK_BELOW:g}n coalitions"
+    elif n_pairs > FIT_PAIRS:
+        reason = f"full: the surrogate was fitted on {FIT_PAIRS} of the {n_pairs} pairs"
+    else:
+        reason = f"full: sample of {coalitions} >= {SHRINK_BELOW:g}n coalitions"
     return {"weight": round(weight, 4), "reason": reason}
 
 
@@ -197,9 +212,9 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
     coalitions = 2 * n_pairs + 2
-    shrink = coalitions < SHRINK_BELOW * n
+    shrink = coalitions < SHRINK_BELOW * n and n_pairs <= FIT_PAIRS
     phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd_pairs, honest, phi_sur, shrink)
-    correction = _correction_details(weight, coalitions, shrink)
+    correction = _correction_details(weight, coalitions, shrink, n_pairs)
     return phi, stderr, {"surrogate": chosen, "reason": reason, "fit": fit, "correction": correction}
 
 
@@ -225,6 +240,27 @@ def _design_split(n: int, budget: int, design: str, surrogate: str, target_stder
     if why_not is not None:
         return pairs, 0, f"random pairs: {why_not}"
     return random_pairs, pairs - random_pairs, "adaptive"
+
+
+def _random_mass(n: int, budget: int, designed: int, surrogate: str) -> tuple[str, str]:
+    """(size mass of the random pairs, reason): leverage past the design's budgets at n > LEVERAGE_MIN_PLAYERS."""
+    pairs = (budget - 2) // 2
+    past_design = budget >= SHRINK_BELOW * n or pairs > ADAPTIVE_MAX_PAIRS
+    if surrogate == "none":
+        return "kernel", "plain paired KernelSHAP asked for"
+    if designed or not past_design:
+        return "kernel", "Shapley-kernel mass per size, the design's measured better range"
+    if n <= LEVERAGE_MIN_PLAYERS:
+        return "kernel", f"n <= {LEVERAGE_MIN_PLAYERS}: leverage-spread pairs measured no better"
+    why = (
+        f"budget {budget} >= {SHRINK_BELOW:g}n"
+        if budget >= SHRINK_BELOW * n
+        else f"{pairs} pairs > {ADAPTIVE_MAX_PAIRS}"
+    )
+    return "leverage", (
+        f"{why}, past the adaptive design: equal mass per size (leverage scores) measured up to a third "
+        "lower error than the Shapley kernel's mass here (docs/estimators.md)"
+    )
 
 
 def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng):
@@ -293,8 +329,9 @@ def regression_adjusted(
             out.values, out.stderr, {"surrogate": "none", "sampler": "permutation", "reason": reason, **out.details}
         )
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
-    sampler = PairedSampler(n, rng, "kernel")
     random_pairs, designed, design_reason = _design_split(n, game.budget, design, surrogate, target_stderr)
+    mass, mass_reason = _random_mass(n, game.budget, designed, surrogate)
+    sampler = PairedSampler(n, rng, mass)
     if designed:
         sampler.grow(2 * random_pairs)
         sample = sampler.sample()
@@ -305,7 +342,12 @@ def regression_adjusted(
         if chosen == "fourier" and ahead:
             phi, stderr, info = _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng)
             return MethodOutput(
-                phi, stderr, _leftover(game.budget, {"sampler": "paired_kernel", **info, "reason": reason, "rounds": 1})
+                phi,
+                stderr,
+                _leftover(
+                    game.budget,
+                    {"sampler": "paired_kernel", **info, "reason": reason, "rounds": 1, "mass_reason": mass_reason},
+                ),
             )
         design_reason = (
             f"random pairs: {chosen} chosen on the first {random_pairs} pairs"
@@ -326,7 +368,12 @@ def regression_adjusted(
         rounds += 1
         if reached(stderr, target_stderr):
             break
-    details = {"sampler": "paired_kernel", **info, "design": {"kind": "random", "reason": design_reason}}
+    details = {
+        "sampler": f"paired_{mass}",
+        **info,
+        "design": {"kind": "random", "reason": design_reason},
+        "mass_reason": mass_reason,
+    }
     details["rounds"] = rounds
     return MethodOutput(phi, stderr, details if sample.complete else _leftover(game.budget, details))
 
@@ -342,7 +389,8 @@ METHOD = Method.declare(
     regression_adjusted,
     lambda n: min(4, 2**n),
     "paired KernelSHAP on the residual of an odd Fourier (kernel ridge) or sparse Moebius surrogate, "
-    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n; "
+    "chosen by estimated variance, correction shrunk by split halves and half the pairs designed below 32n, "
+    "pairs spread by leverage score past the design; "
     "antithetic permutations below 3n",
     rounds=True,
 )
