@@ -5,10 +5,10 @@ midpoints (the midpoint rule's h² error)."""
 import numpy as np
 import pytest
 import torch
+from traced_models import TESTS, example_loss, linear, mlp, record, rows, value
 
 from shapsweep.training.path_kernel import path_kernel
-from shapsweep.training.recorder import TraceRecorder
-from shapsweep.training.train import TrainingOptions, batch_indices
+from shapsweep.training.train import TrainingOptions
 
 
 @pytest.fixture(autouse=True)
@@ -20,58 +20,14 @@ def float64():
     torch.set_default_dtype(before)
 
 
-def _rows(n=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    y = torch.randn(n, generator=g)
-    return [{"row_id": f"r{i}", "x": x[i], "y": y[i], "label": i % 2} for i in range(n)]
-
-
-def _mlp(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-
-
-def _linear(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(4, 1))
-
-
-def example_loss(model, row):
-    return (model(row["x"]).squeeze() - row["y"]) ** 2
-
-
-def value(model, row):
-    return model(row["x"]).squeeze()
-
-
-def record(root, model, rows, options):
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=options.lr, betas=options.betas, weight_decay=options.weight_decay
-    )
-    recorder = TraceRecorder(root, model, optimizer, row_ids=[r["row_id"] for r in rows], total_steps=options.steps)
-    for step in range(options.steps):
-        batch = [rows[i] for i in batch_indices(step, len(rows), options)]
-        optimizer.zero_grad()
-        loss = sum(example_loss(model, r) for r in batch) / len(batch)
-        loss.backward()
-        recorder.record(step, batch_row_ids=[r["row_id"] for r in batch], loss=loss.item())
-        optimizer.step()
-    recorder.finish(options.steps)
-    return root
-
-
-TESTS = [{"x": x} for x in torch.randn(3, 4, generator=torch.Generator().manual_seed(9), dtype=torch.float64)]
-
-
 def test_a_value_linear_in_theta_is_explained_exactly_at_one_midpoint(tmp_path):
-    rows = _rows()
+    training = rows()
     options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=4, steps=6, seed=1)
-    model = _linear()
-    root = record(tmp_path / "t", model, rows, options)
-    by_id = {r["row_id"]: r for r in rows}
+    model = linear()
+    root = record(tmp_path / "t", model, training, options)
+    by_id = {r["row_id"]: r for r in training}
     for window in [(0, 6), (2, 6)]:
-        result = path_kernel(root, _linear(), value, TESTS, example_loss, by_id, steps=window, midpoints=1)
+        result = path_kernel(root, linear(), value, TESTS, example_loss, by_id, steps=window, midpoints=1)
         change = result.v_full - result.v_empty
         assert np.abs(change).min() > 1e-2  # the values move, so an exact split is not a trivial 0 = 0
         np.testing.assert_allclose(result.efficiency_gap, 0, atol=1e-10)
@@ -80,18 +36,18 @@ def test_a_value_linear_in_theta_is_explained_exactly_at_one_midpoint(tmp_path):
         np.testing.assert_allclose(result.step_totals.sum(axis=(1, 2)), change, atol=1e-10)
     # a window starting after step 0 carries Adam's first moment in; one starting at 0 carries none
     assert np.abs(result.momentum).max() > 1e-4
-    from_zero = path_kernel(root, _linear(), value, TESTS, example_loss, by_id, steps=(0, 6), midpoints=1)
+    from_zero = path_kernel(root, linear(), value, TESTS, example_loss, by_id, steps=(0, 6), midpoints=1)
     assert np.abs(from_zero.momentum).max() == 0
 
 
 def test_permuting_the_training_rows_changes_no_examples_score(tmp_path):
-    rows = _rows()
+    training = rows()
     options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=10, steps=5, shuffle=False)
     results = []
-    for name, order in [("a", rows), ("b", rows[::-1][3:] + rows[::-1][:3])]:
-        root = record(tmp_path / name, _mlp(), order, options)
+    for name, order in [("a", training), ("b", training[::-1][3:] + training[::-1][:3])]:
+        root = record(tmp_path / name, mlp(), order, options)
         by_id = {r["row_id"]: r for r in order}
-        results.append(path_kernel(root, _mlp(), value, TESTS, example_loss, by_id, midpoints=4))
+        results.append(path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=4))
     a, b = results
     order_b = [b.groups.index(g) for g in a.groups]
     np.testing.assert_allclose(b.group_scores[:, order_b], a.group_scores, rtol=1e-9, atol=1e-12)
@@ -99,12 +55,12 @@ def test_permuting_the_training_rows_changes_no_examples_score(tmp_path):
 
 
 def test_the_gap_falls_about_four_times_when_the_midpoints_double(tmp_path):
-    rows = _rows()
+    training = rows()
     options = TrainingOptions(lr=0.1, betas=(0.9, 0.98), weight_decay=0.1, batch_size=5, steps=4, seed=2)
-    root = record(tmp_path / "t", _mlp(), rows, options)
-    by_id = {r["row_id"]: r for r in rows}
+    root = record(tmp_path / "t", mlp(), training, options)
+    by_id = {r["row_id"]: r for r in training}
     gaps = [
-        np.abs(path_kernel(root, _mlp(), value, TESTS, example_loss, by_id, midpoints=k).efficiency_gap).max()
+        np.abs(path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=k).efficiency_gap).max()
         for k in (2, 4, 8)
     ]
     assert gaps[0] > 1e-6
@@ -112,14 +68,14 @@ def test_the_gap_falls_about_four_times_when_the_midpoints_double(tmp_path):
 
 
 def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
-    rows = _rows()
+    training = rows()
     options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=4, steps=3, seed=0)
-    root = record(tmp_path / "t", _mlp(), rows, options)
-    by_id = {r["row_id"]: r for r in rows}
-    fine = path_kernel(root, _mlp(), value, TESTS, example_loss, by_id, midpoints=2, components="tensor")
+    root = record(tmp_path / "t", mlp(), training, options)
+    by_id = {r["row_id"]: r for r in training}
+    fine = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=2, components="tensor")
     coarse = path_kernel(
         root,
-        _mlp(),
+        mlp(),
         value,
         TESTS,
         example_loss,
@@ -135,4 +91,4 @@ def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
         np.testing.assert_allclose(coarse.group_scores[:, label], fine.group_scores[:, labels == label].sum(axis=1))
     np.testing.assert_allclose(coarse.component_scores[:, 0], fine.component_scores[:, :2].sum(axis=1))
     with pytest.raises(ValueError, match=r"options\.steps \[2, 9\]"):
-        path_kernel(root, _mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))
+        path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))
