@@ -90,5 +90,8 @@ def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
     for label in (0, 1):
         np.testing.assert_allclose(coarse.group_scores[:, label], fine.group_scores[:, labels == label].sum(axis=1))
     np.testing.assert_allclose(coarse.component_scores[:, 0], fine.component_scores[:, :2].sum(axis=1))
+    # gradients taken three rows at a time reduce into the same scores
+    chunked = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=2, chunk_size=3)
+    np.testing.assert_allclose(chunked.data, fine.data, rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match=r"options\.steps \[2, 9\]"):
         path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))

@@ -23,12 +23,16 @@ def linear(seed=0):
     return torch.nn.Sequential(torch.nn.Linear(4, 1))
 
 
-def example_loss(model, row):
-    return (model(row["x"]).squeeze() - row["y"]) ** 2
+def example_loss(model, rows):
+    """One squared error per training row."""
+    x = torch.stack([r["x"] for r in rows])
+    y = torch.stack([r["y"] for r in rows])
+    return (model(x).squeeze(-1) - y) ** 2
 
 
-def value(model, row):
-    return model(row["x"]).squeeze()
+def value(model, rows):
+    """The model's output for each test row."""
+    return model(torch.stack([r["x"] for r in rows])).squeeze(-1)
 
 
 def record(root, model, rows, options):
@@ -39,7 +43,7 @@ def record(root, model, rows, options):
     for step in range(options.steps):
         batch = [rows[i] for i in batch_indices(step, len(rows), options)]
         optimizer.zero_grad()
-        loss = sum(example_loss(model, r) for r in batch) / len(batch)
+        loss = example_loss(model, batch).mean()
         loss.backward()
         recorder.record(step, batch_row_ids=[r["row_id"] for r in batch], loss=loss.item())
         optimizer.step()

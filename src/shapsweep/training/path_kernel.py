@@ -20,7 +20,7 @@ per update step (the step curve); data scores are summed over the steps where th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +29,8 @@ import torch
 from shapsweep.training.components import group_parameters
 from shapsweep.training.trace import params_after, read_header, read_step
 
-Value = Callable[[torch.nn.Module, object], torch.Tensor]
-ExampleLoss = Callable[[torch.nn.Module, object], torch.Tensor]
+Value = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, test rows) -> one value per row
+ExampleLoss = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, training rows) -> one loss per row
 
 
 @dataclass
@@ -67,9 +67,22 @@ def _load(params: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]
             p.copy_(values[name])
 
 
-def _grad(scalar: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> dict[str, torch.Tensor]:
-    grads = torch.autograd.grad(scalar, list(params.values()), allow_unused=True)
-    return {n: torch.zeros_like(p) if g is None else g for (n, p), g in zip(params.items(), grads, strict=True)}
+def _row_grads(outputs: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> dict[str, torch.Tensor]:
+    """∇θ of each entry of `outputs` separately, (k, *shape) per parameter: k batched VJPs of scalars."""
+    k = outputs.shape[0]
+    eye = torch.eye(k, dtype=outputs.dtype, device=outputs.device)
+    grads = torch.autograd.grad(
+        outputs, list(params.values()), grad_outputs=eye, is_grads_batched=True, allow_unused=True
+    )
+    return {
+        n: torch.zeros((k, *p.shape), dtype=p.dtype, device=p.device) if g is None else g
+        for (n, p), g in zip(params.items(), grads, strict=True)
+    }
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]
 
 
 def _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2) -> dict:
@@ -77,17 +90,19 @@ def _second_moment_after(trace_root, state, model, params, example_loss, trainin
     try:
         return read_step(trace_root, state.step + 1).exp_avg_sq
     except FileNotFoundError:
-        batch = state.batch_row_ids
-        loss = sum(example_loss(model, training_rows[rid]) for rid in batch) / len(batch)
-        mean_grad = _grad(loss, params)
-        return {n: beta2 * state.exp_avg_sq[n] + (1 - beta2) * g**2 for n, g in mean_grad.items()}
+        loss = example_loss(model, [training_rows[rid] for rid in state.batch_row_ids]).mean()
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        return {
+            n: beta2 * state.exp_avg_sq[n] + (1 - beta2) * (0 if g is None else g) ** 2
+            for n, g in zip(params, grads, strict=True)
+        }
 
 
 def path_kernel(
     trace_root,
     model: torch.nn.Module,
     value: Value,
-    test_rows: Sequence,
+    test_rows: list,
     example_loss: ExampleLoss,
     training_rows: dict,
     *,
@@ -95,13 +110,15 @@ def path_kernel(
     midpoints: int = 10,
     components: str = "tensor",
     data_group: Callable[[object], object] | None = None,
+    chunk_size: int = 64,
 ) -> PathKernelResult:
     """Explain f over trace steps [s0, s1) (θ_{s0} → θ_{s1}).
 
-    `model` is the base model (its trainable parameters are overwritten from the trace); `value(model, row)`
-    is one test row's scalar value; `example_loss(model, row)` one training row's loss, the batch loss being
-    their mean (as `training.train` trains); `training_rows` maps row id -> row; `data_group(row)` names a
-    row's data group (default: its row id).
+    `model` is the base model (its trainable parameters are overwritten from the trace); `value(model, rows)`
+    gives each test row's scalar value, rows independent of each other; `example_loss(model, rows)` each
+    training row's loss, the batch loss being their mean (as `training.train` trains); `training_rows` maps
+    row id -> row; `data_group(row)` names a row's data group (default: its row id). Gradients are taken
+    `chunk_size` rows at a time.
     """
     if midpoints < 1:
         raise ValueError(f"options.midpoints must be at least 1, got {midpoints}")
@@ -140,53 +157,61 @@ def path_kernel(
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
 
-    def per_component(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> np.ndarray:
-        return np.array([sum(float((a[n] * b[n]).sum()) for n in comp_names[c]) for c in comp_list])
+    def per_component(rows_of: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> np.ndarray:
+        """(test row × component) dot products of per-row tensors with one shared tensor."""
+        out = [sum((rows_of[n] * b[n]).flatten(1).sum(1) for n in comp_names[c]) for c in comp_list]
+        return torch.stack(out, dim=1).double().cpu().numpy()
 
     def values_at(theta: dict[str, torch.Tensor]) -> np.ndarray:
         _load(params, theta)
         with torch.no_grad():
-            return np.array([float(value(model, row)) for row in test_rows])
+            return np.concatenate(
+                [value(model, rows).double().cpu().numpy() for _, rows in _chunks(test_rows, chunk_size)]
+            )
 
     v_empty = values_at(read_step(trace_root, s0).params)
     v_full = values_at(params_after(trace_root, s1 - 1))
-    running = [dict.fromkeys(names, 0.0) for _ in range(n_test)]  # U per test row
+    running = {n: torch.zeros((n_test, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
     for w in reversed(range(len(window))):
         s = window[w]
         state = read_step(trace_root, s)
         after = params_after(trace_root, s)
         delta = {n: after[n] - state.params[n] for n in names}
         # φ_s per test row: the midpoint rule along the recorded update.
-        phi = [dict.fromkeys(names, 0.0) for _ in range(n_test)]
+        phi = {n: torch.zeros_like(u) for n, u in running.items()}
         for k in range(midpoints):
             t = (k + 0.5) / midpoints
             _load(params, {n: state.params[n] + t * delta[n] for n in names})
-            for i, row in enumerate(test_rows):
-                for n, g in _grad(value(model, row), params).items():
-                    phi[i][n] = phi[i][n] + g / midpoints
+            for start, rows in _chunks(test_rows, chunk_size):
+                for n, g in _row_grads(value(model, rows), params).items():
+                    phi[n][start : start + len(rows)] += g.detach() / midpoints
         _load(params, state.params)
         batch = state.batch_row_ids
         if batch is None:
             raise ValueError(f"trace step {s} has no batch_row_ids: the path kernel needs the batch of every step")
         t_adam = state.adam_step + 1
+        second = _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2)
         precondition = {
-            n: (state.lr / (1 - beta1**t_adam)) / ((v / (1 - beta2**t_adam)).sqrt() + eps)
-            for n, v in _second_moment_after(
-                trace_root, state, model, params, example_loss, training_rows, beta2
-            ).items()
+            n: (state.lr / (1 - beta1**t_adam)) / ((v / (1 - beta2**t_adam)).sqrt() + eps) for n, v in second.items()
         }
-        for i in range(n_test):
-            totals[i, :, w] = per_component(phi[i], delta)
-            decay[i] -= state.lr * lam * per_component(phi[i], state.params)
-            running[i] = {n: phi[i][n] * precondition[n] + beta1 * running[i][n] for n in names}
-        # the batch's per-example gradients at the recorded θ_s, each reduced into its group as it is made
-        for rid in batch:
-            g = _grad(example_loss(model, training_rows[rid]), params)
-            gi = group_index[key(rid)]
-            for i in range(n_test):
-                data[i, gi] -= (1 - beta1) / len(batch) * per_component(running[i], g)
+        totals[:, :, w] = per_component(phi, delta)
+        decay -= state.lr * lam * per_component(phi, state.params)
+        running = {n: phi[n] * precondition[n] + beta1 * running[n] for n in names}
+        del phi
+        # the batch's per-example gradients at the recorded θ_s, a chunk at a time, reduced into
+        # (data group, component) as soon as they are made
+        coefficient = (1 - beta1) / len(batch)
+        for _, rids in _chunks(batch, chunk_size):
+            grads = _row_grads(example_loss(model, [training_rows[r] for r in rids]), params)
+            groups = [group_index[key(r)] for r in rids]
+            for c, comp in enumerate(comp_list):
+                contribution = sum(
+                    running[n].flatten(1) @ grads[n].detach().flatten(1).T for n in comp_names[comp]
+                )  # test row × example
+                np.add.at(data[:, :, c].T, groups, -coefficient * contribution.double().cpu().numpy().T)
+            del grads
     first = read_step(trace_root, s0)
-    momentum = np.stack([-beta1 * per_component(running[i], first.exp_avg) for i in range(n_test)])
+    momentum = -beta1 * per_component(running, first.exp_avg)
     return PathKernelResult(
         groups=list(group_index),
         components=comp_list,

@@ -25,7 +25,7 @@ class UpdateGame:
         self,
         trace_root,
         model: torch.nn.Module,
-        value: Callable[[torch.nn.Module, object], torch.Tensor],
+        value: Callable[[torch.nn.Module, list], torch.Tensor],
         row,
         *,
         steps: tuple[int, int],
@@ -53,5 +53,5 @@ class UpdateGame:
                 for c, member in zip(self.players, coalition, strict=True):
                     for n in self.groups[c]:
                         self.params[n].copy_(self.start[n] + self.delta[n] if member else self.start[n])
-                out[k] = float(self.value(self.model, self.row))
+                out[k] = float(self.value(self.model, [self.row])[0])
         return out
