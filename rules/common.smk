@@ -17,7 +17,7 @@ from shapsweep.config.blocks import MODEL_METHODS
 from shapsweep.config.methods import training_options
 from shapsweep.config.overrides import split_snakemake_config
 from shapsweep.config.set_sources import load_experiment_sets
-from shapsweep.data.shards import SHARD_ID_WIDTH
+from shapsweep.layout import SHARD_ID_WIDTH
 
 # --config experiment=PATH picks one set, experiments=[A, B] (or a directory, or a glob) several;
 # vars={...} feeds std.extVar, any other key overrides every rendered config (the command line wins
@@ -170,6 +170,11 @@ def explainer_inputs(wildcards):
     }
 
 
+def explainer_shards_dir(wildcards):
+    target = _explainer_run(wildcards)["empirical"]["target_run"]
+    return str(layout.shards_dir(wildcards.set, target))
+
+
 def explainer_options(wildcards):
     """The training options as JSON: a param, though any change of them is already a new explainer id."""
     return json.dumps(training_options(_explainer_run(wildcards)), sort_keys=True)
@@ -309,11 +314,30 @@ def _block_shards(wildcards):
     exp = SETS[wildcards.set]
     if wildcards.run not in exp.runs:
         return None
-    plan = {s.shard_id: s for s in exp.shard_plan(wildcards.run).shards}
-    members = [plan.get(wildcards.block + suffix) for suffix in block_suffixes(exp.config["shards_per_job"])]
-    if any(m is None for m in members):
+    shards = exp.shard_plan(wildcards.run).shards  # shard i has id f"{i:05d}": index, never scan
+    size = exp.config["shards_per_job"]
+    first = int(wildcards.block) * size
+    if first + size > len(shards):
         return None
-    return [(m.shard_id, m.start, m.end) for m in members]
+    return [(m.shard_id, m.start, m.end) for m in shards[first : first + size]]
+
+
+def single_shard_pattern():
+    """The `shard` constraint of the one-shard `explain` rule: every shard while some set runs one shard
+    per job, else only the shards of trailing partial blocks. Snakemake builds a candidate job for every
+    rule whose pattern matches a file, before `ruleorder` picks one: at 10,000 shards a run that was
+    10,000 `explain` jobs built and thrown away, most of a dry run's time (benchmarks/selection_scale.py)."""
+    if not BLOCK_SIZES or any(exp.config["shards_per_job"] == 1 for exp in SETS.values()):
+        return r"\d+"
+    tails = set()
+    for exp in SETS.values():
+        size = exp.config["shards_per_job"]
+        digits = len(str(size)) - 1
+        for run_id in exp.runs:
+            count = len(exp.shard_plan(run_id).shards)
+            if count % size:
+                tails.add(rf"{count // size * size:0{SHARD_ID_WIDTH}d}"[:-digits] + rf"\d{{{digits}}}")
+    return "|".join(sorted(tails)) or "(?!)"  # (?!) matches nothing: every shard is in a full block
 
 
 def block_rows(wildcards):

@@ -9,8 +9,9 @@ localrules:
 
 rule compare:
     input:
+        # Not the shards too: each summary depends on its run's shards (a redone shard re-aggregates, and the
+        # newer summary re-runs this), and every extra consumer of 100k shard files costs Snakemake seconds.
         summaries=lambda wildcards: summary_files(wildcards.set),
-        shards=lambda wildcards: all_shard_files(wildcards.set),
     output:
         **compare_outputs(),
     log:

@@ -11,6 +11,8 @@ rule explain:
         shard=pattern(layout.shard_file, "{run}", "{shard}"),
     log:
         pattern(layout.log_file, "explain", "{run}", "{shard}"),
+    wildcard_constraints:
+        shard=single_shard_pattern(),
     conda:
         "../envs/shapsweep.yaml"
     threads: run_threads

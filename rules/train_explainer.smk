@@ -20,6 +20,10 @@ rule train_explainer:
         options=explainer_options,
         target=explainer_target,
         device=explainer_device,
+        # The declared shards by folder and count: thousands of names do not fit one shell argument.
+        shards_dir=explainer_shards_dir,
+        shard_count=lambda wildcards: str(len(explainer_inputs(wildcards)["shards"])),
     shell:
-        "shapsweep train-explainer --rows {input.rows:q} --shards {input.shards:q} --options {params.options:q}"
+        "shapsweep train-explainer --rows {input.rows:q} --shards-dir {params.shards_dir:q}"
+        " --shard-count {params.shard_count} --options {params.options:q}"
         " --target-run {params.target} --device {params.device} --out {output:q} --threads {threads} > {log:q} 2>&1"

@@ -12,6 +12,8 @@ from pathlib import Path
 # The plots of the report's index, in the order it shows them (report rule outputs, report/pages.py).
 REPORT_PLOTS = ("error_vs_budget", "runtime_vs_budget", "phi_mass_by_position", "faithfulness_curves")
 EXPORT_FORMATS = ("jsonl", "html-lines")
+# Shard ids are the shard's index, zero-padded: a run's shard files sort in row order.
+SHARD_ID_WIDTH = 5
 
 
 def set_dir(cfg: dict) -> Path:
@@ -35,8 +37,12 @@ def run_dir(set_dir: str | Path, run_id: str) -> Path:
     return Path(set_dir) / "runs" / run_id
 
 
+def shards_dir(set_dir: str | Path, run_id: str) -> Path:
+    return run_dir(set_dir, run_id) / "shards"
+
+
 def shard_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
-    return run_dir(set_dir, run_id) / "shards" / f"{shard_id}.parquet"
+    return shards_dir(set_dir, run_id) / f"{shard_id}.parquet"
 
 
 def progress_file(shard_file: str | Path) -> Path:
@@ -64,8 +70,19 @@ def spec_file(set_dir: str | Path, run_id: str) -> Path:
     return run_dir(set_dir, run_id) / "spec.json"
 
 
+def first_files(folder: str | Path, count: int) -> list[Path]:
+    """The first `count` files of a run's shards/ (or faithfulness/) folder, named like the shard plan's ids
+    (SHARD_ID_WIDTH digits). Rules pass a count, not the names: a run with thousands of shards
+    names more files than one shell argument may hold (128 KiB)."""
+    return [Path(folder) / f"{i:0{SHARD_ID_WIDTH}d}.parquet" for i in range(count)]
+
+
+def faithfulness_dir(set_dir: str | Path, run_id: str) -> Path:
+    return run_dir(set_dir, run_id) / "faithfulness"
+
+
 def faithfulness_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
-    return run_dir(set_dir, run_id) / "faithfulness" / f"{shard_id}.parquet"
+    return faithfulness_dir(set_dir, run_id) / f"{shard_id}.parquet"
 
 
 def tracking_marker(set_dir: str | Path, run_id: str) -> Path:

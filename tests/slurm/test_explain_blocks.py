@@ -5,6 +5,7 @@ process either way); needs no cluster.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -94,6 +95,35 @@ def test_full_blocks_run_as_one_job_and_shards_match_single_shard_runs(tmp_path)
     # so a switch mid-sweep goes with `--rerun-triggers mtime input` once (docs/slurm.md).
     again = run(tmp_path, experiment, 1, "-n", "--rerun-triggers", "mtime", "input")
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+
+
+def test_thousands_of_shards_plan_block_jobs_and_fit_one_command_line(tmp_path):
+    # 2,050 one-row shards: 20 full blocks of 100 and a tail of 50 one-shard jobs. The one-shard rule must not
+    # match a full block's shards (Snakemake would build a job for each and throw it away: most of a big dry
+    # run's time), and no command may name every shard (one shell argument holds 128 KiB).
+    experiment = write_set(tmp_path / "set", n_rows=2050, shard_size=1, name="many")
+    r = run(tmp_path, experiment, 100, "-n", "-p")
+    out = r.stdout + r.stderr
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.MULTILINE)}
+    assert counts.get("explain_block") == 20, out[-3000:]
+    assert counts.get("explain") == 50, out[-3000:]
+    commands = [line for line in out.splitlines() if "shapsweep " in line]
+    assert any("shapsweep aggregate" in c and "--shard-count 2050" in c for c in commands), out[-3000:]
+    assert max(len(c.encode()) for c in commands) < 128 * 1024
+
+
+def test_one_shard_rule_matches_only_the_tail_of_a_blocked_set(tmp_path):
+    # 250 shards in blocks of 100: the one-shard rule may make only the tail 00200-00249. Were it to match
+    # a full block's shard, Snakemake would build (and drop) an `explain` job for every such shard.
+    experiment = write_set(tmp_path / "set", n_rows=250, shard_size=1, name="tail")
+    out = run(tmp_path, experiment, 100, "-n", "-p").stdout
+    run_dir = re.search(r"(results/tail/runs/[^/]+)/shards/00000\.parquet", out)[1]
+    only_one_shard_rule = ("-n", "--allowed-rules", "explain", "rows", "--")
+    tail = run(tmp_path, experiment, 100, *only_one_shard_rule, f"{run_dir}/shards/00249.parquet", check=False)
+    assert tail.returncode == 0, tail.stdout[-2000:] + tail.stderr[-2000:]
+    full = run(tmp_path, experiment, 100, *only_one_shard_rule, f"{run_dir}/shards/00007.parquet", check=False)
+    assert full.returncode != 0
+    assert "MissingRuleException" in full.stdout + full.stderr, full.stdout[-2000:] + full.stderr[-2000:]
 
 
 if __name__ == "__main__":

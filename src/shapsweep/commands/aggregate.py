@@ -19,7 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the run's shard files (default: every shard of its plan, from the config)",
     )
     parser.add_argument(
+        "--shard-count",
+        type=int,
+        help="instead of --shards: the run's first N shard files (what the rule passes: names would not fit one "
+        "command line at thousands of shards)",
+    )
+    parser.add_argument(
         "--faithfulness", nargs="*", type=Path, default=[], help="the run's faithfulness files (metrics become faith_*)"
+    )
+    parser.add_argument(
+        "--evaluated",
+        action="store_true",
+        help="with --shard-count: the faithfulness file of each of those shards too (metrics become faith_*)",
     )
     parser.add_argument(
         "--n-rows", type=int, help="rows the run explains (the rule passes its plan; default: planned from the config)"
@@ -48,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         exp = load(args, warn=False)
         spec = exp.run(args.run)
         top_k = args.top_k or exp.config["compare"]["top_k"]
-        if args.shards is None:  # by hand: the planned shards; the rule passes the files it declares
+        if args.shard_count is not None:  # the rule: the files it declares, by count
+            args.shards = layout.first_files(layout.shards_dir(exp.set_dir, args.run), args.shard_count)
+            if args.evaluated:
+                args.faithfulness = layout.first_files(layout.faithfulness_dir(exp.set_dir, args.run), args.shard_count)
+        if args.shards is None:  # by hand: the planned shards
             args.shards = [
                 layout.shard_file(exp.set_dir, args.run, s.shard_id) for s in exp.shard_plan(args.run).shards
             ]

@@ -12,7 +12,15 @@ from shapsweep.commands.config_arg import fail
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", required=True, type=Path, help="the target run's rows.parquet (row_id, text)")
-    parser.add_argument("--shards", required=True, nargs="+", type=Path, help="the target run's shard files")
+    shards = parser.add_mutually_exclusive_group(required=True)
+    shards.add_argument("--shards", nargs="+", type=Path, help="the target run's shard files")
+    shards.add_argument(
+        "--shards-dir",
+        type=Path,
+        help="with --shard-count: the target run's shards/ folder, its first N files (what the rule passes: "
+        "names would not fit one command line at thousands of shards)",
+    )
+    parser.add_argument("--shard-count", type=int, help="how many shards of --shards-dir")
     parser.add_argument(
         "--options",
         default="{}",
@@ -36,6 +44,12 @@ def _options(text: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep.empirical.options import validate_training_options
+    from shapsweep.layout import first_files
+
+    if args.shards_dir is not None:
+        if args.shard_count is None:
+            return fail(ValueError("--shards-dir needs --shard-count (how many shards of the folder to read)"))
+        args.shards = first_files(args.shards_dir, args.shard_count)
 
     try:
         options = validate_training_options(_options(args.options))

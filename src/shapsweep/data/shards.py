@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from shapsweep.data.local_files import count_rows, resolve_data_files
 from shapsweep.errors import ConfigError
-
-SHARD_ID_WIDTH = 5
+from shapsweep.layout import SHARD_ID_WIDTH
 
 
 @dataclass(frozen=True)
