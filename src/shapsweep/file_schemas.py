@@ -11,6 +11,11 @@ from pathlib import Path
 
 import polars as pl
 
+# The columns only some row explainers fill (shapsweep.row_explainers: each kind names its own); null elsewhere.
+# empirical runs: the row was one of the explainer's training rows (metrics keep to the others)
+EMPIRICAL_COLUMNS = {"in_train": pl.Boolean}
+KIND_COLUMNS = {**EMPIRICAL_COLUMNS}
+
 SHARD_SCHEMA = {
     "row_id": pl.Utf8,
     "run_id": pl.Utf8,
@@ -35,8 +40,7 @@ SHARD_SCHEMA = {
     "efficiency_gap": pl.Float64,
     "runtime_s": pl.Float64,
     "response": pl.Utf8,
-    # empirical runs: the row was one of the explainer's training rows (metrics keep to the others); else null
-    "in_train": pl.Boolean,
+    **KIND_COLUMNS,
     "status": pl.Utf8,
     "error": pl.Utf8,
 }

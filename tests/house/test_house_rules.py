@@ -26,7 +26,7 @@ LAYERS = [
     ("inputs", {"data", "features"}),
     ("models", {"models", "values"}),
     ("store", {"store"}),
-    ("stages", {"explain", "evaluation", "empirical", "training"}),
+    ("stages", {"explain", "row_explainers", "evaluation", "empirical", "training"}),
     ("config", {"config"}),
     ("fan-in", {"aggregate", "compare", "report", "export", "plots", "tracking", "results_log", "outcomes", "api"}),
     ("cli", {"commands", "cli"}),
