@@ -58,6 +58,7 @@ wildcard_constraints:
     shard=r"\d+",
     data_id=r"[^/]+",
     explainer=r"[^/]+",
+    trace=r"[^/]+",
 
 
 def pattern(path_function, *names):
@@ -238,6 +239,42 @@ def export_files():
     ]
 
 
+# ---- Training traces (rules/trace.smk) -----------------------------------------------------------
+def set_trace(set_dir, trace_id=None):
+    """The set's trace spec (config.training); with `trace_id`, only if it is that trace."""
+    spec = SETS[set_dir].training
+    if spec is None or spec["recorded_by_user"] or (trace_id is not None and spec["trace_id"] != trace_id):
+        if trace_id is None:
+            return None
+        raise WorkflowError(f"{set_dir}: its training block records no trace {trace_id}")
+    return spec
+
+
+def trace_outputs(set_dir):
+    """The done marker of the set's trace, if it trains one (traced even before any run reads it)."""
+    spec = set_trace(set_dir)
+    return [] if spec is None else [str(layout.trace_done(set_dir, spec["trace_id"]))]
+
+
+def run_trace(wildcards):
+    """A path_kernel run's trace (its done marker) and training rows; nothing for other runs."""
+    trace = run_spec(wildcards).get("trace")
+    return [] if trace is None else [trace["done"], trace["rows"]]
+
+
+def trace_rows_file(wildcards):
+    return str(layout.rows_file(wildcards.set, set_trace(wildcards.set, wildcards.trace)["data_id"]))
+
+
+def trace_threads(wildcards):
+    return set_config(wildcards)["resources"]["threads"]
+
+
+trace_resources = {
+    key: (lambda wildcards, key=key: set_config(wildcards)["resources"][key]) for key in ("mem_mb", "runtime", "gpu")
+}
+
+
 def final_outputs():
     # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
     # dependents are up to date, and a deleted shard should be redone (with what depends on it).
@@ -250,6 +287,7 @@ def final_outputs():
             + list(compare_outputs(set_dir).values())
             + [str(layout.report_index(set_dir))]
             + tracking_markers(set_dir)
+            + trace_outputs(set_dir)
         )
     ]
 

@@ -7,6 +7,7 @@ rule explain:
         rows=run_rows_file,
         store_first=store_first,
         explainer=run_explainer,
+        trace=run_trace,
     output:
         shard=pattern(layout.shard_file, "{run}", "{shard}"),
     log:

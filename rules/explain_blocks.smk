@@ -26,6 +26,7 @@ for _size in BLOCK_SIZES:
             rows=block_rows,
             store_first=store_first,
             explainer=run_explainer,
+            trace=run_trace,
         output:
             [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in block_suffixes(_size)],
         log:

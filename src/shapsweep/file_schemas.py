@@ -14,7 +14,18 @@ import polars as pl
 # The columns only some row explainers fill (shapsweep.row_explainers: each kind names its own); null elsewhere.
 # empirical runs: the row was one of the explainer's training rows (metrics keep to the others)
 EMPIRICAL_COLUMNS = {"in_train": pl.Boolean}
-KIND_COLUMNS = {**EMPIRICAL_COLUMNS}
+# path_kernel runs (players = training data groups): the same change split over parameter groups and steps
+PATH_KERNEL_COLUMNS = {
+    "trace_id": pl.Utf8,  # the trace explained
+    "components": pl.List(pl.Utf8),  # parameter groups (options.components), trace order
+    "component_scores": pl.List(pl.Float64),  # per component: data + momentum + weight decay
+    "trace_steps": pl.List(pl.Int64),  # the update steps explained, s0 .. s1-1
+    "step_totals": pl.List(pl.Float64),  # per update step: f(θ_{s+1}) − f(θ_s) by the midpoint rule
+    "component_step_scores": pl.List(pl.List(pl.Float64)),  # component × step
+    "momentum_score": pl.Float64,  # Adam's first moment carried into the window
+    "weight_decay_score": pl.Float64,  # AdamW's decoupled weight decay over the window
+}
+KIND_COLUMNS = {**EMPIRICAL_COLUMNS, **PATH_KERNEL_COLUMNS}
 
 SHARD_SCHEMA = {
     "row_id": pl.Utf8,

@@ -56,6 +56,16 @@ def explainer_dir(set_dir: str | Path, explainer_id: str) -> Path:
     return Path(set_dir) / "explainers" / explainer_id
 
 
+def trace_dir(set_dir: str | Path, trace_id: str) -> Path:
+    """A training run recorded by rule trace (shapsweep.training.trace: trace.json, base/, steps/<s>/, final/)."""
+    return Path(set_dir) / "traces" / trace_id
+
+
+def trace_done(set_dir: str | Path, trace_id: str) -> Path:
+    """Written last by `shapsweep trace`: the rule's output (a killed trace keeps its finished steps to resume)."""
+    return trace_dir(set_dir, trace_id) / "done.json"
+
+
 def summary_file(set_dir: str | Path, run_id: str) -> Path:
     return run_dir(set_dir, run_id) / "summary.json"
 

@@ -28,6 +28,17 @@ class EmpiricalSpec(TypedDict):
     explainer_id: str  # <set>/explainers/<explainer_id>/ (layout.explainer_dir)
 
 
+class TraceSpec(TypedDict):
+    """Where a path_kernel run's training run lies: the set's trace and its training rows (config/training.py)."""
+
+    trace_id: str  # also in `hashed`: a re-trace re-explains
+    root: str  # <set>/traces/<trace_id>/ (layout.trace_dir)
+    done: str  # the trace rule's marker (layout.trace_done)
+    rows: str  # the training rows' rows.parquet
+    max_samples: int | None  # the first rows of it that were trained on
+    target: str  # the training rows' target column
+
+
 class RunSpec(TypedDict):
     run_id: str  # slug + "-" + hash
     hash: str  # short hash of `hashed`
@@ -42,3 +53,4 @@ class RunSpec(TypedDict):
     explain: ExplainSpec
     resources: dict[str, Any]
     empirical: NotRequired[EmpiricalSpec]  # only for shap.method 'empirical' (config/methods.py)
+    trace: NotRequired[TraceSpec]  # only for shap.method 'path_kernel' (config/training.py)

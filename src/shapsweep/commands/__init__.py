@@ -23,4 +23,5 @@ COMMAND_MODULES = [
     "results",
     "prune",
     "train_explainer",
+    "trace",
 ]

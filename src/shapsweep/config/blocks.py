@@ -15,11 +15,13 @@ from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELD
 from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, METHODS, NORMALIZERS
 from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
 from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
+from shapsweep.training.options import TRAINING_FIELDS
 
 # Methods beside the game estimators (config/methods.py checks them; docs/empirical.md).
 INTEGRATED_GRADIENTS = "integrated_gradients"
 EMPIRICAL = "empirical"
-MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL)
+PATH_KERNEL = "path_kernel"
+MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, PATH_KERNEL)
 
 IG_BASELINES = ("pad", "mask", "zero")
 IG_FIELDS = (
@@ -32,6 +34,35 @@ IG_FIELDS = (
     ),
 )
 IG_OPTIONS = defaults(IG_FIELDS)
+PATH_KERNEL_COMPONENTS = ("tensor", "layer", "block")
+PATH_KERNEL_FIELDS = (
+    Field("midpoints", POSITIVE_INT, 10, "midpoint-rule points per update step (the gap falls ~4x per doubling)"),
+    Field(
+        "steps",
+        {
+            "anyOf": [
+                {"const": "all"},
+                {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
+            ]
+        },
+        "all",
+        "the updates explained: 'all' recorded, or [s0, s1) (θ_{s0} -> θ_{s1})",
+    ),
+    Field(
+        "components",
+        enum(PATH_KERNEL_COMPONENTS),
+        "tensor",
+        "parameter groups: each tensor, each module (weight + bias), or each numbered block",
+    ),
+    Field(
+        "data",
+        TEXT,
+        "example",
+        "the players: each training example ('example', its text as label) or the groups of a training column",
+    ),
+    Field("chunk_size", POSITIVE_INT, 16, "rows per batched gradient (memory, not numbers)"),
+)
+PATH_KERNEL_OPTIONS = defaults(PATH_KERNEL_FIELDS)
 EMPIRICAL_TARGET = Field(
     "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
 )
@@ -42,7 +73,8 @@ SHAP_FIELDS = (
         "method",
         enum((*METHODS, *MODEL_METHODS)),
         DEFAULT_METHOD,
-        "the estimator (docs/estimators.md), or integrated_gradients / empirical (docs/empirical.md)",
+        "the estimator (docs/estimators.md), integrated_gradients / empirical (docs/empirical.md), or "
+        "path_kernel (docs/training.md)",
     ),
     Field("budget", nullable("integer", minimum=1), None, "distinct coalitions per row, empty and full included"),
     Field("num_samples", nullable("integer", minimum=1), None, "MLLM-SHAP's knob: sampled masks (budget - 1)"),
@@ -126,6 +158,7 @@ SET_BLOCK_FIELDS: dict[str, tuple[Field, ...]] = {
     "report": REPORT_FIELDS,
     "compare": COMPARE_FIELDS,
     "store": STORE_FIELDS,
+    "training": TRAINING_FIELDS,  # the set's training, recorded into a trace (docs/training.md)
 }
 
 _SWEEP_AXES = {

@@ -19,6 +19,7 @@ from shapsweep.config.methods import resolve_targets
 from shapsweep.config.render import render
 from shapsweep.config.schema import block_schema, fill_defaults, validate
 from shapsweep.config.sweep import deep_merge, expand_node
+from shapsweep.config.training import bind_trace
 from shapsweep.errors import ConfigError
 from shapsweep.hashing import readable, short_hash
 from shapsweep.run_spec import RunSpec
@@ -63,6 +64,13 @@ class ExperimentSet:
                 f"(runs: {', '.join(self.runs) or 'none'})"
             ) from None
 
+    @cached_property
+    def training(self) -> dict | None:
+        """The set's trace spec (config.training.training_spec); None when the set trains nothing."""
+        from shapsweep.config.training import training_spec
+
+        return training_spec(self.config)
+
     def shard_plan(self, run_id: str):
         """Rows and shards of a run, known before any job runs (see data.shards); cached per run."""
         from shapsweep.data.shards import count_selected_rows, plan_shards
@@ -89,6 +97,9 @@ class ExperimentSet:
         """(dataset, selection) of rows.parquet for `data_id`: the whole selection, without max_samples
         (the row order does not depend on it; each run explains its first max_samples rows)."""
         runs = [r for r in self.runs.values() if r["data_id"] == data_id]
+        training = self.training
+        if not runs and training is not None and training.get("data_id") == data_id:
+            return training["dataset"], {**training["selection"], "max_samples": None}
         if not runs:
             raise ConfigError(
                 f"data id {data_id!r}: no run of experiment set {self.config['experiment_set_id']!r} reads it"
@@ -103,7 +114,11 @@ class ExperimentSet:
         refs = [r for r in self.runs.values() if r["reference"]]
         for run_id, run in self.runs.items():
             match = None
-            for ref in refs:
+            if run["explain"]["shap"]["method"] == "path_kernel":  # its players are training examples
+                refs_here: list = []
+            else:
+                refs_here = [r for r in refs if r["explain"]["shap"]["method"] != "path_kernel"]
+            for ref in refs_here:
                 if (
                     ref["run_id"] != run_id
                     and ref["data_id"] == run["data_id"]
@@ -130,7 +145,7 @@ def _check_local_columns(dataset: dict) -> None:
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
-    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS
+    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS, PATH_KERNEL
     from shapsweep.estimators import BUDGET_KNOBS, METHODS
 
     shap = run["shap"]
@@ -140,6 +155,8 @@ def _check_estimator(run: dict, label: str) -> None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
         if method == INTEGRATED_GRADIENTS:
             methods.check_integrated_gradients(run, label)
+        elif method == PATH_KERNEL:
+            methods.check_path_kernel(run, label)
         else:
             methods.check_empirical(run, label)
         return
@@ -265,7 +282,11 @@ def from_config(raw: dict, source: str = "config") -> ExperimentSet:
             runs[spec["run_id"]] = spec
             by_hash[spec["hash"]] = (spec["run_id"], here)
     runs = resolve_targets(runs, lambda run: point_label(run["variant_index"], run["variant"], run["params"]))
-    return ExperimentSet(cfg, runs, duplicates)
+    exp = ExperimentSet(cfg, runs, duplicates)
+    exp.runs = bind_trace(
+        runs, exp.training, cfg, lambda run: point_label(run["variant_index"], run["variant"], run["params"])
+    )
+    return exp
 
 
 def load_experiment_set(

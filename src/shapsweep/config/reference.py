@@ -88,7 +88,7 @@ def render_reference() -> str:
 
 
 def _model_method_options() -> list[str]:
-    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS
+    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS, PATH_KERNEL_FIELDS
     from shapsweep.empirical.options import TRAINING_FIELDS
 
     return [
@@ -99,6 +99,10 @@ def _model_method_options() -> list[str]:
         "### `shap.options` of `method: empirical` (docs/empirical.md)",
         "",
         *_table((EMPIRICAL_TARGET, *TRAINING_FIELDS)),
+        "",
+        "### `shap.options` of `method: path_kernel` (docs/training.md; needs the `training` block)",
+        "",
+        *_table(PATH_KERNEL_FIELDS),
     ]
 
 

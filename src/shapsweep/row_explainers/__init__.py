@@ -24,6 +24,7 @@ KINDS = {
     "game": "shapsweep.row_explainers.game",
     "integrated_gradients": "shapsweep.row_explainers.gradients",
     "empirical": "shapsweep.row_explainers.empirical",
+    "path_kernel": "shapsweep.row_explainers.path_kernel",
 }
 
 

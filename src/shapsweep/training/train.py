@@ -75,12 +75,27 @@ def load_for_training(model_path: str | Path, kind: str):
     return model.eval(), tokenizer
 
 
+def class_index(label, label2id: dict, row_id) -> int:
+    """A training row's class: an index, or a label name of the model (`config.label2id`)."""
+    if isinstance(label, str) and not label.lstrip("-").isdigit():
+        label2id = {**{k.lower(): v for k, v in label2id.items()}, **label2id}  # POSITIVE == positive
+        label = label if label in label2id else label.lower()
+        if label not in label2id:
+            raise ValueError(
+                f"training row {row_id!r}: label {label!r} is not a class of the model ({', '.join(label2id)}); "
+                "map training.target to class names or indexes of the model"
+            )
+        return int(label2id[label])
+    return int(label)
+
+
 def example_losses(model, tokenizer, kind: str, rows: list[dict]) -> torch.Tensor:
     """One loss per row: cross-entropy of the label, or the mean next-token loss over the target text."""
     if kind == "hf_classifier":
         enc = tokenizer([r["text"] for r in rows], return_tensors="pt", padding=True, truncation=True)
         logits = model(**enc).logits
-        labels = torch.tensor([int(r["label"]) for r in rows])
+        label2id = getattr(model.config, "label2id", None) or {}
+        labels = torch.tensor([class_index(r["label"], label2id, r.get("row_id")) for r in rows])
         return torch.nn.functional.cross_entropy(logits, labels, reduction="none")
     # causal LM: tokenize prompt and target apart so the target's tokens are known; pad on the right.
     ids, targets = [], []

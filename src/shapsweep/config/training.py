@@ -1,0 +1,106 @@
+"""The set's training: the filled `training` block -> a trace spec with its trace id (parse time, no torch).
+
+Trace id = `<model name>-<hash>`; the hash covers what changes the recorded steps: the model, the training
+rows' data id (dataset identity + selection), the target column, the loss and every optimizer and loop
+option. A user-recorded trace (`training.trace`) is read where it lies; its id hashes the path.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from shapsweep import layout
+from shapsweep.errors import ConfigError
+from shapsweep.hashing import readable, short_hash
+from shapsweep.training.options import LOSSES, check_training
+
+LOOP_OPTIONS = (
+    "lr",
+    "betas",
+    "eps",
+    "weight_decay",
+    "schedule",
+    "warmup_steps",
+    "batch_size",
+    "steps",
+    "epochs",
+    "shuffle",
+    "seed",
+    "trainable",
+    "window",
+)
+
+
+def training_spec(cfg: dict) -> dict | None:
+    """The set's trace spec (None when the set trains nothing): trace_id, root, and what `shapsweep trace` needs."""
+    from shapsweep.data.identity import data_id
+
+    block = cfg["training"]
+    try:
+        check_training(block)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if block["trace"] is not None:
+        root = Path(block["trace"])
+        return {
+            "trace_id": f"recorded-{readable(root.name, 32)}-{short_hash(str(root), 8)}",
+            "root": str(root),
+            "recorded_by_user": True,
+        }
+    if block["model"] is None:
+        return None
+    model = {"connector": "hf_classifier", **block["model"]}
+    loss = block["loss"] or LOSSES[model["connector"]]
+    d_id = data_id(block["dataset"], block["selection"])
+    options = {k: block[k] for k in LOOP_OPTIONS}
+    hashed = {"model": model, "data_id": d_id, "target": block["target"], "loss": loss, "options": options}
+    name = model["path_or_id"].rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
+    trace_id = f"{readable(name, 32)}-{short_hash(hashed, 8)}"
+    return {
+        "trace_id": trace_id,
+        "root": str(layout.trace_dir(layout.set_dir(cfg), trace_id)),
+        "recorded_by_user": False,
+        "hashed": hashed,
+        "model": model,
+        "data_id": d_id,
+        "dataset": block["dataset"],
+        "selection": block["selection"],
+        "target": block["target"],
+        "loss": loss,
+        "options": options,
+    }
+
+
+def bind_trace(runs: dict[str, dict], spec: dict | None, cfg: dict, label_of) -> dict[str, dict]:
+    """Bind each path_kernel run to the set's trace: its id joins the run's hash (a re-trace re-explains) and
+    `run["trace"]` says where the trace and its training rows lie (not hashed: paths)."""
+    out: dict[str, dict] = {}
+    for run_id, run in runs.items():
+        if run["explain"]["shap"]["method"] != "path_kernel":
+            out[run_id] = run
+            continue
+        if spec is None:
+            raise ConfigError(
+                f"{label_of(run)}.shap.method: path_kernel explains a training run; set the `training` block "
+                "(a model and training rows to train, or training.trace)"
+            )
+        if spec["recorded_by_user"] or "data_id" not in spec:
+            raise ConfigError(
+                f"{label_of(run)}.shap.method: path_kernel reads its training rows from training.dataset; "
+                "a user-recorded trace (training.trace) is not explained by the pipeline yet"
+            )
+        run = copy.deepcopy(run)
+        run["trace"] = {
+            "trace_id": spec["trace_id"],
+            "root": spec["root"],
+            "done": str(layout.trace_done(layout.set_dir(cfg), spec["trace_id"])),
+            "rows": str(layout.rows_file(layout.set_dir(cfg), spec["data_id"])),
+            "max_samples": spec["selection"]["max_samples"],
+            "target": spec["target"],
+        }
+        run["hashed"]["trace_id"] = spec["trace_id"]
+        run["hash"] = short_hash(run["hashed"], 8)
+        run["run_id"] = f"{run['slug']}-{run['hash']}"
+        out[run["run_id"]] = run
+    return out

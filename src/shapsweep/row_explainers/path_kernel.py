@@ -1,0 +1,215 @@
+"""The path-kernel kind: each test row's value change over a recorded training run, split over the training
+examples (the players), the parameter groups and the steps (`shapsweep.training.path_kernel`).
+
+A shard's rows are explained together (the kernel runs the trace once per shard, memory ∝ parameters × the
+shard's rows). Each test row's value is its game's full-coalition value (the connector's value of the game's
+target class, or the log-probability of its response), recomputed from token ids so that it follows θ:
+v_empty = f(x; θ_{s0}), v_full = f(x; θ_{s1}). The game's target (class, response) is fixed at θ_{s1}.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from shapsweep.data.selection import outside_selection
+from shapsweep.errors import ConfigError, RowError
+from shapsweep.file_schemas import PATH_KERNEL_COLUMNS, failed_row
+from shapsweep.row_explainers.model_rows import load_run_model
+from shapsweep.run_spec import RunSpec
+
+COLUMNS = PATH_KERNEL_COLUMNS
+
+
+def load(run: RunSpec, inputs) -> PathKernelRows:
+    if "trace" not in run:
+        raise ConfigError(f"run {run['run_id']} is a path_kernel run without a trace: set the `training` block")
+    return PathKernelRows(run)
+
+
+def _window(root, steps) -> tuple[int, int]:
+    """options.steps 'all' -> every recorded update whose end state is recorded too."""
+    from shapsweep.training.trace import is_complete, read_header, recorded_steps
+
+    if steps != "all":
+        return int(steps[0]), int(steps[1])
+    done = recorded_steps(root)
+    if not done:
+        raise ValueError(f"options.steps: the trace {root} has no recorded step")
+    total = read_header(root)["total_steps"]
+    last = total if is_complete(root) and done[-1] == total - 1 else done[-1]
+    return done[0], last
+
+
+class PathKernelRows:
+    columns = COLUMNS
+
+    def __init__(self, run: RunSpec):
+        import polars as pl
+        from transformers import AutoTokenizer
+
+        from shapsweep.training.trace import params_after, read_header
+
+        self.run = run
+        self.trace = run["trace"]
+        self.root = Path(self.trace["root"])
+        self.options = run["explain"]["shap"]["options"]
+        self.connector = load_run_model(run)  # builds the games (players, target) like every other kind
+        self.computes_with = self.connector
+        self.net = self.connector.model
+        header = read_header(self.root)
+        self.window = _window(self.root, self.options["steps"])
+        self.kind = header.get("kind", run["explain"]["model"]["connector"])
+        base = self.root / "base"
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base)) if base.is_dir() else self.connector.tokenizer
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        rows = pl.read_parquet(self.trace["rows"])
+        limit = self.trace["max_samples"]
+        rows = rows.head(limit) if limit is not None else rows
+        target = "label" if self.kind == "hf_classifier" else "target"
+        self.training_rows = {
+            str(r["row_id"]): {"row_id": str(r["row_id"]), "text": r["text"], target: r[self.trace["target"]], **r}
+            for r in rows.iter_rows(named=True)
+        }
+        # the games' targets (predicted class, greedy response) are those of the trained model θ_{s1}
+        self._load(params_after(self.root, self.window[1] - 1))
+
+    def _load(self, values: dict) -> None:
+        import torch
+
+        named = dict(self.net.named_parameters())
+        with torch.no_grad():
+            for name, value in values.items():
+                named[name].copy_(value)
+
+    def _value(self, model, games) -> object:
+        """Each game's full-coalition value, differentiable in the model's parameters."""
+        import torch
+
+        from shapsweep.values.classifier import class_value_tensor
+        from shapsweep.values.logprob import response_logprob_tensor
+
+        device = next(model.parameters()).device
+        out = []
+        for game in games:
+            ids = torch.as_tensor(game.tokenized.ids, dtype=torch.long, device=device)
+            if self.connector.model_cfg["connector"] == "hf_classifier":
+                logits = model(input_ids=ids[None], attention_mask=torch.ones_like(ids)[None]).logits
+                out.append(class_value_tensor(logits, game.target_class, self.connector.value["kind"])[0])
+            else:
+                response = torch.as_tensor(game.response_ids, dtype=torch.long, device=device)
+                full = torch.cat([ids, response])[None]
+                logits = model(input_ids=full, attention_mask=torch.ones_like(full), use_cache=False).logits
+                r = response.shape[0]
+                picked = logits[:, -(r + 1) : -1]
+                out.append(response_logprob_tensor(picked, response, self.connector.value["reduce"])[0])
+        return torch.stack(out)
+
+    def _example_loss(self, model, rows):
+        from shapsweep.training.train import example_losses
+
+        return example_losses(model, self.tokenizer, self.kind, rows)
+
+    def _group(self):
+        data = self.options["data"]
+        if data == "example":
+            return None
+        if data not in next(iter(self.training_rows.values())):
+            raise ConfigError(f"shap.options.data: the training rows have no column {data!r}")
+        return lambda row: str(row[data])
+
+    def explain(self, rows: Iterable[dict]) -> Iterator[dict]:
+        from shapsweep.training.path_kernel import path_kernel
+
+        started = time.perf_counter()
+        run_id, selection = self.run["run_id"], self.run["explain"]["selection"]
+        records: list[dict | None] = []
+        games, todo = [], []
+        for row in rows:
+            row_id = str(row["row_id"])
+            try:
+                game = self.connector.game(row)
+            except RowError as exc:
+                records.append(failed_row(row_id, run_id, exc.kind, exc.message))
+                continue
+            skip = outside_selection(game.n_players, selection)
+            if skip is not None:
+                records.append(failed_row(row_id, run_id, "skipped", skip, players=list(game.players)))
+                continue
+            records.append(None)
+            games.append(game)
+            todo.append(row_id)
+        if games:
+            try:
+                result = path_kernel(
+                    self.root,
+                    self.net,
+                    self._value,
+                    games,
+                    self._example_loss,
+                    self.training_rows,
+                    steps=self.window,
+                    midpoints=self.options["midpoints"],
+                    components=self.options["components"],
+                    data_group=self._group(),
+                    chunk_size=self.options["chunk_size"],
+                )
+            except ValueError as exc:
+                raise ConfigError(f"experiments[{self.run['variant_index']}] ({self.run['slug']}).shap.{exc}") from None
+            per_row = (time.perf_counter() - started) / len(games)
+            labels = self._labels(result.groups)
+            for k, row_id in enumerate(todo):
+                records[records.index(None)] = self._record(row_id, k, result, labels, per_row)
+        return iter(records)
+
+    def _labels(self, groups: list) -> list[str]:
+        if self.options["data"] != "example":
+            return [str(g) for g in groups]
+        return [str(self.training_rows[g]["text"]) for g in groups]
+
+    def _record(self, row_id: str, k: int, result, labels: list[str], runtime_s: float) -> dict:
+        from shapsweep.estimators import normalize
+
+        values = result.group_scores[k]
+        by_component_step = result.step_totals[k]  # component × step: φ_s·Δθ_s
+        details = {
+            "trace_id": self.trace["trace_id"],
+            "window": list(self.window),
+            "midpoints": self.options["midpoints"],
+            "group_ids": [str(g) for g in result.groups],
+            "data_total": float(values.sum()),
+        }
+        return {
+            "row_id": row_id,
+            "run_id": self.run["run_id"],
+            "players": labels,
+            "attribution": values.tolist(),
+            "attribution_normalized": np.asarray(
+                normalize(values, self.run["explain"]["shap"]["normalizer"]), dtype=np.float64
+            ).tolist(),
+            "estimator_details": json.dumps(details, sort_keys=True),
+            "v_empty": float(result.v_empty[k]),
+            "v_full": float(result.v_full[k]),
+            "n_players": len(values),
+            "n_evals": len(result.steps) * self.options["midpoints"],
+            "model_evals": len(result.steps) * self.options["midpoints"],
+            "store_hits": 0,
+            "forward_passes": len(result.steps) * (self.options["midpoints"] + 1),
+            "efficiency_gap": float(result.efficiency_gap[k]),
+            "runtime_s": runtime_s,
+            "trace_id": self.trace["trace_id"],
+            "components": list(result.components),
+            "component_scores": result.component_scores[k].tolist(),
+            "trace_steps": [int(s) for s in result.steps],
+            "step_totals": by_component_step.sum(axis=0).tolist(),
+            "component_step_scores": by_component_step.tolist(),
+            "momentum_score": float(result.momentum[k].sum()),
+            "weight_decay_score": float(result.weight_decay[k].sum()),
+            "status": "ok",
+            "error": None,
+        }

@@ -1,0 +1,122 @@
+"""The training block and the path_kernel kind in the pipeline's own code path (config -> trace command ->
+explain job), with a tiny BERT classifier: the shard's scores add up, and the update game agrees on one step."""
+
+import io
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from tiny_models import CORPUS
+
+from shapsweep.cli import main
+from shapsweep.config.experiment_set import from_config
+from shapsweep.errors import ConfigError
+from shapsweep.explain import ShardJob, explain_shards
+from shapsweep.file_schemas import PATH_KERNEL_COLUMNS, SHARD_SCHEMA
+
+TEXTS = list(dict.fromkeys(CORPUS))
+
+
+def _config(tmp_path, model_path, **training):
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        "".join(json.dumps({"text": t, "label": i % 3, "topic": i % 2}) + "\n" for i, t in enumerate(TEXTS))
+    )
+    tests = tmp_path / "test.jsonl"
+    tests.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:3]))
+    return {
+        "experiment_set_id": "pk",
+        "output_root": str(tmp_path / "results"),
+        "dataset": {"source": "json", "data_files": str(tests)},
+        "model": {"connector": "hf_classifier", "path_or_id": model_path, "batch_size": 8},
+        "value": {"kind": "logit"},
+        "features": {"max_players": 64},
+        "training": {
+            "model": {"connector": "hf_classifier", "path_or_id": model_path},
+            "dataset": {"source": "json", "data_files": str(data)},
+            "selection": {"max_samples": 8},
+            "lr": 1e-3,
+            "betas": [0.9, 0.98],
+            "weight_decay": 0.1,
+            "batch_size": 4,
+            "steps": 3,
+            "seed": 1,
+            **training,
+        },
+        "experiments": [
+            {"name": "pk", "shap": {"method": "path_kernel", "options": {"midpoints": 4, "components": "layer"}}},
+            {"name": "pk-topic", "shap": {"method": "path_kernel", "options": {"midpoints": 4, "data": "topic"}}},
+        ],
+    }
+
+
+def _trace(exp, config_path):
+    spec = exp.training
+    rows_file = tmp_rows = exp.set_dir / "data" / spec["data_id"] / "rows.parquet"
+    assert main(["rows", str(config_path), "--data-id", spec["data_id"], "--out", str(tmp_rows)]) == 0
+    done = exp.set_dir / "traces" / spec["trace_id"] / "done.json"
+    code = main(["trace", str(config_path), "--trace", spec["trace_id"], "--rows", str(rows_file), "--done", str(done)])
+    assert code == 0
+    return done
+
+
+def test_a_path_kernel_shard_adds_up_over_examples_components_and_steps(tmp_path, tiny_bert_classifier_path):
+    cfg = _config(tmp_path, tiny_bert_classifier_path)
+    config_path = tmp_path / "set.json"
+    config_path.write_text(json.dumps(cfg))
+    exp = from_config(cfg)
+    done = _trace(exp, config_path)
+    assert json.loads(done.read_text())["steps"] == [0, 1, 2]
+    by_name = {run["variant"]: run for run in exp.runs.values()}
+    test_rows = exp.set_dir / "test_rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b", "c"], "text": TEXTS[:3]}).write_parquet(test_rows)
+    frames = {}
+    for name, run in by_name.items():
+        out = tmp_path / f"{name}.parquet"
+        explain_shards(run, test_rows, [ShardJob("00000", 0, 3, out)], threads=1, log=io.StringIO())
+        frames[name] = pl.read_parquet(out)
+    shard = frames["pk"]
+    assert shard.schema == pl.Schema(SHARD_SCHEMA)
+    assert shard["status"].to_list() == ["ok"] * 3
+    row = shard.row(0, named=True)
+    assert row["players"] == TEXTS[:8] and row["trace_steps"] == [0, 1, 2]
+    assert row["trace_id"] == exp.training["trace_id"]
+    change = row["v_full"] - row["v_empty"]
+    assert abs(change) > 1e-4  # training moved the value
+    # the components add up to the change up to the midpoint rule's gap, and the data, momentum (none at
+    # step 0) and weight decay parts to the components
+    assert sum(row["component_scores"]) + row["efficiency_gap"] == pytest.approx(change, abs=1e-9)
+    assert abs(row["efficiency_gap"]) < 0.05 * abs(change)
+    assert sum(row["attribution"]) + row["weight_decay_score"] + row["momentum_score"] == pytest.approx(
+        sum(row["component_scores"]), rel=1e-6
+    )
+    matrix = np.array(row["component_step_scores"])
+    assert matrix.shape == (len(row["components"]), 3)
+    assert np.allclose(matrix.sum(axis=0), row["step_totals"])
+    assert all(name in SHARD_SCHEMA for name in PATH_KERNEL_COLUMNS)
+    # grouping by a training column sums the examples of each group
+    topic = frames["pk-topic"].row(0, named=True)
+    assert sorted(topic["players"]) == ["0", "1"]
+    by_topic = dict(zip(topic["players"], topic["attribution"], strict=True))
+    expected = {k: sum(v for i, v in enumerate(row["attribution"]) if str(i % 2) == k) for k in ("0", "1")}
+    assert by_topic == pytest.approx(expected, rel=1e-4, abs=1e-9)
+
+
+def test_the_trace_id_changes_with_a_training_option_and_the_path_kernel_run_id_with_it(
+    tmp_path, tiny_bert_classifier_path
+):
+    one = from_config(_config(tmp_path, tiny_bert_classifier_path))
+    other = from_config(_config(tmp_path, tiny_bert_classifier_path, lr=2e-3))
+    assert one.training["trace_id"] != other.training["trace_id"]
+    assert set(one.runs).isdisjoint(other.runs)
+
+
+def test_a_path_kernel_run_without_training_is_refused_naming_the_field(tmp_path, tiny_bert_classifier_path):
+    cfg = _config(tmp_path, tiny_bert_classifier_path)
+    del cfg["training"]
+    with pytest.raises(ConfigError, match=r"experiments\[0\] \(pk\)\.shap\.method: path_kernel .* `training` block"):
+        from_config(cfg)
+    cfg = _config(tmp_path, tiny_bert_classifier_path, steps=None)
+    with pytest.raises(ConfigError, match=r"training\.steps"):
+        from_config(cfg)

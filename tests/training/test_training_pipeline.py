@@ -1,0 +1,79 @@
+"""config/examples/training.jsonnet through real Snakemake with a tiny BERT classifier: rule trace records the
+training, the path_kernel runs explain the test rows by training example (and by domain), input Shapley runs
+beside them; a changed training option re-traces and re-explains only the path_kernel runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from workflow_runs import REPO, copy_workflow, job_counts, run_snakemake
+
+from shapsweep.config.experiment_set import from_config
+from shapsweep.file_schemas import read_shards
+
+SET = """
+local example = import 'config/examples/training.jsonnet';
+example {
+  model+: { path_or_id: '%(model)s' },
+  value+: { target_class: 'positive' },
+  selection+: { max_samples: 4 },
+  shard_size: 2,
+  training+: { model+: { path_or_id: '%(model)s' }, selection+: { max_samples: 16 }, steps: %(steps)d, lr: %(lr)s },
+  experiments: [
+    { name: 'path_kernel', shap: { method: 'path_kernel', options: { midpoints: 4, components: 'block' } } },
+    { name: 'by_domain', shap: { method: 'path_kernel', options: { midpoints: 4, data: 'domain' } } },
+    { name: 'kernel', shap: { method: 'kernel', budget: 16 } },
+  ],
+}
+"""
+
+
+def _write(workdir, model, steps=3, lr="1e-3"):
+    (workdir / "set.jsonnet").write_text(SET % {"model": model, "steps": steps, "lr": lr})
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, tiny_bert_classifier_path):
+    workdir = copy_workflow(tmp_path_factory.mktemp("training"))
+    shutil.copytree(REPO / "config", workdir / "config")
+    _write(workdir, tiny_bert_classifier_path)
+    run_snakemake(workdir, "--nolock")
+    return workdir
+
+
+def test_the_trace_and_the_path_kernel_shards_are_written(workdir):
+    config = json.loads((workdir / "results" / "training" / "config.json").read_text())
+    exp = from_config(config)
+    trace = exp.training
+    done = workdir / trace["root"] / "done.json"
+    assert json.loads(done.read_text())["steps"] == [0, 1, 2]
+    runs = {run["variant"]: run for run in exp.runs.values()}
+    shards = read_shards(
+        sorted((workdir / "results/training/runs" / runs["path_kernel"]["run_id"]).glob("shards/*.parquet"))
+    )
+    assert shards.height == 4 and shards["status"].to_list() == ["ok"] * 4
+    row = shards.row(0, named=True)
+    assert row["n_players"] == 16 and row["trace_id"] == trace["trace_id"]
+    change = row["v_full"] - row["v_empty"]
+    assert sum(row["component_scores"]) + row["efficiency_gap"] == pytest.approx(change, abs=1e-9)
+    assert np.array(row["component_step_scores"]).shape == (len(row["components"]), 3)
+    domains = read_shards(
+        sorted((workdir / "results/training/runs" / runs["by_domain"]["run_id"]).glob("shards/*.parquet"))
+    )
+    assert set(domains.row(0, named=True)["players"]) <= {"hotel", "phone", "restaurant", "book", "film", "bike"}
+    assert (workdir / "results/training/report/index.html").exists()
+
+
+def test_a_changed_training_option_retraces_and_reexplains_only_the_path_kernel_runs(
+    workdir, tiny_bert_classifier_path
+):
+    _write(workdir, tiny_bert_classifier_path, lr="2e-3")
+    try:
+        counts = job_counts(run_snakemake(workdir, "-n", "--quiet", "rules"))
+    finally:
+        _write(workdir, tiny_bert_classifier_path)
+    assert counts["trace"] == 1
+    assert counts["explain"] == 4  # two path_kernel runs x two shards; the kernel run is untouched
