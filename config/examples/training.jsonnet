@@ -1,7 +1,8 @@
 // Training attribution: fine-tune a small sentiment classifier on 48 of the reviews for 12 AdamW steps,
 // recorded step by step (rule trace), then explain six held-out reviews' logits by the path kernel: which
-// training reviews (and which layers, which steps) moved each logit, beside input Shapley values of the
-// same rows. docs/training.md explains the columns.
+// training reviews (and which blocks, which steps) moved each logit, beside input Shapley values of the
+// same rows; on the first step the update game (blocks as Shapley players) is the path kernel's reference
+// (compare reports their difference). docs/training.md explains the columns.
 //
 //   snakemake --profile profiles/default --config experiment=config/examples/training.jsonnet \
 //     'model={path_or_id: <a classifier>}' 'training={model: {path_or_id: <the same classifier>}}'
@@ -34,9 +35,13 @@ local reviews = ss.localFile('config/data/reviews.jsonl', columns={ row_id: 'id'
     steps: 12,
     seed: 0,
   },
+  local one_step = { steps: [0, 1], components: 'block' },
   experiments: [
     { name: 'path_kernel', shap: { method: 'path_kernel', options: { midpoints: 10, components: 'block' } } },
     { name: 'by_domain', shap: { method: 'path_kernel', options: { midpoints: 10, data: 'domain' } } },
+    // components as Shapley players on the first step: the reference of the path kernel's component scores
+    { name: 'update_game', reference: true, shap: { method: 'update_game', options: one_step } },
+    { name: 'path_kernel_step0', shap: { method: 'path_kernel', options: one_step { midpoints: 16 } } },
     ss.exact(),
   ],
 }

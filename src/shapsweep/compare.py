@@ -15,8 +15,11 @@ from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference.
 
-    An empirical run is scored on its held-out rows only (its explainer learnt the others).
+    An empirical run is scored on its held-out rows only (its explainer learnt the others). A path_kernel run
+    is scored by its component scores (its reference is an update_game run, whose players are the components).
     """
+    if run["components"].null_count() < run.height:
+        run = run.with_columns(players=pl.col("components"), attribution=pl.col("component_scores"))
     joined = (
         held_out(run)
         .filter(pl.col("status") == "ok")

@@ -120,3 +120,41 @@ def test_a_path_kernel_run_without_training_is_refused_naming_the_field(tmp_path
     cfg = _config(tmp_path, tiny_bert_classifier_path, steps=None)
     with pytest.raises(ConfigError, match=r"training\.steps"):
         from_config(cfg)
+
+
+def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores_on_one_step(
+    tmp_path, tiny_bert_classifier_path
+):
+    from shapsweep.compare import row_errors
+    from shapsweep.file_schemas import read_shards
+
+    # a small step: the update game's discrete Shapley values and the path kernel's integrated gradients
+    # (Aumann-Shapley values) differ by the components' interactions, second order in the step
+    cfg = _config(tmp_path, tiny_bert_classifier_path, lr=1e-4)
+    one_step = {"steps": [1, 2], "components": "block"}
+    cfg["experiments"] = [
+        {"name": "pk", "shap": {"method": "path_kernel", "options": {**one_step, "midpoints": 16}}},
+        {"name": "game", "reference": True, "shap": {"method": "update_game", "options": one_step}},
+    ]
+    config_path = tmp_path / "set.json"
+    config_path.write_text(json.dumps(cfg))
+    exp = from_config(cfg)
+    _trace(exp, config_path)
+    by_name = {run["variant"]: run for run in exp.runs.values()}
+    assert exp.references[by_name["pk"]["run_id"]] == by_name["game"]["run_id"]
+    test_rows = exp.set_dir / "test_rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b"], "text": TEXTS[:2]}).write_parquet(test_rows)
+    shards = {}
+    for name, run in by_name.items():
+        out = tmp_path / f"{name}.parquet"
+        explain_shards(run, test_rows, [ShardJob("00000", 0, 2, out)], threads=1, log=io.StringIO())
+        shards[name] = read_shards([out])
+    kernel, game = shards["pk"].row(0, named=True), shards["game"].row(0, named=True)
+    assert game["players"] == kernel["components"] and len(game["players"]) >= 4
+    assert game["v_empty"] == pytest.approx(kernel["v_empty"], abs=1e-12)
+    assert game["v_full"] == pytest.approx(kernel["v_full"], abs=1e-12)
+    largest = max(abs(v) for v in game["attribution"])
+    assert largest > 0
+    assert np.allclose(kernel["component_scores"], game["attribution"], rtol=0, atol=1e-5 * largest)
+    errors = row_errors(shards["pk"], shards["game"], top_k=3)  # what compare reports for the pair
+    assert errors.height == 2 and errors["rel_l2"].max() < 1e-5

@@ -1,6 +1,7 @@
 """config/examples/training.jsonnet through real Snakemake with a tiny BERT classifier: rule trace records the
-training, the path_kernel runs explain the test rows by training example (and by domain), input Shapley runs
-beside them; a changed training option re-traces and re-explains only the path_kernel runs."""
+training, the path_kernel runs explain the test rows by training example (and by domain), the update game is
+the one-step path kernel's compare reference, an input Shapley run beside them; a changed training option
+re-traces and re-explains only the runs that read the trace."""
 
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ example {
   experiments: [
     { name: 'path_kernel', shap: { method: 'path_kernel', options: { midpoints: 4, components: 'block' } } },
     { name: 'by_domain', shap: { method: 'path_kernel', options: { midpoints: 4, data: 'domain' } } },
+    { name: 'update_game', reference: true, shap: { method: 'update_game', options: { steps: [0, 1], components: 'block' } } },
+    { name: 'step0', shap: { method: 'path_kernel', options: { steps: [0, 1], components: 'block', midpoints: 16 } } },
     { name: 'kernel', shap: { method: 'kernel', budget: 16 } },
   ],
 }
 """
 
 
-def _write(workdir, model, steps=3, lr="1e-3"):
+def _write(workdir, model, steps=3, lr="1e-4"):
     (workdir / "set.jsonnet").write_text(SET % {"model": model, "steps": steps, "lr": lr})
 
 
@@ -67,13 +70,24 @@ def test_the_trace_and_the_path_kernel_shards_are_written(workdir):
     assert (workdir / "results/training/report/index.html").exists()
 
 
+def test_compare_scores_the_one_step_path_kernel_against_the_update_game(workdir):
+    import polars as pl
+
+    exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
+    runs = {run["variant"]: run["run_id"] for run in exp.runs.values()}
+    errors = pl.read_parquet(workdir / "results/training/reference_errors.parquet")
+    mine = errors.filter(pl.col("run_id") == runs["step0"])
+    assert mine.height == 4 and set(mine["reference_run"]) == {runs["update_game"]}
+    assert mine["rel_l2"].max() < 1e-5
+
+
 def test_a_changed_training_option_retraces_and_reexplains_only_the_path_kernel_runs(
     workdir, tiny_bert_classifier_path
 ):
-    _write(workdir, tiny_bert_classifier_path, lr="2e-3")
+    _write(workdir, tiny_bert_classifier_path, lr="2e-4")
     try:
         counts = job_counts(run_snakemake(workdir, "-n", "--quiet", "rules"))
     finally:
         _write(workdir, tiny_bert_classifier_path)
     assert counts["trace"] == 1
-    assert counts["explain"] == 4  # two path_kernel runs x two shards; the kernel run is untouched
+    assert counts["explain"] == 8  # three path_kernel runs and the update game, two shards each; not the kernel run

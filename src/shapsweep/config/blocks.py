@@ -21,7 +21,9 @@ from shapsweep.training.options import TRAINING_FIELDS
 INTEGRATED_GRADIENTS = "integrated_gradients"
 EMPIRICAL = "empirical"
 PATH_KERNEL = "path_kernel"
-MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, PATH_KERNEL)
+UPDATE_GAME = "update_game"
+TRACE_METHODS = (PATH_KERNEL, UPDATE_GAME)  # methods that explain the set's trace (config/training.py)
+MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS)
 
 IG_BASELINES = ("pad", "mask", "zero")
 IG_FIELDS = (
@@ -63,6 +65,12 @@ PATH_KERNEL_FIELDS = (
     Field("chunk_size", POSITIVE_INT, 16, "rows per batched gradient (memory, not numbers)"),
 )
 PATH_KERNEL_OPTIONS = defaults(PATH_KERNEL_FIELDS)
+UPDATE_GAME_FIELDS = (
+    PATH_KERNEL_FIELDS[1],  # steps
+    PATH_KERNEL_FIELDS[2],  # components
+    Field("estimator", enum(METHODS), "exact", "the game estimator of the components' Shapley values (shap.budget)"),
+)
+UPDATE_GAME_OPTIONS = defaults(UPDATE_GAME_FIELDS)
 EMPIRICAL_TARGET = Field(
     "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
 )
@@ -74,7 +82,7 @@ SHAP_FIELDS = (
         enum((*METHODS, *MODEL_METHODS)),
         DEFAULT_METHOD,
         "the estimator (docs/estimators.md), integrated_gradients / empirical (docs/empirical.md), or "
-        "path_kernel (docs/training.md)",
+        "path_kernel / update_game (docs/training.md)",
     ),
     Field("budget", nullable("integer", minimum=1), None, "distinct coalitions per row, empty and full included"),
     Field("num_samples", nullable("integer", minimum=1), None, "MLLM-SHAP's knob: sampled masks (budget - 1)"),

@@ -114,10 +114,11 @@ class ExperimentSet:
         refs = [r for r in self.runs.values() if r["reference"]]
         for run_id, run in self.runs.items():
             match = None
-            if run["explain"]["shap"]["method"] == "path_kernel":  # its players are training examples
-                refs_here: list = []
-            else:
-                refs_here = [r for r in refs if r["explain"]["shap"]["method"] != "path_kernel"]
+            # a path_kernel run's component scores are scored against an update_game run's (compare.row_errors);
+            # its other players are training examples, which no other run has
+            refs_here = [
+                r for r in refs if _comparable(r["explain"]["shap"]["method"], run["explain"]["shap"]["method"])
+            ]
             for ref in refs_here:
                 if (
                     ref["run_id"] != run_id
@@ -128,6 +129,14 @@ class ExperimentSet:
                     break
             out[run_id] = match
         return out
+
+
+def _comparable(reference_method: str, method: str) -> bool:
+    """Whether a run of `method` is scored against a reference of `reference_method` (trace methods apart)."""
+    trace_methods = ("path_kernel", "update_game")
+    if method in trace_methods or reference_method in trace_methods:
+        return reference_method == "update_game" and method in trace_methods
+    return True
 
 
 def _check_local_columns(dataset: dict) -> None:
@@ -145,7 +154,7 @@ def _check_local_columns(dataset: dict) -> None:
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
-    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS, PATH_KERNEL
+    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS, TRACE_METHODS
     from shapsweep.estimators import BUDGET_KNOBS, METHODS
 
     shap = run["shap"]
@@ -155,8 +164,8 @@ def _check_estimator(run: dict, label: str) -> None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
         if method == INTEGRATED_GRADIENTS:
             methods.check_integrated_gradients(run, label)
-        elif method == PATH_KERNEL:
-            methods.check_path_kernel(run, label)
+        elif method in TRACE_METHODS:
+            methods.check_trace_method(run, label)
         else:
             methods.check_empirical(run, label)
         return

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import copy
 
-from shapsweep.config.blocks import EMPIRICAL, IG_FIELDS, IG_OPTIONS, PATH_KERNEL_FIELDS, PATH_KERNEL_OPTIONS
+from shapsweep.config.blocks import (
+    EMPIRICAL,
+    IG_FIELDS,
+    IG_OPTIONS,
+    PATH_KERNEL,
+    PATH_KERNEL_FIELDS,
+    PATH_KERNEL_OPTIONS,
+    UPDATE_GAME_FIELDS,
+    UPDATE_GAME_OPTIONS,
+)
 from shapsweep.config.schema import validate
 from shapsweep.errors import ConfigError
 from shapsweep.fields import object_schema
@@ -32,25 +41,31 @@ def check_integrated_gradients(merged: dict, label: str) -> None:
     shap["options"] = options
 
 
-def check_path_kernel(merged: dict, label: str) -> None:
-    """Fill and check `shap.options` of a path_kernel run; its value must have a gradient (parse time)."""
+def check_trace_method(merged: dict, label: str) -> None:
+    """Fill and check `shap.options` of a path_kernel or update_game run; its value must have a gradient."""
     from shapsweep.models.config import check_differentiable
 
     shap = merged["shap"]
-    validate(shap["options"], object_schema(PATH_KERNEL_FIELDS, with_defaults=False), prefix=f"{label}.shap.options")
-    options = {**PATH_KERNEL_OPTIONS, **shap["options"]}
+    fields, filled = (
+        (PATH_KERNEL_FIELDS, PATH_KERNEL_OPTIONS)
+        if shap["method"] == PATH_KERNEL
+        else (UPDATE_GAME_FIELDS, UPDATE_GAME_OPTIONS)
+    )
+    validate(shap["options"], object_schema(fields, with_defaults=False), prefix=f"{label}.shap.options")
+    options = {**filled, **shap["options"]}
     steps = options["steps"]
     if steps != "all" and not steps[0] < steps[1]:
         raise ConfigError(f"{label}.shap.options.steps: [{steps[0]}, {steps[1]}] is empty; give [s0, s1] with s0 < s1")
     connector = merged["model"]["connector"]
     if connector not in ("hf_classifier", "hf_causal_lm"):
         raise ConfigError(
-            f"{label}.model.connector: path_kernel explains a trained hf_classifier or hf_causal_lm, not {connector!r}"
+            f"{label}.model.connector: {shap['method']} explains a trained hf_classifier or hf_causal_lm, "
+            f"not {connector!r}"
         )
     try:
         check_differentiable(merged["model"], merged["features"], merged["value"])
     except ValueError as exc:
-        raise ConfigError(f"{label}.{exc}".replace("integrated_gradients", "path_kernel")) from None
+        raise ConfigError(f"{label}.{exc}".replace("integrated_gradients", shap["method"])) from None
     shap["options"] = options
 
 

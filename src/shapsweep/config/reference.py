@@ -88,7 +88,7 @@ def render_reference() -> str:
 
 
 def _model_method_options() -> list[str]:
-    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS, PATH_KERNEL_FIELDS
+    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS, PATH_KERNEL_FIELDS, UPDATE_GAME_FIELDS
     from shapsweep.empirical.options import TRAINING_FIELDS
 
     return [
@@ -103,6 +103,10 @@ def _model_method_options() -> list[str]:
         "### `shap.options` of `method: path_kernel` (docs/training.md; needs the `training` block)",
         "",
         *_table(PATH_KERNEL_FIELDS),
+        "",
+        "### `shap.options` of `method: update_game` (docs/training.md; needs the `training` block)",
+        "",
+        *_table(UPDATE_GAME_FIELDS),
     ]
 
 

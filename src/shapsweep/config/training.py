@@ -73,21 +73,21 @@ def training_spec(cfg: dict) -> dict | None:
 
 
 def bind_trace(runs: dict[str, dict], spec: dict | None, cfg: dict, label_of) -> dict[str, dict]:
-    """Bind each path_kernel run to the set's trace: its id joins the run's hash (a re-trace re-explains) and
-    `run["trace"]` says where the trace and its training rows lie (not hashed: paths)."""
+    """Bind each path_kernel and update_game run to the set's trace: its id joins the run's hash (a re-trace
+    re-explains) and `run["trace"]` says where the trace and its training rows lie (not hashed: paths)."""
     out: dict[str, dict] = {}
     for run_id, run in runs.items():
-        if run["explain"]["shap"]["method"] != "path_kernel":
+        if run["explain"]["shap"]["method"] not in ("path_kernel", "update_game"):
             out[run_id] = run
             continue
         if spec is None:
             raise ConfigError(
-                f"{label_of(run)}.shap.method: path_kernel explains a training run; set the `training` block "
+                f"{label_of(run)}.shap.method: {run['explain']['shap']['method']} explains a training run; set the `training` block "
                 "(a model and training rows to train, or training.trace)"
             )
         if spec["recorded_by_user"] or "data_id" not in spec:
             raise ConfigError(
-                f"{label_of(run)}.shap.method: path_kernel reads its training rows from training.dataset; "
+                f"{label_of(run)}.shap.method: {run['explain']['shap']['method']} reads training.dataset's rows; "
                 "a user-recorded trace (training.trace) is not explained by the pipeline yet"
             )
         run = copy.deepcopy(run)

@@ -25,6 +25,7 @@ KINDS = {
     "integrated_gradients": "shapsweep.row_explainers.gradients",
     "empirical": "shapsweep.row_explainers.empirical",
     "path_kernel": "shapsweep.row_explainers.path_kernel",
+    "update_game": "shapsweep.row_explainers.update_game",
 }
 
 

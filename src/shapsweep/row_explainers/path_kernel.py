@@ -2,9 +2,8 @@
 examples (the players), the parameter groups and the steps (`shapsweep.training.path_kernel`).
 
 A shard's rows are explained together (the kernel runs the trace once per shard, memory ∝ parameters × the
-shard's rows). Each test row's value is its game's full-coalition value (the connector's value of the game's
-target class, or the log-probability of its response), recomputed from token ids so that it follows θ:
-v_empty = f(x; θ_{s0}), v_full = f(x; θ_{s1}). The game's target (class, response) is fixed at θ_{s1}.
+shard's rows). Each test row's value is its game's full-input value (`TracedModel.value`):
+v_empty = f(x; θ_{s0}), v_full = f(x; θ_{s1}).
 """
 
 from __future__ import annotations
@@ -12,37 +11,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError, RowError
 from shapsweep.file_schemas import PATH_KERNEL_COLUMNS, failed_row
-from shapsweep.row_explainers.model_rows import load_run_model
+from shapsweep.row_explainers.traced_model import TracedModel
 from shapsweep.run_spec import RunSpec
 
 COLUMNS = PATH_KERNEL_COLUMNS
 
 
 def load(run: RunSpec, inputs) -> PathKernelRows:
-    if "trace" not in run:
-        raise ConfigError(f"run {run['run_id']} is a path_kernel run without a trace: set the `training` block")
     return PathKernelRows(run)
-
-
-def _window(root, steps) -> tuple[int, int]:
-    """options.steps 'all' -> every recorded update whose end state is recorded too."""
-    from shapsweep.training.trace import is_complete, read_header, recorded_steps
-
-    if steps != "all":
-        return int(steps[0]), int(steps[1])
-    done = recorded_steps(root)
-    if not done:
-        raise ValueError(f"options.steps: the trace {root} has no recorded step")
-    total = read_header(root)["total_steps"]
-    last = total if is_complete(root) and done[-1] == total - 1 else done[-1]
-    return done[0], last
 
 
 class PathKernelRows:
@@ -52,19 +34,13 @@ class PathKernelRows:
         import polars as pl
         from transformers import AutoTokenizer
 
-        from shapsweep.training.trace import params_after, read_header
-
         self.run = run
-        self.trace = run["trace"]
-        self.root = Path(self.trace["root"])
-        self.options = run["explain"]["shap"]["options"]
-        self.connector = load_run_model(run)  # builds the games (players, target) like every other kind
+        self.traced = TracedModel(run)
+        self.trace, self.options, self.window = run["trace"], self.traced.options, self.traced.window
+        self.connector, self.net = self.traced.connector, self.traced.net
         self.computes_with = self.connector
-        self.net = self.connector.model
-        header = read_header(self.root)
-        self.window = _window(self.root, self.options["steps"])
-        self.kind = header.get("kind", run["explain"]["model"]["connector"])
-        base = self.root / "base"
+        self.kind = self.traced.header.get("kind", run["explain"]["model"]["connector"])
+        base = self.traced.root / "base"
         self.tokenizer = AutoTokenizer.from_pretrained(str(base)) if base.is_dir() else self.connector.tokenizer
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -73,42 +49,9 @@ class PathKernelRows:
         rows = rows.head(limit) if limit is not None else rows
         target = "label" if self.kind == "hf_classifier" else "target"
         self.training_rows = {
-            str(r["row_id"]): {"row_id": str(r["row_id"]), "text": r["text"], target: r[self.trace["target"]], **r}
+            str(r["row_id"]): {**r, "row_id": str(r["row_id"]), target: r[self.trace["target"]]}
             for r in rows.iter_rows(named=True)
         }
-        # the games' targets (predicted class, greedy response) are those of the trained model θ_{s1}
-        self._load(params_after(self.root, self.window[1] - 1))
-
-    def _load(self, values: dict) -> None:
-        import torch
-
-        named = dict(self.net.named_parameters())
-        with torch.no_grad():
-            for name, value in values.items():
-                named[name].copy_(value)
-
-    def _value(self, model, games) -> object:
-        """Each game's full-coalition value, differentiable in the model's parameters."""
-        import torch
-
-        from shapsweep.values.classifier import class_value_tensor
-        from shapsweep.values.logprob import response_logprob_tensor
-
-        device = next(model.parameters()).device
-        out = []
-        for game in games:
-            ids = torch.as_tensor(game.tokenized.ids, dtype=torch.long, device=device)
-            if self.connector.model_cfg["connector"] == "hf_classifier":
-                logits = model(input_ids=ids[None], attention_mask=torch.ones_like(ids)[None]).logits
-                out.append(class_value_tensor(logits, game.target_class, self.connector.value["kind"])[0])
-            else:
-                response = torch.as_tensor(game.response_ids, dtype=torch.long, device=device)
-                full = torch.cat([ids, response])[None]
-                logits = model(input_ids=full, attention_mask=torch.ones_like(full), use_cache=False).logits
-                r = response.shape[0]
-                picked = logits[:, -(r + 1) : -1]
-                out.append(response_logprob_tensor(picked, response, self.connector.value["reduce"])[0])
-        return torch.stack(out)
 
     def _example_loss(self, model, rows):
         from shapsweep.training.train import example_losses
@@ -147,9 +90,9 @@ class PathKernelRows:
         if games:
             try:
                 result = path_kernel(
-                    self.root,
+                    self.traced.root,
                     self.net,
-                    self._value,
+                    self.traced.value,
                     games,
                     self._example_loss,
                     self.training_rows,

@@ -1,0 +1,92 @@
+"""The update-game kind: each test row's value change over trace steps [s0, s1) split over parameter groups
+by Shapley values of the update game (`shapsweep.training.update_game`): players are the components,
+v(S) = the value with only S's recorded updates applied, estimated by any game estimator (exact by default).
+
+On one step it is the reference of the path kernel's component scores (`compare` scores a path_kernel run's
+`component_scores` against it); over many steps the two differ by the training path's dependence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from shapsweep.data.selection import outside_selection
+from shapsweep.errors import RowError
+from shapsweep.file_schemas import failed_row
+from shapsweep.row_explainers.traced_model import TracedModel
+from shapsweep.run_spec import RunSpec
+
+COLUMNS: dict = {}  # no shard column beyond the common ones: its players are the components
+
+
+def load(run: RunSpec, inputs) -> UpdateGameRows:
+    return UpdateGameRows(run)
+
+
+class UpdateGameRows:
+    columns = COLUMNS
+
+    def __init__(self, run: RunSpec):
+        self.run = run
+        self.traced = TracedModel(run)
+        self.computes_with = self.traced.connector
+
+    def explain(self, rows: Iterable[dict]) -> Iterator[dict]:
+        return (self._row(row) for row in rows)
+
+    def _row(self, row: dict) -> dict:
+        from shapsweep.estimators import estimate, normalize
+        from shapsweep.row_explainers.game import row_seed
+        from shapsweep.training.update_game import UpdateGame
+
+        shap, options = self.run["explain"]["shap"], self.traced.options
+        row_id, run_id = str(row["row_id"]), self.run["run_id"]
+        started = time.perf_counter()
+        try:
+            target = self.traced.connector.game(row)
+        except RowError as exc:
+            return failed_row(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started)
+        skip = outside_selection(target.n_players, self.run["explain"]["selection"])
+        if skip is not None:
+            return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
+        game = UpdateGame(
+            self.traced.root,
+            self.traced.net,
+            self.traced.value,
+            target,
+            steps=self.traced.window,
+            components=options["components"],
+        )
+        result = estimate(
+            game,
+            game.n_players,
+            method=options["estimator"],
+            budget=shap.get("budget"),
+            seed=row_seed(shap["seed"], row_id),
+            batch_size=shap["batch_size"],
+        )
+        values = np.asarray(result.values, dtype=np.float64)
+        details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
+        return {
+            "row_id": row_id,
+            "run_id": run_id,
+            "players": list(game.players),
+            "attribution": values.tolist(),
+            "attribution_normalized": np.asarray(normalize(values, shap["normalizer"]), dtype=np.float64).tolist(),
+            "estimator_details": json.dumps(details, sort_keys=True, default=str),
+            "v_empty": float(result.v_empty),
+            "v_full": float(result.v_full),
+            "n_players": game.n_players,
+            "n_evals": int(result.n_evals),
+            "model_evals": int(result.n_evals),
+            "store_hits": 0,
+            "forward_passes": int(result.n_evals),
+            "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
+            "runtime_s": time.perf_counter() - started,
+            "status": "ok",
+            "error": None,
+        }
