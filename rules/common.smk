@@ -262,6 +262,37 @@ def run_trace(wildcards):
     return [] if trace is None else [trace["done"], trace["rows"]]
 
 
+def _blocked_run_ids():
+    """Path-kernel runs split into step blocks (options.step_block), over every set."""
+    return sorted(
+        run_id
+        for exp in SETS.values()
+        for run_id, run in exp.runs.items()
+        if run.get("trace", {}).get("step_blocks") is not None
+    )
+
+
+def blocked_run_pattern():
+    """The `run` constraint of the step-block rules: only those runs (a pattern matching nothing if none)."""
+    ids = _blocked_run_ids()
+    return "|".join(re.escape(r) for r in ids) if ids else r"(?!x)x"
+
+
+def unblocked_run_pattern():
+    """The `run` constraint of the explain rules: every run but those explained in step blocks (a run id is
+    always followed by `/` in the paths of these rules; `$` would be the end of the whole path)."""
+    ids = _blocked_run_ids()
+    return r"(?!(?:" + "|".join(re.escape(r) for r in ids) + r")/)[^/]+" if ids else r"[^/]+"
+
+
+def step_block_files(wildcards):
+    """A blocked run's shard over each of its step blocks, in step order (rule sum_step_blocks)."""
+    blocks = run_spec(wildcards)["trace"]["step_blocks"]
+    return [
+        str(layout.step_block_file(wildcards.set, wildcards.run, str(k), wildcards.shard)) for k in range(len(blocks))
+    ]
+
+
 def trace_rows_file(wildcards):
     return str(layout.rows_file(wildcards.set, set_trace(wildcards.set, wildcards.trace)["data_id"]))
 

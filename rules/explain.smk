@@ -14,6 +14,7 @@ rule explain:
         pattern(layout.log_file, "explain", "{run}", "{shard}"),
     wildcard_constraints:
         shard=single_shard_pattern(),
+        run=unblocked_run_pattern(),
     conda:
         "../envs/shapsweep.yaml"
     threads: run_threads

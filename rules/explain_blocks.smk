@@ -34,6 +34,7 @@ for _size in BLOCK_SIZES:
         wildcard_constraints:
             set=sets_with_block_size(_size),
             block=block_id_pattern(_size),
+            run=unblocked_run_pattern(),
         conda:
             "../envs/shapsweep.yaml"
         threads: run_threads

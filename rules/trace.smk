@@ -22,3 +22,53 @@ rule trace:
     shell:
         "shapsweep trace {params.config:q} --trace {wildcards.trace} --rows {input.rows:q}"
         " --done {output.done:q} --threads {threads} > {log:q} 2>&1"
+
+
+# A path_kernel run with options.step_block: each shard is explained over each block of trace steps by its
+# own job (a 10k-step trace is never one job), and the blocks are summed into the shard file (the kernel is
+# additive over steps; shapsweep.aggregate.sum_step_blocks). Everything downstream reads the shard file.
+localrules:
+    sum_step_blocks,
+
+
+rule explain_steps:
+    input:
+        rows=run_rows_file,
+        trace=run_trace,
+    output:
+        shard=pattern(layout.step_block_file, "{run}", "{step_block}", "{shard}"),
+    log:
+        pattern(layout.log_file, "explain_steps", "{run}", "{step_block}", "{shard}"),
+    wildcard_constraints:
+        run=blocked_run_pattern(),
+        step_block=r"\d+",
+    conda:
+        "../envs/shapsweep.yaml"
+    threads: run_threads
+    resources:
+        **explain_resources,
+    params:
+        config=pattern(layout.config_json),
+        bounds=shard_bounds,
+    shell:
+        "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q}"
+        " --step-block {wildcards.step_block} --shard {wildcards.shard} {params.bounds} {output.shard:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule sum_step_blocks:
+    input:
+        blocks=step_block_files,
+    output:
+        shard=pattern(layout.shard_file, "{run}", "{shard}"),
+    log:
+        pattern(layout.log_file, "sum_step_blocks", "{run}", "{shard}"),
+    wildcard_constraints:
+        run=blocked_run_pattern(),
+    conda:
+        "../envs/shapsweep.yaml"
+    params:
+        config=pattern(layout.config_json),
+    shell:
+        "shapsweep sum-steps {params.config:q} --run {wildcards.run} --blocks {input.blocks:q}"
+        " --out {output.shard:q} > {log:q} 2>&1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -33,6 +34,52 @@ def top_k_share(values: list[float], k: int) -> float | None:
 def _mean(values) -> float | None:
     vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return float(np.mean(vals)) if vals else None
+
+
+def sum_step_blocks(blocks: list[pl.DataFrame], normalizer: str) -> pl.DataFrame:
+    """One path_kernel shard from its step blocks' shards (in step order): the kernel is additive over steps.
+
+    Scores, momentum, weight decay, gaps and costs add; the step axes join; v_empty is the first block's,
+    v_full the last's (each block starts at the state the previous one ends at). A row failed in any
+    block keeps that block's record.
+    """
+    from shapsweep.estimators import normalize
+
+    if not blocks:
+        raise ValueError("no step blocks to sum")
+    ids = blocks[0]["row_id"].to_list()
+    if any(b["row_id"].to_list() != ids for b in blocks):
+        raise ValueError("step blocks of one shard hold different rows: re-run its step blocks")
+    rows = [[b.row(i, named=True) for b in blocks] for i in range(len(ids))]
+    out = []
+    for parts in rows:
+        failed = next((p for p in parts if p["status"] != "ok"), None)
+        if failed is not None:
+            out.append(failed)
+            continue
+        first, last = parts[0], parts[-1]
+        attribution = np.sum([p["attribution"] for p in parts], axis=0)
+        details = [json.loads(p["estimator_details"]) for p in parts]
+        summed = {k: sum(p[k] for p in parts) for k in ("efficiency_gap", "momentum_score", "weight_decay_score")}
+        costs = {k: sum(p[k] for p in parts) for k in ("n_evals", "model_evals", "forward_passes", "runtime_s")}
+        out.append(
+            {
+                **first,
+                **summed,
+                **costs,
+                "attribution": attribution.tolist(),
+                "attribution_normalized": np.asarray(normalize(attribution, normalizer), dtype=np.float64).tolist(),
+                "estimator_details": json.dumps({**details[0], "blocks": [d["window"] for d in details]}),
+                "v_full": last["v_full"],
+                "component_scores": np.sum([p["component_scores"] for p in parts], axis=0).tolist(),
+                "trace_steps": [s for p in parts for s in p["trace_steps"]],
+                "step_totals": [v for p in parts for v in p["step_totals"]],
+                "component_step_scores": np.concatenate(
+                    [np.asarray(p["component_step_scores"]) for p in parts], axis=1
+                ).tolist(),
+            }
+        )
+    return pl.DataFrame(out, schema=blocks[0].schema, orient="row")
 
 
 UNDER_BUDGET_IDS_SHOWN = 10  # summary.json names this many rows that spent less than their budget

@@ -79,11 +79,12 @@ def explain_shards(
     job_facts: dict | None = None,
     store: EvaluationStore | None = None,
     explainer_dir: str | Path | None = None,
+    step_block: int | None = None,
 ) -> None:
     """Explain each shard's rows and write its file as soon as it is done (model loaded once).
 
-    The run's row explainer is opened once (`store` and `explainer_dir` go to the kinds that read them: games
-    and empirical runs).
+    The run's row explainer is opened once (`store`, `explainer_dir` and `step_block` go to the kinds that
+    read them: games, empirical runs, path_kernel runs split into step blocks).
 
     Each shard file carries its provenance (`job_facts` from `shapsweep.provenance.job_facts`, the
     device and dtype used, its times and row outcomes) in its Parquet metadata.
@@ -97,7 +98,12 @@ def explain_shards(
     rows = pl.read_parquet(rows_path)
     started = time.perf_counter()
     explainer = open_row_explainer(
-        run, ExplainInputs(store=store, explainer_dir=None if explainer_dir is None else Path(explainer_dir))
+        run,
+        ExplainInputs(
+            store=store,
+            explainer_dir=None if explainer_dir is None else Path(explainer_dir),
+            step_block=step_block,
+        ),
     )
     load_s = time.perf_counter() - started
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)

@@ -45,6 +45,11 @@ def shard_file(set_dir: str | Path, run_id: str, shard_id: str) -> Path:
     return shards_dir(set_dir, run_id) / f"{shard_id}.parquet"
 
 
+def step_block_file(set_dir: str | Path, run_id: str, block: str, shard_id: str) -> Path:
+    """A path_kernel shard over one block of trace steps (options.step_block); the blocks sum to the shard file."""
+    return run_dir(set_dir, run_id) / "step_blocks" / block / f"{shard_id}.parquet"
+
+
 def progress_file(shard_file: str | Path) -> Path:
     """Where a running explain job says how far it is in a shard (hidden beside the shard; gone once it is written)."""
     shard_file = Path(shard_file)

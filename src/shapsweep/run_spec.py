@@ -37,6 +37,7 @@ class TraceSpec(TypedDict):
     rows: str  # the training rows' rows.parquet
     max_samples: int | None  # the first rows of it that were trained on
     target: str  # the training rows' target column
+    step_blocks: list[list[int]] | None  # path_kernel with options.step_block: the [a, b) of each block job
 
 
 class RunSpec(TypedDict):

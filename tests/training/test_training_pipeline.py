@@ -28,6 +28,7 @@ example {
     { name: 'by_domain', shap: { method: 'path_kernel', options: { midpoints: 4, data: 'domain' } } },
     { name: 'update_game', reference: true, shap: { method: 'update_game', options: { steps: [0, 1], components: 'block' } } },
     { name: 'step0', shap: { method: 'path_kernel', options: { steps: [0, 1], components: 'block', midpoints: 16 } } },
+    { name: 'blocked', shap: { method: 'path_kernel', options: { midpoints: 4, components: 'block', step_block: 2 } } },
     { name: 'kernel', shap: { method: 'kernel', budget: 16 } },
   ],
 }
@@ -70,6 +71,31 @@ def test_the_trace_and_the_path_kernel_shards_are_written(workdir):
     assert (workdir / "results/training/report/index.html").exists()
 
 
+def test_a_run_split_into_step_blocks_sums_to_the_same_steps_and_change(workdir):
+    exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
+    runs = {run["variant"]: run for run in exp.runs.values()}
+    assert runs["blocked"]["trace"]["step_blocks"] == [[0, 2], [2, 3]]
+
+    def shards(name):
+        folder = workdir / "results/training/runs" / runs[name]["run_id"]
+        return read_shards(sorted(folder.glob("shards/*.parquet")))
+
+    whole, blocked = shards("path_kernel"), shards("blocked")
+    assert blocked["status"].to_list() == ["ok"] * 4
+    for one, split in zip(whole.iter_rows(named=True), blocked.iter_rows(named=True), strict=True):
+        assert split["trace_steps"] == [0, 1, 2]
+        assert split["v_empty"] == pytest.approx(one["v_empty"], abs=1e-12)
+        assert split["v_full"] == pytest.approx(one["v_full"], abs=1e-12)
+        # the per-step changes do not depend on where the window is cut; the split into examples does
+        # (an example's momentum inside a later block is that block's carried momentum)
+        assert split["step_totals"] == pytest.approx(one["step_totals"], rel=1e-9, abs=1e-15)
+        change = one["v_full"] - one["v_empty"]
+        assert split["efficiency_gap"] == pytest.approx(one["efficiency_gap"], abs=1e-6 * abs(change))
+        parts = sum(split["attribution"]) + split["momentum_score"] + split["weight_decay_score"]
+        assert parts == pytest.approx(sum(split["component_scores"]), rel=1e-9, abs=1e-15)
+        assert np.array(split["component_step_scores"]).shape == (len(split["components"]), 3)
+
+
 def test_compare_scores_the_one_step_path_kernel_against_the_update_game(workdir):
     import polars as pl
 
@@ -91,3 +117,4 @@ def test_a_changed_training_option_retraces_and_reexplains_only_the_path_kernel_
         _write(workdir, tiny_bert_classifier_path)
     assert counts["trace"] == 1
     assert counts["explain"] == 8  # three path_kernel runs and the update game, two shards each; not the kernel run
+    assert counts["explain_steps"] == 4 and counts["sum_step_blocks"] == 2  # two step blocks x two shards

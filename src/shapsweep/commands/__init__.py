@@ -24,4 +24,5 @@ COMMAND_MODULES = [
     "prune",
     "train_explainer",
     "trace",
+    "sum_steps",
 ]

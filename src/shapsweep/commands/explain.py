@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a shard: its id, row range [START, END) in rows.parquet and output file; repeatable",
     )
     parser.add_argument("--explainer", default=None, help="an empirical run's trained explainer folder")
+    parser.add_argument(
+        "--step-block", type=int, default=None, help="a path_kernel run's block of trace steps (options.step_block)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
@@ -41,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
         facts = job_facts(exp.config, args.config)
         store = EvaluationStore(layout.store_dir(exp.config)) if exp.config["store"]["enabled"] else None
         explain_shards(
-            spec, args.rows, jobs, threads=args.threads, job_facts=facts, store=store, explainer_dir=args.explainer
+            spec,
+            args.rows,
+            jobs,
+            threads=args.threads,
+            job_facts=facts,
+            store=store,
+            explainer_dir=args.explainer,
+            step_block=args.step_block,
         )
     except ConfigError as exc:
         return fail(exc)

@@ -63,6 +63,13 @@ PATH_KERNEL_FIELDS = (
         "the players: each training example ('example', its text as label) or the groups of a training column",
     ),
     Field("chunk_size", POSITIVE_INT, 16, "rows per batched gradient (memory, not numbers)"),
+    Field(
+        "step_block",
+        nullable("integer", minimum=1),
+        None,
+        "updates per job: a long window is split into blocks explained by separate jobs and summed per shard "
+        "(null: one job per shard)",
+    ),
 )
 PATH_KERNEL_OPTIONS = defaults(PATH_KERNEL_FIELDS)
 UPDATE_GAME_FIELDS = (

@@ -99,8 +99,38 @@ def bind_trace(runs: dict[str, dict], spec: dict | None, cfg: dict, label_of) ->
             "max_samples": spec["selection"]["max_samples"],
             "target": spec["target"],
         }
+        run["trace"]["step_blocks"] = _step_blocks(run, spec, label_of)
         run["hashed"]["trace_id"] = spec["trace_id"]
         run["hash"] = short_hash(run["hashed"], 8)
         run["run_id"] = f"{run['slug']}-{run['hash']}"
         out[run["run_id"]] = run
     return out
+
+
+def total_training_steps(spec: dict) -> int:
+    """The trace's updates, known before it is recorded: `steps`, or `epochs` passes over the selected rows."""
+    from shapsweep.data.shards import count_selected_rows
+
+    options = spec["options"]
+    if options["steps"] is not None:
+        return options["steps"]
+    rows = count_selected_rows(spec["dataset"], spec["selection"])
+    return options["epochs"] * -(-rows // options["batch_size"])
+
+
+def _step_blocks(run: dict, spec: dict, label_of) -> list[list[int]] | None:
+    """[[a, b), ...] of a path_kernel run with `step_block`: its window cut into blocks of that many updates."""
+    options = run["explain"]["shap"]["options"]
+    size = options.get("step_block")
+    if size is None:
+        return None
+    if options["steps"] != "all":
+        s0, s1 = options["steps"]
+    elif spec["options"]["window"] is not None:
+        s0, s1 = spec["options"]["window"]
+    else:
+        s0, s1 = 0, total_training_steps(spec)
+    total = total_training_steps(spec)
+    if s1 > total:
+        raise ConfigError(f"{label_of(run)}.shap.options.steps: ends at {s1}, after the trace's {total} updates")
+    return [[a, min(a + size, s1)] for a in range(s0, s1, size)]

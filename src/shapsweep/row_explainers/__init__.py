@@ -35,6 +35,7 @@ class ExplainInputs:
 
     store: Any = None  # shapsweep.store.EvaluationStore, shared by game runs
     explainer_dir: Path | None = None  # an empirical run's trained explainer
+    step_block: int | None = None  # a path_kernel run's block of trace steps (run["trace"]["step_blocks"])
 
 
 class RowExplainer(Protocol):

@@ -24,19 +24,28 @@ COLUMNS = PATH_KERNEL_COLUMNS
 
 
 def load(run: RunSpec, inputs) -> PathKernelRows:
-    return PathKernelRows(run)
+    return PathKernelRows(run, inputs.step_block)
 
 
 class PathKernelRows:
     columns = COLUMNS
 
-    def __init__(self, run: RunSpec):
+    def __init__(self, run: RunSpec, step_block: int | None = None):
         import polars as pl
         from transformers import AutoTokenizer
 
         self.run = run
         self.traced = TracedModel(run)
         self.trace, self.options, self.window = run["trace"], self.traced.options, self.traced.window
+        blocks = self.trace.get("step_blocks")
+        if (step_block is None) != (blocks is None):
+            raise ConfigError(
+                f"run {run['run_id']}: options.step_block and --step-block go together (blocks: {blocks})"
+            )
+        if step_block is not None:
+            if not 0 <= step_block < len(blocks):
+                raise ConfigError(f"run {run['run_id']}: no step block {step_block} (it has {len(blocks)})")
+            self.window = tuple(blocks[step_block])
         self.connector, self.net = self.traced.connector, self.traced.net
         self.computes_with = self.connector
         self.kind = self.traced.header.get("kind", run["explain"]["model"]["connector"])
