@@ -158,3 +158,38 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
     assert np.allclose(kernel["component_scores"], game["attribution"], rtol=0, atol=1e-5 * largest)
     errors = row_errors(shards["pk"], shards["game"], top_k=3)  # what compare reports for the pair
     assert errors.height == 2 and errors["rel_l2"].max() < 1e-5
+
+
+def test_a_user_recorded_trace_is_explained_like_the_pipelines_own(tmp_path, tiny_bert_classifier_path):
+    from shapsweep.commands.trace import training_rows
+    from shapsweep.training.train import TrainingOptions, train
+
+    cfg = _config(tmp_path, tiny_bert_classifier_path)
+    config_path = tmp_path / "set.json"
+    config_path.write_text(json.dumps(cfg))
+    exp = from_config(cfg)
+    _trace(exp, config_path)
+    # the same training, recorded by the user's own call of the loop into a folder of their choosing
+    spec = exp.training
+    rows = training_rows(exp.set_dir / "data" / spec["data_id"] / "rows.parquet", spec)
+    o = spec["options"]
+    options = TrainingOptions(
+        lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"], batch_size=o["batch_size"],
+        steps=o["steps"], seed=o["seed"],
+    )  # fmt: skip
+    mine = train(tmp_path / "my_trace", tiny_bert_classifier_path, "hf_classifier", rows, options)
+    user = {k: cfg["training"][k] for k in ("dataset", "selection")}
+    user_cfg = {**cfg, "training": {"trace": str(mine), **user}, "experiments": cfg["experiments"][:1]}
+    user_exp = from_config(user_cfg)
+    assert user_exp.training["recorded_by_user"] and user_exp.training["trace_id"] != spec["trace_id"]
+    test_rows = exp.set_dir / "test_rows.parquet"
+    pl.DataFrame({"row_id": ["a"], "text": TEXTS[:1]}).write_parquet(test_rows)
+    out = {}
+    for name, run in (("pipeline", next(iter(exp.runs.values()))), ("user", next(iter(user_exp.runs.values())))):
+        explain_shards(run, test_rows, [ShardJob("00000", 0, 1, tmp_path / f"{name}.parquet")], log=io.StringIO())
+        out[name] = pl.read_parquet(tmp_path / f"{name}.parquet").row(0, named=True)
+    assert out["user"]["status"] == "ok" and out["user"]["players"] == out["pipeline"]["players"]
+    assert out["user"]["attribution"] == pytest.approx(out["pipeline"]["attribution"], rel=1e-9, abs=1e-15)
+    without_rows = {**user_cfg, "training": {"trace": str(mine)}}
+    with pytest.raises(ConfigError, match=r"with training\.trace give them too"):
+        from_config(without_rows)

@@ -2,12 +2,13 @@
 
 Trace id = `<model name>-<hash>`; the hash covers what changes the recorded steps: the model, the training
 rows' data id (dataset identity + selection), the target column, the loss and every optimizer and loop
-option. A user-recorded trace (`training.trace`) is read where it lies; its id hashes the path.
+option. A user-recorded trace (`training.trace`) is read where it lies; its id hashes the path and header.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 from shapsweep import layout
@@ -42,12 +43,7 @@ def training_spec(cfg: dict) -> dict | None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if block["trace"] is not None:
-        root = Path(block["trace"])
-        return {
-            "trace_id": f"recorded-{readable(root.name, 32)}-{short_hash(str(root), 8)}",
-            "root": str(root),
-            "recorded_by_user": True,
-        }
+        return _user_trace(block, data_id)
     if block["model"] is None:
         return None
     model = {"connector": "hf_classifier", **block["model"]}
@@ -72,6 +68,33 @@ def training_spec(cfg: dict) -> dict | None:
     }
 
 
+def _user_trace(block: dict, data_id) -> dict:
+    """A trace recorded by the user's own loop: read where it lies; its id hashes the path and its header
+    (re-recording it re-explains). With training.dataset its training rows are known and it can be explained."""
+    root = Path(block["trace"])
+    header_file = root / "trace.json"
+    if not header_file.is_file():
+        raise ConfigError(f"training.trace: {header_file} not found; point it at a folder written by TraceRecorder")
+    header = json.loads(header_file.read_text())
+    spec = {
+        "trace_id": f"recorded-{readable(root.name, 32)}-{short_hash([str(root), header], 8)}",
+        "root": str(root),
+        "recorded_by_user": True,
+        "done": str(header_file),
+    }
+    given = block["dataset"]
+    if given.get("data_files") is None and given.get("repo_id") is None:
+        return spec  # no training rows: recorded, but not explainable by the pipeline
+    return {
+        **spec,
+        "data_id": data_id(block["dataset"], block["selection"]),
+        "dataset": block["dataset"],
+        "selection": block["selection"],
+        "target": block["target"],
+        "options": {"steps": header["total_steps"], "epochs": None, "window": header.get("window")},
+    }
+
+
 def bind_trace(runs: dict[str, dict], spec: dict | None, cfg: dict, label_of) -> dict[str, dict]:
     """Bind each path_kernel and update_game run to the set's trace: its id joins the run's hash (a re-trace
     re-explains) and `run["trace"]` says where the trace and its training rows lie (not hashed: paths)."""
@@ -85,16 +108,16 @@ def bind_trace(runs: dict[str, dict], spec: dict | None, cfg: dict, label_of) ->
                 f"{label_of(run)}.shap.method: {run['explain']['shap']['method']} explains a training run; set the `training` block "
                 "(a model and training rows to train, or training.trace)"
             )
-        if spec["recorded_by_user"] or "data_id" not in spec:
+        if "data_id" not in spec:
             raise ConfigError(
-                f"{label_of(run)}.shap.method: {run['explain']['shap']['method']} reads training.dataset's rows; "
-                "a user-recorded trace (training.trace) is not explained by the pipeline yet"
+                f"{label_of(run)}.shap.method: {run['explain']['shap']['method']} reads the training rows; "
+                "with training.trace give them too (training.dataset, training.selection, training.target)"
             )
         run = copy.deepcopy(run)
         run["trace"] = {
             "trace_id": spec["trace_id"],
             "root": spec["root"],
-            "done": str(layout.trace_done(layout.set_dir(cfg), spec["trace_id"])),
+            "done": spec.get("done") or str(layout.trace_done(layout.set_dir(cfg), spec["trace_id"])),
             "rows": str(layout.rows_file(layout.set_dir(cfg), spec["data_id"])),
             "max_samples": spec["selection"]["max_samples"],
             "target": spec["target"],
