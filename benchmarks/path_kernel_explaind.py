@@ -1,0 +1,250 @@
+"""Path kernel vs the `explaind` 0.1.0 package on the paper's modulo-addition transformer, side by side.
+
+The model is the package's own `SingleLayerTransformerClassifier` (p = 31: 33 tokens, d_model 32, 4 heads,
+MLP 64: 8,672 parameters), trained full batch on 300 pairs with AdamW (lr 1e-3, wd 1.0, betas (0.9, 0.98)),
+the same seed and data on both sides; each side records the training its own way (explaind's ModelPath /
+AdamWOptimizerPath / DataPath; our TraceRecorder) and explains the 20 validation points × 33 log-prob
+outputs over all steps at the same number of midpoints. Each side runs in its own process (peak RSS is
+the process's), explaind in its own virtual environment:
+
+    python3 -m venv /tmp/explaind-venv
+    /tmp/explaind-venv/bin/pip install torch==2.13.0 numpy tqdm
+    /tmp/explaind-venv/bin/pip install --no-deps --ignore-requires-python explaind==0.1.0
+    .venv/bin/python benchmarks/path_kernel_explaind.py --steps 20 --midpoints 10
+
+Prints one table row per side: reconstruction error of f(θ_T) − f(θ_0) (max and mean |error| over the 660
+values), seconds per step, peak RSS, and how far the two sides' θ_T and reconstructed changes are apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+P, TOKENS, D_MODEL, HEADS, MLP = 31, 33, 32, 4, 64
+N_TRAIN, N_VAL, LR, WD, BETAS, SEED = 300, 20, 1e-3, 1.0, (0.9, 0.98), 0
+
+
+def make_data(folder: Path) -> None:
+    import numpy as np
+    import torch
+
+    g = np.random.default_rng(SEED)
+    pairs = g.choice(P * P, size=N_TRAIN + N_VAL, replace=False)
+    a, b = pairs // P, pairs % P
+    x = np.stack([a, np.full_like(a, P), b, np.full_like(a, P + 1)], axis=1)  # a + b =
+    y = (a + b) % P
+    torch.save({"X": torch.tensor(x), "y": torch.tensor(y)}, folder / "data.pt")
+
+
+def new_model():
+    import torch
+    from explaind.modulo_model.model import SingleLayerTransformerClassifier
+
+    torch.manual_seed(SEED)
+    return SingleLayerTransformerClassifier(TOKENS, d_model=D_MODEL, nhead=HEADS, dim_mlp=MLP, dropout=0.0)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
+    """The package's own recording and EPK prediction (its validation script's settings, full batch)."""
+    import contextlib
+    import io
+
+    import torch
+    from explaind.data_paths import DataPath
+    from explaind.epk_model import ExactPathKernelModel
+    from explaind.model_paths import ModelPath
+    from explaind.modulo_model.data import ClassificationDataset
+    from explaind.modulo_model.loss import RegularizedCrossEntropyLoss
+    from explaind.optimizer_paths import AdamWOptimizerPath
+
+    data = torch.load(folder / "data.pt")
+    x_train, y_train = data["X"][:N_TRAIN], data["y"][:N_TRAIN]
+    x_val = data["X"][N_TRAIN:].long()
+    dataset = ClassificationDataset(x_train.numpy(), [int(v) for v in y_train])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=N_TRAIN, shuffle=False)
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet):
+        model = ModelPath(new_model(), device="cpu", overwrite=True, output_dim=TOKENS)
+        optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device="cpu", checkpoints=[])
+        data_path = DataPath(loader, full_batch=False, overwrite=True)
+        loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device="cpu")
+        started = time.perf_counter()
+        for _ in range(steps):
+            for batch in loader:
+                xb, yb = data_path.get_batch(batch)
+                optimizer.zero_grad()
+                loss = loss_fn(model.forward(xb.long()), yb)
+                loss.backward()
+                optimizer.step()
+                model.log_checkpoint()
+                optimizer.log_checkpoint()
+        train_s = time.perf_counter() - started
+        epk = ExactPathKernelModel(
+            model=model,
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            data_path=data_path,
+            integral_eps=1 / midpoints,
+            early_integral_eps=1 / midpoints,
+            early_steps=0,
+            device="cpu",
+            train_set_size=N_TRAIN,
+            evaluate_predictions=True,
+            # its validation script's settings: other combinations crash in 0.1.0 (prev_eval stays None, or a
+            # param-wise kernel without its output dims cannot be summed over them)
+            keep_param_wise_kernel=True,
+            param_wise_kernel_keep_out_dims=True,
+        )
+        started = time.perf_counter()
+        prediction, initial, *_ = epk.predict(x_val, y_test=data["y"][N_TRAIN:], is_train=False)
+        explain_s = time.perf_counter() - started
+        actual = model.forward(x_val, step=len(model.checkpoints) - 1)
+    final = model.checkpoints[-1]
+    torch.save({k: v.clone() for k, v in final.items()}, folder / "explaind_theta_T.pt")
+    torch.save((prediction - initial).detach().double(), folder / "explaind_change.pt")
+    error = (prediction - actual).detach().abs()
+    return {
+        "side": "explaind 0.1.0",
+        "steps_explained": len(epk.get_integral_steps(1 / midpoints, early_eps=1 / midpoints, early_steps=0)),
+        "max_abs_error": float(error.max()),
+        "mean_abs_error": float(error.mean()),
+        "s_per_step": explain_s / steps,
+        "train_s": train_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 33) -> dict:
+    import torch
+
+    from shapsweep.training.path_kernel import path_kernel
+    from shapsweep.training.recorder import TraceRecorder
+
+    data = torch.load(folder / "data.pt")
+    x, y = data["X"].long(), data["y"]
+    training = {str(i): {"row_id": str(i), "x": x[i], "y": y[i]} for i in range(N_TRAIN)}
+    model = new_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD, betas=BETAS)
+    root = folder / "trace"
+    recorder = TraceRecorder(root, model, optimizer, row_ids=list(training), total_steps=steps)
+    batch = list(training)
+    started = time.perf_counter()
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.nll_loss(model(x[:N_TRAIN]), y[:N_TRAIN])
+        loss.backward()
+        recorder.record(step, batch_row_ids=batch, loss=loss.item())
+        optimizer.step()
+    recorder.finish(steps)
+    train_s = time.perf_counter() - started
+    x_val = x[N_TRAIN:]
+    tests = [(i, k) for i in range(N_VAL) for k in range(TOKENS)]
+
+    def value(m, rows):
+        points = torch.tensor([i for i, _ in rows])
+        outputs = torch.tensor([k for _, k in rows])
+        return m(x_val[points])[torch.arange(len(rows)), outputs]
+
+    def example_loss(m, rows):
+        xs = torch.stack([r["x"] for r in rows])
+        ys = torch.stack([r["y"] for r in rows])
+        return torch.nn.functional.nll_loss(m(xs), ys, reduction="none")
+
+    started = time.perf_counter()
+    result = path_kernel(root, model, value, tests, example_loss, training, midpoints=midpoints, chunk_size=chunk)
+    explain_s = time.perf_counter() - started
+    change = result.component_scores.sum(axis=1)
+    error = abs(result.efficiency_gap)
+    from shapsweep.training.trace import read_final
+
+    torch.save(read_final(root), folder / "ours_theta_T.pt")
+    torch.save(torch.tensor(change).view(N_VAL, TOKENS), folder / "ours_change.pt")
+    return {
+        "side": "shapsweep path_kernel",
+        "steps_explained": len(result.steps),
+        "max_abs_error": float(error.max()),
+        "mean_abs_error": float(error.mean()),
+        "s_per_step": explain_s / steps,
+        "train_s": train_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_side(python: str, side: str, folder: Path, args, extra_path: str | None = None) -> dict:
+    import os
+
+    env = dict(os.environ)
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), extra_path) if p)
+    command = [python, __file__, "--side", side, "--dir", str(folder), "--steps", str(args.steps)]
+    command += ["--midpoints", str(args.midpoints), "--threads", str(args.threads), "--chunk", str(args.chunk)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{side} side failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--midpoints", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=33, help="our rows per batched gradient")
+    parser.add_argument("--explaind-python", default="/tmp/explaind-venv/bin/python")
+    parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        if args.side == "explaind":
+            print(json.dumps(side_explaind(args.dir, args.steps, args.midpoints)))
+        else:
+            print(json.dumps(side_ours(args.dir, args.steps, args.midpoints, args.chunk)))
+        return
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_data(folder)
+        theirs = run_side(args.explaind_python, "explaind", folder, args)
+        # our side imports only the package's model class, from its environment's site-packages
+        site = subprocess.run(
+            [args.explaind_python, "-c", "import explaind, os; print(os.path.dirname(os.path.dirname(explaind.__file__)))"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        link = folder / "explaind_only"
+        link.mkdir()
+        (link / "explaind").symlink_to(Path(site) / "explaind")
+        ours = run_side(sys.executable, "ours", folder, args, extra_path=str(link))
+        theta_a, theta_b = torch.load(folder / "explaind_theta_T.pt"), torch.load(folder / "ours_theta_T.pt")
+        theta_gap = max(float((theta_a[n] - theta_b[n]).abs().max()) for n in theta_b)
+        change_gap = float(
+            (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
+        )
+    print(f"modulo addition p={P}, {N_TRAIN} training pairs, {args.steps} full-batch steps, {args.midpoints} midpoints")
+    print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
+    print("| side | steps explained | max abs error | mean abs error | s/step | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for r in (theirs, ours):
+        print(
+            f"| {r['side']} | {r['steps_explained']} | {r['max_abs_error']:.2e} | {r['mean_abs_error']:.2e} "
+            f"| {r['s_per_step']:.3f} | {r['peak_rss_mb']:.0f} |"
+        )
+    print(f"speed-up: {theirs['s_per_step'] / ours['s_per_step']:.1f}x per step")
+
+
+if __name__ == "__main__":
+    main()
