@@ -125,7 +125,7 @@ def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
     }
 
 
-def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 33) -> dict:
+def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 660) -> dict:
     import torch
 
     from shapsweep.training.path_kernel import path_kernel
@@ -151,18 +151,21 @@ def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 33) -> dict
     x_val = x[N_TRAIN:]
     tests = [(i, k) for i in range(N_VAL) for k in range(TOKENS)]
 
-    def value(m, rows):
-        points = torch.tensor([i for i, _ in rows])
-        outputs = torch.tensor([k for _, k in rows])
-        return m(x_val[points])[torch.arange(len(rows)), outputs]
+    def collate(rows):
+        if isinstance(rows[0], tuple):  # test rows: (validation point, output)
+            return {"x": x_val[torch.tensor([i for i, _ in rows])], "k": torch.tensor([k for _, k in rows])}
+        return {"x": torch.stack([r["x"] for r in rows]), "y": torch.stack([r["y"] for r in rows])}
 
-    def example_loss(m, rows):
-        xs = torch.stack([r["x"] for r in rows])
-        ys = torch.stack([r["y"] for r in rows])
-        return torch.nn.functional.nll_loss(m(xs), ys, reduction="none")
+    def value(m, batch):
+        return m(batch["x"]).gather(1, batch["k"][:, None])[:, 0]
+
+    def example_loss(m, batch):
+        return -m(batch["x"]).gather(1, batch["y"][:, None])[:, 0]
 
     started = time.perf_counter()
-    result = path_kernel(root, model, value, tests, example_loss, training, midpoints=midpoints, chunk_size=chunk)
+    result = path_kernel(
+        root, model, value, tests, example_loss, training, midpoints=midpoints, chunk_size=chunk, collate=collate
+    )
     explain_s = time.perf_counter() - started
     change = result.component_scores.sum(axis=1)
     error = abs(result.efficiency_gap)
@@ -200,7 +203,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--midpoints", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=33, help="our rows per batched gradient")
+    parser.add_argument("--chunk", type=int, default=660, help="our rows per vmapped gradient")
     parser.add_argument("--explaind-python", default="/tmp/explaind-venv/bin/python")
     parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)

@@ -95,3 +95,30 @@ def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
     np.testing.assert_allclose(chunked.data, fine.data, rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match=r"options\.steps \[2, 9\]"):
         path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))
+
+
+def test_per_sample_gradients_by_vmap_give_the_same_scores_as_batched_vjps(tmp_path):
+    training = rows()
+    options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=4, steps=4, seed=2)
+    root = record(tmp_path / "t", mlp(), training, options)
+    by_id = {r["row_id"]: r for r in training}
+
+    def collate(batch):
+        out = {"x": torch.stack([r["x"] for r in batch])}
+        if "y" in batch[0]:
+            out["y"] = torch.stack([r["y"] for r in batch])
+        return out
+
+    def value_batch(model, batch):
+        return model(batch["x"]).squeeze(-1)
+
+    def loss_batch(model, batch):
+        return (model(batch["x"]).squeeze(-1) - batch["y"]) ** 2
+
+    batched = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=3, chunk_size=2)
+    vmapped = path_kernel(
+        root, mlp(), value_batch, TESTS, loss_batch, by_id, midpoints=3, chunk_size=2, collate=collate
+    )
+    assert np.abs(batched.data).max() > 1e-4
+    for field in ("data", "momentum", "weight_decay", "step_totals", "v_empty", "v_full"):
+        np.testing.assert_allclose(getattr(vmapped, field), getattr(batched, field), rtol=1e-10, atol=1e-13)

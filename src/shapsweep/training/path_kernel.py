@@ -80,17 +80,38 @@ def _row_grads(outputs: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> 
     }
 
 
+class _Functional:
+    """`model` called with `params` in place of its own (torch.func.functional_call), for per-sample gradients."""
+
+    def __init__(self, model: torch.nn.Module, params: dict[str, torch.Tensor]):
+        self.model, self.params = model, params
+
+    def __call__(self, *args, **kwargs):
+        return torch.func.functional_call(self.model, self.params, args, kwargs)
+
+
+def _sample_grads(fn, model, params: dict[str, torch.nn.Parameter], batch) -> dict[str, torch.Tensor]:
+    """∇θ of fn's value for each row of a collated `batch` by vmap(grad): k row-backwards, not k²."""
+
+    def one(p, row):
+        single = torch.utils._pytree.tree_map(lambda t: t.unsqueeze(0), row)
+        return fn(_Functional(model, p), single)[0]
+
+    detached = {n: p.detach() for n, p in params.items()}
+    return torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(detached, batch)
+
+
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield start, items[start : start + size]
 
 
-def _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2) -> dict:
+def _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2, batch_of) -> dict:
     """v_{s+1}: recorded in the next step folder; after the trace's last recorded step, from the batch gradient."""
     try:
         return read_step(trace_root, state.step + 1).exp_avg_sq
     except FileNotFoundError:
-        loss = example_loss(model, [training_rows[rid] for rid in state.batch_row_ids]).mean()
+        loss = example_loss(model, batch_of([training_rows[rid] for rid in state.batch_row_ids])).mean()
         grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
         return {
             n: beta2 * state.exp_avg_sq[n] + (1 - beta2) * (0 if g is None else g) ** 2
@@ -111,6 +132,7 @@ def path_kernel(
     components: str = "tensor",
     data_group: Callable[[object], object] | None = None,
     chunk_size: int = 64,
+    collate: Callable[[list], object] | None = None,
 ) -> PathKernelResult:
     """Explain f over trace steps [s0, s1) (θ_{s0} → θ_{s1}).
 
@@ -118,8 +140,19 @@ def path_kernel(
     gives each test row's scalar value, rows independent of each other; `example_loss(model, rows)` each
     training row's loss, the batch loss being their mean (as `training.train` trains); `training_rows` maps
     row id -> row; `data_group(row)` names a row's data group (default: its row id). Gradients are taken
-    `chunk_size` rows at a time.
+    `chunk_size` rows at a time: k batched vector-Jacobian products through the chunk's graph (k² work), or,
+    with `collate(rows) -> tensors with a leading row axis`, per-sample gradients by `torch.func.vmap`
+    (k work): then `value` and `example_loss` get the collated batch, and must run under vmap.
     """
+
+    def batch_of(rows: list):
+        return rows if collate is None else collate(rows)
+
+    def grads_of(fn, rows: list) -> dict[str, torch.Tensor]:
+        if collate is None:
+            return _row_grads(fn(model, rows), params)
+        return _sample_grads(fn, model, params, collate(rows))
+
     if midpoints < 1:
         raise ValueError(f"options.midpoints must be at least 1, got {midpoints}")
     header = read_header(trace_root)
@@ -154,6 +187,7 @@ def path_kernel(
 
     n_test, n_comp, window = len(test_rows), len(comp_list), list(range(s0, s1))
     data = np.zeros((n_test, len(group_index), n_comp))
+    scores = torch.from_numpy(data)  # the same memory: index_add_ sums repeated groups, in place
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
 
@@ -166,7 +200,7 @@ def path_kernel(
         _load(params, theta)
         with torch.no_grad():
             return np.concatenate(
-                [value(model, rows).double().cpu().numpy() for _, rows in _chunks(test_rows, chunk_size)]
+                [value(model, batch_of(rows)).double().cpu().numpy() for _, rows in _chunks(test_rows, chunk_size)]
             )
 
     v_empty = values_at(read_step(trace_root, s0).params)
@@ -183,14 +217,14 @@ def path_kernel(
             t = (k + 0.5) / midpoints
             _load(params, {n: state.params[n] + t * delta[n] for n in names})
             for start, rows in _chunks(test_rows, chunk_size):
-                for n, g in _row_grads(value(model, rows), params).items():
+                for n, g in grads_of(value, rows).items():
                     phi[n][start : start + len(rows)] += g.detach() / midpoints
         _load(params, state.params)
         batch = state.batch_row_ids
         if batch is None:
             raise ValueError(f"trace step {s} has no batch_row_ids: the path kernel needs the batch of every step")
         t_adam = state.adam_step + 1
-        second = _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2)
+        second = _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2, batch_of)
         precondition = {
             n: (state.lr / (1 - beta1**t_adam)) / ((v / (1 - beta2**t_adam)).sqrt() + eps) for n, v in second.items()
         }
@@ -202,13 +236,13 @@ def path_kernel(
         # (data group, component) as soon as they are made
         coefficient = (1 - beta1) / len(batch)
         for _, rids in _chunks(batch, chunk_size):
-            grads = _row_grads(example_loss(model, [training_rows[r] for r in rids]), params)
-            groups = [group_index[key(r)] for r in rids]
+            grads = grads_of(example_loss, [training_rows[r] for r in rids])
+            groups = torch.tensor([group_index[key(r)] for r in rids])
             for c, comp in enumerate(comp_list):
                 contribution = sum(
                     running[n].flatten(1) @ grads[n].detach().flatten(1).T for n in comp_names[comp]
                 )  # test row × example
-                np.add.at(data[:, :, c].T, groups, -coefficient * contribution.double().cpu().numpy().T)
+                scores[:, :, c].index_add_(1, groups, contribution.detach().double().cpu(), alpha=-coefficient)
             del grads
     first = read_step(trace_root, s0)
     momentum = -beta1 * per_component(running, first.exp_avg)
