@@ -238,11 +238,14 @@ def path_kernel(
         for _, rids in _chunks(batch, chunk_size):
             grads = grads_of(example_loss, [training_rows[r] for r in rids])
             groups = torch.tensor([group_index[key(r)] for r in rids])
-            for c, comp in enumerate(comp_list):
-                contribution = sum(
-                    running[n].flatten(1) @ grads[n].detach().flatten(1).T for n in comp_names[comp]
-                )  # test row × example
-                scores[:, :, c].index_add_(1, groups, contribution.detach().double().cpu(), alpha=-coefficient)
+            contribution = torch.stack(
+                [
+                    sum(running[n].flatten(1) @ grads[n].detach().flatten(1).T for n in comp_names[comp])
+                    for comp in comp_list
+                ],
+                dim=2,
+            )  # test row × example × component
+            scores.index_add_(1, groups, contribution.detach().double().cpu(), alpha=-coefficient)
             del grads
     first = read_step(trace_root, s0)
     momentum = -beta1 * per_component(running, first.exp_avg)
