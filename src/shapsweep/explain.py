@@ -21,6 +21,9 @@ from shapsweep.atomic_outputs import write_json, write_parquet
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA, failed_row
+
+# Row statuses that a re-run can fix without any change: the server did not answer.
+RETRIED_STATUSES = ("server_error",)
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import EvaluationStore, game_key, generation_key
 
@@ -73,10 +76,12 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     key = generations = None
     if store is not None:
         ex = run["explain"]
-        key = game_key(ex["model"], ex["features"], ex["value"], row)
+        # a served model adds what its server says it serves: a swapped model never hits old entries
+        model_key = {**ex["model"], **getattr(model, "store_identity", {})}
+        key = game_key(model_key, ex["features"], ex["value"], row)
         game.use_known(store.load(key, n))
         if getattr(game, "generations", None) is not None:  # a value computed from greedy generations
-            generations = generation_key(ex["model"], ex["features"], row)
+            generations = generation_key(model_key, ex["features"], row)
             game.generations.known = store.load_generations(generations, n)
     try:
         knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
@@ -94,6 +99,10 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
         return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+    except RowError as exc:  # a served model that stopped answering: what it computed is kept for the re-run
+        if store is not None:
+            store.save(key, *game.evaluated())
+        return failed_row(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started, game.players)
     if store is not None:
         store.save(key, *game.evaluated())
         if generations is not None:
@@ -232,14 +241,18 @@ def explain_shards(
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
     facts = job_facts if job_facts is not None else provenance.job_facts()
     facts = {**facts, **provenance.model_device_and_dtype(computes_with), "model_load_s": load_s}
+    incomplete = []
     for job in jobs:
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
+        partial = layout.partial_shard_file(job.out)
+        kept = _kept_records(partial)
         records = []
         shard_clock = time.perf_counter()
         progress = layout.progress_file(job.out)
         bar = _terminal_bar(log, part.height, job.shard_id)
-        for i, rec in enumerate(explain_part(part.iter_rows(named=True))):
+        todo = [(row, kept.get(str(row["row_id"]))) for row in part.iter_rows(named=True)]
+        for i, rec in enumerate(_explain_missing(todo, explain_part)):
             records.append(rec)
             elapsed = time.perf_counter() - shard_clock
             if bar is None:
@@ -251,9 +264,40 @@ def explain_shards(
         if bar is not None:
             bar.close()
         record = provenance.shard_record(facts, shard_started, provenance.utc_now(), [rec["status"] for rec in records])
-        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        unanswered = sum(rec["status"] in RETRIED_STATUSES for rec in records)
         progress.unlink(missing_ok=True)
+        if unanswered:
+            write_parquet(partial, shard_frame(records), metadata=provenance.to_metadata(record))
+            incomplete.append(f"shard {job.shard_id}: {unanswered} of {len(records)} rows")
+            print(f"shard {job.shard_id} kept as {partial}: {unanswered} rows await the server", file=log, flush=True)
+            continue
+        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        partial.unlink(missing_ok=True)
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
+    if incomplete:
+        raise IncompleteShards(
+            "the server did not answer every request (" + "; ".join(incomplete) + "). The other rows are kept; "
+            "run the workflow again once the server answers and only those rows are explained."
+        )
+
+
+class IncompleteShards(RuntimeError):
+    """Shards with rows a server failed to answer: kept beside their outputs, completed by the next run."""
+
+
+def _kept_records(partial: Path) -> dict[str, dict]:
+    """The rows of an earlier, interrupted try at this shard that need no re-run, by row id."""
+    if not partial.exists():
+        return {}
+    frame = pl.read_parquet(partial).filter(~pl.col("status").is_in(list(RETRIED_STATUSES)))
+    return {str(rec["row_id"]): rec for rec in frame.iter_rows(named=True)}
+
+
+def _explain_missing(todo: list[tuple[dict, dict | None]], explain_part):
+    """Records in row order: kept ones as they are, the others explained (in one pass of `explain_part`)."""
+    fresh = explain_part(row for row, kept in todo if kept is None)
+    for _, kept in todo:
+        yield kept if kept is not None else next(fresh)
 
 
 def _row_explainer(run: RunSpec, store: EvaluationStore | None, explainer_dir: str | Path | None):

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
-    from shapsweep.explain import ShardJob, explain_shards
+    from shapsweep.explain import IncompleteShards, ShardJob, explain_shards
     from shapsweep.provenance import job_facts
     from shapsweep.store import EvaluationStore
 
@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
         explain_shards(
             spec, args.rows, jobs, threads=args.threads, job_facts=facts, store=store, explainer_dir=args.explainer
         )
-    except ConfigError as exc:
+    except (ConfigError, IncompleteShards) as exc:
         return fail(exc)
     return 0
