@@ -21,11 +21,11 @@ from shapsweep.atomic_outputs import write_json, write_parquet
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError
 from shapsweep.file_schemas import SHARD_SCHEMA, failed_row
+from shapsweep.run_spec import RunSpec
+from shapsweep.store import EvaluationStore, game_key, generation_key
 
 # Row statuses that a re-run can fix without any change: the server did not answer.
 RETRIED_STATUSES = ("server_error",)
-from shapsweep.run_spec import RunSpec
-from shapsweep.store import EvaluationStore, game_key, generation_key
 
 
 @dataclass(frozen=True)

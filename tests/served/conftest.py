@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is installed by `make test` (extra `served`)")
 
-from llama_gguf import convert_llama  # noqa: E402
-from llama_server import LlamaServer  # noqa: E402
+from llama_gguf import convert_llama
+from llama_server import LlamaServer
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,7 @@ def test_a_server_without_prompt_logprobs_is_refused_by_name(tiny_llama_gguf, se
     server = LlamaServer(tiny_llama_gguf, tmp_path / "server.log")
     server.start(extra_args=["--logits_all", "false"])
     try:
-        with pytest.raises(ValueError, match="value.kind: 'logprob' needs the prompt's log-probabilities"):
+        with pytest.raises(ValueError, match=r"value.kind: 'logprob' needs the prompt's log-probabilities"):
             load_model(served_model(server, served_llama_path), {}, {"kind": "logprob", "response": "reference"})
     finally:
         server.stop()

@@ -20,10 +20,10 @@ import torch
 from shapsweep.errors import RowError
 from shapsweep.features.parts import Parts, PromptTextPart, media_part
 from shapsweep.features.text import split_players
+from shapsweep.models.chat_prompt import TEXT_SLOT
 from shapsweep.models.config import modalities_of
 from shapsweep.models.ctc_aligner import aligner_for
 from shapsweep.models.game import CachedGame, Usage
-from shapsweep.models.chat_prompt import TEXT_SLOT
 from shapsweep.models.hf_causal_lm import HFCausalLM
 from shapsweep.models.media_processing import processor_rate
 from shapsweep.models.pretrained import load_weights, max_positions
