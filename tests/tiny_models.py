@@ -51,7 +51,15 @@ LLAMA_CHAT_TEMPLATE = (
 )
 
 
-def _byte_level_bpe(special_tokens: list[str], vocab_size: int = 400) -> Tokenizer:
+def _ascii_byte_alphabet() -> list[str]:
+    """The byte-level alphabet's characters of the bytes 0-127 (GPT-2's byte-to-unicode map)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    shifted = [b for b in range(256) if b not in printable]
+    char = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(shifted)}
+    return [char[b] for b in range(128)]
+
+
+def _byte_level_bpe(special_tokens: list[str], vocab_size: int = 400, ascii_only: bool = False) -> Tokenizer:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -59,7 +67,7 @@ def _byte_level_bpe(special_tokens: list[str], vocab_size: int = 400) -> Tokeniz
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=special_tokens,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        initial_alphabet=_ascii_byte_alphabet() if ascii_only else pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(CORPUS, trainer=trainer)
@@ -94,10 +102,16 @@ def build_tiny_gpt2(folder, *, n_layer: int = 2, n_embd: int = 64, seed: int = 0
     return _save(GPT2LMHeadModel(config).eval(), tokenizer, folder)
 
 
-def build_tiny_llama(folder, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0) -> str:
-    """A Llama with random weights, a byte-level BPE tokenizer and a chat template (system/user/assistant)."""
+def build_tiny_llama(
+    folder, *, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4, seed: int = 0, ascii_only: bool = False
+) -> str:
+    """A Llama with random weights, a byte-level BPE tokenizer and a chat template (system/user/assistant).
+
+    `ascii_only`: the vocabulary has no byte above 127, so every token decodes to whole characters (random
+    weights otherwise emit lone UTF-8 continuation bytes, which servers render differently).
+    """
     specials = ["<unk>", "<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>"]
-    backend = _byte_level_bpe(specials)
+    backend = _byte_level_bpe(specials, ascii_only=ascii_only)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token="<s>",

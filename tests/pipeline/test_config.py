@@ -68,7 +68,7 @@ def test_model_layer_checks_fail_at_parse_time_against_the_variant(base):
     assert "experiments[1] (kernel" in message and "value.kind: 'logprob' is not one of" in message
     del base["experiments"][1]["value"]
     base["model"] = {"system_prompt": "Be brief."}
-    assert "model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors" in error_of(base)
+    assert "model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors" in error_of(base)
 
 
 def test_unknown_method_and_missing_budget(base):
@@ -218,7 +218,7 @@ def test_a_sweep_point_is_named_by_its_dotted_values_never_a_python_dict(base):
 
 def test_a_top_level_model_problem_is_the_top_levels(base):
     base["model"] = {"system_prompt": "Be brief."}
-    assert error_of(base).startswith("model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors")
+    assert error_of(base).startswith("model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors")
 
 
 def test_a_missing_experiment_file_names_the_folder_it_was_looked_for_in(tmp_path, monkeypatch):

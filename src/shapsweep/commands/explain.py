@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
-    from shapsweep.explain import ShardJob, explain_shards
+    from shapsweep.explain import IncompleteShards, ShardJob, explain_shards
     from shapsweep.provenance import job_facts
     from shapsweep.store import EvaluationStore
 
@@ -53,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
             explainer_dir=args.explainer,
             step_block=args.step_block,
         )
-    except ConfigError as exc:
+    except (ConfigError, IncompleteShards) as exc:
         return fail(exc)
     return 0

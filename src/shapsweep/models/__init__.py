@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from shapsweep.errors import RowError
 from shapsweep.models.config import resolve_configs
 
-__all__ = ["RowError", "load_model", "resolve_configs"]
+__all__ = ["CONNECTOR_CLASSES", "RowError", "load_model", "resolve_configs"]
+
+# connector -> "module:Class", imported on first use (each pulls in its own heavy libraries).
+CONNECTOR_CLASSES = {
+    "sentence_embedder": "shapsweep.models.sentence_embedder:SentenceEmbedder",
+    "hf_classifier": "shapsweep.models.hf_classifier:HFClassifier",
+    "hf_causal_lm": "shapsweep.models.hf_causal_lm:HFCausalLM",
+    "hf_multimodal_lm": "shapsweep.models.hf_multimodal_lm:HFMultimodalLM",
+    "openai_compatible": "shapsweep.models.openai_compatible:OpenAICompatible",
+}
 
 
 def load_model(model_cfg: dict | None, features_cfg: dict | None = None, value_cfg: dict | None = None):
@@ -15,13 +26,5 @@ def load_model(model_cfg: dict | None, features_cfg: dict | None = None, value_c
     ValueError naming the field.
     """
     model_cfg, features_cfg, value_cfg = resolve_configs(model_cfg, features_cfg, value_cfg)
-    connector = model_cfg["connector"]
-    if connector == "sentence_embedder":
-        from shapsweep.models.sentence_embedder import SentenceEmbedder as Connector
-    elif connector == "hf_classifier":
-        from shapsweep.models.hf_classifier import HFClassifier as Connector
-    elif connector == "hf_multimodal_lm":
-        from shapsweep.models.hf_multimodal_lm import HFMultimodalLM as Connector
-    else:
-        from shapsweep.models.hf_causal_lm import HFCausalLM as Connector
-    return Connector(model_cfg, features_cfg, value_cfg)
+    module, name = CONNECTOR_CLASSES[model_cfg["connector"]].split(":")
+    return getattr(import_module(module), name)(model_cfg, features_cfg, value_cfg)

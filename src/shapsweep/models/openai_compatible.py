@@ -1,0 +1,250 @@
+"""`openai_compatible` connector: games over a model served behind an OpenAI-compatible HTTP API.
+
+vLLM, SGLang, llama.cpp's server and LM Studio all answer `POST /v1/completions`. The row's text is split
+into players with the served model's own tokenizer (`model.path_or_id`, loaded without weights), the chat
+template is rendered around it exactly as `hf_causal_lm` does, and each coalition's masked prompt goes to
+the server as text, one request per coalition, `model.concurrency` in flight.
+
+Values:
+- `logprob`: log p(response | masked prompt) from the server's *prompt* log-probabilities (`echo` with
+  `logprobs`): the prompt plus the response is sent with `max_tokens` 1 and the response's tokens are the
+  last ones echoed before the generated one. A server that does not echo prompt log-probabilities is
+  refused when the model loads, naming the value kind to use instead.
+- `generate_similarity`: greedy generation (temperature 0, fixed seed), the reply embedded by a sentence
+  embedder (or TF-IDF) and compared with the full prompt's reply. Generations go through the store.
+
+The store keys each game on what the server says it serves (its `/v1/models` entry), so a model swapped
+behind the same URL never hits old entries. A request that still fails after its retries fails its row
+(`server_error`), never the shard.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from shapsweep.errors import RowError
+from shapsweep.features.masking import mask_batch
+from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
+from shapsweep.models.chat_prompt import prompt_parts
+from shapsweep.models.device import BatchRunner
+from shapsweep.models.game import CachedGame, GenerationMemo, Usage
+from shapsweep.models.locate import resolve_path_or_id
+from shapsweep.models.sentence_encoder import load_sentence_encoder
+from shapsweep.models.served_http import CompletionsClient, RetryPolicy, ServedError
+from shapsweep.values.similarity import tfidf_similarity, vector_similarity
+
+_GENERATION_SEED = 0
+# /v1/models fields that change without the model changing (timestamps, access lists).
+_VOLATILE = ("created", "object", "permission", "permissions")
+
+
+class OpenAICompatible:
+    def __init__(self, model_cfg: dict, features_cfg: dict, value_cfg: dict):
+        self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
+        path = resolve_path_or_id(model_cfg["path_or_id"], field="model.path_or_id")
+        self.tokenizer = AutoTokenizer.from_pretrained(path, revision=model_cfg["revision"])
+        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = prompt_parts(
+            self.tokenizer, model_cfg["system_prompt"]
+        )
+        tok = self.tokenizer
+        self.pad_token_id = next(t for t in (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, 0) if t is not None)
+        self.mask_token_id = next(
+            (t for t in (tok.mask_token_id, tok.unk_token_id, tok.pad_token_id) if t is not None), None
+        )
+        self.runner = BatchRunner(model_cfg["batch_size"])
+        api_key = None
+        if model_cfg["api_key_env"]:
+            api_key = os.environ.get(model_cfg["api_key_env"])
+            if not api_key:
+                raise ValueError(
+                    f"model.api_key_env: the environment variable {model_cfg['api_key_env']!r} is not set; "
+                    "export the server's API key under that name (it is never written to any output)"
+                )
+        self.client = CompletionsClient(
+            model_cfg["base_url"],
+            api_key,
+            concurrency=model_cfg["concurrency"],
+            timeout_s=model_cfg["timeout_s"],
+            retry=RetryPolicy(max_retries=model_cfg["max_retries"]),
+        )
+        self.store_identity = {"served_model": self._served_model()}
+        self.embedder = None
+        if value_cfg["kind"] == "generate_similarity" and value_cfg["similarity"] != "tfidf":
+            embedder = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
+            self.embedder = load_sentence_encoder(embedder, device="cpu")
+        if value_cfg["kind"] == "logprob":
+            self._check_prompt_logprobs()
+
+    # ---- the server ---------------------------------------------------------------------------
+    def _served_model(self) -> dict:
+        """The server's /v1/models entry for model.model, without fields that change by themselves."""
+        try:
+            listing = self.client.get("/v1/models")
+        except ServedError as error:
+            raise ValueError(f"model.base_url: cannot list the served models ({error})") from None
+        entries = listing.get("data") or []
+        ids = [e.get("id") for e in entries]
+        wanted = self.model_cfg["model"]
+        entry = next((e for e in entries if e.get("id") == wanted), None)
+        if entry is None:
+            raise ValueError(f"model.model: {wanted!r} is not served at {self.model_cfg['base_url']} (it serves {ids})")
+        return {k: v for k, v in sorted(entry.items()) if k not in _VOLATILE}
+
+    def _check_prompt_logprobs(self) -> None:
+        prompt = self.prefix + "Hello" + self.suffix
+        try:
+            answer = self.client.post("/v1/completions", self._payload(prompt, max_tokens=1, echo=True))
+            token_logprobs = _token_logprobs(answer)
+        except ServedError as error:
+            token_logprobs, reason = None, str(error)
+        else:
+            reason = "the answer has no prompt log-probabilities"
+        if not token_logprobs or len(token_logprobs) < 2 or token_logprobs[-2] is None:
+            raise ValueError(
+                f"value.kind: 'logprob' needs the prompt's log-probabilities (completions with echo and logprobs); "
+                f"the server at {self.model_cfg['base_url']} does not return them ({reason}). llama.cpp's "
+                "llama-cpp-python serves them with logits_all; vLLM does. Use value.kind 'generate_similarity'."
+            )
+
+    def _payload(self, prompt: str, *, max_tokens: int, echo: bool = False) -> dict:
+        payload = {
+            **self.model_cfg["request_options"],
+            "model": self.model_cfg["model"],
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "seed": _GENERATION_SEED,
+        }
+        if echo:
+            payload.update(echo=True, logprobs=1)
+        return payload
+
+    # ---- prompts ------------------------------------------------------------------------------
+    def tokenize(self, row: dict) -> TokenizedRow:
+        return tokenize_row(
+            self.tokenizer,
+            row_text(row),
+            self.features,
+            spans=row.get("spans"),
+            prefix=self.prefix,
+            suffix=self.suffix,
+            add_special_tokens=self.add_special_tokens,
+            prepend_ids=self.prepend_ids,
+        )
+
+    def masked_prompts(self, tokenized: TokenizedRow, coalitions: np.ndarray) -> list[str]:
+        """Each coalition's prompt as the text of its kept tokens (special tokens written out)."""
+        batch = mask_batch(
+            tokenized.ids,
+            tokenized.owners,
+            coalitions,
+            self.features["masking"],
+            pad_token_id=self.pad_token_id,
+            mask_token_id=self.mask_token_id,
+        )
+        return [
+            self.tokenizer.decode(ids[:length], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            for ids, length in zip(batch.input_ids, batch.lengths)
+        ]
+
+    # ---- values -------------------------------------------------------------------------------
+    def _served(self, prompts: list[str], usage: Usage, **kwargs) -> list[dict]:
+        try:
+            answers = self.client.post_many("/v1/completions", [self._payload(p, **kwargs) for p in prompts])
+        except ServedError as error:
+            raise RowError("server_error", f"{error} (after {self.model_cfg['max_retries']} retries)") from None
+        usage.add(len(prompts), sum(int((a.get("usage") or {}).get("total_tokens", 0)) for a in answers))
+        return answers
+
+    def logprobs(self, prompts: list[str], response: str, response_tokens: int, usage: Usage) -> np.ndarray:
+        answers = self._served([p + response for p in prompts], usage, max_tokens=1, echo=True)
+        reduce = np.sum if self.value["reduce"] == "sum" else np.mean
+        out = []
+        for answer in answers:
+            echoed = _token_logprobs(answer)
+            # the response's tokens are the last ones echoed before the one generated token
+            picked = echoed[-response_tokens - 1 : -1] if echoed and len(echoed) > response_tokens else None
+            if picked is None or any(v is None for v in picked):
+                raise RowError("server_error", "the server echoed fewer prompt log-probabilities than the response has")
+            out.append(float(reduce(np.asarray(picked, dtype=np.float64))))
+        return np.asarray(out)
+
+    def generate(self, prompts: list[str], usage: Usage) -> list[str]:
+        answers = self._served(prompts, usage, max_tokens=self.model_cfg["max_new_tokens"])
+        return [(answer.get("choices") or [{}])[0].get("text") or "" for answer in answers]
+
+    # ---- games --------------------------------------------------------------------------------
+    def game(self, row: dict) -> CachedGame:
+        usage = Usage()
+        tokenized = self.tokenize(row)
+        full = np.ones((1, tokenized.n_players), dtype=bool)
+        if self.value["kind"] == "logprob" and self.value["response"] == "reference":
+            response = row.get("reference")
+            if not isinstance(response, str) or not response.strip():
+                raise RowError("missing_column", "value.response 'reference' needs a non-empty `reference` column")
+        else:
+            response = self.generate(self.masked_prompts(tokenized, full), usage)[0]
+        prime = []
+        memo = None
+        if self.value["kind"] == "logprob":
+            response_tokens = len(self.tokenizer(response, add_special_tokens=False)["input_ids"])
+            if response_tokens == 0:
+                raise RowError("empty_input", "the response to score is empty (the server generated nothing)")
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                return self.logprobs(self.masked_prompts(tokenized, coalitions), response, response_tokens, usage)
+
+        elif self.value["similarity"] == "tfidf":
+            # IDF over the full prompt's reply and the n leave-one-out replies, fixed before any value.
+            leave_one_out = ~np.eye(tokenized.n_players, dtype=bool)
+            loo = self.generate(self.masked_prompts(tokenized, leave_one_out), usage)
+            corpus = [response, *loo]
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                return tfidf_similarity(
+                    self.generate(self.masked_prompts(tokenized, coalitions), usage), response, corpus
+                )
+
+            prime = [(full[0], tfidf_similarity([response], response, corpus)[0])]
+            prime += list(zip(leave_one_out, tfidf_similarity(loo, response, corpus)))
+        else:
+            target = self.embedder.encode([response])[0]
+            similarity = self.value["similarity"]
+            memo = GenerationMemo()
+            memo.record(full[0], self._ids(response))
+
+            def generate_ids(todo: np.ndarray) -> list[list[int]]:
+                return [self._ids(text) for text in self.generate(self.masked_prompts(tokenized, todo), usage)]
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                replies = [self.tokenizer.decode(ids) for ids in memo.responses(coalitions, generate_ids)]
+                return vector_similarity(self.embedder.encode(replies), target, similarity)
+
+            prime = [(full[0], vector_similarity(target[None, :], target, similarity)[0])]
+        players = tokenized.players
+        game = CachedGame(
+            [p.text for p in players],
+            [(p.start, p.end) for p in players],
+            evaluate,
+            self.runner,
+            usage,
+            response=response,
+        )
+        if memo is not None:
+            game.generations = memo
+        for coalition, value in prime:
+            game.prime(coalition, value)
+        return game
+
+    def _ids(self, text: str) -> list[int]:
+        """A reply as token ids (how the store keeps generations); decoding gives the text back."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _token_logprobs(answer: dict) -> list | None:
+    choice = (answer.get("choices") or [{}])[0]
+    return (choice.get("logprobs") or {}).get("token_logprobs")

@@ -1,0 +1,173 @@
+"""The served connector against llama.cpp's real OpenAI-compatible server, checked against in-process values.
+
+The same tiny Llama is explained in process (`hf_causal_lm`) and behind the server (an f32 GGUF of the same
+weights): every coalition's value, the Shapley values and the greedy generations must agree.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import polars as pl
+import pytest
+
+from shapsweep.config.experiment_set import from_config
+from shapsweep.estimators import estimate
+from shapsweep.explain import IncompleteShards, ShardJob, explain_shards
+from shapsweep.models import load_model
+
+ROWS = [
+    ("a", "The quick brown fox jumps over the dog.", " Paris is the capital"),
+    ("b", "She read the book in one evening.", " a short review"),
+    ("c", "Shapley values split a prediction.", " among the input features"),
+]
+# llama-cpp-python penalises repeats unless told not to; greedy decoding must be plain argmax.
+GREEDY = {"repeat_penalty": 1.0, "top_k": 0}
+
+
+def served_model(server, tokenizer_path, **extra):
+    return {
+        "connector": "openai_compatible",
+        "path_or_id": tokenizer_path,
+        "base_url": server.base_url,
+        "model": server.alias,
+        "request_options": GREEDY,
+        "max_retries": 1,
+        **extra,
+    }
+
+
+def all_coalitions(n):
+    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool)
+
+
+def test_served_logprob_game_equals_the_in_process_game(llama_server, served_llama_path):
+    value = {"kind": "logprob", "response": "reference"}
+    features = {"max_players": 10}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path}, features, value)
+    served = load_model(served_model(llama_server, served_llama_path), features, value)
+    assert served.store_identity == {"served_model": {"id": "tiny-llama", "owned_by": "me"}}
+    for row_id, text, reference in ROWS:
+        row = {"row_id": row_id, "text": text, "reference": reference}
+        local_game, served_game = local.game(row), served.game(row)
+        assert served_game.players == local_game.players
+        coalitions = all_coalitions(local_game.n_players)
+        local_values, served_values = local_game(coalitions), served_game(coalitions)
+        # f32 on both sides; llama.cpp sums in another order than torch
+        np.testing.assert_allclose(served_values, local_values, atol=2e-3, rtol=0)
+        local_phi = estimate(local_game, local_game.n_players, method="exact").values
+        served_phi = estimate(served_game, served_game.n_players, method="exact").values
+        np.testing.assert_allclose(served_phi, local_phi, atol=2e-3, rtol=0)
+        assert np.abs(local_phi).max() > 1e-2  # the game is not flat: the comparison means something
+
+
+def greedy_margin(local, tokenized, coalition, reply_ids) -> float:
+    """The smallest gap between the top two logits over the in-process greedy reply's steps."""
+    import torch
+
+    prompt = torch.from_numpy(local._masked(tokenized, coalition[None]).input_ids)
+    sequence = torch.cat([prompt, torch.tensor([reply_ids])], dim=1)
+    with torch.inference_mode():
+        logits = local.model(sequence).logits[0, prompt.shape[1] - 1 : -1]
+    top2 = logits.topk(2).values
+    return float((top2[:, 0] - top2[:, 1]).min())
+
+
+def test_served_generations_are_the_in_process_greedy_ones(llama_server, served_llama_path):
+    from shapsweep.models.game import Usage
+
+    features = {"max_players": 10}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path, "max_new_tokens": 12}, features)
+    served = load_model(
+        served_model(llama_server, served_llama_path, max_new_tokens=12),
+        features,
+        {"kind": "generate_similarity", "similarity": "tfidf"},
+    )
+    compared = 0
+    for _, text, _ in ROWS:
+        tokenized = local.tokenize({"text": text}, 12)
+        coalitions = all_coalitions(tokenized.n_players)[::3]
+        local_ids = local.greedy(tokenized, coalitions, Usage())
+        local_texts = local._texts(local_ids)
+        served_texts = served.generate(served.masked_prompts(served.tokenize({"text": text}), coalitions), Usage())
+        assert len(set(local_texts)) > 1  # masking changes the reply: a real comparison
+        for coalition, ids, local_text, served_text in zip(coalitions, local_ids, local_texts, served_texts):
+            # Random weights give near-flat logits; two engines' f32 sums (values agree to ~1e-5) may
+            # break a near-tie differently, so only replies without one must match token for token.
+            if greedy_margin(local, tokenized, coalition, ids) > 1e-3:
+                assert served_text == local_text
+                compared += 1
+    assert compared >= 10
+
+
+def test_a_server_without_prompt_logprobs_is_refused_by_name(tiny_llama_gguf, served_llama_path, tmp_path):
+    from llama_server import LlamaServer
+
+    server = LlamaServer(tiny_llama_gguf, tmp_path / "server.log")
+    server.start(extra_args=["--logits_all", "false"])
+    try:
+        with pytest.raises(ValueError, match=r"value.kind: 'logprob' needs the prompt's log-probabilities"):
+            load_model(served_model(server, served_llama_path), {}, {"kind": "logprob", "response": "reference"})
+    finally:
+        server.stop()
+
+
+def _served_run(server, tokenizer_path, data, **model_extra):
+    cfg = {
+        "experiment_set_id": "served",
+        "dataset": {"source": "json", "data_files": str(data)},
+        "model": served_model(server, tokenizer_path, **model_extra),
+        "value": {"kind": "logprob", "response": "reference"},
+        "features": {"max_players": 10},
+        "experiments": [{"name": "exact", "shap": {"method": "exact"}}],
+    }
+    return next(iter(from_config(cfg).runs.values()))
+
+
+class _KillAfterFirstRow(io.StringIO):
+    """A job log that kills the server as soon as the first row of the shard is reported done."""
+
+    def __init__(self, server):
+        super().__init__()
+        self.server = server
+
+    def write(self, text):
+        if " row 1/" in text:
+            self.server.stop()
+        return super().write(text)
+
+
+def test_a_killed_server_fails_rows_not_the_shard_and_the_rerun_completes_them(
+    tiny_llama_gguf, served_llama_path, tmp_path
+):
+    from llama_server import LlamaServer
+
+    rows = pl.DataFrame(
+        {"row_id": [r[0] for r in ROWS], "text": [r[1] for r in ROWS], "reference": [r[2] for r in ROWS]}
+    )
+    rows.write_parquet(tmp_path / "rows.parquet")
+    data = tmp_path / "rows.jsonl"
+    data.write_text("")
+    server = LlamaServer(tiny_llama_gguf, tmp_path / "server.log").start()
+    try:
+        run = _served_run(server, served_llama_path, data)
+        job = ShardJob("00000", 0, len(ROWS), tmp_path / "00000.parquet")
+        with pytest.raises(IncompleteShards, match="run the workflow again"):
+            explain_shards(run, tmp_path / "rows.parquet", [job], threads=1, log=_KillAfterFirstRow(server))
+        assert not job.out.exists()
+        partial = pl.read_parquet(tmp_path / ".00000.partial.parquet")
+        assert partial["status"].to_list() == ["ok", "server_error", "server_error"]
+        assert "unreachable" in partial["error"][2]  # the dead server is not retried row after row
+        first = partial.row(0, named=True)
+
+        server.start()  # same port, same model: the re-run explains only the two failed rows
+        log = io.StringIO()
+        explain_shards(run, tmp_path / "rows.parquet", [job], threads=1, log=log)
+    finally:
+        server.stop()
+    shard = pl.read_parquet(job.out)
+    assert shard["status"].to_list() == ["ok", "ok", "ok"]
+    assert shard.row(0, named=True)["runtime_s"] == first["runtime_s"]  # kept, not recomputed
+    assert not (tmp_path / ".00000.partial.parquet").exists()
