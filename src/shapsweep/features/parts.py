@@ -21,7 +21,7 @@ MODALITY_SETS = (("text",), ("image",), ("audio",), ("text", "image"), ("text", 
 
 
 class Part(Protocol):
-    kind: str  # text | image | audio
+    kind: str  # text | image | audio | conversation (features/conversation.py)
     players: list[str]  # one name per player
     spans: list[tuple[int, int]] | None  # character spans into the text (text parts)
     regions: list[list[float]] | None  # pixel boxes, superpixel ids or [start_s, end_s] (media parts)

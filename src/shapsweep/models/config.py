@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shapsweep.features.audio import AUDIO_FIELDS
+from shapsweep.features.conversation import PLAYERS_FROM
 from shapsweep.features.image import IMAGE_BASELINES, IMAGE_FIELDS
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.parts import MODALITY_SETS
@@ -60,6 +61,32 @@ FEATURES_FIELDS = (
         NO_DEFAULT,
         "parts of a row that hold players, text first: [text] (when absent), [image], [audio], [text, image], "
         "[text, audio]",
+    ),
+    Field(
+        "players_from",
+        {
+            "oneOf": [
+                enum(PLAYERS_FROM),
+                {
+                    "type": "object",
+                    "properties": {"roles": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+                    "required": ["roles"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "turns": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
+                    },
+                    "required": ["turns"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        # No default in the block: absent means last_user, so run ids of rows without messages stay as they were.
+        NO_DEFAULT,
+        "hf_causal_lm conversation rows (`messages`): the turns whose text holds players; every other turn stays "
+        "whole. last_user (when absent) | user (every user turn) | {roles: [...]} | {turns: [indexes]}",
     ),
     Field("image", object_schema(IMAGE_FIELDS), NO_DEFAULT, "image players, when modalities includes image"),
     Field("audio", object_schema(AUDIO_FIELDS), NO_DEFAULT, "audio players, when modalities includes audio"),
@@ -225,6 +252,32 @@ def _resolve_media(features: dict, connector: str) -> dict:
     return features
 
 
+def _resolve_players_from(features: dict, connector: str) -> None:
+    """Check `features.players_from`; the default (last_user) leaves the resolved block without it."""
+    given = features.get("players_from", "last_user")
+    if given == "last_user":
+        features.pop("players_from", None)
+        return
+    if connector != "hf_causal_lm":
+        raise ValueError("features.players_from: only the hf_causal_lm connector explains conversation rows")
+    if isinstance(given, dict) and len(given) == 1:
+        ((key, items),) = given.items()
+        if key == "roles":
+            good = all(isinstance(r, str) and r for r in items or [])
+        else:
+            good = key == "turns" and all(
+                isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items or []
+            )
+        if good and isinstance(items, list) and items:
+            return
+    elif given in PLAYERS_FROM:
+        return
+    raise ValueError(
+        f"features.players_from: {given!r} is not one of {', '.join(PLAYERS_FROM)}, {{roles: [names]}} or "
+        "{turns: [indexes from 0]}"
+    )
+
+
 def modalities_of(features: dict) -> list[str]:
     """The resolved block's modalities (text when it names none)."""
     return list(features.get("modalities", ["text"]))
@@ -266,6 +319,7 @@ def resolve_configs(
     _check_enums("features", features, FEATURES_FIELDS)
     _positive_int("features.max_players", features["max_players"])
     _boolean("features.exclude_punctuation", features["exclude_punctuation"])
+    _resolve_players_from(features, model["connector"])
 
     kinds = VALUE_KINDS[model["connector"]]
     value_cfg = dict(value_cfg or {})

@@ -2,7 +2,9 @@
 
 The prompt is the tokenizer's chat template around the row's text (with the optional system
 prompt), or the bare text after BOS when the tokenizer has no template. Only the text's tokens are
-players; template, system prompt and special tokens always stay. Prompts are left-padded so that
+players; template, system prompt and special tokens always stay. A row with `messages` is a
+conversation (`features.conversation`): the template renders every turn, the turns
+`features.players_from` names hold the players, and the value is computed on the reply that follows. Prompts are left-padded so that
 responses line up at the end of the batch: teacher forcing then needs logits for the last R+1
 positions only, and greedy decoding appends one column per step with a shared KV cache. Explicit
 position ids keep positions right under padding and under `attention` masking.
@@ -21,6 +23,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from shapsweep.errors import RowError
+from shapsweep.features.conversation import Turn, row_conversation, tokenize_conversation
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.device import BatchRunner
@@ -102,17 +105,42 @@ class HFCausalLM:
             )
         return prefix, "", True, prepend
 
-    def tokenize(self, row: dict, extra_tokens: int) -> TokenizedRow:
-        tokenized = tokenize_row(
-            self.tokenizer,
-            row_text(row),
-            self.features,
-            spans=row.get("spans"),
-            prefix=self.prefix,
-            suffix=self.suffix,
-            add_special_tokens=self.add_special_tokens,
-            prepend_ids=self.prepend_ids,
-        )
+    def render_conversation(self, messages: list[dict]) -> str:
+        """The prompt of a conversation (the model's system prompt first unless it has its own), ending
+        where the assistant's reply starts: the chat template, or `role: content` lines without one."""
+        system = self.model_cfg["system_prompt"]
+        if system and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": system}, *messages]
+        tok = self.tokenizer
+        if tok.chat_template:
+            try:
+                return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            except Exception as error:  # jinja raises TemplateError for e.g. roles out of order
+                raise RowError("bad_input", f"the chat template cannot render `messages`: {error}") from error
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+    def tokenize(self, row: dict, extra_tokens: int, turns: list[Turn] | None = None) -> TokenizedRow:
+        """The row tokenized once; `turns` (a conversation's prompt turns) replace its `text`."""
+        if turns is not None:
+            tokenized = tokenize_conversation(
+                self.tokenizer,
+                turns,
+                self.features,
+                self.render_conversation,
+                add_special_tokens=self.add_special_tokens,
+                prepend_ids=self.prepend_ids,
+            ).tokenized
+        else:
+            tokenized = tokenize_row(
+                self.tokenizer,
+                row_text(row),
+                self.features,
+                spans=row.get("spans"),
+                prefix=self.prefix,
+                suffix=self.suffix,
+                add_special_tokens=self.add_special_tokens,
+                prepend_ids=self.prepend_ids,
+            )
         if self.max_length is not None and len(tokenized.ids) + extra_tokens > self.max_length:
             raise RowError(
                 "too_long",
@@ -256,14 +284,22 @@ class HFCausalLM:
     def game(self, row: dict) -> CachedGame:
         kind = self.value["kind"]
         usage = Usage()
+        turns, reference = None, row.get("reference")
+        if row.get("messages") is not None:
+            turns, reply = row_conversation(row)
+            if not (isinstance(reference, str) and reference.strip()):
+                reference = reply
         if kind == "logprob" and self.value["response"] == "reference":
-            reference = row.get("reference")
             if not isinstance(reference, str) or not reference.strip():
-                raise RowError("missing_column", "value.response 'reference' needs a non-empty `reference` column")
+                raise RowError(
+                    "missing_column",
+                    "value.response 'reference' needs a non-empty `reference` column (or, in a conversation, "
+                    "a last assistant turn)",
+                )
             response_ids = self.tokenizer(reference, add_special_tokens=False)["input_ids"]
-            tokenized = self.tokenize(row, len(response_ids))
+            tokenized = self.tokenize(row, len(response_ids), turns)
         else:
-            tokenized = self.tokenize(row, self.max_new_tokens)
+            tokenized = self.tokenize(row, self.max_new_tokens, turns)
             response_ids = self.greedy(tokenized, np.ones((1, tokenized.n_players), dtype=bool), usage)[0]
         response_text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
         full = np.ones(tokenized.n_players, dtype=bool)
