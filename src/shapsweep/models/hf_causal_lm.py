@@ -31,6 +31,7 @@ from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, output_cache, shared_prefix_length
 from shapsweep.models.pretrained import load_pretrained, max_positions
+from shapsweep.models.reply_scorers import REPLY_SCORERS, load_reply_scorer
 from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
 from shapsweep.values.logprob import response_logprob
@@ -68,7 +69,10 @@ class HFCausalLM:
         )
         self.special_ids = set(tok.all_special_ids)
         self.embedder = None
-        if value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
+        self.reply_scorer = None  # bertscore, nli, judge, wer, cer: scores the reply's text
+        if value_cfg["kind"] == "generate_similarity" and value_cfg["similarity"] in REPLY_SCORERS:
+            self.reply_scorer = load_reply_scorer(value_cfg, model_cfg, explained=self)
+        elif value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
             path = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
             try:
                 self.embedder = load_sentence_encoder(path, device=self.device)
@@ -324,6 +328,15 @@ class HFCausalLM:
 
             prime = [(full, tfidf_similarity([response_text], response_text, corpus)[0])]
             prime += list(zip(leave_one_out, tfidf_similarity(loo_texts, response_text, corpus)))
+        elif self.reply_scorer is not None:
+            memo = GenerationMemo()
+            memo.record(full, response_ids)
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                responses = memo.responses(coalitions, lambda todo: self.greedy(tokenized, todo, usage))
+                return self.reply_scorer(self._texts(responses), response_text, usage)
+
+            prime = [(full, self.reply_scorer([response_text], response_text, usage)[0])]
         else:
             target = self.embed_responses([response_ids], usage)[0]
             similarity = self.value["similarity"]
