@@ -65,7 +65,7 @@ FEATURES_FIELDS = (
     Field(
         "players_from",
         {
-            "oneOf": [
+            "anyOf": [
                 enum(PLAYERS_FROM),
                 {
                     "type": "object",
@@ -85,8 +85,8 @@ FEATURES_FIELDS = (
         },
         # No default in the block: absent means last_user, so run ids of rows without messages stay as they were.
         NO_DEFAULT,
-        "hf_causal_lm conversation rows (`messages`): the turns whose text holds players; every other turn stays "
-        "whole. last_user (when absent) | user (every user turn) | {roles: [...]} | {turns: [indexes]}",
+        "optional; hf_causal_lm conversation rows (`messages`): the turns whose text holds players; every other "
+        "turn stays whole. last_user (when absent) | user (every user turn) | {roles: [...]} | {turns: [indexes]}",
     ),
     Field("image", object_schema(IMAGE_FIELDS), NO_DEFAULT, "image players, when modalities includes image"),
     Field("audio", object_schema(AUDIO_FIELDS), NO_DEFAULT, "audio players, when modalities includes audio"),
@@ -165,7 +165,7 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
                 "scorer",
                 nullable("string"),
                 NO_DEFAULT,
-                "similarity bertscore / nli / judge: the scoring model's path_or_id (an encoder, an NLI "
+                "optional; similarity bertscore / nli / judge: the scoring model's path_or_id (an encoder, an NLI "
                 "cross-encoder, a causal LM); null = the default named in value.similarity",
             ),
         ),
