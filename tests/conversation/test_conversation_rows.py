@@ -136,3 +136,14 @@ def test_players_from_is_checked_and_absent_by_default(tiny_llama_path):
             resolve_configs(model, {"players_from": bad}, {})
     with pytest.raises(ValueError, match="only the hf_causal_lm"):
         resolve_configs({"connector": "sentence_embedder"}, {"players_from": "user"}, {})
+
+
+def test_integrated_gradients_explain_a_conversation(tiny_llama_path):
+    from shapsweep.models.integrated_gradients import integrated_gradients
+
+    model = _model(tiny_llama_path, {"players_from": "user"})
+    row = {"row_id": "0", "messages": MESSAGES}
+    exp = integrated_gradients(model, row, steps=32, baseline="pad", batch_size=32)
+    assert exp.players == model.game(row).players and len(exp.players) == 12
+    assert abs(exp.completeness_gap) < 0.05 * abs(exp.v_full - exp.v_baseline) + 1e-3
+    assert all(v == 0 for v, owner in zip(exp.token_values, exp.token_owners) if owner < 0)  # other turns get 0

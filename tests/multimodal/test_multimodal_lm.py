@@ -165,3 +165,12 @@ def test_config_rejects_what_the_connector_cannot_do():
         and value["kind"] == "logprob"
         and features["audio"]["players"] == "windows"
     )
+
+
+def test_a_conversation_row_is_refused_with_a_clear_error(tiny_llava_path, media_dir):
+    from shapsweep.errors import RowError
+
+    lm = connector(tiny_llava_path, ["text", "image"], {"grid": [1, 2]}, {"kind": "logprob"})
+    row = {"row_id": "c", "image": str(media_dir / "chelsea.png"), "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(RowError, match="use hf_causal_lm for text conversations"):
+        lm.game(row)

@@ -88,8 +88,14 @@ class HFMultimodalLM(HFCausalLM):
         return prefix, suffix
 
     # ---- prompts ------------------------------------------------------------------------------
-    def tokenize(self, row: dict, extra_tokens: int) -> MultimodalPrompt:
+    def tokenize(self, row: dict, extra_tokens: int, turns=None) -> MultimodalPrompt:
         """The row's parts (text players when text is a modality, then the media players)."""
+        if turns is not None:
+            raise RowError(
+                "bad_input",
+                "hf_multimodal_lm explains a `text` + media row, not a conversation (`messages`); "
+                "use hf_causal_lm for text conversations",
+            )
         text = row.get("text")
         if text is not None and not isinstance(text, str):
             raise RowError("bad_input", f"`text` must be a string, got {type(text).__name__}")
