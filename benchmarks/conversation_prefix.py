@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--coalitions", type=int, default=64)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [json.loads(line) for line in open(DATA)]
+    rows = [json.loads(line) for line in Path(DATA).read_text().splitlines()]
     results = []
     with tempfile.TemporaryDirectory() as folder:
         path = build_tiny_llama(folder, hidden_size=256, num_layers=4, num_heads=4)
