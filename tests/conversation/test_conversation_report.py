@@ -28,3 +28,24 @@ def test_turns_keep_their_text_and_only_player_turns_are_tinted():
     assert tinted == [("cold", 0), ("coat", 1)]
     assert row_turns({"text": "plain row"}) is None
     assert len(bounds) == len(row_conversation({"messages": MESSAGES})[0])
+
+
+def test_media_players_follow_the_turns_and_the_media_comes_from_the_messages():
+    from shapsweep.report.conversation import media_record
+
+    messages = [
+        {"role": "user", "content": [{"type": "image", "image": "/x/cat.png"}, {"type": "text", "text": "the cat"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "yes"}]},
+    ]
+    text, turns = row_turns({"messages": [*messages, {"role": "user", "content": "why"}]})
+    assert media_record({"row_id": "r"}, turns) == {"row_id": "r", "image": "/x/cat.png"}
+    players, spans = ["cat", "why", "patch(0,0)", "patch(0,1)"], [(4, 7), (text.index("why"), len(text)), None, None]
+    scale = DivergingScale.for_values([1.0, -1.0])
+    segs = segments(players, [0.1, 0.2, 0.3, -0.4], scale, text=text, spans=spans)
+    view = turns_view(turns, segs)
+    assert [t["role"] for t in view] == ["user", "assistant", "user", "media players"]
+    assert ["".join(s.text for s in t["segments"]) for t in view[:3]] == ["the cat", "yes", "why"]
+    assert [s.text for s in view[3]["segments"] if s.is_player] == ["patch(0,0)", "patch(0,1)"]
+    only_media = turns_view(turns, segments(players[2:], [0.3, -0.4], scale, spans=[None, None]), text_players=False)
+    assert [t["has_players"] for t in only_media] == [False, False, False, True]
+    assert ["".join(s.text for s in t["segments"]) for t in only_media[:3]] == ["the cat", "yes", "why"]

@@ -49,7 +49,7 @@ def test_last_assistant_turn_is_the_reply_and_turn_selection():
         player_turns(turns, {"roles": ["tool"]})
     text, spans = conversation_text([Turn("user", "ab"), Turn("assistant", "cde")])
     assert text == "ab\n\ncde" and spans == [(0, 2), (4, 7)]
-    with pytest.raises(RowError, match="media"):
+    with pytest.raises(RowError, match="use hf_multimodal_lm"):
         row_conversation({"messages": [{"role": "user", "content": [{"type": "image", "image": "x.png"}]}]})
 
 

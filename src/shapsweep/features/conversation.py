@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,34 +33,55 @@ _SLOT = "SHAPSWEEPTURN{}SLOT9c2e"
 @dataclass(frozen=True)
 class Turn:
     role: str
-    content: str
+    content: str  # the turn's text
+    media_kind: str | None = None  # image | audio: the turn also holds the row's media item (before its text)
+    media: Any = None  # that item: a path, bytes or a HF feature dict, as an `image` / `audio` column holds
 
 
-def _content_text(content, index: int) -> str:
-    """A turn's text: a string, or the text parts of a list of parts (multimodal content)."""
+def _media_value(part: dict, kind: str):
+    for key in (kind, "path", "url"):
+        if part.get(key) is not None:
+            return part[key]
+    return None
+
+
+def _content(content, index: int, media_kinds: tuple[str, ...]) -> tuple[str, str | None, Any]:
+    """(text, media kind, media item) of a turn: a string, or a list of parts (text, image, audio)."""
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            elif kind in ("image", "audio"):
-                raise RowError(
-                    "bad_input",
-                    f"`messages`[{index}] holds a {kind} part: conversations with media are not supported by the "
-                    "hf_causal_lm connector; keep media rows to `text` + `image`/`audio` columns",
+        return content, None, None
+    if isinstance(content, np.ndarray):
+        content = content.tolist()
+    if not isinstance(content, list):
+        raise RowError("bad_input", f"`messages`[{index}].content must be text or a list of parts")
+    texts, kind, item = [], None, None
+    for part in content:
+        part_kind = part.get("type") if isinstance(part, dict) else None
+        if part_kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif part_kind in ("image", "audio"):
+            if part_kind not in media_kinds:
+                hint = (
+                    "use hf_multimodal_lm with features.modalities naming it"
+                    if not media_kinds
+                    else f"this run's connector takes {' or '.join(media_kinds)} items"
                 )
-            else:
-                raise RowError("bad_input", f"`messages`[{index}].content: a part must be {{type: 'text', text}}")
-        return "".join(texts)
-    raise RowError("bad_input", f"`messages`[{index}].content must be text or a list of parts")
+                raise RowError("bad_input", f"`messages`[{index}] holds a {part_kind} part: {hint}")
+            if kind is not None:
+                raise RowError("bad_input", f"`messages`[{index}] holds more than one media item; a row takes one")
+            kind, item = part_kind, _media_value(part, part_kind)
+            if item is None:
+                raise RowError(
+                    "bad_input", f"`messages`[{index}]: a {part_kind} part needs `{part_kind}`, `path` or `url`"
+                )
+        else:
+            raise RowError("bad_input", f"`messages`[{index}].content: a part must be {{type: 'text', text}}")
+    return "".join(texts), kind, item
 
 
-def row_conversation(row: dict) -> tuple[list[Turn], str | None]:
+def row_conversation(row: dict, media_kinds: tuple[str, ...] = ()) -> tuple[list[Turn], str | None]:
     """(the prompt's turns, the reply) of a row's `messages`; the reply is the last turn's content when the
-    assistant speaks last (then it is not part of the prompt), else None."""
+    assistant speaks last (then it is not part of the prompt), else None. Media parts are taken for the
+    kinds in `media_kinds` (the connector's), one item per conversation, and refused otherwise."""
     messages = row.get("messages")
     if messages is None:
         raise RowError("missing_column", "the row has no `messages` (map it with dataset.columns)")
@@ -71,10 +93,15 @@ def row_conversation(row: dict) -> tuple[list[Turn], str | None]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise RowError("bad_input", f"`messages`[{i}] must be a mapping with a `role` and a `content`")
-        turns.append(Turn(message["role"], _content_text(message.get("content"), i)))
+        turns.append(Turn(message["role"], *_content(message.get("content"), i, media_kinds)))
+    if sum(t.media_kind is not None for t in turns) > 1:
+        raise RowError("bad_input", "`messages` holds more than one media item; a conversation row takes one")
     reply = None
     if turns[-1].role == "assistant":
-        reply = turns.pop().content
+        last = turns.pop()
+        if last.media_kind is not None:
+            raise RowError("bad_input", "the assistant's last turn (the reply explained) holds a media item")
+        reply = last.content
         if not turns:
             raise RowError("bad_input", "`messages` holds only an assistant reply: there is no prompt to explain")
     return turns, reply

@@ -62,6 +62,7 @@ class PromptTextPart:
     text: str
     words: list  # features.text.Player
     kind: str = "text"
+    offset: int = 0  # where `text` starts in the text the spans index (a turn in a conversation's text)
 
     @property
     def players(self) -> list[str]:
@@ -69,7 +70,7 @@ class PromptTextPart:
 
     @property
     def spans(self) -> list[tuple[int, int]]:
-        return [(p.start, p.end) for p in self.words]
+        return [(p.start + self.offset, p.end + self.offset) for p in self.words]
 
     regions = None
 

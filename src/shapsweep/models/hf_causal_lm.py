@@ -109,6 +109,10 @@ class HFCausalLM:
             )
         return prefix, "", True, prepend
 
+    def conversation(self, row: dict) -> tuple[list[Turn], str | None]:
+        """The prompt turns and the reply of a row with `messages` (text only here)."""
+        return row_conversation(row)
+
     def render_conversation(self, messages: list[dict]) -> str:
         """The prompt of a conversation (the model's system prompt first unless it has its own), ending
         where the assistant's reply starts: the chat template, or `role: content` lines without one."""
@@ -290,7 +294,7 @@ class HFCausalLM:
         usage = Usage()
         turns, reference = None, row.get("reference")
         if row.get("messages") is not None:
-            turns, reply = row_conversation(row)
+            turns, reply = self.conversation(row)
             if not (isinstance(reference, str) and reference.strip()):
                 reference = reply
         if kind == "logprob" and self.value["response"] == "reference":

@@ -19,19 +19,36 @@ def row_turns(record: dict) -> tuple[str, list] | None:
     if record.get("messages") is None:
         return None
     try:
-        turns, _ = row_conversation(record)
+        turns, _ = row_conversation(record, ("image", "audio"))
     except RowError:
         return None
     return conversation_text(turns)[0], turns
 
 
-def turns_view(turns: list, segments: list[Segment]) -> list[dict]:
-    """One {role, segments, has_players} per turn, in order, from the segments of the conversation text."""
+def media_record(record: dict, turns: list) -> dict:
+    """The row with the media item its conversation holds as its `image` / `audio` (what the media view
+    draws); the row itself when no turn holds one."""
+    holder = next((t for t in turns if t.media_kind is not None), None)
+    return record if holder is None else {**record, holder.media_kind: holder.media}
+
+
+def turns_view(turns: list, segments: list[Segment], text_players: bool = True) -> list[dict]:
+    """One {role, segments, has_players} per turn, in order, from the segments of the conversation text;
+    a mixed game's media players (they have no span and come last) follow as one more entry. Without text
+    players (`text_players` False: a media-only game) every turn is plain and every segment a media one."""
+    if not text_players:
+        plain = [{"role": t.role, "segments": [Segment(t.content)], "has_players": False} for t in turns]
+        return [*plain, {"role": "media players", "segments": list(segments), "has_players": True}]
     _, bounds = conversation_text(turns)
     out = [{"role": t.role, "segments": [], "has_players": False} for t in turns]
+    media = {"role": "media players", "segments": [], "has_players": True}
     turn, cursor = 0, 0  # cursor: where the current segment starts in the conversation text
     for seg in segments:
         text = seg.text
+        if cursor >= bounds[-1][1]:  # after the text: a mixed game's media players (no span), on their own
+            if seg.is_player or media["segments"]:
+                media["segments"].append(seg)
+            continue
         while text:
             end = bounds[turn][1]
             if cursor >= end and turn + 1 < len(turns):
@@ -46,7 +63,7 @@ def turns_view(turns: list, segments: list[Segment]) -> list[dict]:
             out[turn]["segments"].append(replace(seg, text=piece))
             out[turn]["has_players"] |= seg.is_player
             text, cursor = text[len(piece) :], cursor + len(piece)
-    return out
+    return out + ([media] if media["segments"] else [])
 
 
-__all__ = ["TURN_SEPARATOR", "row_turns", "turns_view"]
+__all__ = ["TURN_SEPARATOR", "media_record", "row_turns", "turns_view"]
