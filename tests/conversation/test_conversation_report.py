@@ -49,3 +49,21 @@ def test_media_players_follow_the_turns_and_the_media_comes_from_the_messages():
     only_media = turns_view(turns, segments(players[2:], [0.3, -0.4], scale, spans=[None, None]), text_players=False)
     assert [t["has_players"] for t in only_media] == [False, False, False, True]
     assert ["".join(s.text for s in t["segments"]) for t in only_media[:3]] == ["the cat", "yes", "why"]
+
+
+def test_the_store_keys_a_conversations_media_by_its_bytes_not_its_path(tmp_path):
+    from shapsweep.store import game_key
+
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    a.write_bytes(b"one picture")
+    b.write_bytes(b"one picture")
+    c.write_bytes(b"another picture")
+
+    def key(path, text="the cat"):
+        part = {"type": "image", "image": str(path)}
+        row = {"row_id": "r", "messages": [{"role": "user", "content": [part, {"type": "text", "text": text}]}]}
+        return game_key({}, {}, {}, row)
+
+    assert key(a) == key(b)  # same bytes, another path
+    assert key(a) != key(c)
+    assert key(a) != key(a, "the dog")

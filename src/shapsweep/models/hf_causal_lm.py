@@ -4,10 +4,11 @@ The prompt is the tokenizer's chat template around the row's text (with the opti
 prompt), or the bare text after BOS when the tokenizer has no template. Only the text's tokens are
 players; template, system prompt and special tokens always stay. A row with `messages` is a
 conversation (`features.conversation`): the template renders every turn, the turns
-`features.players_from` names hold the players, and the value is computed on the reply that follows. Prompts are left-padded so that
-responses line up at the end of the batch: teacher forcing then needs logits for the last R+1
-positions only, and greedy decoding appends one column per step with a shared KV cache. Explicit
-position ids keep positions right under padding and under `attention` masking.
+`features.players_from` names hold the players, and the value is computed on the reply that
+follows. Prompts are left-padded so that responses line up at the end of the batch: teacher
+forcing then needs logits for the last R+1 positions only, and greedy decoding appends one column
+per step with a shared KV cache. Explicit position ids keep positions right under padding and under
+`attention` masking.
 
 The prompt's tokens before the first player-owned token (template, system prompt) are the same for
 every coalition: their key/value cache is computed once (`prefix_cache`) and expanded over each batch,
