@@ -48,13 +48,38 @@ def _canonical(value: Any) -> Any:
 _MEDIA_COLUMNS = ("image", "audio")
 
 
+def _file_bytes(value):
+    return Path(value).read_bytes() if isinstance(value, str) and os.path.isfile(value) else value
+
+
+def _message_media_bytes(messages):
+    """A conversation's media parts with their files' bytes in place of their paths (as for media columns)."""
+    if not isinstance(messages, list):
+        return messages
+    out = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            parts = [
+                {k: (_file_bytes(v) if k in (p.get("type"), "path") else v) for k, v in p.items()}
+                if isinstance(p, dict) and p.get("type") in _MEDIA_COLUMNS
+                else p
+                for p in content
+            ]
+            message = {**message, "content": parts}
+        out.append(message)
+    return out
+
+
 def _row_content(row: dict) -> dict:
     out = {}
     for k, v in row.items():
         if k == "row_id":
             continue
-        if k in _MEDIA_COLUMNS and isinstance(v, str) and os.path.isfile(v):
-            v = Path(v).read_bytes()
+        if k in _MEDIA_COLUMNS:
+            v = _file_bytes(v)
+        elif k == "messages":
+            v = _message_media_bytes(v)
         out[k] = _canonical(v)
     return out
 

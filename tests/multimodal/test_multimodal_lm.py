@@ -165,3 +165,54 @@ def test_config_rejects_what_the_connector_cannot_do():
         and value["kind"] == "logprob"
         and features["audio"]["players"] == "windows"
     )
+
+
+def test_conversation_with_an_image_equals_brute_force(tiny_llava_path, media_dir):
+    """A `messages` row whose first user turn holds the image: players from both user turns and the image,
+    the assistant turn whole; every coalition's prompt is the whole conversation through the template."""
+    lm = load_model(
+        {"connector": "hf_multimodal_lm", "path_or_id": tiny_llava_path, "device": "cpu", "batch_size": 16},
+        {"modalities": ["text", "image"], "image": {"grid": [1, 2]}, "players_from": "user"},
+        {"kind": "logprob", "response": "reference"},
+    )
+    image_file = str(media_dir / "chelsea.png")
+    turns = [["describe", "the", "cat"], ["what", "colour"]]
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": image_file}, {"type": "text", "text": "describe the cat"}],
+        },
+        {"role": "assistant", "content": "a cat"},
+        {"role": "user", "content": "what colour"},
+        {"role": "assistant", "content": "orange"},
+    ]
+    game = lm.game({"row_id": "c", "messages": messages})
+    assert game.players == [*turns[0], *turns[1], "patch(0,0)", "patch(0,1)"]
+    assert game.spans[3] == (len("describe the cat\n\na cat\n\n"), len("describe the cat\n\na cat\n\nwhat"))
+    assert game.response == "orange"
+    result = estimate(game, 7, method="exact")
+
+    processor = AutoProcessor.from_pretrained(tiny_llava_path)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava_path).eval()
+    pixels = np.asarray(Image.open(image_file).convert("RGB"))
+
+    def value(coalition):
+        first = " ".join(w for i, w in enumerate(turns[0]) if i in coalition)
+        second = " ".join(w for i, w in enumerate(turns[1]) if i + 3 in coalition)
+        image = np.zeros_like(pixels)
+        for k in (5, 6):
+            if k in coalition:
+                cols = slice((k - 5) * 451 // 2, (k - 4) * 451 // 2)
+                image[:, cols] = pixels[:, cols]
+        conversation = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
+            {"role": "user", "content": [{"type": "text", "text": second}]},
+        ]
+        prompt = processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        inputs = processor(text=prompt, images=image, return_tensors="pt", add_special_tokens=False)
+        return logprob_of(model, dict(inputs), game.response_ids)
+
+    expected = brute_force_shapley({s: value(s) for s in all_coalitions(7)}, 7)
+    assert np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(result.values, expected, rtol=1e-4, atol=1e-5)

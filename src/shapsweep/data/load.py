@@ -10,8 +10,9 @@ from shapsweep.data.local_files import resolve_data_files
 from shapsweep.data.media import MEDIA_COLUMNS
 from shapsweep.errors import ConfigError
 
-# Canonical row columns (DESIGN.md): `text` is required unless the rows carry media, the others optional.
-CANONICAL = ("row_id", "text", "reference", "spans", "label", "image", "audio", "word_times")
+# Canonical row columns (DESIGN.md): `text` is required unless the rows carry media or a conversation
+# (`messages`: a list of {role, content}), the others optional.
+CANONICAL = ("row_id", "text", "reference", "spans", "label", "image", "audio", "word_times", "messages")
 
 
 def load_source(dataset: dict):
@@ -42,14 +43,16 @@ def load_source(dataset: dict):
 def column_mapping(dataset: dict, available: list[str] | None = None) -> dict[str, str]:
     """canonical name -> dataset column; `text` maps to `text` unless said otherwise.
 
-    Media columns named `image`/`audio` (and `word_times`) map to themselves. Rows with media need no
-    text: the default `text` mapping is dropped when the dataset has no `text` column but has media.
+    Media columns named `image`/`audio` (and `word_times`, `messages`) map to themselves. Rows with media
+    or a conversation need no text: the default `text` mapping is dropped when the dataset has no `text`
+    column but has media or `messages`.
     """
     given = dataset.get("columns") or {}
     mapping = {"text": "text"}
     if available is not None:
-        mapping.update({c: c for c in (*MEDIA_COLUMNS, "word_times") if c in available})
-        has_media = any(c in given for c in MEDIA_COLUMNS) or any(c in available for c in MEDIA_COLUMNS)
+        mapping.update({c: c for c in (*MEDIA_COLUMNS, "word_times", "messages") if c in available})
+        textless = (*MEDIA_COLUMNS, "messages")
+        has_media = any(c in given for c in textless) or any(c in available for c in textless)
         if "text" not in available and has_media:
             del mapping["text"]
     mapping.update(given)

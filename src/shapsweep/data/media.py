@@ -141,8 +141,38 @@ def _plain_word_times(table):
     return table.with_columns(pl.Series("word_times", values, dtype=pl.List(pl.List(pl.Utf8))))
 
 
+def _absolute_message_media(table, folders: list[Path]):
+    """`messages` whose image/audio parts name relative files, with those paths made absolute (the part's
+    `image` / `audio` or `path` key), as for the media columns."""
+    import polars as pl
+
+    if "messages" not in table.columns or not folders:
+        return table
+    dtype = table.schema["messages"]
+
+    def fix_part(part):
+        if not isinstance(part, dict) or part.get("type") not in ("image", "audio"):
+            return part
+        return {
+            k: (_absolute(v, folders) if k in (part["type"], "path") and isinstance(v, str) else v)
+            for k, v in part.items()
+        }
+
+    def fix(messages):
+        if messages is None:
+            return None
+        return [
+            {**m, "content": [fix_part(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
+            for m in messages
+        ]
+
+    values = [fix(v) for v in table["messages"].to_list()]
+    return table.with_columns(pl.Series("messages", values, dtype=dtype))
+
+
 def absolute_media_paths(table, folders: list[Path]):
-    """`table` (polars) with the relative paths of its `image`/`audio` columns made absolute.
+    """`table` (polars) with the relative paths of its `image`/`audio` columns (and of the image and audio
+    parts of a conversation's `messages`) made absolute.
 
     `folders` are the dataset files' folders, in order; only string paths and feature dicts without
     bytes change. No file is opened here: decoding is the job's. JSON-typed `word_times` become plain
@@ -151,6 +181,7 @@ def absolute_media_paths(table, folders: list[Path]):
     import polars as pl
 
     table = _plain_word_times(table)
+    table = _absolute_message_media(table, folders)
     for column in MEDIA_COLUMNS:
         if column not in table.columns or not folders:
             continue

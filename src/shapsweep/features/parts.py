@@ -21,7 +21,7 @@ MODALITY_SETS = (("text",), ("image",), ("audio",), ("text", "image"), ("text", 
 
 
 class Part(Protocol):
-    kind: str  # text | image | audio
+    kind: str  # text | image | audio | conversation (features/conversation.py)
     players: list[str]  # one name per player
     spans: list[tuple[int, int]] | None  # character spans into the text (text parts)
     regions: list[list[float]] | None  # pixel boxes, superpixel ids or [start_s, end_s] (media parts)
@@ -62,6 +62,7 @@ class PromptTextPart:
     text: str
     words: list  # features.text.Player
     kind: str = "text"
+    offset: int = 0  # where `text` starts in the text the spans index (a turn in a conversation's text)
 
     @property
     def players(self) -> list[str]:
@@ -69,7 +70,7 @@ class PromptTextPart:
 
     @property
     def spans(self) -> list[tuple[int, int]]:
-        return [(p.start, p.end) for p in self.words]
+        return [(p.start + self.offset, p.end + self.offset) for p in self.words]
 
     regions = None
 

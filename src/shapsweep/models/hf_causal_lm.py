@@ -2,10 +2,13 @@
 
 The prompt is the tokenizer's chat template around the row's text (with the optional system
 prompt), or the bare text after BOS when the tokenizer has no template. Only the text's tokens are
-players; template, system prompt and special tokens always stay. Prompts are left-padded so that
-responses line up at the end of the batch: teacher forcing then needs logits for the last R+1
-positions only, and greedy decoding appends one column per step with a shared KV cache. Explicit
-position ids keep positions right under padding and under `attention` masking.
+players; template, system prompt and special tokens always stay. A row with `messages` is a
+conversation (`features.conversation`): the template renders every turn, the turns
+`features.players_from` names hold the players, and the value is computed on the reply that
+follows. Prompts are left-padded so that responses line up at the end of the batch: teacher
+forcing then needs logits for the last R+1 positions only, and greedy decoding appends one column
+per step with a shared KV cache. Explicit position ids keep positions right under padding and under
+`attention` masking.
 
 The prompt's tokens before the first player-owned token (template, system prompt) are the same for
 every coalition: their key/value cache is computed once (`prefix_cache`) and expanded over each batch,
@@ -21,6 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from shapsweep.errors import RowError
+from shapsweep.features.conversation import Turn, row_conversation, tokenize_conversation
 from shapsweep.features.masking import mask_batch
 from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
 from shapsweep.models.chat_prompt import prompt_parts
@@ -29,6 +33,7 @@ from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
 from shapsweep.models.prefix_cache import PrefixCache, PrefixCaches, output_cache, shared_prefix_length
 from shapsweep.models.pretrained import load_pretrained, max_positions
+from shapsweep.models.reply_scorers import REPLY_SCORERS, load_reply_scorer
 from shapsweep.models.sentence_encoder import load_sentence_encoder
 from shapsweep.values.generate_similarity import reduce_tokens
 from shapsweep.values.logprob import response_logprob
@@ -63,7 +68,10 @@ class HFCausalLM:
         )
         self.special_ids = set(tok.all_special_ids)
         self.embedder = None
-        if value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
+        self.reply_scorer = None  # bertscore, nli, judge, wer, cer: scores the reply's text
+        if value_cfg["kind"] == "generate_similarity" and value_cfg["similarity"] in REPLY_SCORERS:
+            self.reply_scorer = load_reply_scorer(value_cfg, model_cfg, explained=self)
+        elif value_cfg["kind"] == "generate_similarity" and value_cfg["embedding"] == "external":
             path = resolve_path_or_id(value_cfg["embedder"], field="value.embedder")
             try:
                 self.embedder = load_sentence_encoder(path, device=self.device)
@@ -75,17 +83,46 @@ class HFCausalLM:
         """(prefix, suffix, add_special_tokens, prepend_ids) that surround the row's text."""
         return prompt_parts(self.tokenizer, self.model_cfg["system_prompt"])
 
-    def tokenize(self, row: dict, extra_tokens: int) -> TokenizedRow:
-        tokenized = tokenize_row(
-            self.tokenizer,
-            row_text(row),
-            self.features,
-            spans=row.get("spans"),
-            prefix=self.prefix,
-            suffix=self.suffix,
-            add_special_tokens=self.add_special_tokens,
-            prepend_ids=self.prepend_ids,
-        )
+    def conversation(self, row: dict) -> tuple[list[Turn], str | None]:
+        """The prompt turns and the reply of a row with `messages` (text only here)."""
+        return row_conversation(row)
+
+    def render_conversation(self, messages: list[dict]) -> str:
+        """The prompt of a conversation (the model's system prompt first unless it has its own), ending
+        where the assistant's reply starts: the chat template, or `role: content` lines without one."""
+        system = self.model_cfg["system_prompt"]
+        if system and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": system}, *messages]
+        tok = self.tokenizer
+        if tok.chat_template:
+            try:
+                return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            except Exception as error:  # jinja raises TemplateError for e.g. roles out of order
+                raise RowError("bad_input", f"the chat template cannot render `messages`: {error}") from error
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+    def tokenize(self, row: dict, extra_tokens: int, turns: list[Turn] | None = None) -> TokenizedRow:
+        """The row tokenized once; `turns` (a conversation's prompt turns) replace its `text`."""
+        if turns is not None:
+            tokenized = tokenize_conversation(
+                self.tokenizer,
+                turns,
+                self.features,
+                self.render_conversation,
+                add_special_tokens=self.add_special_tokens,
+                prepend_ids=self.prepend_ids,
+            ).tokenized
+        else:
+            tokenized = tokenize_row(
+                self.tokenizer,
+                row_text(row),
+                self.features,
+                spans=row.get("spans"),
+                prefix=self.prefix,
+                suffix=self.suffix,
+                add_special_tokens=self.add_special_tokens,
+                prepend_ids=self.prepend_ids,
+            )
         if self.max_length is not None and len(tokenized.ids) + extra_tokens > self.max_length:
             raise RowError(
                 "too_long",
@@ -229,14 +266,22 @@ class HFCausalLM:
     def game(self, row: dict) -> CachedGame:
         kind = self.value["kind"]
         usage = Usage()
+        turns, reference = None, row.get("reference")
+        if row.get("messages") is not None:
+            turns, reply = self.conversation(row)
+            if not (isinstance(reference, str) and reference.strip()):
+                reference = reply
         if kind == "logprob" and self.value["response"] == "reference":
-            reference = row.get("reference")
             if not isinstance(reference, str) or not reference.strip():
-                raise RowError("missing_column", "value.response 'reference' needs a non-empty `reference` column")
+                raise RowError(
+                    "missing_column",
+                    "value.response 'reference' needs a non-empty `reference` column (or, in a conversation, "
+                    "a last assistant turn)",
+                )
             response_ids = self.tokenizer(reference, add_special_tokens=False)["input_ids"]
-            tokenized = self.tokenize(row, len(response_ids))
+            tokenized = self.tokenize(row, len(response_ids), turns)
         else:
-            tokenized = self.tokenize(row, self.max_new_tokens)
+            tokenized = self.tokenize(row, self.max_new_tokens, turns)
             response_ids = self.greedy(tokenized, np.ones((1, tokenized.n_players), dtype=bool), usage)[0]
         response_text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
         full = np.ones(tokenized.n_players, dtype=bool)
@@ -261,6 +306,15 @@ class HFCausalLM:
 
             prime = [(full, tfidf_similarity([response_text], response_text, corpus)[0])]
             prime += list(zip(leave_one_out, tfidf_similarity(loo_texts, response_text, corpus)))
+        elif self.reply_scorer is not None:
+            memo = GenerationMemo()
+            memo.record(full, response_ids)
+
+            def evaluate(coalitions: np.ndarray) -> np.ndarray:
+                responses = memo.responses(coalitions, lambda todo: self.greedy(tokenized, todo, usage))
+                return self.reply_scorer(self._texts(responses), response_text, usage)
+
+            prime = [(full, self.reply_scorer([response_text], response_text, usage)[0])]
         else:
             target = self.embed_responses([response_ids], usage)[0]
             similarity = self.value["similarity"]

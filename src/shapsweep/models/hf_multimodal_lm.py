@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from shapsweep.errors import RowError
+from shapsweep.features.conversation import conversation_text, player_turns, row_conversation
 from shapsweep.features.parts import Parts, PromptTextPart, media_part
 from shapsweep.features.text import split_players
 from shapsweep.models.chat_prompt import TEXT_SLOT
@@ -39,11 +40,12 @@ def _auto_class(media: str):
 
 
 class MultimodalPrompt:
-    """One row's prompt pieces: its parts (players) and the text that is not a player, if any."""
+    """One row's prompt pieces: its parts (players) and how a coalition's masked texts become its prompt
+    (`compose(masked texts per text part, batch size) -> prompt strings`, template included)."""
 
-    def __init__(self, parts: Parts, fixed_text: str | None):
+    def __init__(self, parts: Parts, compose):
         self.parts = parts
-        self.fixed_text = fixed_text
+        self.compose = compose
         self.n_players = parts.n_players
 
 
@@ -89,8 +91,28 @@ class HFMultimodalLM(HFCausalLM):
         return prefix, suffix
 
     # ---- prompts ------------------------------------------------------------------------------
-    def tokenize(self, row: dict, extra_tokens: int) -> MultimodalPrompt:
+    def _media_item(self) -> dict:
+        return {"type": "image"} if self.media == "image" else {"type": "audio", "audio_url": "row-audio"}
+
+    def conversation(self, row: dict):
+        """The prompt turns and reply of a `messages` row; one turn may hold the row's image or audio."""
+        return row_conversation(row, (self.media,))
+
+    def _words(self, text: str, spans=None) -> list:
+        try:
+            return split_players(
+                text,
+                self.features["granularity"],
+                spans=spans,
+                exclude_punctuation=self.features["exclude_punctuation"],
+            )
+        except (ValueError, TypeError) as error:
+            raise RowError("bad_spans", str(error)) from error
+
+    def tokenize(self, row: dict, extra_tokens: int, turns=None) -> MultimodalPrompt:
         """The row's parts (text players when text is a modality, then the media players)."""
+        if turns is not None:
+            return self._conversation_prompt(row, turns)
         text = row.get("text")
         if text is not None and not isinstance(text, str):
             raise RowError("bad_input", f"`text` must be a string, got {type(text).__name__}")
@@ -98,27 +120,79 @@ class HFMultimodalLM(HFCausalLM):
         if "text" in self.modalities:
             if not text or not text.strip():
                 raise RowError("empty_input", "`text` is empty")
-            try:
-                words = split_players(
-                    text,
-                    self.features["granularity"],
-                    spans=row.get("spans"),
-                    exclude_punctuation=self.features["exclude_punctuation"],
-                )
-            except (ValueError, TypeError) as error:
-                raise RowError("bad_spans", str(error)) from error
-            parts.append(PromptTextPart(text, words))
+            parts.append(PromptTextPart(text, self._words(text, row.get("spans"))))
         parts.append(media_part(row, self.media, self.features, self.sampling_rate, self.aligner))
-        return MultimodalPrompt(
-            Parts(parts, self.features["max_players"]), None if "text" in self.modalities else (text or "")
+        fixed = None if "text" in self.modalities else (text or "")
+
+        def compose(masked: list, b: int) -> list[str]:
+            texts = masked[0] if fixed is None else [fixed] * b
+            return [self.prefix + t + self.suffix for t in texts]
+
+        return MultimodalPrompt(Parts(parts, self.features["max_players"]), compose)
+
+    def _conversation_prompt(self, row: dict, turns: list) -> MultimodalPrompt:
+        """A conversation through the processor's chat template: the media item in the turn that holds it
+        (the last user turn when only the row's own `image`/`audio` column holds one), text players from the
+        turns `features.players_from` names (when text is a modality), every other turn whole."""
+        holder = next((i for i, t in enumerate(turns) if t.media_kind is not None), None)
+        if holder is None:
+            if row.get(self.media) is None:
+                raise RowError(
+                    "missing_column", f"the conversation holds no {self.media} and the row has no `{self.media}`"
+                )
+            holder = player_turns(turns, "last_user")[0]
+        else:
+            row = {**row, self.media: turns[holder].media}
+        system = self.model_cfg["system_prompt"]
+        messages = (
+            [{"role": "system", "content": [{"type": "text", "text": system}]}]
+            if system and turns[0].role != "system"
+            else []
         )
+        slots = [f"{_TEXT_SLOT}{i}" for i in range(len(turns))]
+        for i, (turn, slot) in enumerate(zip(turns, slots)):
+            item = [self._media_item()] if i == holder else []
+            messages.append({"role": turn.role, "content": [*item, {"type": "text", "text": slot}]})
+        try:
+            rendered = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception as error:  # jinja raises TemplateError for e.g. roles out of order
+            raise RowError("bad_input", f"the chat template cannot render `messages`: {error}") from error
+        order = sorted((rendered.index(slot), i) for i, slot in enumerate(slots) if rendered.count(slot) == 1)
+        if len(order) != len(turns):
+            raise ValueError("model.path_or_id: the chat template does not place every turn's text exactly once")
+        pieces, cursor = [], 0  # template text before each turn's text (in rendered order), then the tail
+        for position, i in order:
+            pieces.append(rendered[cursor:position])
+            cursor = position + len(slots[i])
+        tail = rendered[cursor:]
+        _, bounds = conversation_text(turns)
+        chosen = (
+            player_turns(turns, self.features.get("players_from", "last_user")) if "text" in self.modalities else []
+        )
+        parts, part_of = [], {}
+        for i in chosen:
+            words = self._words(turns[i].content) if turns[i].content.strip() else []
+            if words:
+                part_of[i] = len(parts)
+                parts.append(PromptTextPart(turns[i].content, words, offset=bounds[i][0]))
+        if "text" in self.modalities and not parts:
+            raise RowError("empty_input", "the turns features.players_from names have no players at this granularity")
+        parts.append(media_part(row, self.media, self.features, self.sampling_rate, self.aligner))
+
+        def compose(masked: list, b: int) -> list[str]:
+            prompts = []
+            for k in range(b):
+                texts = [masked[part_of[i]][k] if i in part_of else turns[i].content for _, i in order]
+                prompts.append("".join(p + t for p, t in zip(pieces, texts)) + tail)
+            return prompts
+
+        return MultimodalPrompt(Parts(parts, self.features["max_players"]), compose)
 
     def model_inputs(self, prompt: MultimodalPrompt, coalitions: np.ndarray) -> dict:
         """Processor outputs (left-padded) for a chunk of coalitions: one processor call."""
         masked = prompt.parts.masked(coalitions)
-        texts = masked[0] if prompt.fixed_text is None else [prompt.fixed_text] * len(coalitions)
         media = masked[-1]
-        prompts = [self.prefix + t + self.suffix for t in texts]
+        prompts = prompt.compose(masked, len(coalitions))
         common = {"return_tensors": "pt", "padding": True, "add_special_tokens": False}
         if self.media == "image":
             inputs = self.processor(text=prompts, images=list(media), **common)

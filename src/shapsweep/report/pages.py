@@ -29,6 +29,7 @@ import polars as pl
 from shapsweep import plots
 from shapsweep.atomic_outputs import atomic_path, write_text
 from shapsweep.report.colour import DivergingScale
+from shapsweep.report.conversation import media_record, row_turns, turns_view
 from shapsweep.report.heatmap import segments
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 from shapsweep.report.media import media_view, row_media
@@ -36,7 +37,7 @@ from shapsweep.report.media import media_view, row_media
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
 # Row columns shown as the text itself rather than as metadata.
-TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label", "image", "audio", "word_times")
+TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label", "image", "audio", "word_times", "messages")
 
 
 def template_environment() -> jinja2.Environment:
@@ -230,7 +231,8 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
         record = records.get((data_id, row_id), {})
         scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
-        media = row_media(record)
+        conversation = row_turns(record)  # (conversation text, turns) for a row with `messages`
+        media = row_media(media_record(record, conversation[1]) if conversation else record)
         runs = []
         for r in part.iter_rows(named=True):
             segs = segments(
@@ -239,7 +241,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                 scale,
                 r["stderr"],
                 r["attribution_normalized"],
-                text=record.get("text"),
+                text=conversation[0] if conversation else record.get("text"),
                 spans=r["player_spans"],
             )
             runs.append(
@@ -248,6 +250,11 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                     "page": run_page(r["run_id"]),
                     "row": r,
                     "segments": segs,
+                    "turns": (
+                        turns_view(conversation[1], segs, any(s is not None for s in r["player_spans"] or []))
+                        if conversation
+                        else None
+                    ),
                     "media": media_view(media, r, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
                     "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
                 }
