@@ -85,15 +85,24 @@ def mllm_method(name):
         ShapleyAggregator,
     )
     from mllm_shap.estimation._shared import budget_fraction
+    from mllm_shap.estimation.estimands.banzhaf import BanzhafAggregator
+    from mllm_shap.estimation.kernel_banzhaf import KernelBanzhafEstimator
+    from mllm_shap.estimation.monte_carlo import MonteCarloEstimator
 
-    cls = {"mllm-shap Leverage": LeverageEstimator, "mllm-shap complementary": ComplementaryEstimator}[name]
+    cls = {
+        "mllm-shap Leverage": LeverageEstimator,
+        "mllm-shap complementary": ComplementaryEstimator,
+        "mllm-shap Kernel Banzhaf": KernelBanzhafEstimator,
+        "mllm-shap MC Banzhaf": MonteCarloEstimator,
+    }[name]
+    aggregator = BanzhafAggregator if "Banzhaf" in name else ShapleyAggregator
 
     def run(game, n, budget, seed):
         estimator = cls()
         players = PlayerSet(player_ids=tuple(f"p{i}" for i in range(n)))
         masks = list(estimator.sample_masks(players, budget_fraction(n, None, budget), False, seed))
         payoffs = game(np.array([m.present for m in masks], dtype=bool))
-        return np.asarray(estimator.estimate_attributions(masks, list(payoffs), ShapleyAggregator()), dtype=float)
+        return np.asarray(estimator.estimate_attributions(masks, list(payoffs), aggregator()), dtype=float)
 
     return run
 

@@ -70,6 +70,7 @@ def runs_table(
         "slug": [s["slug"] for s in summaries],
         "variant": [s["variant"] for s in summaries],
         "method": [s["method"] for s in summaries],
+        "index": [s.get("index") for s in summaries],
         "reference": [s["reference"] for s in summaries],
         "compared_to": [references.get(s["run_id"]) for s in summaries],
     }

@@ -89,6 +89,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
             seed=row_seed(shap["seed"], row_id),
             batch_size=shap["batch_size"],
             target_stderr=shap.get("target_stderr"),
+            index=shap.get("index"),
             **shap["options"],
         )
         normalized = normalize(result.values, shap["normalizer"])
@@ -110,6 +111,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "attribution_normalized": np.asarray(normalized, dtype=np.float64).tolist(),
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
         "max_stderr": result.max_stderr,
+        "index": result.index,
         "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),

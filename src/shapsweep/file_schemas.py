@@ -22,6 +22,7 @@ SHARD_SCHEMA = {
     "attribution_normalized": pl.List(pl.Float64),
     "stderr": pl.List(pl.Float64),
     "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
+    "index": pl.Utf8,  # the estimand of `attribution`: shapley or banzhaf (null: integrated gradients, empirical)
     "estimator_details": pl.Utf8,  # JSON: what the method chose and why, rounds, budget left unspent
     "v_empty": pl.Float64,
     "v_full": pl.Float64,

@@ -227,3 +227,17 @@ def test_a_missing_experiment_file_names_the_folder_it_was_looked_for_in(tmp_pat
         load_experiment_set("r1.jsonnet")
     assert f"'r1.jsonnet': no such experiment-set file (relative paths are read from {tmp_path})" in str(info.value)
     assert "--config" not in str(info.value)  # Snakemake's syntax, not the CLI's
+
+
+def test_index_and_method_must_agree(base):
+    base["experiments"][1]["shap"]["index"] = "banzhaf"
+    message = error_of(base)
+    assert "experiments[1]" in message and "shap.index" in message and "shap.method" in message
+    assert "method 'kernel' (shap.method) estimates shapley values, not banzhaf" in message
+    assert "exact, mc, msr" in message
+    base["experiments"][1]["shap"] = {"method": "msr", "index": "shapley", "budget": 16}
+    assert "method 'msr' (shap.method) estimates banzhaf values, not shapley" in error_of(base)
+    base["experiments"][1]["shap"] = {"method": "msr", "index": "banzhaf", "budget": 16}
+    base["experiments"][0]["shap"]["index"] = "banzhaf"
+    runs = from_config(base).runs.values()
+    assert {r["explain"]["shap"].get("index") for r in runs} == {"banzhaf"}
