@@ -98,3 +98,29 @@ def test_top_pairs_orders_by_magnitude():
     assert top_pairs(m, 2) == [(0, 2, -3.0), (1, 3, 2.0)]
     with pytest.raises(ValueError, match="unknown interaction index 'SII2'"):
         exact_pairwise(np.zeros(8), 3, "SII2")
+
+
+def test_estimate_gives_interactions_from_its_own_evaluations():
+    from estimator_games import CountingGame
+
+    from shapsweep.estimators import estimate
+
+    n = 8
+    soum = SoumGame(n, 2 * n, np.random.default_rng(0), max_order=3)
+    members = np.zeros((len(soum.terms), n), bool)
+    for row, t in zip(members, soum.terms, strict=True):
+        row[t] = True
+    truth = from_moebius(members, soum.coef, n, "k-SII")
+    exact = estimate(soum, n, "exact", interactions="k-SII")
+    np.testing.assert_allclose(exact.interactions, truth, atol=1e-10)
+    counted = CountingGame(soum)
+    sampled = estimate(counted, n, "regression_adjusted", budget=16 * n, seed=0, interactions="k-SII")
+    plain = estimate(soum, n, "regression_adjusted", budget=16 * n, seed=0)
+    assert len(set(counted.rows)) == sampled.n_evals == plain.n_evals  # no extra evaluations
+    np.testing.assert_array_equal(sampled.values, plain.values)  # the values are untouched
+    assert np.linalg.norm(sampled.interactions - truth) < 0.05 * np.linalg.norm(truth)
+    assert "sparse Moebius" in sampled.details["interactions_from"]
+    few = estimate(soum, n, "permutation", budget=20, seed=0, interactions="FSII")
+    assert few.interactions is None and "complementary pairs" in few.details["interactions_reason"]
+    with pytest.raises(ValueError, match="unknown interaction index 'SII'"):
+        estimate(soum, n, "exact", interactions="SII")

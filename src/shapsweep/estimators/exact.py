@@ -68,6 +68,7 @@ def exact(
     ends = game(z[[0, -1]])  # empty and full are already cached by `estimate`
     values[0], values[-1] = ends
     values[1:-1] = game.evaluate_new_distinct(z[1:-1])
+    game.table = values  # the uncached rows, for interaction indices from the same evaluations
     of = banzhaf_from_all_values if index == "banzhaf" else shapley_from_all_values
     return MethodOutput(of(values, n, z), np.zeros(n), {})
 

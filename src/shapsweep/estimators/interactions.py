@@ -72,3 +72,42 @@ def top_pairs(matrix: np.ndarray, k: int) -> list[tuple[int, int, float]]:
     i, j = np.triu_indices(len(matrix), 1)
     order = np.lexsort((j, i, -np.abs(matrix[i, j])))[:k]
     return [(int(i[o]), int(j[o]), float(matrix[i[o], j[o]])) for o in order]
+
+
+def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, rng: np.random.Generator):
+    """Pairwise indices of a game from the coalitions an estimator already evaluated (no new evaluations).
+
+    Every coalition evaluated: exact. Otherwise the sparse unanimity surrogate of regression_adjusted
+    (`sparse_moebius.fit_on_pairs`) is fitted to the complementary pairs among them and its indices are
+    taken in closed form. Returns (matrix, details); matrix None (with the reason) when there are too few
+    pairs or no empty and full coalition.
+    """
+    from .paired_design import PairedSample
+    from .sparse_moebius import fit_on_pairs
+
+    pair_weight(np.array([2]), index)  # refuse an unknown index before any work
+    z = np.asarray(z, dtype=bool)
+    codes = z.astype(np.int64) @ (1 << np.arange(n, dtype=np.int64)) if n < 63 else None
+    if codes is not None and len(np.unique(codes)) == 2**n:
+        values = np.empty(2**n)
+        values[codes] = v
+        return exact_pairwise(values, n, index), {"interactions_from": "exact (every coalition evaluated)"}
+    keys = {row.tobytes(): k for k, row in enumerate(np.packbits(z, axis=1))}
+    empty, full = keys.get(np.packbits(np.zeros(n, bool)).tobytes()), keys.get(np.packbits(np.ones(n, bool)).tobytes())
+    proper = [k for k in range(len(z)) if k not in (empty, full)]
+    partner = {k: keys.get(np.packbits(~z[k]).tobytes()) for k in proper}
+    paired = [k for k in proper if partner[k] is not None]
+    if empty is None or full is None or len(paired) < 2 * (n + 1):
+        return None, {
+            "interactions_reason": f"{len(paired) // 2} complementary pairs among the evaluations, need {n + 1}"
+        }
+    position = {k: p for p, k in enumerate(paired)}
+    rows = z[paired]
+    complement = np.array([position[partner[k]] for k in paired])
+    sample = PairedSample(rows, np.ones(len(rows)), complement, False)
+    first = np.arange(len(rows)) < complement
+    _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(sample, v[paired], v[empty], v[full], first, rng)
+    members = np.zeros((len(terms), n), bool)
+    for row, term in zip(members, terms, strict=True):
+        row[list(term)] = True
+    return from_moebius(members, coef, n, index), {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"}

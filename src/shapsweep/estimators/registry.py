@@ -17,6 +17,7 @@ from . import regression_adjusted as regression_adjusted_module
 from .base import Method
 from .exact import DEFAULT_MAX_PLAYERS
 from .game_batching import BudgetedGame, Game
+from .interactions import INTERACTION_INDICES, pairwise_from_evaluations
 from .result import ShapleyEstimate
 
 METHODS: dict[str, Method] = {}
@@ -66,6 +67,7 @@ def estimate(
     batch_size: int = 64,
     target_stderr: float | None = None,
     index: str | None = None,
+    interactions: str | None = None,
     **method_options,
 ) -> ShapleyEstimate:
     """Shapley (or Banzhaf, `index`) values of `game` over `n_players` with at most `budget` distinct coalition evaluations.
@@ -82,6 +84,8 @@ def estimate(
             player's standard error is at most this, or the budget is spent.
         index: the estimand, 'shapley' or 'banzhaf'; the method must target it (`METHODS[m].indices`).
             None: the method's own (its first index: shapley, banzhaf for mc and msr).
+        interactions: a pairwise interaction index ('k-SII', 'FSII', 'STII'), estimated from the very
+            coalitions the method evaluated (interactions.pairwise_from_evaluations; no extra evaluations).
         **method_options: the method's options (`METHODS[m].options`).
     Returns:
         A ShapleyEstimate; `details` records what the method chose, rounds run, and budget left unspent
@@ -101,6 +105,8 @@ def estimate(
             f"method {method!r} estimates {' / '.join(spec.indices)} values, not {index}; "
             f"methods for {index}: {', '.join(methods_for(index))}"
         )
+    if interactions is not None and interactions not in INTERACTION_INDICES:
+        raise ValueError(f"unknown interaction index {interactions!r}; valid: {', '.join(INTERACTION_INDICES)}")
     n = _check_int("n_players", n_players, 1)
     unknown = sorted(set(method_options) - set(spec.options))
     if unknown:
@@ -153,6 +159,10 @@ def estimate(
             values, stderr, details = spec.run(budgeted, n, rng, **kwargs)
     stderr = None if stderr is None else np.asarray(stderr, dtype=np.float64)
     details = {**details, "budget": budget}
+    matrix = None
+    if interactions is not None:
+        matrix, found = pairwise_from_evaluations(*budgeted.evaluated(), n, interactions, rng)
+        details |= {**found, "interactions": interactions}
     if asked > budget:
         details["budget_capped"] = f"budget {asked} is more than the 2^{n} = {budget} coalitions there are"
     if target_stderr is not None:
@@ -176,4 +186,5 @@ def estimate(
         method=method,
         details=details,
         index=index,
+        interactions=matrix,
     )

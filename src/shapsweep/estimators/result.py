@@ -33,6 +33,8 @@ class ShapleyEstimate:
     n_evals: int
     method: str
     details: dict = field(default_factory=dict)
+    # (n, n) pairwise interaction indices (`estimate(interactions=...)`), None when not asked or not available
+    interactions: np.ndarray | None = None
     index: str = "shapley"  # the estimand: 'shapley' or 'banzhaf' (Banzhaf values are not efficient)
 
     @property
