@@ -77,6 +77,28 @@ def shapiq_method(name):
     return run
 
 
+INTERACTION_PEERS = {  # name -> (class, index); pairs come back as the upper triangle, row by row
+    "shapiq SHAP-IQ": ("SHAPIQ", "k-SII"),
+    "shapiq SVARM-IQ": ("SVARMIQ", "k-SII"),
+    "shapiq KernelSHAP-IQ": ("KernelSHAPIQ", "k-SII"),
+    "shapiq PermutationSamplingSII": ("PermutationSamplingSII", "k-SII"),
+    "shapiq RegressionFSII": ("RegressionFSII", "FSII"),
+}
+
+
+def interaction_method(name):
+    import shapiq
+
+    cls, index = INTERACTION_PEERS[name]
+
+    def run(game, n, budget, seed):
+        kwargs = {} if cls == "RegressionFSII" else {"index": index}
+        values = getattr(shapiq, cls)(n=n, max_order=2, random_state=seed, **kwargs).approximate(budget, game)
+        return np.array([values[(i, j)] for i in range(n) for j in range(i + 1, n)])
+
+    return run
+
+
 def mllm_method(name):
     from mllm_shap.domain.players import PlayerSet
     from mllm_shap.estimation import (
@@ -108,6 +130,8 @@ def mllm_method(name):
 
 
 def method(name):
+    if name in INTERACTION_PEERS:
+        return interaction_method(name)
     return mllm_method(name) if name.startswith("mllm-shap") else shapiq_method(name)
 
 
