@@ -47,6 +47,22 @@ def _regions(regions) -> list | None:
     return None if regions is None else [None if r is None else list(map(float, r)) for r in regions]
 
 
+def _interaction_columns(result, asked: dict | None) -> dict:
+    """The top-k pairs of the row's interaction matrix as shard columns (nothing when none was asked)."""
+    from shapsweep.estimators import top_pairs
+
+    if not asked or result.interactions is None:
+        return {}
+    pairs = top_pairs(result.interactions, asked["top_k"])
+    return {
+        "interaction_index": asked["index"],
+        "interaction_i": [i for i, _, _ in pairs],
+        "interaction_j": [j for _, j, _ in pairs],
+        "interaction_value": [v for _, _, v in pairs],
+        "interaction_stderr": None,
+    }
+
+
 def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = None) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
 
@@ -90,6 +106,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
             batch_size=shap["batch_size"],
             target_stderr=shap.get("target_stderr"),
             index=shap.get("index"),
+            interactions=(shap.get("interactions") or {}).get("index"),
             **shap["options"],
         )
         normalized = normalize(result.values, shap["normalizer"])
@@ -112,6 +129,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
         "max_stderr": result.max_stderr,
         "index": result.index,
+        **_interaction_columns(result, shap.get("interactions")),
         "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),

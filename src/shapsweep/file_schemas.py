@@ -23,6 +23,12 @@ SHARD_SCHEMA = {
     "stderr": pl.List(pl.Float64),
     "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
     "index": pl.Utf8,  # the estimand of `attribution`: shapley or banzhaf (null: integrated gradients, empirical)
+    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value; stderr null: none yet)
+    "interaction_index": pl.Utf8,
+    "interaction_i": pl.List(pl.Int64),
+    "interaction_j": pl.List(pl.Int64),
+    "interaction_value": pl.List(pl.Float64),
+    "interaction_stderr": pl.List(pl.Float64),
     "estimator_details": pl.Utf8,  # JSON: what the method chose and why, rounds, budget left unspent
     "v_empty": pl.Float64,
     "v_full": pl.Float64,

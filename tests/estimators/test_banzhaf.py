@@ -140,3 +140,36 @@ def test_auto_takes_the_moebius_surrogate_where_it_predicts_better():
     # above MOEBIUS_MAX_PLAYERS the linear fit is used without trying the surrogate
     big = SoumGame(40, 80, np.random.default_rng(9), max_order=3)
     assert estimate(big, 40, method="msr", budget=320, seed=0).details["adjust"] == "linear"
+
+
+def test_a_shard_row_keeps_the_top_interaction_pairs(tiny_bert_classifier_path):
+    from shapsweep.estimators import estimate
+    from shapsweep.estimators.exact import all_coalitions
+    from shapsweep.estimators.interactions import exact_pairwise
+    from shapsweep.explain import explain_row, shard_frame
+    from shapsweep.models import load_model
+
+    model = load_model(
+        {"connector": "hf_classifier", "path_or_id": tiny_bert_classifier_path, "device": "cpu"},
+        None,
+        {"kind": "logit"},
+    )
+    row = {"row_id": "0", "text": "a slow start and a lovely end"}
+    shap = {"method": "exact", "batch_size": 64, "seed": 0, "normalizer": "identity", "options": {}}
+    shap["interactions"] = {"index": "STII", "order": 2, "top_k": 3}
+    record = explain_row(model, row, {"run_id": "r", "explain": {"shap": shap, "selection": {}}})
+    game = model.game(row)
+    n = game.n_players
+    table = estimate(game, n, "exact", interactions="STII").interactions
+    assert np.allclose(
+        table,
+        exact_pairwise(game(all_coalitions(n)), n, "STII"),
+    )
+    order = sorted(((abs(table[i, j]), i, j) for i in range(n) for j in range(i + 1, n)), reverse=True)[:3]
+    assert record["interaction_index"] == "STII"
+    assert sorted(zip(record["interaction_i"], record["interaction_j"])) == sorted((i, j) for _, i, j in order)
+    assert record["interaction_value"][0] == pytest.approx(
+        table[record["interaction_i"][0], record["interaction_j"][0]], abs=1e-6
+    )
+    frame = shard_frame([record])
+    assert frame["interaction_value"].to_list()[0] == record["interaction_value"]

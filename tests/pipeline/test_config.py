@@ -241,3 +241,13 @@ def test_index_and_method_must_agree(base):
     base["experiments"][0]["shap"]["index"] = "banzhaf"
     runs = from_config(base).runs.values()
     assert {r["explain"]["shap"].get("index") for r in runs} == {"banzhaf"}
+
+
+def test_interactions_block_is_filled_and_checked(base):
+    base["experiments"][1]["shap"]["interactions"] = {"index": "FSII"}
+    runs = [r for r in from_config(base).runs.values() if r["explain"]["shap"]["method"] == "kernel"]
+    assert runs[0]["explain"]["shap"]["interactions"] == {"index": "FSII", "order": 2, "top_k": 5}
+    base["experiments"][1]["shap"]["interactions"] = {"index": "SII"}
+    assert "experiments[1].shap.interactions.index" in error_of(base)
+    base["experiments"][1]["shap"]["interactions"] = {"order": 3}
+    assert "experiments[1].shap.interactions.order" in error_of(base)

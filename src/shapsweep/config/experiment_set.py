@@ -138,6 +138,11 @@ def _check_estimator(run: dict, label: str) -> None:
     if method in MODEL_METHODS:
         if shap.get("target_stderr") is not None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
+        if shap.get("interactions"):
+            raise ConfigError(
+                f"{label}.shap.interactions: method {method!r} evaluates no coalitions to read interactions from; "
+                "remove it, or use a game estimator (e.g. regression_adjusted)"
+            )
         if shap.get("index") == "banzhaf":
             raise ConfigError(
                 f"{label}.shap.index: method {method!r} (shap.method) gives no Banzhaf values; "

@@ -77,10 +77,9 @@ class BudgetedGame:
 
     def evaluated(self) -> tuple[np.ndarray, np.ndarray]:
         """(coalitions, values) of every cached evaluation (what interaction indices are estimated from)."""
-        if self.table is not None:
-            from .exact import all_coalitions
-
-            return all_coalitions(self.n_players), self.table
+        if self.table is not None:  # row c is the coalition whose bit i of c is player i (exact's order)
+            codes = np.arange(len(self.table), dtype=np.int64)
+            return ((codes[:, None] >> np.arange(self.n_players)) & 1).astype(bool), self.table
         if not self._cache:
             return np.zeros((0, self.n_players), bool), np.zeros(0)
         packed = np.frombuffer(b"".join(self._cache), dtype=np.uint8).reshape(len(self._cache), -1)
