@@ -69,6 +69,10 @@ ROW_ERROR_SCHEMA = {
     "rel_l2": pl.Float64,
     "spearman": pl.Float64,
     "topk_overlap": pl.Float64,
+    # shap.interactions in both runs, same index: relative L2 between the rows' kept top-k pairs (as sparse
+    # matrices, pairs not kept are 0) and the share of the reference's kept pairs the run also kept
+    "interaction_rel_l2": pl.Float64,
+    "interaction_overlap": pl.Float64,
 }
 # reference_errors.parquet: the per-row errors of every compared run, stacked.
 REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}
