@@ -77,6 +77,28 @@ def shapiq_method(name):
     return run
 
 
+INTERACTION_PEERS = {  # name -> (class, index); pairs come back as the upper triangle, row by row
+    "shapiq SHAP-IQ": ("SHAPIQ", "k-SII"),
+    "shapiq SVARM-IQ": ("SVARMIQ", "k-SII"),
+    "shapiq KernelSHAP-IQ": ("KernelSHAPIQ", "k-SII"),
+    "shapiq PermutationSamplingSII": ("PermutationSamplingSII", "k-SII"),
+    "shapiq RegressionFSII": ("RegressionFSII", "FSII"),
+}
+
+
+def interaction_method(name):
+    import shapiq
+
+    cls, index = INTERACTION_PEERS[name]
+
+    def run(game, n, budget, seed):
+        kwargs = {} if cls == "RegressionFSII" else {"index": index}
+        values = getattr(shapiq, cls)(n=n, max_order=2, random_state=seed, **kwargs).approximate(budget, game)
+        return np.array([values[(i, j)] for i in range(n) for j in range(i + 1, n)])
+
+    return run
+
+
 def mllm_method(name):
     from mllm_shap.domain.players import PlayerSet
     from mllm_shap.estimation import (
@@ -85,20 +107,31 @@ def mllm_method(name):
         ShapleyAggregator,
     )
     from mllm_shap.estimation._shared import budget_fraction
+    from mllm_shap.estimation.estimands.banzhaf import BanzhafAggregator
+    from mllm_shap.estimation.kernel_banzhaf import KernelBanzhafEstimator
+    from mllm_shap.estimation.monte_carlo import MonteCarloEstimator
 
-    cls = {"mllm-shap Leverage": LeverageEstimator, "mllm-shap complementary": ComplementaryEstimator}[name]
+    cls = {
+        "mllm-shap Leverage": LeverageEstimator,
+        "mllm-shap complementary": ComplementaryEstimator,
+        "mllm-shap Kernel Banzhaf": KernelBanzhafEstimator,
+        "mllm-shap MC Banzhaf": MonteCarloEstimator,
+    }[name]
+    aggregator = BanzhafAggregator if "Banzhaf" in name else ShapleyAggregator
 
     def run(game, n, budget, seed):
         estimator = cls()
         players = PlayerSet(player_ids=tuple(f"p{i}" for i in range(n)))
         masks = list(estimator.sample_masks(players, budget_fraction(n, None, budget), False, seed))
         payoffs = game(np.array([m.present for m in masks], dtype=bool))
-        return np.asarray(estimator.estimate_attributions(masks, list(payoffs), ShapleyAggregator()), dtype=float)
+        return np.asarray(estimator.estimate_attributions(masks, list(payoffs), aggregator()), dtype=float)
 
     return run
 
 
 def method(name):
+    if name in INTERACTION_PEERS:
+        return interaction_method(name)
     return mllm_method(name) if name.startswith("mllm-shap") else shapiq_method(name)
 
 

@@ -166,6 +166,8 @@ def summarize(run: RunSpec, shards: pl.DataFrame, faithfulness: pl.DataFrame | N
         "params": run["params"],
         "data_id": run["data_id"],
         "method": run["explain"]["shap"]["method"],
+        # the estimand its rows hold (shapley, banzhaf), null where the method has none (IG, empirical)
+        "index": next(iter(_distinct(shards["index"].to_list())), None) if "index" in shards.columns else None,
         "status_counts": status_counts,
         "budget_use": spent,
         "failed_row_ids": failed_row_ids(shards),

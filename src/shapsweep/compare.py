@@ -12,6 +12,29 @@ from scipy.stats import spearmanr
 from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 
 
+def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
+    """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls."""
+    none = {"interaction_rel_l2": None, "interaction_overlap": None}
+    if not pairs or not ref_pairs or pairs["interaction_index"] is None:
+        return none
+    if pairs["interaction_index"] != ref_pairs["interaction_index"]:
+        return none
+
+    def as_dict(p):
+        return {
+            (i, j): v for i, j, v in zip(p["interaction_i"], p["interaction_j"], p["interaction_value"], strict=True)
+        }
+
+    mine, ref = as_dict(pairs), as_dict(ref_pairs)
+    keys = sorted(set(mine) | set(ref))
+    norm = math.sqrt(sum(v * v for v in ref.values()))
+    diff = math.sqrt(sum((mine.get(k, 0.0) - ref.get(k, 0.0)) ** 2 for k in keys))
+    return {
+        "interaction_rel_l2": diff / norm if norm > 0 else None,
+        "interaction_overlap": len(set(mine) & set(ref)) / len(ref) if ref else None,
+    }
+
+
 def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference.
 
@@ -20,20 +43,28 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
     """
     if run["components"].null_count() < run.height:
         run = run.with_columns(players=pl.col("components"), attribution=pl.col("component_scores"))
+    pair_cols = ["interaction_index", "interaction_i", "interaction_j", "interaction_value"]
+    run, reference = (
+        frame.with_columns(pl.lit(None).alias(c) for c in pair_cols if c not in frame.columns)
+        for frame in (run, reference)
+    )
     joined = (
         held_out(run)
         .filter(pl.col("status") == "ok")
-        .select("row_id", "players", "attribution")
+        .select("row_id", "players", "attribution", pl.struct(pair_cols).alias("pairs"))
         .join(
             reference.filter(pl.col("status") == "ok").select(
-                "row_id", pl.col("players").alias("ref_players"), pl.col("attribution").alias("ref_attribution")
+                "row_id",
+                pl.col("players").alias("ref_players"),
+                pl.col("attribution").alias("ref_attribution"),
+                pl.struct(pair_cols).alias("ref_pairs"),
             ),
             on="row_id",
             how="inner",
         )
     )
     out = []
-    for row_id, players, phi, ref_players, ref in joined.iter_rows():
+    for row_id, players, phi, pairs, ref_players, ref, ref_pairs in joined.iter_rows():
         if list(players) != list(ref_players):
             continue  # different player sets: not comparable
         phi, ref = np.asarray(phi, dtype=np.float64), np.asarray(ref, dtype=np.float64)
@@ -50,6 +81,7 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
                 "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else None,
                 "spearman": None if rho is None or math.isnan(rho) else float(rho),
                 "topk_overlap": len(top & ref_top) / k if k else None,
+                **interaction_errors(pairs, ref_pairs),
             }
         )
     return pl.DataFrame(out, schema=ROW_ERROR_SCHEMA, orient="row")
@@ -73,6 +105,7 @@ def runs_table(
         "slug": [s["slug"] for s in summaries],
         "variant": [s["variant"] for s in summaries],
         "method": [s["method"] for s in summaries],
+        "index": [s.get("index") for s in summaries],
         "reference": [s["reference"] for s in summaries],
         "compared_to": [references.get(s["run_id"]) for s in summaries],
     }
@@ -80,13 +113,13 @@ def runs_table(
         columns[name] = _column([s["params"].get(name) for s in summaries])
     for name in metric_names:
         columns[name] = _column([s["metrics"].get(name) for s in summaries])
-    for stat in ("mse", "rel_l2", "spearman", "topk_overlap"):
+    for stat in ("mse", "rel_l2", "spearman", "topk_overlap", "interaction_rel_l2", "interaction_overlap"):
         col = []
         for s in summaries:
             err = errors.get(s["run_id"])
             col.append(
                 None
-                if err is None or err.height == 0 or err[stat].null_count() == err.height
+                if err is None or err.height == 0 or stat not in err.columns or err[stat].null_count() == err.height
                 else float(err[stat].mean())
             )
         columns[f"ref_{stat}"] = col

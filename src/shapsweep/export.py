@@ -3,7 +3,8 @@
 - `jsonl`: one JSON object per explained row: `players`, `player_spans`, `player_regions` (media players:
   pixel box [y0, x0, y1, x1], [superpixel id] or [start_s, end_s]; null for text players), `input_ids` (token granularity: the id of each
   player's token under the run's tokenizer; null otherwise), `attributions` (raw), `attributions_normalized`,
-  `stderr`, `v_empty`, `v_full`, `status`, `error`, `response`, the row's `text`, and `run` metadata
+  `stderr`, `index` (the estimand: shapley | banzhaf), `interactions` (the kept pairs: index, i, j, value,
+  stderr; null when not asked), `v_empty`, `v_full`, `status`, `error`, `response`, the row's `text`, and `run` metadata
   (set, run id, method, budget, swept params, model, features, value).
 - `html-lines`: one self-contained HTML document per line (inline style, no script, nothing fetched) with
   the row's heatmap; newlines inside the document are written as character references, so a line is a
@@ -58,6 +59,14 @@ def _tokenizer_for(spec: dict):
     )
 
 
+def _pairs(r: dict) -> dict | None:
+    """The row's kept interaction pairs (shap.interactions), or None."""
+    if not r.get("interaction_value"):
+        return None
+    cols = ("interaction_i", "interaction_j", "interaction_value", "interaction_stderr")
+    return {"index": r.get("interaction_index"), **{c.removeprefix("interaction_"): r.get(c) for c in cols}}
+
+
 def run_metadata(set_name: str, spec: dict) -> dict[str, Any]:
     explain = spec["explain"]
     return {
@@ -108,6 +117,8 @@ def _records_and_rows(exp, set_dir: Path, run_id: str, columns: tuple[str, ...])
                 "attributions": r["attribution"],
                 "attributions_normalized": r.get("attribution_normalized"),
                 "stderr": r.get("stderr"),
+                "index": r.get("index"),  # the estimand of `attributions`: shapley | banzhaf
+                "interactions": _pairs(r),
                 "v_empty": r.get("v_empty"),
                 "v_full": r.get("v_full"),
                 "response": r.get("response"),

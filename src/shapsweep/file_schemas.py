@@ -38,6 +38,13 @@ SHARD_SCHEMA = {
     "attribution_normalized": pl.List(pl.Float64),
     "stderr": pl.List(pl.Float64),
     "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
+    "index": pl.Utf8,  # the estimand of `attribution`: shapley or banzhaf (null: integrated gradients, empirical)
+    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value; stderr null: none yet)
+    "interaction_index": pl.Utf8,
+    "interaction_i": pl.List(pl.Int64),
+    "interaction_j": pl.List(pl.Int64),
+    "interaction_value": pl.List(pl.Float64),
+    "interaction_stderr": pl.List(pl.Float64),
     "estimator_details": pl.Utf8,  # JSON: what the method chose and why, rounds, budget left unspent
     "v_empty": pl.Float64,
     "v_full": pl.Float64,
@@ -77,6 +84,10 @@ ROW_ERROR_SCHEMA = {
     "rel_l2": pl.Float64,
     "spearman": pl.Float64,
     "topk_overlap": pl.Float64,
+    # shap.interactions in both runs, same index: relative L2 between the rows' kept top-k pairs (as sparse
+    # matrices, pairs not kept are 0) and the share of the reference's kept pairs the run also kept
+    "interaction_rel_l2": pl.Float64,
+    "interaction_overlap": pl.Float64,
 }
 # reference_errors.parquet: the per-row errors of every compared run, stacked.
 REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}

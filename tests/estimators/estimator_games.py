@@ -59,6 +59,13 @@ class SoumGame:
             phi[t] += c / len(t)
         return phi
 
+    def banzhaf(self):
+        """beta_i = sum_{T ni i} c_T / 2^(|T|-1): i's marginal to T is c_T when the other |T|-1 are all in."""
+        beta = np.zeros(self.n)
+        for t, c in zip(self.terms, self.coef):
+            beta[t] += c / 2 ** (len(t) - 1)
+        return beta
+
 
 class WeightedVotingGame:
     """v(S) = 1 if the weights in S reach the quota."""

@@ -125,7 +125,7 @@ def test_each_method_declares_its_options_once_with_defaults():
         keyword_only = [
             p.name
             for p in inspect.signature(run).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("target_stderr", "methods")
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("target_stderr", "methods", "index")
         ]
         assert spec.options == keyword_only == list(spec.defaults)
     assert METHODS["regression_adjusted"].defaults["surrogate"] == "auto"

@@ -114,3 +114,27 @@ def test_runs_table_has_params_metrics_and_reference_errors():
     assert k["ref_mse"] == 2.0 and k["ref_spearman"] == 1.0 and k["ref_rows"] == 2
     e = table.filter(pl.col("run_id") == "e-1").row(0, named=True)
     assert e["shap.budget"] is None and e["ref_mse"] is None
+
+
+def test_row_errors_score_the_kept_interaction_pairs():
+
+    def record(values, i, j, index="k-SII"):
+        return {
+            "row_id": "0",
+            "run_id": "r",
+            "players": ["a", "b", "c"],
+            "attribution": [1.0, 2.0, 3.0],
+            "status": "ok",
+            "interaction_index": index,
+            "interaction_i": i,
+            "interaction_j": j,
+            "interaction_value": values,
+        }
+
+    reference = shard_frame([record([3.0, 4.0], [0, 1], [1, 2])])
+    run = shard_frame([record([3.0, 1.0], [0, 0], [1, 2])])  # pair (1, 2) missed, (0, 2) extra
+    errors = row_errors(run, reference, top_k=2).row(0, named=True)
+    assert errors["interaction_rel_l2"] == pytest.approx((4.0**2 + 1.0**2) ** 0.5 / 5.0)
+    assert errors["interaction_overlap"] == 0.5
+    other = shard_frame([record([3.0, 4.0], [0, 1], [1, 2], index="FSII")])
+    assert row_errors(other, reference, top_k=2)["interaction_rel_l2"].to_list() == [None]

@@ -68,7 +68,9 @@ def test_model_layer_checks_fail_at_parse_time_against_the_variant(base):
     assert "experiments[1] (kernel" in message and "value.kind: 'logprob' is not one of" in message
     del base["experiments"][1]["value"]
     base["model"] = {"system_prompt": "Be brief."}
-    assert "model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors" in error_of(base)
+    assert "model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors" in error_of(
+        base
+    )
 
 
 def test_unknown_method_and_missing_budget(base):
@@ -218,7 +220,9 @@ def test_a_sweep_point_is_named_by_its_dotted_values_never_a_python_dict(base):
 
 def test_a_top_level_model_problem_is_the_top_levels(base):
     base["model"] = {"system_prompt": "Be brief."}
-    assert error_of(base).startswith("model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors")
+    assert error_of(base).startswith(
+        "model.system_prompt: only the hf_causal_lm, hf_multimodal_lm, openai_compatible connectors"
+    )
 
 
 def test_a_missing_experiment_file_names_the_folder_it_was_looked_for_in(tmp_path, monkeypatch):
@@ -227,3 +231,27 @@ def test_a_missing_experiment_file_names_the_folder_it_was_looked_for_in(tmp_pat
         load_experiment_set("r1.jsonnet")
     assert f"'r1.jsonnet': no such experiment-set file (relative paths are read from {tmp_path})" in str(info.value)
     assert "--config" not in str(info.value)  # Snakemake's syntax, not the CLI's
+
+
+def test_index_and_method_must_agree(base):
+    base["experiments"][1]["shap"]["index"] = "banzhaf"
+    message = error_of(base)
+    assert "experiments[1]" in message and "shap.index" in message and "shap.method" in message
+    assert "method 'kernel' (shap.method) estimates shapley values, not banzhaf" in message
+    assert "exact, mc, msr" in message
+    base["experiments"][1]["shap"] = {"method": "msr", "index": "shapley", "budget": 16}
+    assert "method 'msr' (shap.method) estimates banzhaf values, not shapley" in error_of(base)
+    base["experiments"][1]["shap"] = {"method": "msr", "index": "banzhaf", "budget": 16}
+    base["experiments"][0]["shap"]["index"] = "banzhaf"
+    runs = from_config(base).runs.values()
+    assert {r["explain"]["shap"].get("index") for r in runs} == {"banzhaf"}
+
+
+def test_interactions_block_is_filled_and_checked(base):
+    base["experiments"][1]["shap"]["interactions"] = {"index": "FSII"}
+    runs = [r for r in from_config(base).runs.values() if r["explain"]["shap"]["method"] == "kernel"]
+    assert runs[0]["explain"]["shap"]["interactions"] == {"index": "FSII", "order": 2, "top_k": 5}
+    base["experiments"][1]["shap"]["interactions"] = {"index": "SII"}
+    assert "experiments[1].shap.interactions.index" in error_of(base)
+    base["experiments"][1]["shap"]["interactions"] = {"order": 3}
+    assert "experiments[1].shap.interactions.order" in error_of(base)

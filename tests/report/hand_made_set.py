@@ -89,6 +89,18 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
                 "response": "<i>generated</i> answer" if method == "kernel" else None,
                 "status": "ok",
                 "error": None,
+                # the exact run keeps two interaction pairs (shap.interactions), for the row page's block
+                **(
+                    {
+                        "interaction_index": "k-SII",
+                        "interaction_i": [0, 1],
+                        "interaction_j": [1, 2],
+                        "interaction_value": [0.5, -0.25],
+                        "interaction_stderr": None,
+                    }
+                    if method == "exact" and len(players) >= 3
+                    else {}
+                ),
             }
         )
     return out

@@ -111,3 +111,13 @@ def test_unknown_run_is_named(tiny_set, capsys):
         == 2
     )
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_jsonl_carries_the_kept_interaction_pairs(tiny_set):
+    from hand_made_set import run_ids
+
+    exact = run_ids(tiny_set)["exact"][0]
+    out = tiny_set / "export" / "exact.jsonl"
+    assert main(["export", str(tiny_set / "config.json"), "--format", "jsonl", "--run", exact, "--out", str(out)]) == 0
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["interactions"] == {"index": "k-SII", "i": [0, 1], "j": [1, 2], "value": [0.5, -0.25], "stderr": None}

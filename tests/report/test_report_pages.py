@@ -133,3 +133,16 @@ def test_a_set_with_only_its_reference_run_still_gets_a_report(tmp_path):
     set_dir = make_set(tmp_path / "exact-only", config_overrides=exact_only)
     assert main(["report", str(set_dir / "config.json")]) == 0
     assert len(list((set_dir / "report" / "rows").glob("*.html"))) == len(ROWS)
+
+
+def test_row_page_shows_the_kept_interaction_pairs_as_a_heatmap_and_in_words(tiny_set):
+    html = _row_page(_build(tiny_set), "r0").read_text()
+    sections = dict(re.findall(r'<section class="run" data-run="([^"]+)">(.*?)</section>', html, re.S))
+    exact = [body for run_id, body in sections.items() if run_id in run_ids(tiny_set)["exact"]]
+    assert exact and all('class="interaction-heatmap"' in body for body in exact)
+    body = exact[0]
+    # 6 players: a 6 x 6 grid, the two kept pairs drawn in both triangles
+    assert body.count("<td") == 36 and body.count('<td style="background') == 4
+    assert "&#39;The&#39; and &#39;cat&#39; raise the value together by 0.5" in body
+    assert "&#39;cat&#39; and &#39;sat&#39; lower the value together by 0.25" in body
+    assert all("interaction-heatmap" not in b for r, b in sections.items() if r not in run_ids(tiny_set)["exact"])

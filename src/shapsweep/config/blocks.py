@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELDS
-from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, METHODS, NORMALIZERS
+from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, INDICES, INTERACTION_INDICES, METHODS, NORMALIZERS
 from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
 from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
 from shapsweep.training.options import TRAINING_FIELDS
@@ -83,6 +83,12 @@ EMPIRICAL_TARGET = Field(
 )
 
 
+INTERACTION_FIELDS = (
+    Field("index", enum(INTERACTION_INDICES), "k-SII", "the pairwise interaction index (docs/estimators.md)"),
+    Field("order", {"const": 2}, 2, "interaction order (pairs only)"),
+    Field("top_k", POSITIVE_INT, 5, "pairs of largest |index| each shard row keeps"),
+)
+
 SHAP_FIELDS = (
     Field(
         "method",
@@ -106,6 +112,18 @@ SHAP_FIELDS = (
         NO_DEFAULT,  # absent = null; no default keeps existing run ids (the shap block is hashed)
         "methods that sample in rounds (kernel, leverage, permutation, regression_adjusted): stop once the largest "
         "player's standard error is under this, or the budget is spent",
+    ),
+    Field(
+        "index",
+        enum(INDICES),
+        NO_DEFAULT,  # absent = the method's own estimand; no default keeps existing run ids
+        "the estimand: shapley or banzhaf (absent: the method's own, banzhaf for mc and msr, else shapley)",
+    ),
+    Field(
+        "interactions",
+        object_schema(INTERACTION_FIELDS),
+        NO_DEFAULT,  # absent = none; no default keeps existing run ids
+        "pairwise interaction indices from the values' own coalitions (no extra model cost); top-k pairs per row",
     ),
     Field("normalizer", enum(NORMALIZERS), "abs_sum", "how attribution_normalized is computed from the raw values"),
     Field("batch_size", POSITIVE_INT, 64, "coalitions per game call"),

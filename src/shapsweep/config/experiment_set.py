@@ -155,13 +155,23 @@ def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
     from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS, TRACE_METHODS
-    from shapsweep.estimators import BUDGET_KNOBS, METHODS
+    from shapsweep.estimators import BUDGET_KNOBS, METHODS, methods_for
 
     shap = run["shap"]
     method = shap["method"]
     if method in MODEL_METHODS:
         if shap.get("target_stderr") is not None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
+        if shap.get("interactions"):
+            raise ConfigError(
+                f"{label}.shap.interactions: method {method!r} evaluates no coalitions to read interactions from; "
+                "remove it, or use a game estimator (e.g. regression_adjusted)"
+            )
+        if shap.get("index") == "banzhaf":
+            raise ConfigError(
+                f"{label}.shap.index: method {method!r} (shap.method) gives no Banzhaf values; "
+                f"for shap.index 'banzhaf' set shap.method to one of {', '.join(methods_for('banzhaf'))}"
+            )
         if method == INTEGRATED_GRADIENTS:
             methods.check_integrated_gradients(run, label)
         elif method in TRACE_METHODS:
@@ -177,6 +187,12 @@ def _check_estimator(run: dict, label: str) -> None:
         raise ConfigError(
             f"{label}.shap.options.{unknown[0]}: not an option of {method!r} "
             f"(its options: {', '.join(METHODS[method].options) or 'none'})"
+        )
+    index = shap.get("index")
+    if index is not None and index not in METHODS[method].indices:
+        raise ConfigError(
+            f"{label}.shap.index: method {method!r} (shap.method) estimates {' / '.join(METHODS[method].indices)} "
+            f"values, not {index}; for shap.index {index!r} set shap.method to one of {', '.join(methods_for(index))}"
         )
     knobs = [k for k in BUDGET_KNOBS if shap.get(k) is not None]
     if len(knobs) > 1:

@@ -38,6 +38,7 @@ class BudgetedGame:
         self._cache: dict[bytes, float] = {}
         self._uncached = 0  # rows evaluated through `evaluate_new_distinct` (exact's fast path)
         self.game_calls = 0
+        self.table: np.ndarray | None = None  # all 2^n values in all_coalitions order, once `exact` has them
 
     @property
     def n_evals(self) -> int:
@@ -73,6 +74,17 @@ class BudgetedGame:
             values = self._batched(todo)
             self._cache.update(zip(new_rows.keys(), values.tolist()))
         return np.fromiter((self._cache[k] for k in keys), dtype=np.float64, count=len(keys))
+
+    def evaluated(self) -> tuple[np.ndarray, np.ndarray]:
+        """(coalitions, values) of every cached evaluation (what interaction indices are estimated from)."""
+        if self.table is not None:  # row c is the coalition whose bit i of c is player i (exact's order)
+            codes = np.arange(len(self.table), dtype=np.int64)
+            return ((codes[:, None] >> np.arange(self.n_players)) & 1).astype(bool), self.table
+        if not self._cache:
+            return np.zeros((0, self.n_players), bool), np.zeros(0)
+        packed = np.frombuffer(b"".join(self._cache), dtype=np.uint8).reshape(len(self._cache), -1)
+        z = np.unpackbits(packed, axis=1)[:, : self.n_players].astype(bool)
+        return z, np.fromiter(self._cache.values(), dtype=np.float64, count=len(self._cache))
 
     def evaluate_new_distinct(self, coalitions: np.ndarray) -> np.ndarray:
         """Evaluate rows the caller guarantees distinct and not yet evaluated, skipping per-row hashing.

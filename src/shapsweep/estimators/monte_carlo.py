@@ -20,7 +20,7 @@ from .result import MethodOutput
 VARIANTS = ("standard", "limited")
 
 
-def _draw_new(game: BudgetedGame, n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
+def draw_new_uniform(game: BudgetedGame, n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
     """k uniform coalitions not evaluated yet (fewer if fewer remain)."""
     rows = []
     left = 2**n - len(taken) if n < 63 else k
@@ -45,7 +45,7 @@ def mc(game: BudgetedGame, n: int, rng: np.random.Generator, *, variant: str = "
         coalitions.append(~np.eye(n, dtype=bool)[: max(0, game.remaining)])
     first = np.vstack(coalitions)
     taken = {key.tobytes() for key in np.packbits(first, axis=1)}
-    z = np.vstack([first, _draw_new(game, n, game.budget - len(taken), rng, taken)])
+    z = np.vstack([first, draw_new_uniform(game, n, game.budget - len(taken), rng, taken)])
     v = game(z)
     inside = z.sum(axis=0)
     outside = len(z) - inside
@@ -63,5 +63,9 @@ def mc(game: BudgetedGame, n: int, rng: np.random.Generator, *, variant: str = "
 
 
 METHOD = Method.declare(
-    "mc", mc, lambda n: 2, "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited"
+    "mc",
+    mc,
+    lambda n: 2,
+    "MLLM-SHAP Monte Carlo (Bernoulli(1/2); targets Banzhaf), standard | limited",
+    indices=("banzhaf",),
 )

@@ -12,11 +12,12 @@ from dataclasses import replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import complementary, exact, hierarchical, kernel, leverage, monte_carlo, permutation, random_baseline
+from . import complementary, exact, hierarchical, kernel, leverage, monte_carlo, msr, permutation, random_baseline
 from . import regression_adjusted as regression_adjusted_module
 from .base import Method
 from .exact import DEFAULT_MAX_PLAYERS
 from .game_batching import BudgetedGame, Game
+from .interactions import INTERACTION_INDICES, pairwise_from_evaluations
 from .result import ShapleyEstimate
 
 METHODS: dict[str, Method] = {}
@@ -27,6 +28,7 @@ for _method in (
     regression_adjusted_module.METHOD,
     permutation.METHOD,
     monte_carlo.METHOD,
+    msr.METHOD,
     complementary.COMPLEMENTARY,
     complementary.NEYMAN,
     hierarchical.METHOD,
@@ -40,6 +42,13 @@ METHODS["hierarchical"] = replace(
 
 # The sampling method `estimate` uses when none is named, chosen by benchmarks/estimators.py.
 DEFAULT_METHOD = "regression_adjusted"
+# The estimands (`index`), and the methods that give each.
+INDICES = ("shapley", "banzhaf")
+
+
+def methods_for(index: str) -> list[str]:
+    """Names of the methods whose estimand includes `index`."""
+    return [name for name, spec in METHODS.items() if index in spec.indices]
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -57,9 +66,11 @@ def estimate(
     seed: int = 0,
     batch_size: int = 64,
     target_stderr: float | None = None,
+    index: str | None = None,
+    interactions: str | None = None,
     **method_options,
 ) -> ShapleyEstimate:
-    """Shapley values of `game` over `n_players` with at most `budget` distinct coalition evaluations.
+    """Shapley (or Banzhaf, `index`) values of `game` over `n_players` with at most `budget` distinct coalition evaluations.
 
     Args:
         game: bool coalitions (k, n) -> float64 values (k,) (the `Game` protocol).
@@ -71,6 +82,10 @@ def estimate(
         batch_size: the most rows per game call; each coalition is evaluated once.
         target_stderr: for methods that sample in rounds (`METHODS[m].rounds`), stop once every
             player's standard error is at most this, or the budget is spent.
+        index: the estimand, 'shapley' or 'banzhaf'; the method must target it (`METHODS[m].indices`).
+            None: the method's own (its first index: shapley, banzhaf for mc and msr).
+        interactions: a pairwise interaction index ('k-SII', 'FSII', 'STII'), estimated from the very
+            coalitions the method evaluated (interactions.pairwise_from_evaluations; no extra evaluations).
         **method_options: the method's options (`METHODS[m].options`).
     Returns:
         A ShapleyEstimate; `details` records what the method chose, rounds run, and budget left unspent
@@ -82,6 +97,16 @@ def estimate(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(sorted(METHODS))}")
     spec = METHODS[method]
+    index = spec.indices[0] if index is None else index
+    if index not in INDICES:
+        raise ValueError(f"unknown index {index!r}; valid indices: {', '.join(INDICES)}")
+    if index not in spec.indices:
+        raise ValueError(
+            f"method {method!r} estimates {' / '.join(spec.indices)} values, not {index}; "
+            f"methods for {index}: {', '.join(methods_for(index))}"
+        )
+    if interactions is not None and interactions not in INTERACTION_INDICES:
+        raise ValueError(f"unknown interaction index {interactions!r}; valid: {', '.join(INTERACTION_INDICES)}")
     n = _check_int("n_players", n_players, 1)
     unknown = sorted(set(method_options) - set(spec.options))
     if unknown:
@@ -126,12 +151,18 @@ def estimate(
         kwargs = dict(method_options)
         if spec.rounds:
             kwargs["target_stderr"] = target_stderr
+        if spec.takes_index:
+            kwargs["index"] = index
         # One BLAS thread: the methods' matrices are small, and threads cost twice the CPU for no
         # gain in wall time (regression_adjusted, n = 64, 16n, 2 cores), worse on shared cores.
         with threadpool_limits(limits=1, user_api="blas"):
             values, stderr, details = spec.run(budgeted, n, rng, **kwargs)
     stderr = None if stderr is None else np.asarray(stderr, dtype=np.float64)
     details = {**details, "budget": budget}
+    matrix = None
+    if interactions is not None:
+        matrix, found = pairwise_from_evaluations(*budgeted.evaluated(), n, interactions, rng)
+        details |= {**found, "interactions": interactions}
     if asked > budget:
         details["budget_capped"] = f"budget {asked} is more than the 2^{n} = {budget} coalitions there are"
     if target_stderr is not None:
@@ -154,4 +185,6 @@ def estimate(
         n_evals=budgeted.n_evals,
         method=method,
         details=details,
+        index=index,
+        interactions=matrix,
     )

@@ -1,4 +1,4 @@
-"""What every estimator returns: raw Shapley values plus the facts needed to audit them."""
+"""What every estimator returns: raw Shapley (or Banzhaf) values plus the facts needed to audit them."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ class ShapleyEstimate:
     n_evals: int
     method: str
     details: dict = field(default_factory=dict)
+    # (n, n) pairwise interaction indices (`estimate(interactions=...)`), None when not asked or not available
+    interactions: np.ndarray | None = None
+    index: str = "shapley"  # the estimand: 'shapley' or 'banzhaf' (Banzhaf values are not efficient)
 
     @property
     def efficiency_gap(self) -> float:

@@ -149,7 +149,7 @@ class HFMultimodalLM(HFCausalLM):
             if system and turns[0].role != "system"
             else []
         )
-        slots = [f"{_TEXT_SLOT}{i}" for i in range(len(turns))]
+        slots = [f"{TEXT_SLOT}{i}" for i in range(len(turns))]
         for i, (turn, slot) in enumerate(zip(turns, slots)):
             item = [self._media_item()] if i == holder else []
             messages.append({"role": turn.role, "content": [*item, {"type": "text", "text": slot}]})

@@ -32,6 +32,7 @@ from shapsweep.report.colour import DivergingScale
 from shapsweep.report.conversation import media_record, row_turns, turns_view
 from shapsweep.report.heatmap import segments
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
+from shapsweep.report.interactions import interaction_view
 from shapsweep.report.media import media_view, row_media
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
@@ -257,6 +258,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
                     ),
                     "media": media_view(media, r, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
                     "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
+                    "interactions": interaction_view(r),
                 }
             )
         metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}

@@ -32,6 +32,22 @@ def row_seed(seed: int, row_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+def _interaction_columns(result, asked: dict | None) -> dict:
+    """The top-k pairs of the row's interaction matrix as shard columns (nothing when none was asked)."""
+    from shapsweep.estimators import top_pairs
+
+    if not asked or result.interactions is None:
+        return {}
+    pairs = top_pairs(result.interactions, asked["top_k"])
+    return {
+        "interaction_index": asked["index"],
+        "interaction_i": [i for i, _, _ in pairs],
+        "interaction_j": [j for _, j, _ in pairs],
+        "interaction_value": [v for _, _, v in pairs],
+        "interaction_stderr": None,
+    }
+
+
 def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = None) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
 
@@ -74,6 +90,8 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
             seed=row_seed(shap["seed"], row_id),
             batch_size=shap["batch_size"],
             target_stderr=shap.get("target_stderr"),
+            index=shap.get("index"),
+            interactions=(shap.get("interactions") or {}).get("index"),
             **shap["options"],
         )
         normalized = normalize(result.values, shap["normalizer"])
@@ -99,6 +117,8 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "attribution_normalized": np.asarray(normalized, dtype=np.float64).tolist(),
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
         "max_stderr": result.max_stderr,
+        "index": result.index,
+        **_interaction_columns(result, shap.get("interactions")),
         "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),

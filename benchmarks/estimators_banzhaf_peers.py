@@ -1,0 +1,91 @@
+"""Banzhaf estimators (`msr`, `mc`) against mllm-shap 0.8's (Kernel Banzhaf, MC) at equal budgets.
+
+    .venv/bin/python benchmarks/estimators_banzhaf_peers.py                  # verdict seeds 100-105
+    .venv/bin/python benchmarks/estimators_banzhaf_peers.py --ns 16 --mults 8 --seeds 0,1
+
+The peers run in the Python 3.12 venv of estimators_peers312.py (built there when missing; `--venv`).
+Games: SOUM orders 3 and 5 (estimators_games.SoumClosedForm), whose Banzhaf values are closed form:
+beta_i = sum_{T ni i} c_T / 2^(|T|-1). Per cell (family x budget): median relative L2 error of each
+method over the seeds, and `msr`'s ratio to the best peer. Floor (PASS/FAIL lines): ratio <= 0.8.
+Writes benchmarks/out/estimators_banzhaf_peers.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy loads: CPU times are stated for one thread
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import estimators_games as games_mod  # noqa: E402
+import estimators_peers312 as peers312  # noqa: E402
+
+from shapsweep.estimators import estimate  # noqa: E402
+
+PEERS = ("mllm-shap Kernel Banzhaf", "mllm-shap MC Banzhaf")
+OURS = {"msr": {}, "msr linear": {"adjust": "linear"}, "msr plain": {"adjust": "none"}, "mc": {}}
+FLOOR = 0.8
+
+
+def banzhaf_of(game) -> np.ndarray:
+    return game.incidence @ (game.coef / 2.0 ** (game.sizes - 1))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ns", default="16,32,64,128")
+    parser.add_argument("--orders", default="3,5")
+    parser.add_argument("--mults", default="4,8,16,32")
+    parser.add_argument("--seeds", default="100,101,102,103,104,105")
+    parser.add_argument("--venv", default=str(games_mod.OUT / "peers312"))
+    args = parser.parse_args(argv)
+    ns, orders, mults = (tuple(int(x) for x in getattr(args, a).split(",")) for a in ("ns", "orders", "mults"))
+    seeds = tuple(int(x) for x in args.seeds.split(","))
+    python = peers312.ensure_venv(Path(args.venv))
+    games = peers312.build_games(ns, orders, seeds, models=False)
+    errors: dict[tuple[str, int, str], list[float]] = {}
+    for row in peers312.run_peers(python, games, mults, PEERS):
+        family, _seed, game = games[row["index"]]
+        mult = row["budget"] // game.n
+        error = peers312.rel_error(row["phi"], banzhaf_of(game)) if "error" not in row else float("inf")
+        errors.setdefault((family, mult, row["method"]), []).append(error)
+    for family, seed, game in games:
+        for mult in mults:
+            budget = min(mult * game.n, 2**game.n)
+            for name, options in OURS.items():
+                method = name.split()[0]
+                phi = estimate(game, game.n, method, budget=budget, seed=seed, batch_size=1024, **options).values
+                errors.setdefault((family, mult, name), []).append(peers312.rel_error(phi, banzhaf_of(game)))
+    families = list(dict.fromkeys(f for f, _s, _g in games))
+    columns = [*OURS, *PEERS]
+    lines = [
+        f"Banzhaf, median relative L2 error over seeds {args.seeds}; ratio = msr / best peer (floor <= {FLOOR})",
+        "",
+        "| game | budget | " + " | ".join(columns) + " | ratio |",
+        "|---" * (len(columns) + 3) + "|",
+    ]
+    verdicts = []
+    for family in families:
+        for mult in mults:
+            med = {c: float(np.median(errors[(family, mult, c)])) for c in columns}
+            ratio = med["msr"] / min(med[p] for p in PEERS)
+            lines.append(
+                f"| {family} | {mult}n | " + " | ".join(f"{med[c]:.4f}" for c in columns) + f" | {ratio:.2f} |"
+            )
+            verdicts.append(f"{'PASS' if ratio <= FLOOR else 'FAIL'} {family}, {mult}n: msr / best peer {ratio:.2f}")
+    text = "\n".join([*lines, "", *verdicts]) + "\n"
+    games_mod.OUT.mkdir(parents=True, exist_ok=True)
+    (games_mod.OUT / "estimators_banzhaf_peers.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Pairwise interaction indices (order 2): k-SII, FSII, STII, from Moebius coefficients.
+
+What: every index of order 2 spreads each Moebius (unanimity) coefficient m(T), |T| >= 2, over the pairs
+inside T with a weight that depends only on |T| = t:
+- k-SII (order 2; its pairs are the Shapley interaction index's): 1 / (t - 1);
+- STII (Shapley-Taylor): 1 / C(t, 2), every pair of T an equal share;
+- FSII (Faith-Shap): 1 for t = 2, else C(t-1, 2) / (2 C(t+1, 4)), the pairs' coefficients of the best
+  Shapley-kernel-weighted 2-additive fit (tests/estimators/test_interactions.py checks it against that fit).
+So the matrix is Z^T diag(w(|T|) m(T)) Z over the coalitions T, and any game known by its Moebius
+coefficients gets its indices in closed form: the exact table of a small game (`exact_pairwise`), a sum of
+unanimity games, or a sparse unanimity surrogate fitted to sampled coalitions (the same evaluations as
+the values: no extra model cost).
+References: Grabisch and Roubens 1999 (SII); Bord et al. 2023 (k-SII); Tsai, Yeh and Ravikumar 2023
+(Faith-Shap); Sundararajan, Dhamdhere and Agarwal 2020 (Shapley-Taylor); Fumagalli et al., "SHAP-IQ", 2023.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import comb
+
+from .exact import all_coalitions
+
+INTERACTION_INDICES = ("k-SII", "FSII", "STII")
+
+
+def pair_weight(size: np.ndarray, index: str) -> np.ndarray:
+    """Weight of a Moebius coefficient of a coalition of `size` players on each pair inside it."""
+    t = np.asarray(size, dtype=np.float64)
+    if index == "k-SII":
+        w = 1.0 / np.maximum(t - 1, 1)
+    elif index == "STII":
+        w = 1.0 / np.maximum(comb(t, 2), 1)
+    elif index == "FSII":
+        w = np.where(t == 2, 1.0, comb(t - 1, 2) / (2 * np.maximum(comb(t + 1, 4), 1)))
+    else:
+        raise ValueError(f"unknown interaction index {index!r}; valid: {', '.join(INTERACTION_INDICES)}")
+    return np.where(t >= 2, w, 0.0)
+
+
+def moebius_transform(values: np.ndarray, n: int) -> np.ndarray:
+    """m(T) = sum_{S subset T} (-1)^{|T|-|S|} v(S), over all_coalitions(n) order (bit i = player i)."""
+    m = np.array(values, dtype=np.float64)
+    codes = np.arange(2**n)
+    for i in range(n):
+        with_i = codes[(codes >> i) & 1 == 1]
+        m[with_i] -= m[with_i ^ (1 << i)]
+    return m
+
+
+def from_moebius(members: np.ndarray, coef: np.ndarray, n: int, index: str) -> np.ndarray:
+    """(n, n) symmetric matrix of pairwise indices (zero diagonal) of sum_T coef_T [T subset S].
+
+    Args:
+        members: (terms, n) bool, row T marks the players of term T.
+        coef: (terms,) Moebius coefficients.
+    """
+    z = np.asarray(members, dtype=np.float64).reshape(-1, n)
+    w = pair_weight(z.sum(axis=1), index) * np.asarray(coef, dtype=np.float64)
+    matrix = z.T @ (z * w[:, None])
+    np.fill_diagonal(matrix, 0.0)
+    return matrix
+
+
+def exact_pairwise(values: np.ndarray, n: int, index: str) -> np.ndarray:
+    """Pairwise indices of a game given as v over all_coalitions(n) (exact; 2^n values)."""
+    return from_moebius(all_coalitions(n), moebius_transform(values, n), n, index)
+
+
+def top_pairs(matrix: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+    """The k pairs (i < j) of largest |index|, largest first, as (i, j, value); ties by (i, j)."""
+    i, j = np.triu_indices(len(matrix), 1)
+    order = np.lexsort((j, i, -np.abs(matrix[i, j])))[:k]
+    return [(int(i[o]), int(j[o]), float(matrix[i[o], j[o]])) for o in order]
+
+
+def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, rng: np.random.Generator):
+    """Pairwise indices of a game from the coalitions an estimator already evaluated (no new evaluations).
+
+    Every coalition evaluated: exact. Otherwise the sparse unanimity surrogate of regression_adjusted
+    (`sparse_moebius.fit_on_pairs`) is fitted to the complementary pairs among them and its indices are
+    taken in closed form. Returns (matrix, details); matrix None (with the reason) when there are too few
+    pairs or no empty and full coalition.
+    """
+    from .paired_design import PairedSample
+    from .sparse_moebius import fit_on_pairs
+
+    pair_weight(np.array([2]), index)  # refuse an unknown index before any work
+    z = np.asarray(z, dtype=bool)
+    codes = z.astype(np.int64) @ (1 << np.arange(n, dtype=np.int64)) if n < 63 else None
+    if codes is not None and len(np.unique(codes)) == 2**n:
+        values = np.empty(2**n)
+        values[codes] = v
+        return exact_pairwise(values, n, index), {"interactions_from": "exact (every coalition evaluated)"}
+    keys = {row.tobytes(): k for k, row in enumerate(np.packbits(z, axis=1))}
+    empty, full = keys.get(np.packbits(np.zeros(n, bool)).tobytes()), keys.get(np.packbits(np.ones(n, bool)).tobytes())
+    proper = [k for k in range(len(z)) if k not in (empty, full)]
+    partner = {k: keys.get(np.packbits(~z[k]).tobytes()) for k in proper}
+    paired = [k for k in proper if partner[k] is not None]
+    if empty is None or full is None or len(paired) < 2 * (n + 1):
+        return None, {
+            "interactions_reason": f"{len(paired) // 2} complementary pairs among the evaluations, need {n + 1}"
+        }
+    position = {k: p for p, k in enumerate(paired)}
+    rows = z[paired]
+    complement = np.array([position[partner[k]] for k in paired])
+    sample = PairedSample(rows, np.ones(len(rows)), complement, False)
+    first = np.arange(len(rows)) < complement
+    _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(sample, v[paired], v[empty], v[full], first, rng)
+    members = np.zeros((len(terms), n), bool)
+    for row, term in zip(members, terms, strict=True):
+        row[list(term)] = True
+    return from_moebius(members, coef, n, index), {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"}
