@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "report"))
+sys.path[:0] = [str(REPO / "tests" / "report"), str(REPO / "tests")]  # hand_made_set imports summarize_set from tests/
 
 WORDS = [
     "the",

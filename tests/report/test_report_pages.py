@@ -133,3 +133,23 @@ def test_a_set_with_only_its_reference_run_still_gets_a_report(tmp_path):
     set_dir = make_set(tmp_path / "exact-only", config_overrides=exact_only)
     assert main(["report", str(set_dir / "config.json")]) == 0
     assert len(list((set_dir / "report" / "rows").glob("*.html"))) == len(ROWS)
+
+
+def test_model_cost_line_says_its_coalition_count_is_a_sum_over_runs(tiny_set):
+    # The count is the runs' `evals_total` summed: a coalition two runs share counts twice, so calling it
+    # "distinct coalitions" (as the index once did) overstated what the set used.
+    runs = pl.read_parquet(tiny_set / "runs.parquet")
+    shared = 7
+    runs = runs.with_columns(
+        evals_total=pl.lit(100, pl.Int64),
+        model_evals_total=pl.lit(100 - shared, pl.Int64),
+        store_hits_total=pl.lit(shared, pl.Int64),
+    )
+    runs.write_parquet(tiny_set / "runs.parquet")
+    _build(tiny_set)
+    index = (tiny_set / "report" / "index.html").read_text()
+    line = re.search(r'<p class="meta" id="model-cost">(.*?)</p>', index).group(1)
+    n = runs.height
+    assert line.startswith(f"model evaluations: {(100 - shared) * n} for {100 * n} coalition evaluations summed over")
+    assert "distinct coalitions the runs used" not in line
+    assert f"{shared * n} taken from the evaluation store" in line

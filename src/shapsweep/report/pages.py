@@ -343,7 +343,9 @@ def _remove_stale_pages(out_dir: Path, current: set[Path]) -> None:
 
 
 def _model_cost(runs: pl.DataFrame) -> dict[str, int] | None:
-    """The sweep's model evaluations beside the sum of its runs' distinct coalitions (the evaluation store's saving)."""
+    """The sweep's model evaluations beside the coalition evaluations its runs asked for, summed over runs
+    (each run counts its own distinct coalitions; one shared by runs counts once per run, so the sum is not
+    the set's distinct coalitions). The gap is the evaluation store's saving."""
     if not {"evals_total", "model_evals_total"} <= set(runs.columns) or runs.height == 0:
         return None
     return {
