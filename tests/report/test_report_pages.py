@@ -153,3 +153,16 @@ def test_model_cost_line_says_its_coalition_count_is_a_sum_over_runs(tiny_set):
     assert line.startswith(f"model evaluations: {(100 - shared) * n} for {100 * n} coalition evaluations summed over")
     assert "distinct coalitions the runs used" not in line
     assert f"{shared * n} taken from the evaluation store" in line
+
+
+def test_show_renders_any_rows_page_on_demand_and_names_an_unknown_row(tiny_set, capsys):
+    row_id = ROWS[1]["row_id"]
+    out = tiny_set / "shown"
+    assert main(["show", str(tiny_set / "config.json"), str(row_id), "--out", str(out)]) == 0
+    pages = list((out / "rows").glob("*.html"))
+    assert len(pages) == 1 and str(pages[0]) in capsys.readouterr().out
+    # The page is the one the full report writes for that row.
+    _build(tiny_set)
+    assert pages[0].read_text() == (tiny_set / "report" / "rows" / pages[0].name).read_text()
+    assert main(["show", str(tiny_set / "config.json"), "no-such-row"]) != 0
+    assert "'no-such-row' is in no shard" in capsys.readouterr().err

@@ -355,6 +355,23 @@ def _model_cost(runs: pl.DataFrame) -> dict[str, int] | None:
     }
 
 
+def build_row_page(inputs: ReportInputs, row_id: str, out_dir: Path) -> list[Path]:
+    """Render the page of one row (every data id that has `row_id`) under `out_dir`/rows, on demand:
+    what `shapsweep show` opens for a row the report did not write a page for. Returns the pages."""
+    out_dir = Path(out_dir)
+    metrics = row_metrics(inputs)
+    if metrics.is_empty() or metrics.filter(pl.col("row_id") == row_id).is_empty():
+        known = metrics["row_id"].unique(maintain_order=True).head(5).to_list() if not metrics.is_empty() else []
+        raise ValueError(f"row {row_id!r} is in no shard of set {inputs.set_name!r}; row ids look like {known}")
+    metric_columns = [c for c in ROW_METRICS if c in metrics.columns] + [
+        c for c in metrics.columns if c not in ROW_METRICS and c != "budget" and metrics.schema[c].is_numeric()
+    ]
+    pages, _ = _row_pages(
+        template_environment(), inputs, metrics.filter(pl.col("row_id") == row_id), metric_columns, out_dir
+    )
+    return list(pages.values())
+
+
 def build_report(
     inputs: ReportInputs,
     out_dir: Path,
