@@ -166,3 +166,12 @@ def test_show_renders_any_rows_page_on_demand_and_names_an_unknown_row(tiny_set,
     assert pages[0].read_text() == (tiny_set / "report" / "rows" / pages[0].name).read_text()
     assert main(["show", str(tiny_set / "config.json"), "no-such-row"]) != 0
     assert "'no-such-row' is in no shard" in capsys.readouterr().err
+
+
+def test_load_results_row_renders_the_same_page_as_show(tiny_set, tmp_path):
+    from shapsweep.api import load_results
+
+    pages = load_results(tiny_set / "config.json", set_dir=tiny_set).row("r0", out_dir=tmp_path / "api")
+    assert len(pages) == 1
+    _build(tiny_set)
+    assert pages[0].read_text() == (tiny_set / "report" / "rows" / pages[0].name).read_text()
