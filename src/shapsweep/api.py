@@ -233,6 +233,15 @@ class Results:
     reference_errors: pl.DataFrame
     rows: dict[str, pl.DataFrame]
     specs: dict[str, dict] = field(repr=False, default_factory=dict)
+    experiment: Any = field(repr=False, default=None)  # the loaded ExperimentSet, for `row`
+
+    def row(self, row_id: str, out_dir: str | Path | None = None) -> list[Path]:
+        """Render `row_id`'s report page (every run side by side) on demand, as `shapsweep show` does, under
+        `out_dir`/rows (default: the set's report folder); returns the pages written."""
+        from shapsweep.report import build_row_page, load_report_inputs
+
+        inputs = load_report_inputs(self.experiment, set_dir=self.set_dir)
+        return build_row_page(inputs, str(row_id), Path(out_dir) if out_dir else self.set_dir / "report")
 
     def explanation(self, run_id: str, row_id: str) -> Explanation:
         """One shard row of `run_id` as an Explanation (with the row's text, so the heatmap shows it in place)."""
@@ -295,4 +304,4 @@ def load_results(config: str | Path, set_dir: str | Path | None = None, vars: di
         path = layout.rows_file(set_dir, data_id)
         if path.exists():
             rows[data_id] = pl.read_parquet(path).with_columns(pl.col("row_id").cast(pl.Utf8))
-    return Results(set_dir, runs, shards, errors, rows, specs=dict(exp.runs))
+    return Results(set_dir, runs, shards, errors, rows, specs=dict(exp.runs), experiment=exp)

@@ -146,3 +146,45 @@ def test_row_page_shows_the_kept_interaction_pairs_as_a_heatmap_and_in_words(tin
     assert "&#39;The&#39; and &#39;cat&#39; raise the value together by 0.5" in body
     assert "&#39;cat&#39; and &#39;sat&#39; lower the value together by 0.25" in body
     assert all("interaction-heatmap" not in b for r, b in sections.items() if r not in run_ids(tiny_set)["exact"])
+
+
+def test_model_cost_line_says_its_coalition_count_is_a_sum_over_runs(tiny_set):
+    # The count is the runs' `evals_total` summed: a coalition two runs share counts twice, so calling it
+    # "distinct coalitions" (as the index once did) overstated what the set used.
+    runs = pl.read_parquet(tiny_set / "runs.parquet")
+    shared = 7
+    runs = runs.with_columns(
+        evals_total=pl.lit(100, pl.Int64),
+        model_evals_total=pl.lit(100 - shared, pl.Int64),
+        store_hits_total=pl.lit(shared, pl.Int64),
+    )
+    runs.write_parquet(tiny_set / "runs.parquet")
+    _build(tiny_set)
+    index = (tiny_set / "report" / "index.html").read_text()
+    line = re.search(r'<p class="meta" id="model-cost">(.*?)</p>', index).group(1)
+    n = runs.height
+    assert line.startswith(f"model evaluations: {(100 - shared) * n} for {100 * n} coalition evaluations summed over")
+    assert "distinct coalitions the runs used" not in line
+    assert f"{shared * n} taken from the evaluation store" in line
+
+
+def test_show_renders_any_rows_page_on_demand_and_names_an_unknown_row(tiny_set, capsys):
+    row_id = ROWS[1]["row_id"]
+    out = tiny_set / "shown"
+    assert main(["show", str(tiny_set / "config.json"), str(row_id), "--out", str(out)]) == 0
+    pages = list((out / "rows").glob("*.html"))
+    assert len(pages) == 1 and str(pages[0]) in capsys.readouterr().out
+    # The page is the one the full report writes for that row.
+    _build(tiny_set)
+    assert pages[0].read_text() == (tiny_set / "report" / "rows" / pages[0].name).read_text()
+    assert main(["show", str(tiny_set / "config.json"), "no-such-row"]) != 0
+    assert "'no-such-row' is in no shard" in capsys.readouterr().err
+
+
+def test_load_results_row_renders_the_same_page_as_show(tiny_set, tmp_path):
+    from shapsweep.api import load_results
+
+    pages = load_results(tiny_set / "config.json", set_dir=tiny_set).row("r0", out_dir=tmp_path / "api")
+    assert len(pages) == 1
+    _build(tiny_set)
+    assert pages[0].read_text() == (tiny_set / "report" / "rows" / pages[0].name).read_text()

@@ -177,7 +177,7 @@ def test_through_snakemake_the_exact_reference_runs_first_and_toggling_the_store
     model_evals = sum(m["metrics"]["model_evals_total"] for m in summaries.values())
     coalitions = sum(m["metrics"]["evals_total"] for m in summaries.values())
     index = (wd / "results/store/report/index.html").read_text()
-    assert f"model evaluations: {model_evals} for the {coalitions} distinct coalitions" in index
+    assert f"model evaluations: {model_evals} for {coalitions} coalition evaluations summed over the runs" in index
     assert model_evals < coalitions
     off = run_snakemake(wd, "-n", config=("experiment=set.jsonnet", "store={enabled: false}"))
     assert job_counts(off) == {}

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "compare",
     "status",
     "report",
+    "show",
     "evaluate",
     "track",
     "export",

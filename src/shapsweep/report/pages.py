@@ -352,7 +352,9 @@ def _remove_stale_pages(out_dir: Path, current: set[Path]) -> None:
 
 
 def _model_cost(runs: pl.DataFrame) -> dict[str, int] | None:
-    """The sweep's model evaluations beside the sum of its runs' distinct coalitions (the evaluation store's saving)."""
+    """The sweep's model evaluations beside the coalition evaluations its runs asked for, summed over runs
+    (each run counts its own distinct coalitions; one shared by runs counts once per run, so the sum is not
+    the set's distinct coalitions). The gap is the evaluation store's saving."""
     if not {"evals_total", "model_evals_total"} <= set(runs.columns) or runs.height == 0:
         return None
     return {
@@ -360,6 +362,23 @@ def _model_cost(runs: pl.DataFrame) -> dict[str, int] | None:
         "coalitions": int(runs["evals_total"].fill_null(0).sum()),
         "store_hits": int(runs["store_hits_total"].fill_null(0).sum()) if "store_hits_total" in runs.columns else 0,
     }
+
+
+def build_row_page(inputs: ReportInputs, row_id: str, out_dir: Path) -> list[Path]:
+    """Render the page of one row (every data id that has `row_id`) under `out_dir`/rows, on demand:
+    what `shapsweep show` opens for a row the report did not write a page for. Returns the pages."""
+    out_dir = Path(out_dir)
+    metrics = row_metrics(inputs)
+    if metrics.is_empty() or metrics.filter(pl.col("row_id") == row_id).is_empty():
+        known = metrics["row_id"].unique(maintain_order=True).head(5).to_list() if not metrics.is_empty() else []
+        raise ValueError(f"row {row_id!r} is in no shard of set {inputs.set_name!r}; row ids look like {known}")
+    metric_columns = [c for c in ROW_METRICS if c in metrics.columns] + [
+        c for c in metrics.columns if c not in ROW_METRICS and c != "budget" and metrics.schema[c].is_numeric()
+    ]
+    pages, _ = _row_pages(
+        template_environment(), inputs, metrics.filter(pl.col("row_id") == row_id), metric_columns, out_dir
+    )
+    return list(pages.values())
 
 
 def build_report(
