@@ -394,8 +394,9 @@ def _block_shards(wildcards):
 def single_shard_pattern():
     """The `shard` constraint of the one-shard `explain` rule: every shard while some set runs one shard
     per job, else only the shards of trailing partial blocks. Snakemake builds a candidate job for every
-    rule whose pattern matches a file, before `ruleorder` picks one: at 10,000 shards a run that was
-    10,000 `explain` jobs built and thrown away, most of a dry run's time (benchmarks/selection_scale.py)."""
+    rule whose pattern matches a file, before `ruleorder` picks one; at 10,000 shards a run that was
+    10,000 `explain` jobs built and thrown away, most of a dry run's time (benchmarks/selection_scale.py).
+    (Keep "rule", a word, and a colon off one line here: snakemake --lint reads that as a rule.)"""
     if not BLOCK_SIZES or any(exp.config["shards_per_job"] == 1 for exp in SETS.values()):
         return r"\d+"
     tails = set()
