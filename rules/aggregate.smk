@@ -9,7 +9,7 @@ localrules:
 
 rule aggregate:
     input:
-        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
+        shards=lambda wildcards: run_shard_inputs(wildcards.set, wildcards.run),
         faithfulness=lambda wildcards: faithfulness_files(wildcards.set, wildcards.run),
     output:
         summary=pattern(layout.summary_file, "{run}"),

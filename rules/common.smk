@@ -97,8 +97,61 @@ def shard_files(set_dir, run_id):
     return [str(layout.shard_file(set_dir, run_id, s)) for s in shard_ids(set_dir, run_id)]
 
 
-def all_shard_files(set_dir):
-    return [path for run_id in SETS[set_dir].runs for path in shard_files(set_dir, run_id)]
+def _present_names(folder):
+    """The names in a folder (one scandir, not a stat per file), or None if there is no such folder."""
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name for entry in entries}
+    except FileNotFoundError:
+        return None
+
+
+def _explained_in_blocks(set_dir, run_id):
+    """Whether a run's full blocks of shards go to the block rule (rules/explain_blocks.smk)."""
+    exp = SETS[set_dir]
+    return exp.config["shards_per_job"] > 1 and exp.runs[run_id].get("trace", {}).get("step_blocks") is None
+
+
+def run_shard_inputs(set_dir, run_id):
+    """The inputs of any step reading every shard of a run: the record of each full block
+    (layout.block_record) and the shard files of the rest. A 1M-row plan then asks Snakemake to find the
+    producer of 100x fewer files: matching each of 100k shard files to its rule was most of `snakemake -n`.
+    A block whose shards exist without its record (written before records were, or killed mid-block) is
+    declared by its shard files, so a finished block is never redone for want of a record."""
+    ids = shard_ids(set_dir, run_id)
+    if not _explained_in_blocks(set_dir, run_id):
+        return shard_files(set_dir, run_id)
+    size = SETS[set_dir].config["shards_per_job"]
+    digits = len(str(size)) - 1
+    full = len(ids) // size * size
+    shards_present = _present_names(layout.shards_dir(set_dir, run_id)) or set()
+    records_present = _present_names(layout.block_record(set_dir, run_id, "x").parent) or set()
+    inputs = []
+    for first in range(0, full, size):
+        block = ids[first][:-digits]
+        record = layout.block_record(set_dir, run_id, block)
+        block_ids = ids[first : first + size]
+        if record.name not in records_present and any(f"{s}.parquet" in shards_present for s in block_ids):
+            inputs += [str(layout.shard_file(set_dir, run_id, s)) for s in block_ids]
+        else:
+            inputs.append(str(record))
+    return inputs + [str(layout.shard_file(set_dir, run_id, s)) for s in ids[full:]]
+
+
+def missing_shard_files(set_dir):
+    """The shard files missing from runs already begun: targets, because Snakemake does not re-make a
+    missing intermediate file whose dependents are up to date, and a deleted shard should be redone (with
+    what depends on it). Runs not begun need no shard targets: their summary asks for everything."""
+    missing = []
+    for run_id in SETS[set_dir].runs:
+        present = _present_names(layout.shards_dir(set_dir, run_id))
+        if present is not None:
+            missing += [
+                str(layout.shard_file(set_dir, run_id, s))
+                for s in shard_ids(set_dir, run_id)
+                if f"{s}.parquet" not in present
+            ]
+    return missing
 
 
 def rows_files(set_dir):
@@ -167,7 +220,7 @@ def explainer_inputs(wildcards):
     target = SETS[wildcards.set].runs[run["empirical"]["target_run"]]
     return {
         "rows": str(layout.rows_file(wildcards.set, target["data_id"])),
-        "shards": shard_files(wildcards.set, target["run_id"]),
+        "shards": run_shard_inputs(wildcards.set, target["run_id"]),
     }
 
 
@@ -307,13 +360,11 @@ trace_resources = {
 
 
 def final_outputs():
-    # Shards are targets themselves: Snakemake does not re-make a missing intermediate file whose
-    # dependents are up to date, and a deleted shard should be redone (with what depends on it).
     return [
         path
         for set_dir in SETS
         for path in (
-            all_shard_files(set_dir)
+            missing_shard_files(set_dir)
             + summary_files(set_dir)
             + list(compare_outputs(set_dir).values())
             + [str(layout.report_index(set_dir))]
@@ -421,7 +472,7 @@ def block_shard_args(wildcards, output):
     """'--shard ID START END OUT' per shard: the same command line `explain` would run, repeated."""
     return " ".join(
         f"--shard {shard} {start} {end} {shlex.quote(out)}"
-        for (shard, start, end), out in zip(_block_shards(wildcards), output)
+        for (shard, start, end), out in zip(_block_shards(wildcards), output.shards, strict=True)
     )
 
 

@@ -28,7 +28,8 @@ for _size in BLOCK_SIZES:
             explainer=run_explainer,
             trace=run_trace,
         output:
-            [pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in block_suffixes(_size)],
+            shards=[pattern(layout.shard_file, "{run}", "{block}" + suffix) for suffix in block_suffixes(_size)],
+            record=pattern(layout.block_record, "{run}", "{block}"),
         log:
             pattern(layout.log_file, "explain_block", "{run}", "{block}"),
         wildcard_constraints:
@@ -46,4 +47,4 @@ for _size in BLOCK_SIZES:
             explainer=explainer_arg,
         shell:
             "shapsweep explain {params.config:q} --run {wildcards.run} --rows {input.rows:q} {params.explainer}"
-            " {params.shards} --threads {threads} > {log:q} 2>&1"
+            " {params.shards} --block-record {output.record:q} --threads {threads} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ localrules:
 
 rule export_run:
     input:
-        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
+        shards=lambda wildcards: run_shard_inputs(wildcards.set, wildcards.run),
         rows=run_rows_file,
     output:
         pattern(layout.export_file, "{run}", "{fmt}"),

@@ -11,7 +11,7 @@ localrules:
 rule track:
     input:
         summary=pattern(layout.summary_file, "{run}"),
-        shards=lambda wildcards: shard_files(wildcards.set, wildcards.run),
+        shards=lambda wildcards: run_shard_inputs(wildcards.set, wildcards.run),
         faithfulness=lambda wildcards: faithfulness_files(wildcards.set, wildcards.run),
     output:
         marker=pattern(layout.tracking_marker, "{run}"),

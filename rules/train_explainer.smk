@@ -22,7 +22,7 @@ rule train_explainer:
         device=explainer_device,
         # The declared shards by folder and count: thousands of names do not fit one shell argument.
         shards_dir=explainer_shards_dir,
-        shard_count=lambda wildcards: str(len(explainer_inputs(wildcards)["shards"])),
+        shard_count=lambda wildcards: str(len(shard_ids(wildcards.set, explainer_target(wildcards)))),
     shell:
         "shapsweep train-explainer --rows {input.rows:q} --shards-dir {params.shards_dir:q}"
         " --shard-count {params.shard_count} --options {params.options:q}"

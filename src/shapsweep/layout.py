@@ -50,6 +50,12 @@ def step_block_file(set_dir: str | Path, run_id: str, block: str, shard_id: str)
     return run_dir(set_dir, run_id) / "step_blocks" / block / f"{shard_id}.parquet"
 
 
+def block_record(set_dir: str | Path, run_id: str, block: str) -> Path:
+    """Written last by a job explaining a block of shards (`shards_per_job`): what aggregate and export
+    depend on instead of the block's shard files (a plan then matches 100x fewer files to rules)."""
+    return run_dir(set_dir, run_id) / "blocks" / f"{block}.json"
+
+
 def progress_file(shard_file: str | Path) -> Path:
     """Where a running explain job says how far it is in a shard (hidden beside the shard; gone once it is written)."""
     shard_file = Path(shard_file)

@@ -4,6 +4,7 @@ Runs the real pipeline locally (the mechanism is the same under the Slurm execut
 process either way); needs no cluster.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -92,9 +93,41 @@ def test_full_blocks_run_as_one_job_and_shards_match_single_shard_runs(tmp_path)
 
     # Switching blocks off later finds every shard file where it was: names do not depend on the block
     # size. Snakemake's default code/params triggers would still redo them (another rule made them),
-    # so a switch mid-sweep goes with `--rerun-triggers mtime input` once (docs/slurm.md).
-    again = run(tmp_path, experiment, 1, "-n", "--rerun-triggers", "mtime", "input")
-    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+    # so a switch mid-sweep goes with `--rerun-triggers mtime input` once (docs/slurm.md); aggregate
+    # alone re-runs (it named the block's record, now its shards), never a shard.
+    again = run(tmp_path, experiment, 1, "-n", "--rerun-triggers", "mtime", "input").stdout
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", again, re.MULTILINE)}
+    assert counts.get("aggregate") == 1 and "explain" not in counts and "explain_block" not in counts, again[-2000:]
+
+
+def test_a_block_is_redone_for_a_deleted_shard_and_found_without_its_record(tmp_path):
+    # Aggregate depends on each full block's record, not its shard files (a 1M-row plan matches 100x
+    # fewer files); a deleted shard is still a target, so its block job alone re-runs.
+    experiment = write_set(tmp_path / "set", n_rows=22, shard_size=1, name="records")
+    run(tmp_path, experiment, 10, "--cores", "2")
+    files = shard_files(tmp_path, "records")
+    run_dir = next(iter(files.values())).parent.parent
+    records = sorted(p.name for p in (run_dir / "blocks").iterdir())
+    assert records == ["0000.json", "0001.json"]
+    assert json.loads((run_dir / "blocks" / "0001.json").read_text())["shards"][3] == {
+        "shard": "00013",
+        "start": 13,
+        "end": 14,
+    }
+
+    (run_dir / "shards" / "00013.parquet").unlink()
+    plan = run(tmp_path, experiment, 10, "-n", "-p").stdout
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", plan, re.MULTILINE)}
+    assert counts.get("explain_block") == 1 and "explain" not in counts, plan[-2000:]
+    assert "--block-record" in plan and "blocks/0001.json" in plan, plan[-2000:]
+    run(tmp_path, experiment, 10, "--cores", "2")
+    assert (run_dir / "shards" / "00013.parquet").exists()
+
+    # A finished block without its record (made before records existed) is declared by its shards and
+    # never redone for want of the record.
+    (run_dir / "blocks" / "0000.json").unlink()
+    quiet = run(tmp_path, experiment, 10, "-n")
+    assert "Nothing to be done" in quiet.stdout + quiet.stderr, quiet.stdout[-2000:]
 
 
 def test_thousands_of_shards_plan_block_jobs_and_fit_one_command_line(tmp_path):

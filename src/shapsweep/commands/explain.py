@@ -25,11 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--step-block", type=int, default=None, help="a path_kernel run's block of trace steps (options.step_block)"
     )
+    parser.add_argument(
+        "--block-record",
+        default=None,
+        help="a block job's record (layout.block_record), written once every shard of the block is",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
+    from shapsweep.atomic_outputs import write_json
     from shapsweep.explain import IncompleteShards, ShardJob, explain_shards
     from shapsweep.provenance import job_facts
     from shapsweep.store import EvaluationStore
@@ -55,4 +61,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ConfigError, IncompleteShards) as exc:
         return fail(exc)
+    if args.block_record:
+        shards = [{"shard": job.shard_id, "start": job.start, "end": job.end} for job in jobs]
+        write_json(args.block_record, {"run": args.run, "shards": shards})
     return 0
