@@ -16,6 +16,7 @@ fields each part of shapsweep declares (the same source as `config/schema.json`)
 A block set at the top level applies to every variant; a variant (an entry of `experiments`) may
 override any part of `model`, `dataset`, `selection`, `features`, `value`, `shap`, `resources` and
 `shard_size`, and sweep dotted paths of them with `grid`, `zip` and `group` (docs/pipeline.md).
+A default of — means none: the field is absent unless set; its meaning says when it is needed.
 """
 
 
@@ -42,7 +43,9 @@ def _type_text(schema: dict[str, Any]) -> str:
 
 
 def _default_text(f: Field) -> str:
-    return "(required)" if f.default is NO_DEFAULT else f"`{json.dumps(f.default)}`"
+    # No block field is required (every block has a default); a field without a default is simply absent
+    # unless set, and its meaning says when it is needed.
+    return "—" if f.default is NO_DEFAULT else f"`{json.dumps(f.default)}`"
 
 
 def _md(text: str) -> str:
