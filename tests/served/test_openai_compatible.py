@@ -63,6 +63,36 @@ def test_served_logprob_game_equals_the_in_process_game(llama_server, served_lla
         assert np.abs(local_phi).max() > 1e-2  # the game is not flat: the comparison means something
 
 
+CONVERSATION = {
+    "row_id": "trip",
+    "messages": [
+        {"role": "user", "content": "A weekend in Paris."},
+        {"role": "assistant", "content": "Spring is a lovely time there."},
+        {"role": "user", "content": "What should I pack?"},
+        {"role": "assistant", "content": " A light raincoat."},
+    ],
+}
+
+
+@pytest.mark.parametrize("players_from", ["last_user", "user"])
+def test_a_conversation_rows_served_values_equal_the_in_process_ones(llama_server, served_llama_path, players_from):
+    value = {"kind": "logprob", "response": "reference"}
+    features = {"max_players": 10, "players_from": players_from}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path}, features, value)
+    served = load_model(served_model(llama_server, served_llama_path), features, value)
+    local_game, served_game = local.game(CONVERSATION), served.game(CONVERSATION)
+    assert served_game.players == local_game.players
+    assert served_game.spans == local_game.spans
+    assert served_game.response == local_game.response == " A light raincoat."  # the last assistant turn
+    # players only from the chosen user turns: the assistant's words are never players
+    assert ("raincoat." in served_game.players) is False and "Spring" not in served_game.players
+    assert ("weekend" in served_game.players) is (players_from == "user")
+    local_phi = estimate(local_game, local_game.n_players, method="exact").values
+    served_phi = estimate(served_game, served_game.n_players, method="exact").values
+    np.testing.assert_allclose(served_phi, local_phi, atol=2e-3, rtol=0)
+    assert np.abs(local_phi).max() > 1e-2
+
+
 def greedy_margin(local, tokenized, coalition, reply_ids) -> float:
     """The smallest gap between the top two logits over the in-process greedy reply's steps."""
     import torch

@@ -109,7 +109,7 @@ FEATURES_FIELDS = (
         },
         # No default in the block: absent means last_user, so run ids of rows without messages stay as they were.
         NO_DEFAULT,
-        "optional; hf_causal_lm / hf_multimodal_lm conversation rows (`messages`): the turns whose text holds players; every other "
+        "optional; hf_causal_lm / hf_multimodal_lm / openai_compatible conversation rows (`messages`): the turns whose text holds players; every other "
         "turn stays whole. last_user (when absent) | user (every user turn) | {roles: [...]} | {turns: [indexes]}",
     ),
     Field("image", object_schema(IMAGE_FIELDS), NO_DEFAULT, "image players, when modalities includes image"),
@@ -329,9 +329,10 @@ def _resolve_players_from(features: dict, connector: str) -> None:
     if given == "last_user":
         features.pop("players_from", None)
         return
-    if connector not in ("hf_causal_lm", "hf_multimodal_lm"):
+    if connector not in ("hf_causal_lm", "hf_multimodal_lm", "openai_compatible"):
         raise ValueError(
-            "features.players_from: only the hf_causal_lm and hf_multimodal_lm connectors explain conversation rows"
+            "features.players_from: only the hf_causal_lm, hf_multimodal_lm and openai_compatible connectors "
+            "explain conversation rows"
         )
     if isinstance(given, dict) and len(given) == 1:
         ((key, items),) = given.items()

@@ -85,6 +85,11 @@ class CachedGame:
         self._from_model: set[bytes] = set()
         self.store_hits = 0
 
+    @classmethod
+    def of_players(cls, players: list, evaluate, runner: BatchRunner, usage: Usage, response: str | None = None):
+        """A game over text players (anything with `text`, `start`, `end`: a tokenized row's)."""
+        return cls([p.text for p in players], [(p.start, p.end) for p in players], evaluate, runner, usage, response)
+
     @property
     def stats(self) -> dict[str, int]:
         return {

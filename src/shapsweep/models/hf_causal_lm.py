@@ -24,10 +24,10 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from shapsweep.errors import RowError
-from shapsweep.features.conversation import Turn, row_conversation, tokenize_conversation
+from shapsweep.features.conversation import Turn, row_conversation
 from shapsweep.features.masking import mask_batch
-from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
-from shapsweep.models.chat_prompt import prompt_parts
+from shapsweep.features.tokenized import TokenizedRow
+from shapsweep.models.chat_prompt import PromptParts
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
@@ -45,7 +45,7 @@ class HFCausalLM:
         self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
         self.tokenizer, self.model, self.device = load_pretrained(AutoModelForCausalLM, model_cfg)
         self._configure()
-        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = self._prompt_parts()
+        self.prompt = PromptParts.of(self.tokenizer, self.model_cfg["system_prompt"])
         # Set False to run every coalition's whole prompt (the reference path the cached one must equal).
         self.reuse_prefix = True
         self.prefix_caches = PrefixCaches(self.model, self.device)
@@ -79,50 +79,13 @@ class HFCausalLM:
                 raise ValueError(f"value.embedder: cannot load {value_cfg['embedder']!r} ({error})") from error
 
     # ---- prompt -------------------------------------------------------------------------------
-    def _prompt_parts(self):
-        """(prefix, suffix, add_special_tokens, prepend_ids) that surround the row's text."""
-        return prompt_parts(self.tokenizer, self.model_cfg["system_prompt"])
-
     def conversation(self, row: dict) -> tuple[list[Turn], str | None]:
         """The prompt turns and the reply of a row with `messages` (text only here)."""
         return row_conversation(row)
 
-    def render_conversation(self, messages: list[dict]) -> str:
-        """The prompt of a conversation (the model's system prompt first unless it has its own), ending
-        where the assistant's reply starts: the chat template, or `role: content` lines without one."""
-        system = self.model_cfg["system_prompt"]
-        if system and messages[0]["role"] != "system":
-            messages = [{"role": "system", "content": system}, *messages]
-        tok = self.tokenizer
-        if tok.chat_template:
-            try:
-                return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            except Exception as error:  # jinja raises TemplateError for e.g. roles out of order
-                raise RowError("bad_input", f"the chat template cannot render `messages`: {error}") from error
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-
     def tokenize(self, row: dict, extra_tokens: int, turns: list[Turn] | None = None) -> TokenizedRow:
         """The row tokenized once; `turns` (a conversation's prompt turns) replace its `text`."""
-        if turns is not None:
-            tokenized = tokenize_conversation(
-                self.tokenizer,
-                turns,
-                self.features,
-                self.render_conversation,
-                add_special_tokens=self.add_special_tokens,
-                prepend_ids=self.prepend_ids,
-            ).tokenized
-        else:
-            tokenized = tokenize_row(
-                self.tokenizer,
-                row_text(row),
-                self.features,
-                spans=row.get("spans"),
-                prefix=self.prefix,
-                suffix=self.suffix,
-                add_special_tokens=self.add_special_tokens,
-                prepend_ids=self.prepend_ids,
-            )
+        tokenized = self.prompt.tokenize(row, self.features, turns)
         if self.max_length is not None and len(tokenized.ids) + extra_tokens > self.max_length:
             raise RowError(
                 "too_long",
@@ -336,15 +299,7 @@ class HFCausalLM:
         return game
 
     def _cached_game(self, tokenized, evaluate, usage: Usage, response_text: str) -> CachedGame:
-        players = tokenized.players
-        game = CachedGame(
-            [p.text for p in players],
-            [(p.start, p.end) for p in players],
-            evaluate,
-            self.runner,
-            usage,
-            response=response_text,
-        )
+        game = CachedGame.of_players(tokenized.players, evaluate, self.runner, usage, response_text)
         game.tokenized = tokenized  # the full prompt's tokens and owners (integrated gradients differentiates them)
         return game
 

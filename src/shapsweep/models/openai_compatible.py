@@ -26,9 +26,10 @@ import numpy as np
 from transformers import AutoTokenizer
 
 from shapsweep.errors import RowError
+from shapsweep.features.conversation import row_conversation
 from shapsweep.features.masking import mask_batch
-from shapsweep.features.tokenized import TokenizedRow, row_text, tokenize_row
-from shapsweep.models.chat_prompt import prompt_parts
+from shapsweep.features.tokenized import TokenizedRow
+from shapsweep.models.chat_prompt import PromptParts
 from shapsweep.models.device import BatchRunner
 from shapsweep.models.game import CachedGame, GenerationMemo, Usage
 from shapsweep.models.locate import resolve_path_or_id
@@ -46,9 +47,7 @@ class OpenAICompatible:
         self.model_cfg, self.features, self.value = model_cfg, features_cfg, value_cfg
         path = resolve_path_or_id(model_cfg["path_or_id"], field="model.path_or_id")
         self.tokenizer = AutoTokenizer.from_pretrained(path, revision=model_cfg["revision"])
-        self.prefix, self.suffix, self.add_special_tokens, self.prepend_ids = prompt_parts(
-            self.tokenizer, model_cfg["system_prompt"]
-        )
+        self.prompt = PromptParts.of(self.tokenizer, model_cfg["system_prompt"])
         tok = self.tokenizer
         self.pad_token_id = next(t for t in (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, 0) if t is not None)
         self.mask_token_id = next(
@@ -94,7 +93,7 @@ class OpenAICompatible:
         return {k: v for k, v in sorted(entry.items()) if k not in _VOLATILE}
 
     def _check_prompt_logprobs(self) -> None:
-        prompt = self.prefix + "Hello" + self.suffix
+        prompt = self.prompt.prefix + "Hello" + self.prompt.suffix
         try:
             answer = self.client.post("/v1/completions", self._payload(prompt, max_tokens=1, echo=True))
             token_logprobs = _token_logprobs(answer)
@@ -124,17 +123,9 @@ class OpenAICompatible:
         return payload
 
     # ---- prompts ------------------------------------------------------------------------------
-    def tokenize(self, row: dict) -> TokenizedRow:
-        return tokenize_row(
-            self.tokenizer,
-            row_text(row),
-            self.features,
-            spans=row.get("spans"),
-            prefix=self.prefix,
-            suffix=self.suffix,
-            add_special_tokens=self.add_special_tokens,
-            prepend_ids=self.prepend_ids,
-        )
+    def tokenize(self, row: dict, turns=None) -> TokenizedRow:
+        """The row's prompt tokens and players, as hf_causal_lm builds them; `turns`: a conversation's."""
+        return self.prompt.tokenize(row, self.features, turns)
 
     def masked_prompts(self, tokenized: TokenizedRow, coalitions: np.ndarray) -> list[str]:
         """Each coalition's prompt as the text of its kept tokens (special tokens written out)."""
@@ -180,12 +171,21 @@ class OpenAICompatible:
     # ---- games --------------------------------------------------------------------------------
     def game(self, row: dict) -> CachedGame:
         usage = Usage()
-        tokenized = self.tokenize(row)
+        turns, reference = None, row.get("reference")
+        if row.get("messages") is not None:
+            turns, reply = row_conversation(row)
+            if not (isinstance(reference, str) and reference.strip()):
+                reference = reply
+        tokenized = self.tokenize(row, turns)
         full = np.ones((1, tokenized.n_players), dtype=bool)
         if self.value["kind"] == "logprob" and self.value["response"] == "reference":
-            response = row.get("reference")
+            response = reference
             if not isinstance(response, str) or not response.strip():
-                raise RowError("missing_column", "value.response 'reference' needs a non-empty `reference` column")
+                raise RowError(
+                    "missing_column",
+                    "value.response 'reference' needs a non-empty `reference` column (or, in a conversation, "
+                    "a last assistant turn)",
+                )
         else:
             response = self.generate(self.masked_prompts(tokenized, full), usage)[0]
         prime = []
@@ -225,15 +225,7 @@ class OpenAICompatible:
                 return vector_similarity(self.embedder.encode(replies), target, similarity)
 
             prime = [(full[0], vector_similarity(target[None, :], target, similarity)[0])]
-        players = tokenized.players
-        game = CachedGame(
-            [p.text for p in players],
-            [(p.start, p.end) for p in players],
-            evaluate,
-            self.runner,
-            usage,
-            response=response,
-        )
+        game = CachedGame.of_players(tokenized.players, evaluate, self.runner, usage, response)
         if memo is not None:
             game.generations = memo
         for coalition, value in prime:
