@@ -112,7 +112,7 @@ def explain_shards(
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
     facts = job_facts if job_facts is not None else provenance.job_facts()
     facts = {**facts, **provenance.model_device_and_dtype(explainer.computes_with), "model_load_s": load_s}
-    incomplete = []
+    incomplete, finished = [], []
     for job in jobs:
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
@@ -142,10 +142,16 @@ def explain_shards(
             incomplete.append(f"shard {job.shard_id}: {unanswered} of {len(records)} rows")
             print(f"shard {job.shard_id} kept as {partial}: {unanswered} rows await the server", file=log, flush=True)
             continue
-        write_parquet(job.out, shard_frame(records), metadata=provenance.to_metadata(record))
+        frame, metadata = shard_frame(records), provenance.to_metadata(record)
+        write_parquet(job.out, frame, metadata=metadata)
         partial.unlink(missing_ok=True)
+        finished.append((partial, frame, metadata))
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
     if incomplete:
+        # The job fails, and Snakemake deletes every output of a failed job: a block's finished shards
+        # too. Kept as partial files (all rows done), the next run rewrites them without explaining a row.
+        for partial, frame, metadata in finished:
+            write_parquet(partial, frame, metadata=metadata)
         raise IncompleteShards(
             "the server did not answer every request (" + "; ".join(incomplete) + "). The other rows are kept; "
             "run the workflow again once the server answers and only those rows are explained."

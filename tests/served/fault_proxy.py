@@ -18,6 +18,8 @@ class FaultProxy:
         self.upstream, self.alias = upstream.rstrip("/"), alias  # alias: the served model's id
         self.faults: list[tuple[int, str | None]] = []
         self.always: tuple[int, str | None] | None = None
+        self.refuse_if = None  # or a test of the request body: True -> answered `always` (or 503)
+        self.bodies: list[bytes] = []  # every completions body forwarded
         self.forwarded = 0
         self.faulted: list[tuple[int, float]] = []  # (status, monotonic time) of each fault answered
         self.requested_at: list[float] = []  # monotonic time of each completions request
@@ -36,16 +38,20 @@ class FaultProxy:
         self._server.server_close()
         self._http.close()
 
-    def _next_fault(self, path: str):
+    def _next_fault(self, path: str, body: bytes):
         with self._lock:
             if path != "/v1/completions":
                 return None
             self.requested_at.append(time.monotonic())
-            fault = self.faults.pop(0) if self.faults else self.always
+            if self.refuse_if is not None:
+                fault = (self.always or (503, None)) if self.refuse_if(body) else None
+            else:
+                fault = self.faults.pop(0) if self.faults else self.always
             if fault is not None:
                 self.faulted.append((fault[0], time.monotonic()))
             else:
                 self.forwarded += 1
+                self.bodies.append(body)
             return fault
 
     def _handler(self):
@@ -65,7 +71,7 @@ class FaultProxy:
 
             def _relay(self, method: str) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fault = proxy._next_fault(self.path) if method == "POST" else None
+                fault = proxy._next_fault(self.path, body) if method == "POST" else None
                 if fault is not None:
                     status, retry_after = fault
                     headers = {"Content-Type": "application/json"}

@@ -109,3 +109,71 @@ def test_the_key_is_written_nowhere(workflow):
                 assert KEY.encode() not in path.read_bytes(), f"the API key is written in {path}"
                 checked += 1
     assert checked > 20
+
+
+BLOCK_ROWS = [  # one row per shard, ten shards: one block of shards_per_job 10; "zebra" rows get 503s
+    ("r0", "Who wrote this?", " Me."),
+    ("r1", "A zebra ran.", " Fast."),
+    ("r2", "Name a colour.", " Blue."),
+    ("r3", "Is zebra striped?", " Yes."),
+    ("r4", "Count to two.", " One two."),
+    ("r5", "Where is Paris?", " France."),
+    ("r6", "What is rain?", " Water."),
+    ("r7", "Zebra or horse?", " Zebra."),
+    ("r8", "Say hello.", " Hello."),
+    ("r9", "Pick a number.", " Seven."),
+]
+
+
+def test_a_blocks_finished_shards_survive_a_served_failure_and_are_not_recomputed(
+    keyed_server, served_llama_path, tmp_path
+):
+    import json
+
+    from fault_proxy import FaultProxy
+
+    wd = copy_workflow(tmp_path)
+    (wd / "rows.jsonl").write_text("".join(json.dumps({"id": i, "q": q, "a": a}) + "\n" for i, q, a in BLOCK_ROWS))
+    env = {**os.environ, KEY_ENV: KEY}
+    with FaultProxy(keyed_server.base_url, keyed_server.alias) as proxy:
+        (wd / "set.jsonnet").write_text(f"""
+local ss = import 'shapsweep.libsonnet';
+{{
+  experiment_set_id: 'blocks',
+  dataset: ss.localFile('rows.jsonl', text='q', columns={{ row_id: 'id', reference: 'a' }}),
+  model: ss.served('{proxy.base_url}', '{proxy.alias}', '{served_llama_path}', api_key_env='{KEY_ENV}') {{
+    concurrency: 2, max_retries: 1, request_options: {{ repeat_penalty: 1.0, top_k: 0 }},
+  }},
+  value: {{ kind: 'logprob', response: 'reference' }},
+  features: {{ max_players: 4 }},
+  shard_size: 1,
+  shards_per_job: 10,
+  experiments: [ss.exact()],
+}}
+""")
+        proxy.refuse_if = lambda body: b"zebra" in body.lower()
+        failed = run_snakemake(wd, env=env, check=False)
+        assert failed.returncode != 0
+        shards = next((wd / "results" / "blocks" / "runs").glob("exact-*")) / "shards"
+        assert not list(shards.glob("[0-9]*.parquet"))  # Snakemake deleted the failed block's outputs
+        partials = {p.name: pl.read_parquet(p) for p in shards.glob(".*.partial.parquet")}
+        assert len(partials) == 10, failed.stderr[-3000:]
+        zebra = {"r1", "r3", "r7"}
+        for frame in partials.values():
+            expected = "server_error" if frame["row_id"][0] in zebra else "ok"
+            assert frame["status"].to_list() == [expected]
+        kept = pl.concat(partials.values()).filter(pl.col("status") == "ok")
+
+        proxy.refuse_if, proxy.bodies = None, []
+        run_snakemake(wd, env=env)
+        explained = [json.loads(b)["prompt"] for b in proxy.bodies]
+    done = pl.concat([pl.read_parquet(p) for p in sorted(shards.glob("[0-9]*.parquet"))])
+    assert done["status"].to_list() == ["ok"] * 10
+    assert not list(shards.glob(".*.partial.parquet"))
+    # the seven finished rows are the kept ones, not recomputed; only zebra rows went to the server
+    again = done.join(kept.select("row_id", "runtime_s"), on="row_id", suffix="_kept")
+    assert len(again) == 7 and again["runtime_s"].to_list() == again["runtime_s_kept"].to_list()
+    # (a prompt ends with its row's reference reply; "Hello" is the load-time logprob check)
+    zebra_replies = tuple(a for i, _, a in BLOCK_ROWS if i in zebra)
+    assert explained and all(p.endswith(zebra_replies) or "Hello" in p for p in explained)
+    assert sum(p.endswith(zebra_replies) for p in explained) >= 3
