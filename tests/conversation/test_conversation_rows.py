@@ -147,3 +147,22 @@ def test_integrated_gradients_explain_a_conversation(tiny_llama_path):
     assert exp.players == model.game(row).players and len(exp.players) == 12
     assert abs(exp.completeness_gap) < 0.05 * abs(exp.v_full - exp.v_baseline) + 1e-3
     assert all(v == 0 for v, owner in zip(exp.token_values, exp.token_owners) if owner < 0)  # other turns get 0
+
+
+def test_spans_players_index_the_conversation_text_inside_the_chosen_turns(tiny_llama_path):
+    text, _ = conversation_text(row_conversation({"messages": MESSAGES})[0])
+    wanted = ["capital of France", "weather", "today"]
+    spans = [(text.index(w), text.index(w) + len(w)) for w in wanted]
+    model = _model(tiny_llama_path, {"granularity": "spans", "players_from": "user"}, scale=False)
+    game = model.game({"row_id": "0", "messages": MESSAGES, "spans": spans})
+    assert game.players == wanted and game.spans == spans
+    for token, owner in zip(game.tokenized.ids, game.tokenized.owners):
+        if owner >= 0:
+            assert model.tokenizer.decode([int(token)]).strip() in wanted[owner]
+    assert (game.tokenized.owners >= 0).sum() >= 3
+    # the same spans with players from the last user turn only: the first turn's span is refused by name
+    last_only = _model(tiny_llama_path, {"granularity": "spans"}, scale=False)
+    with pytest.raises(RowError, match=r"spans\[0\] = \[\d+, \d+\) is not inside one of the turns"):
+        last_only.game({"row_id": "0", "messages": MESSAGES, "spans": spans})
+    with pytest.raises(RowError, match="needs a `spans` column"):
+        last_only.game({"row_id": "0", "messages": MESSAGES})

@@ -203,15 +203,18 @@ def tokenize_conversation(
     *,
     add_special_tokens: bool = False,
     prepend_ids: tuple[int, ...] = (),
+    spans=None,
 ) -> ConversationPart:
     """Render `turns` with `render`, tokenize the prompt once and split the chosen turns into players.
 
-    Raises RowError for a turn selection that matches nothing (`empty_input`), `spans` players (a span
-    column indexes one text, not a conversation: `bad_input`) and more than `features.max_players`.
+    `spans` (granularity 'spans'): [start, end) pairs indexing the conversation text (`conversation_text`,
+    as player spans do), each inside one of the chosen turns. Raises RowError for a turn selection that
+    matches nothing (`empty_input`), a span outside the chosen turns (`bad_spans`) and more than
+    `features.max_players`.
     """
-    if features["granularity"] == "spans":
-        raise RowError("bad_input", "features.granularity 'spans' takes one text; use word, sentence or token players")
     chosen = player_turns(turns, features.get("players_from", "last_user"))
+    text, turn_spans = conversation_text(turns)
+    by_turn = _spans_by_turn(spans, turn_spans, chosen) if features["granularity"] == "spans" else {}
     full, starts = render_with_contents(turns, render)
     encoded = tokenizer(
         full, add_special_tokens=add_special_tokens, return_offsets_mapping=True, return_special_tokens_mask=True
@@ -223,13 +226,12 @@ def tokenize_conversation(
         ids = np.concatenate([np.asarray(prepend_ids, dtype=np.int64), ids])
         offsets = [(0, 0)] * len(prepend_ids) + offsets
         special = np.concatenate([np.ones(len(prepend_ids), dtype=bool), special])
-    text, turn_spans = conversation_text(turns)
 
     players, in_prompt = [], []  # spans into the conversation text / into the rendered prompt
     budget = dict(features, max_players=10**9)  # counted over all turns below
     for i in chosen:
         content, start = turns[i].content, starts[i]
-        if not content.strip():
+        if not content.strip() or (features["granularity"] == "spans" and i not in by_turn):
             continue
         token_offsets = None
         if features["granularity"] == "token":
@@ -238,7 +240,7 @@ def tokenize_conversation(
                 (s - start, e - start) for (s, e), sp in zip(offsets, special) if not sp and s < end and e > start
             ]
         try:
-            local = row_players(content, budget, token_offsets=token_offsets)
+            local = row_players(content, budget, spans=by_turn.get(i), token_offsets=token_offsets)
         except RowError as error:
             if error.kind == "empty_input":
                 continue  # a turn of punctuation only: its tokens simply stay
@@ -256,3 +258,23 @@ def tokenize_conversation(
         )
     owners = assign_tokens(in_prompt, offsets, 0, len(full), special_mask=special)
     return ConversationPart(TokenizedRow(ids, owners, players), turns, chosen, text, turn_spans)
+
+
+def _spans_by_turn(spans, turn_spans: list[tuple[int, int]], chosen: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The row's spans (indexing the conversation text) per chosen turn, relative to that turn's content."""
+    if spans is None:
+        raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")
+    by_turn: dict[int, list[tuple[int, int]]] = {}
+    for k, span in enumerate(spans):
+        if span is None or len(span) != 2:
+            raise RowError("bad_spans", f"spans[{k}] = {span!r} is not a [start, end) pair")
+        start, end = int(span[0]), int(span[1])
+        turn = next((i for i in chosen if turn_spans[i][0] <= start < end <= turn_spans[i][1]), None)
+        if turn is None:
+            raise RowError(
+                "bad_spans",
+                f"spans[{k}] = [{start}, {end}) is not inside one of the turns features.players_from names "
+                "(spans index the turns' contents joined by a blank line)",
+            )
+        by_turn.setdefault(turn, []).append((start - turn_spans[turn][0], end - turn_spans[turn][0]))
+    return by_turn

@@ -59,6 +59,7 @@ class PromptParts:
                 self.render_conversation,
                 add_special_tokens=self.add_special_tokens,
                 prepend_ids=self.prepend_ids,
+                spans=row.get("spans"),
             ).tokenized
         return tokenize_row(
             self.tokenizer,
