@@ -66,7 +66,8 @@ def main() -> int:
     print("rows   runs  pages   files   load_s  render_s  ms/page  MB      rebuild_s")
     for n in args.rows:
         with tempfile.TemporaryDirectory() as tmp:
-            set_dir = make_set(Path(tmp) / "bench", rows=make_rows(n))
+            # 100 rows per shard, as a real sweep would have them (the hand-made set's default is 2).
+            set_dir = make_set(Path(tmp) / "bench", rows=make_rows(n), config_overrides={"shard_size": 100})
             started = time.perf_counter()
             inputs = load_report_inputs(set_dir / "config.json")
             loaded = time.perf_counter()

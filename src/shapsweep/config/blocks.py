@@ -162,6 +162,20 @@ EVALUATION_FIELDS = (
 REPORT_FIELDS = (
     Field("sort_rows_by", TEXT, "runtime_s", "per-row metric ordering each run page"),
     Field("max_rows", nullable("integer", minimum=1), None, "rows listed per run page (null = all)"),
+    Field(
+        "row_pages",
+        {"type": "integer", "minimum": 0},
+        200,
+        "a page per dataset row while the set has at most this many rows; above, pages only for the rows "
+        "pointed at (per run the best, worst and most off the reference, a seeded sample, and report.rows). "
+        "Every row stays in the explorer page, and `shapsweep show` renders any row's page",
+    ),
+    Field(
+        "rows",
+        {"type": "array", "items": TEXT},
+        [],
+        "row ids that always get a page (an id in no shard is an error naming it)",
+    ),
 )
 
 STORE_FIELDS = (

@@ -5,6 +5,10 @@ report/index.html          sweep table (runs x parameters x metrics), plots, lin
 report/plots/<name>.png    the plots embedded in the index (also offered to `snakemake --report`)
 report/runs/<run>.html     one run: its spec, metrics and its rows ordered by a chosen metric
 report/rows/<row>.html     one dataset row: every run's attribution of it side by side, one colour scale
+                           (every row while the set has report.row_pages rows or fewer; else the rows
+                           pointed at: report/explorer.py)
+report/explorer.html       every row of every run: sort, filter, search, a heatmap drawn in the page
+report/explorer/*.js       its data: rows.js and one file per run
 ```
 
 Pages are Jinja2 templates with autoescaping on: dataset and model text can never become markup. Every
@@ -26,10 +30,11 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from shapsweep import plots
+from shapsweep import layout, plots
 from shapsweep.atomic_outputs import atomic_path, write_text
 from shapsweep.report.colour import DivergingScale
 from shapsweep.report.conversation import media_record, row_turns, turns_view
+from shapsweep.report.explorer import explorer_slug, pointed_rows, write_explorer_data
 from shapsweep.report.heatmap import segments
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 from shapsweep.report.interactions import interaction_view
@@ -37,6 +42,8 @@ from shapsweep.report.media import media_view, row_media
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
+# Rows a run page lists once the set is past report.row_pages rows (the explorer lists them all).
+RUN_PAGE_ROWS_AT_SCALE = 100
 # Row columns shown as the text itself rather than as metadata.
 TEXT_COLUMNS = ("row_id", "text", "spans", "reference", "label", "image", "audio", "word_times", "messages")
 
@@ -82,6 +89,7 @@ class ReportFiles:
     plots: dict[str, Path]
     run_pages: dict[str, Path]
     row_pages: dict[tuple[str, str], Path]
+    explorer: Path | None = None
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -299,6 +307,7 @@ def _run_pages(
     out_dir: Path,
     sort_rows_by: str,
     max_rows: int | None,
+    row_pages: dict[tuple[str, str], Path],
 ) -> dict[str, Path]:
     """One page per run: its rows ordered by `sort_rows_by` (largest first, missing values last)."""
     pages = {}
@@ -317,7 +326,11 @@ def _run_pages(
             listed.append(
                 {
                     "row": r,
-                    "link": f"../rows/{page_slug(r['data_id'], r['row_id'])}.html",
+                    "link": (
+                        f"../rows/{row_pages[(r['data_id'], r['row_id'])].name}"
+                        if (r["data_id"], r["row_id"]) in row_pages
+                        else f"../explorer.html#run={run_id}&row={r['row_id']}"
+                    ),
                     "segments": segments(
                         r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]
                     ),
@@ -405,8 +418,22 @@ def build_report(
             f"report.sort_rows_by: {sort_rows_by!r} is not a per-row metric; choose one of {sorted(metric_columns)}"
         )
 
-    row_pages, row_list = _row_pages(env, inputs, metrics, metric_columns, out_dir)
-    run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows)
+    paged = metrics
+    if metrics.height:
+        error_column = next((c for c in REFERENCE_ERROR_COLUMNS.values() if c in metrics.columns), None)
+        named = [str(r) for r in inputs.report_cfg.get("rows") or []]
+        pointed = pointed_rows(metrics, sort_rows_by, error_column, named)
+        n_rows = metrics.select("data_id", "row_id").n_unique()
+        if n_rows > inputs.report_cfg.get("row_pages", 200):
+            keys = pl.DataFrame(sorted(pointed), schema=["data_id", "row_id"], orient="row")
+            paged = metrics.join(keys, on=["data_id", "row_id"], how="semi", maintain_order="left")
+            # Run pages list the top rows only (a run page of 100k heatmaps is the size problem again);
+            # the explorer has every row.
+            if not max_rows or max_rows > RUN_PAGE_ROWS_AT_SCALE:
+                max_rows = RUN_PAGE_ROWS_AT_SCALE
+    row_pages, row_list = _row_pages(env, inputs, paged, metric_columns, out_dir)
+    run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows, row_pages)
+    explorer = _explorer(env, inputs, metrics, metric_columns, out_dir, row_pages) if metrics.height else None
     index_html = env.get_template("index.html.j2").render(
         set_name=inputs.set_name,
         columns=inputs.runs.columns,
@@ -415,6 +442,8 @@ def build_report(
             {"name": name, "uri": _data_uri(path), "file": f"plots/{path.name}"} for name, path in plot_files.items()
         ],
         rows=row_list,
+        n_rows=metrics.select("data_id", "row_id").n_unique() if metrics.height else 0,
+        explorer="explorer.html" if explorer else None,
         n_explanations=metrics.height,
         model_cost=_model_cost(inputs.runs),
         # said in words too (the plot's text is an image): how to get a run to compare with
@@ -431,4 +460,29 @@ def build_report(
             for c, t in inputs.runs.schema.items()
             if t.is_nested()
         ).write_csv(tmp, separator="\t")
-    return ReportFiles(index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages, sweep=sweep)
+    return ReportFiles(
+        index=index, plots=plot_files, run_pages=run_pages, row_pages=row_pages, sweep=sweep, explorer=explorer
+    )
+
+
+def _explorer(env, inputs: ReportInputs, metrics, metric_columns, out_dir: Path, row_pages) -> Path:
+    """explorer.html and its data files; data files of runs no longer in the set go."""
+    pages = {key: f"rows/{path.name}" for key, path in row_pages.items()}
+    files = write_explorer_data(out_dir, metrics, _row_records(inputs), metric_columns, pages)
+    for stale in (out_dir / "explorer").glob("*.js"):
+        if stale not in files.values():
+            stale.unlink()
+    runs = [
+        {"run_id": run_id, "src": f"explorer/{explorer_slug(run_id)}.js"} for run_id in inputs.infos if run_id in files
+    ]
+    html = env.get_template("explorer.html.j2").render(
+        set_name=inputs.set_name,
+        runs=runs,
+        n_rows=metrics.select("data_id", "row_id").n_unique(),
+        config_hint=str(layout.config_json(inputs.set_dir)),
+        gradient=DivergingScale(1.0).legend_gradient(),
+        root="",
+    )
+    path = out_dir / "explorer.html"
+    write_text(path, html)
+    return path
