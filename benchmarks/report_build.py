@@ -19,47 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "report"), str(REPO / "tests")]  # hand_made_set imports summarize_set from tests/
 
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "tired",
-    "owls",
-    "watch",
-    "from",
-    "old",
-    "trees",
-]
-
-
-def make_rows(n: int) -> list[dict]:
-    rows = []
-    for i in range(n):
-        length = 8 + i % 5
-        rows.append(
-            {
-                "row_id": f"r{i}",
-                "text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(length)),
-                "label": "pos" if i % 2 else "neg",
-                "source": "bench",
-            }
-        )
-    return rows
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[250, 1000])
     args = parser.parse_args()
-    from hand_made_set import make_set
+    from hand_made_set import generated_rows, make_set
 
     from shapsweep.report import build_report, load_report_inputs
 
@@ -67,7 +32,7 @@ def main() -> int:
     for n in args.rows:
         with tempfile.TemporaryDirectory() as tmp:
             # 100 rows per shard, as a real sweep would have them (the hand-made set's default is 2).
-            set_dir = make_set(Path(tmp) / "bench", rows=make_rows(n), config_overrides={"shard_size": 100})
+            set_dir = make_set(Path(tmp) / "bench", rows=generated_rows(n), config_overrides={"shard_size": 100})
             started = time.perf_counter()
             inputs = load_report_inputs(set_dir / "config.json")
             loaded = time.perf_counter()

@@ -32,6 +32,40 @@ ROWS = [
 ]
 
 
+GENERATED_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "tired",
+    "owls",
+    "watch",
+    "from",
+    "old",
+    "trees",
+]
+
+
+def generated_rows(n: int) -> list[dict]:
+    """n rows of 8-12 words (row ids r0, r1, ...): the sets of dataset-scale tests and benchmarks."""
+    return [
+        {
+            "row_id": f"r{i}",
+            "text": " ".join(GENERATED_WORDS[(i + k) % len(GENERATED_WORDS)] for k in range(8 + i % 5)),
+            "label": "pos" if i % 2 else "neg",
+            "source": "generated",
+        }
+        for i in range(n)
+    ]
+
+
 def words(text: str) -> tuple[list[str], list[list[int]]]:
     found = [(m.group(), [m.start(), m.end()]) for m in re.finditer(r"\S+", text)]
     return [w for w, _ in found], [s for _, s in found]

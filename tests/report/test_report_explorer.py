@@ -6,45 +6,16 @@ import re
 import polars as pl
 import pytest
 from browser import chromium
-from hand_made_set import make_set
+from hand_made_set import generated_rows, make_set
 from test_report_browser import _watch
 
 from shapsweep.report import build_report, load_report_inputs
-
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "tired",
-    "owls",
-    "watch",
-]
-
-
-def many_rows(n):
-    return [
-        {
-            "row_id": f"r{i}",
-            "text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(3 + i % 6)),
-            "label": "pos" if i % 2 else "neg",
-            "source": "gen",
-        }
-        for i in range(n)
-    ]
 
 
 @pytest.fixture(scope="module")
 def big_set(tmp_path_factory):
     overrides = {"shard_size": 100, "report": {"rows": ["r7", "r123"]}}
-    return make_set(tmp_path_factory.mktemp("explorer") / "big", rows=many_rows(600), config_overrides=overrides)
+    return make_set(tmp_path_factory.mktemp("explorer") / "big", rows=generated_rows(600), config_overrides=overrides)
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +48,13 @@ def test_pages_only_for_pointed_rows_and_every_row_in_the_explorer(big_set, big_
 
 
 def test_an_unknown_report_row_is_refused_by_name(tmp_path):
-    set_dir = make_set(tmp_path / "s", rows=many_rows(8), config_overrides={"report": {"rows": ["nope"]}})
+    set_dir = make_set(tmp_path / "s", rows=generated_rows(8), config_overrides={"report": {"rows": ["nope"]}})
     with pytest.raises(ValueError, match=r"report\.rows: \['nope'\] in no shard"):
         build_report(load_report_inputs(set_dir / "config.json"), set_dir / "report")
 
 
 def test_small_sets_keep_a_page_per_row(tmp_path):
-    set_dir = make_set(tmp_path / "s", rows=many_rows(8))
+    set_dir = make_set(tmp_path / "s", rows=generated_rows(8))
     files = build_report(load_report_inputs(set_dir / "config.json"), set_dir / "report")
     assert len(files.row_pages) == 8
 
@@ -114,8 +85,8 @@ def test_explorer_sorts_filters_searches_pages_and_draws_the_shards_values(big_s
         assert page.locator("#x-status").inner_text().startswith("11 of 600 rows")
         page.fill("#x-search", "")
         page.select_option("#x-metric", "n_players")
-        page.fill("#x-min", "8")
-        kept = shards.filter((pl.col("run_id") == run_id) & (pl.col("n_players") >= 8)).height
+        page.fill("#x-min", "11")
+        kept = shards.filter((pl.col("run_id") == run_id) & (pl.col("n_players") >= 11)).height
         assert page.locator("#x-status").inner_text().startswith(f"{kept} of 600 rows")
         page.fill("#x-min", "")
 
