@@ -10,6 +10,7 @@ from hand_made_set import generated_rows, make_set
 from test_report_browser import _watch
 
 from shapsweep.report import build_report, load_report_inputs
+from shapsweep.report.explorer import explorer_slug
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,25 @@ def test_explorer_sorts_filters_searches_pages_and_draws_the_shards_values(big_s
         note = page.locator("#x-row-page").inner_text()
         assert "shapsweep show" in note or "page" in note
         assert problems == []
+
+
+def test_a_rebuild_rewrites_only_what_changed(tmp_path):
+    set_dir = make_set(tmp_path / "s", rows=generated_rows(8))
+    report = set_dir / "report"
+    first = build_report(load_report_inputs(set_dir / "config.json"), report)
+    outputs = sorted([*(report / "explorer").glob("*.js"), *first.plots.values()])
+    stamps = {p: p.stat().st_mtime_ns for p in outputs}
+
+    build_report(load_report_inputs(set_dir / "config.json"), report)
+    assert {p: p.stat().st_mtime_ns for p in outputs} == stamps  # nothing changed: nothing rewritten
+
+    # One run's attributions change: its explorer file and the plots are rewritten, the other runs' are not.
+    changed_run = next(r for r in first.run_pages if r.startswith("kernel"))
+    shard = next((set_dir / "runs" / changed_run / "shards").glob("*.parquet"))
+    frame = pl.read_parquet(shard)
+    frame.with_columns(pl.col("attribution").list.eval(pl.element() * 2)).write_parquet(shard)
+    build_report(load_report_inputs(set_dir / "config.json"), report)
+    rewritten = {p.name for p in outputs if p.stat().st_mtime_ns != stamps[p]}
+    assert f"{explorer_slug(changed_run)}.js" in rewritten and "phi_mass_by_position.png" in rewritten
+    assert "rows.js" not in rewritten
+    assert len([n for n in rewritten if n.endswith(".js")]) == 1

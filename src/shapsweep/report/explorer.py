@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from shapsweep.atomic_outputs import write_text
+from shapsweep.report.incremental import InputDigests, digest
 
 # Per run, how many rows of each kind get a page: the largest and smallest of the sort metric, and the
 # rows furthest from the reference run (where there is one).
@@ -68,35 +70,48 @@ def explorer_slug(run_id: str) -> str:
 
 
 def write_explorer_data(
-    out_dir: Path, metrics: pl.DataFrame, records: dict, metric_columns: list[str], pages: dict
+    out_dir: Path,
+    metrics: pl.DataFrame,
+    records: Callable[[], dict],
+    metric_columns: list[str],
+    pages: dict,
+    digests: InputDigests,
 ) -> dict[str, Path]:
     """explorer/rows.js and explorer/<run>.js under `out_dir`; returns the files by name ('rows' or run id).
 
-    `records` maps (data_id, row_id) to the dataset row, `pages` (data_id, row_id) to a row page's path
-    relative to the report folder, for the rows that have one."""
+    `records()` maps (data_id, row_id) to the dataset row, `pages` (data_id, row_id) to a row page's path
+    relative to the report folder, for the rows that have one. A file whose inputs did not change since
+    the last build (`digests`) is kept as it is."""
     folder = Path(out_dir) / "explorer"
     keys = metrics.select("data_id", "row_id").unique(maintain_order=True)
     first = metrics.unique(["data_id", "row_id"], keep="first", maintain_order=True)
     row_index = {key: i for i, key in enumerate(keys.iter_rows())}
     shared_players = first["players"].to_list()
-    texts = []
-    for data_id, row_id, players in zip(first["data_id"], first["row_id"], shared_players, strict=True):
-        text = records.get((data_id, row_id), {}).get("text")
-        texts.append((text if isinstance(text, str) else " ".join(players or []))[:200])
     files = {"rows": folder / "rows.js"}
-    _script(
-        files["rows"],
-        "SS_ROWS",
-        "all",
-        {
-            "data_id": keys["data_id"].to_list(),
-            "row_id": keys["row_id"].to_list(),
-            "text": texts,
-            "players": shared_players,
-            "page": [pages.get(key) for key in row_index],
-        },
-    )
+    shared = first.select("data_id", "row_id", "players")
+    page_list = [pages.get(key) for key in row_index]
+    if not digests.fresh("explorer:rows", digest(shared, page_list), [files["rows"]]):
+        found = records()
+        texts = []
+        for data_id, row_id, players in zip(first["data_id"], first["row_id"], shared_players, strict=True):
+            text = found.get((data_id, row_id), {}).get("text")
+            texts.append((text if isinstance(text, str) else " ".join(players or []))[:200])
+        _script(
+            files["rows"],
+            "SS_ROWS",
+            "all",
+            {
+                "data_id": keys["data_id"].to_list(),
+                "row_id": keys["row_id"].to_list(),
+                "text": texts,
+                "players": shared_players,
+                "page": page_list,
+            },
+        )
     for (run_id,), part in metrics.group_by("run_id", maintain_order=True):
+        files[run_id] = folder / f"{explorer_slug(run_id)}.js"
+        if digests.fresh(f"explorer:{run_id}", digest(shared, part, metric_columns), [files[run_id]]):
+            continue
         index = [row_index[key] for key in part.select("data_id", "row_id").iter_rows()]
         players = part["players"].to_list()
         own = [p if p != shared_players[i] else None for p, i in zip(players, index, strict=True)]
@@ -111,6 +126,5 @@ def write_explorer_data(
             "attribution": [_rounded(a) for a in part["attribution"].to_list()],
             "players": own if any(p is not None for p in own) else None,
         }
-        files[run_id] = folder / f"{explorer_slug(run_id)}.js"
         _script(files[run_id], "SS_RUNS", run_id, data)
     return files

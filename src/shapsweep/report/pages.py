@@ -36,6 +36,7 @@ from shapsweep.report.colour import DivergingScale
 from shapsweep.report.conversation import media_record, row_turns, turns_view
 from shapsweep.report.explorer import explorer_slug, pointed_rows, write_explorer_data
 from shapsweep.report.heatmap import segments
+from shapsweep.report.incremental import InputDigests, digest
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 from shapsweep.report.interactions import interaction_view
 from shapsweep.report.media import media_view, row_media
@@ -177,19 +178,25 @@ def _evaluated_curves(inputs: ReportInputs) -> pl.DataFrame:
     )
 
 
-def _write_plots(out_dir: Path, inputs: ReportInputs, metrics: pl.DataFrame, per_run: pl.DataFrame) -> dict[str, Path]:
+def _write_plots(
+    out_dir: Path, inputs: ReportInputs, metrics: pl.DataFrame, per_run: pl.DataFrame, digests: InputDigests
+) -> dict[str, Path]:
     ok = (
         metrics.filter(pl.col("status").is_null() | (pl.col("status") == "ok"))
         if metrics.height
         else pl.DataFrame(schema={"method": pl.Utf8, "attribution": pl.List(pl.Float64)})
     )
+    curves = _evaluated_curves(inputs)
+    paths = {name: out_dir / "plots" / f"{name}.png" for name in layout.REPORT_PLOTS}
+    if digests.fresh("plots", digest(per_run, ok.select("method", "attribution"), curves), list(paths.values())):
+        return paths
     figures = {
         "error_vs_budget": plots.error_vs_budget(per_run),
         "runtime_vs_budget": plots.runtime_vs_budget(per_run),
         "phi_mass_by_position": plots.phi_mass_by_position(ok.select("method", "attribution")),
-        "faithfulness_curves": plots.faithfulness_curves(_evaluated_curves(inputs)),
+        "faithfulness_curves": plots.faithfulness_curves(curves),
     }
-    return {name: write_bytes(out_dir / "plots" / f"{name}.png", plots.to_png(fig)) for name, fig in figures.items()}
+    return {name: write_bytes(paths[name], plots.to_png(fig)) for name, fig in figures.items()}
 
 
 def _data_uri(path: Path) -> str:
@@ -405,7 +412,8 @@ def build_report(
     out_dir = Path(out_dir)
     env = template_environment()
     metrics = row_metrics(inputs)
-    plot_files = _write_plots(out_dir, inputs, metrics, per_run_frame(metrics, inputs.infos))
+    digests = InputDigests(out_dir)
+    plot_files = _write_plots(out_dir, inputs, metrics, per_run_frame(metrics, inputs.infos), digests)
 
     sort_rows_by = sort_rows_by or inputs.report_cfg.get("sort_rows_by") or "runtime_s"
     if max_rows is None:
@@ -433,7 +441,7 @@ def build_report(
                 max_rows = RUN_PAGE_ROWS_AT_SCALE
     row_pages, row_list = _row_pages(env, inputs, paged, metric_columns, out_dir)
     run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows, row_pages)
-    explorer = _explorer(env, inputs, metrics, metric_columns, out_dir, row_pages) if metrics.height else None
+    explorer = _explorer(env, inputs, metrics, metric_columns, out_dir, row_pages, digests) if metrics.height else None
     index_html = env.get_template("index.html.j2").render(
         set_name=inputs.set_name,
         columns=inputs.runs.columns,
@@ -452,6 +460,7 @@ def build_report(
     )
     index = out_dir / "index.html"
     write_text(index, index_html)
+    digests.save()
     _remove_stale_pages(out_dir, {*row_pages.values(), *run_pages.values()})
     sweep = out_dir / "sweep.tsv"  # the index's table as data, for `snakemake --report` and spreadsheets
     with atomic_path(sweep) as tmp:
@@ -465,10 +474,10 @@ def build_report(
     )
 
 
-def _explorer(env, inputs: ReportInputs, metrics, metric_columns, out_dir: Path, row_pages) -> Path:
+def _explorer(env, inputs: ReportInputs, metrics, metric_columns, out_dir: Path, row_pages, digests) -> Path:
     """explorer.html and its data files; data files of runs no longer in the set go."""
     pages = {key: f"rows/{path.name}" for key, path in row_pages.items()}
-    files = write_explorer_data(out_dir, metrics, _row_records(inputs), metric_columns, pages)
+    files = write_explorer_data(out_dir, metrics, lambda: _row_records(inputs), metric_columns, pages, digests)
     for stale in (out_dir / "explorer").glob("*.js"):
         if stale not in files.values():
             stale.unlink()
