@@ -125,7 +125,7 @@ def run_shard_inputs(set_dir, run_id):
     digits = len(str(size)) - 1
     full = len(ids) // size * size
     shards_present = _present_names(layout.shards_dir(set_dir, run_id)) or set()
-    records_present = _present_names(layout.block_record(set_dir, run_id, "x").parent) or set()
+    records_present = _present_names(layout.blocks_dir(set_dir, run_id)) or set()
     inputs = []
     for first in range(0, full, size):
         block = ids[first][:-digits]

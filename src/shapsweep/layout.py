@@ -50,10 +50,14 @@ def step_block_file(set_dir: str | Path, run_id: str, block: str, shard_id: str)
     return run_dir(set_dir, run_id) / "step_blocks" / block / f"{shard_id}.parquet"
 
 
+def blocks_dir(set_dir: str | Path, run_id: str) -> Path:
+    return run_dir(set_dir, run_id) / "blocks"
+
+
 def block_record(set_dir: str | Path, run_id: str, block: str) -> Path:
     """Written last by a job explaining a block of shards (`shards_per_job`): what aggregate and export
     depend on instead of the block's shard files (a plan then matches 100x fewer files to rules)."""
-    return run_dir(set_dir, run_id) / "blocks" / f"{block}.json"
+    return blocks_dir(set_dir, run_id) / f"{block}.json"
 
 
 def progress_file(shard_file: str | Path) -> Path:

@@ -83,8 +83,8 @@ def write_explorer_data(
     relative to the report folder, for the rows that have one. A file whose inputs did not change since
     the last build (`digests`) is kept as it is."""
     folder = Path(out_dir) / "explorer"
-    keys = metrics.select("data_id", "row_id").unique(maintain_order=True)
     first = metrics.unique(["data_id", "row_id"], keep="first", maintain_order=True)
+    keys = first.select("data_id", "row_id")
     row_index = {key: i for i, key in enumerate(keys.iter_rows())}
     shared_players = first["players"].to_list()
     files = {"rows": folder / "rows.js"}

@@ -427,11 +427,11 @@ def build_report(
         )
 
     paged = metrics
+    n_rows = metrics.select("data_id", "row_id").n_unique() if metrics.height else 0
     if metrics.height:
         error_column = next((c for c in REFERENCE_ERROR_COLUMNS.values() if c in metrics.columns), None)
         named = [str(r) for r in inputs.report_cfg.get("rows") or []]
         pointed = pointed_rows(metrics, sort_rows_by, error_column, named)
-        n_rows = metrics.select("data_id", "row_id").n_unique()
         if n_rows > inputs.report_cfg.get("row_pages", 200):
             keys = pl.DataFrame(sorted(pointed), schema=["data_id", "row_id"], orient="row")
             paged = metrics.join(keys, on=["data_id", "row_id"], how="semi", maintain_order="left")
@@ -441,7 +441,9 @@ def build_report(
                 max_rows = RUN_PAGE_ROWS_AT_SCALE
     row_pages, row_list = _row_pages(env, inputs, paged, metric_columns, out_dir)
     run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows, row_pages)
-    explorer = _explorer(env, inputs, metrics, metric_columns, out_dir, row_pages, digests) if metrics.height else None
+    explorer = (
+        _explorer(env, inputs, metrics, n_rows, metric_columns, out_dir, row_pages, digests) if metrics.height else None
+    )
     index_html = env.get_template("index.html.j2").render(
         set_name=inputs.set_name,
         columns=inputs.runs.columns,
@@ -450,7 +452,7 @@ def build_report(
             {"name": name, "uri": _data_uri(path), "file": f"plots/{path.name}"} for name, path in plot_files.items()
         ],
         rows=row_list,
-        n_rows=metrics.select("data_id", "row_id").n_unique() if metrics.height else 0,
+        n_rows=n_rows,
         explorer="explorer.html" if explorer else None,
         n_explanations=metrics.height,
         model_cost=_model_cost(inputs.runs),
@@ -474,7 +476,7 @@ def build_report(
     )
 
 
-def _explorer(env, inputs: ReportInputs, metrics, metric_columns, out_dir: Path, row_pages, digests) -> Path:
+def _explorer(env, inputs: ReportInputs, metrics, n_rows, metric_columns, out_dir: Path, row_pages, digests) -> Path:
     """explorer.html and its data files; data files of runs no longer in the set go."""
     pages = {key: f"rows/{path.name}" for key, path in row_pages.items()}
     files = write_explorer_data(out_dir, metrics, lambda: _row_records(inputs), metric_columns, pages, digests)
@@ -487,7 +489,7 @@ def _explorer(env, inputs: ReportInputs, metrics, metric_columns, out_dir: Path,
     html = env.get_template("explorer.html.j2").render(
         set_name=inputs.set_name,
         runs=runs,
-        n_rows=metrics.select("data_id", "row_id").n_unique(),
+        n_rows=n_rows,
         config_hint=str(layout.config_json(inputs.set_dir)),
         gradient=DivergingScale(1.0).legend_gradient(),
         root="",
