@@ -76,6 +76,33 @@ def test_row_errors_against_reference():
     assert err.row(1, named=True)["mse"] == 0.0
 
 
+def test_row_errors_of_many_rows_equal_scipys_per_row_statistics():
+    """row_errors scores rows of equal length as arrays: the same numbers as scipy row by row, ties,
+    constant rows, one-player rows and the input order included."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    runs, refs = [], []
+    for i in range(200):
+        n = int(rng.integers(1, 9))
+        phi = rng.integers(-3, 3, n) if i % 3 == 0 else rng.normal(size=n)  # integers: ties
+        runs.append(ok_row(f"r{i}", phi))
+        refs.append(ok_row(f"r{i}", rng.normal(size=n) if i % 7 else np.zeros(n)))
+    err = row_errors(shard_frame(runs), shard_frame(refs), top_k=3)
+    assert err["row_id"].to_list() == [r["row_id"] for r in runs]
+    for e, run, ref in zip(err.iter_rows(named=True), runs, refs, strict=True):
+        phi, r = np.array(run["attribution"]), np.array(ref["attribution"])
+        constant = len(phi) < 2 or np.ptp(phi) == 0 or np.ptp(r) == 0
+        assert e["spearman"] == (None if constant else pytest.approx(spearmanr(phi, r).statistic, abs=1e-12))
+        assert e["mse"] == pytest.approx(np.mean((phi - r) ** 2), abs=1e-12)
+        norm = np.linalg.norm(r)
+        assert e["rel_l2"] == (None if norm == 0 else pytest.approx(np.linalg.norm(phi - r) / norm))
+        k = min(3, len(phi))
+        top = set(np.argsort(-np.abs(phi), kind="stable")[:k]) & set(np.argsort(-np.abs(r), kind="stable")[:k])
+        assert e["topk_overlap"] == len(top) / k
+
+
 def test_runs_table_has_params_metrics_and_reference_errors():
     summaries = [
         {
