@@ -153,22 +153,32 @@ def set_config(set_dir: Path, rows_file: Path) -> dict:
         "dataset": {"source": "json", "data_files": str(rows_file)},
         "features": {"granularity": "word", "max_players": 12},
         "value": {"kind": "similarity"},
-        "experiments": [
-            {"name": "exact", "reference": True, "shap": {"method": "exact"}},
-            {"name": "kernel", "shap": {"method": "kernel"}, "grid": {"shap.budget": [64, 128]}},
-            {"name": "random", "shap": {"method": "random"}},
-        ],
+        "experiments": experiments(4),
     }
 
 
-def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | None = None) -> Path:
+def experiments(n_runs: int) -> list[dict]:
+    """`experiments` for a set of n_runs runs (n_runs >= 3): the exact reference, kernel at n_runs - 2
+    budgets (64, 128, ...) and the random baseline."""
+    budgets = [64 * (k + 1) for k in range(n_runs - 2)]
+    return [
+        {"name": "exact", "reference": True, "shap": {"method": "exact"}},
+        {"name": "kernel", "shap": {"method": "kernel"}, "grid": {"shap.budget": budgets}},
+        {"name": "random", "shap": {"method": "random"}},
+    ]
+
+
+def make_set(
+    set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | None = None, exist_ok: bool = False
+) -> Path:
     """Lay out config.json, data/<data_id>/rows.parquet and every planned shard by hand, then run the
-    pipeline's own `aggregate` and `compare` commands for summaries, runs.parquet and reference errors."""
+    pipeline's own `aggregate` and `compare` commands for summaries, runs.parquet and reference errors.
+    With exist_ok, a set already laid out gets only its missing shards, as a sweep with an added run would."""
     from shapsweep import layout
     from shapsweep.config.experiment_set import from_config
     from shapsweep.config.sweep import deep_merge
 
-    set_dir.mkdir(parents=True)
+    set_dir.mkdir(parents=True, exist_ok=exist_ok)
     source = set_dir / "source.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     exp = from_config(deep_merge(set_config(set_dir, source), config_overrides or {}))
@@ -181,10 +191,12 @@ def make_set(set_dir: Path, rows: list[dict] = ROWS, config_overrides: dict | No
         shap = spec["explain"]["shap"]
         budget = shap["budget"] or METHODS[shap["method"]]
         for shard in exp.shard_plan(run_id).shards:
+            path = layout.shard_file(set_dir, run_id, shard.shard_id)
+            if path.exists():
+                continue
             part = shard_rows(
                 run_id, shap["method"], rows[shard.start : shard.end], seed=i * 100 + shard.start, budget=budget
             )
-            path = layout.shard_file(set_dir, run_id, shard.shard_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             pl.DataFrame(part, schema=SHARD_SCHEMA).write_parquet(path)
     aggregate_and_compare(set_dir, exp)

@@ -112,19 +112,38 @@ def test_a_rebuild_rewrites_only_what_changed(tmp_path):
     set_dir = make_set(tmp_path / "s", rows=generated_rows(8))
     report = set_dir / "report"
     first = build_report(load_report_inputs(set_dir / "config.json"), report)
-    outputs = sorted([*(report / "explorer").glob("*.js"), *first.plots.values()])
+    outputs = sorted(
+        [
+            *(report / "explorer").glob("*.js"),
+            *first.plots.values(),
+            *first.run_pages.values(),
+            *first.row_pages.values(),
+        ]
+    )
     stamps = {p: p.stat().st_mtime_ns for p in outputs}
 
     build_report(load_report_inputs(set_dir / "config.json"), report)
     assert {p: p.stat().st_mtime_ns for p in outputs} == stamps  # nothing changed: nothing rewritten
 
-    # One run's attributions change: its explorer file and the plots are rewritten, the other runs' are not.
+    # One run's attributions change in one shard: that run's page and explorer file, the pages of the
+    # shard's rows and the plots are rewritten; the other runs' and rows' files are not.
     changed_run = next(r for r in first.run_pages if r.startswith("kernel"))
-    shard = next((set_dir / "runs" / changed_run / "shards").glob("*.parquet"))
+    shard = sorted((set_dir / "runs" / changed_run / "shards").glob("*.parquet"))[0]
     frame = pl.read_parquet(shard)
     frame.with_columns(pl.col("attribution").list.eval(pl.element() * 2)).write_parquet(shard)
     build_report(load_report_inputs(set_dir / "config.json"), report)
-    rewritten = {p.name for p in outputs if p.stat().st_mtime_ns != stamps[p]}
-    assert f"{explorer_slug(changed_run)}.js" in rewritten and "phi_mass_by_position.png" in rewritten
-    assert "rows.js" not in rewritten
-    assert len([n for n in rewritten if n.endswith(".js")]) == 1
+    rewritten = {p for p in outputs if p.stat().st_mtime_ns != stamps[p]}
+    names = {p.name for p in rewritten}
+    assert f"{explorer_slug(changed_run)}.js" in names and "phi_mass_by_position.png" in names
+    assert "rows.js" not in names
+    assert len([n for n in names if n.endswith(".js")]) == 1
+    assert {p for p in rewritten if p.parent.name == "runs"} == {first.run_pages[changed_run]}
+    changed_rows = {path for (_, row_id), path in first.row_pages.items() if row_id in set(frame["row_id"])}
+    assert {p for p in rewritten if p.parent.name == "rows"} == changed_rows and len(changed_rows) == frame.height
+
+    # Pages written by another version of the renderer are never kept.
+    manifest = report / ".inputs.json"
+    manifest.write_text(manifest.read_text().replace('"renderer": "', '"renderer": "older-'))
+    stamps = {p: p.stat().st_mtime_ns for p in outputs}
+    build_report(load_report_inputs(set_dir / "config.json"), report)
+    assert all(p.stat().st_mtime_ns != stamps[p] for p in outputs)

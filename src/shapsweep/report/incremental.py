@@ -1,6 +1,7 @@
 """Report outputs re-rendered only when their inputs change: a digest of each output's inputs, kept in
-`report/.inputs.json`. A rebuild with nothing changed then skips the plots and the explorer's data (most
-of a 100k-row build); a new run re-writes its own explorer file, the shared ones and the plots only.
+`report/.inputs.json`. A rebuild with nothing changed then skips the plots, the pages and the explorer's
+data; a new run re-writes its own run page and explorer file, the row pages (each shows every run), the
+shared explorer file and the plots. A change to the renderer itself (its code or templates) re-renders all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ import polars as pl
 from shapsweep.atomic_outputs import write_json
 
 MANIFEST = ".inputs.json"
+RENDERER_KEY = "renderer"
+
+
+def renderer_digest() -> str:
+    """A digest of what turns inputs into pages: the report package, its templates and the plots module."""
+    package = Path(__file__).resolve().parents[1]
+    sources = sorted([*(package / "report").glob("*.py"), *(package / "templates").rglob("*"), package / "plots.py"])
+    h = hashlib.sha256()
+    for path in sources:
+        if path.is_file():
+            h.update(path.relative_to(package).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def digest(*parts: Any) -> str:
@@ -39,7 +53,10 @@ class InputDigests:
             self.before = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             self.before = {}
-        self.now: dict[str, str] = {}
+        renderer = renderer_digest()
+        if self.before.get(RENDERER_KEY) != renderer:
+            self.before = {}  # pages from another version of the renderer are never kept
+        self.now: dict[str, str] = {RENDERER_KEY: renderer}
 
     def fresh(self, name: str, value: str, outputs: list[Path]) -> bool:
         self.now[name] = value

@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -236,8 +236,16 @@ def reference_texts(record: dict[str, Any], infos: list[RunInfo]) -> list[dict[s
     return [{"text": text, "source": source, "runs": runs} for (text, source), runs in found.items()]
 
 
-def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns: list[str], out_dir: Path):
-    """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale."""
+def _row_pages(
+    env,
+    inputs: ReportInputs,
+    metrics: pl.DataFrame,
+    metric_columns: list[str],
+    out_dir: Path,
+    digests: InputDigests | None = None,
+):
+    """One page per (data_id, row_id): every run that explained the row, side by side, one colour scale.
+    With `digests`, a page whose inputs did not change since the last build is kept as it is."""
     pages: dict[tuple[str, str], Path] = {}
     listing = []
     if metrics.is_empty():
@@ -246,6 +254,23 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
     records = _row_records(inputs)
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
         record = records.get((data_id, row_id), {})
+        name = f"{page_slug(data_id, row_id)}.html"
+        pages[(data_id, row_id)] = out_dir / "rows" / name
+        first = part.row(0, named=True)
+        listing.append(
+            {
+                "data_id": data_id,
+                "row_id": row_id,
+                "link": f"rows/{name}",
+                "n_runs": part.height,
+                "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
+            }
+        )
+        if digests is not None:
+            runs_used = [asdict(inputs.infos[r]) for r in part["run_id"]]
+            page_inputs = digest(part, record, runs_used, metric_columns, inputs.set_name)
+            if digests.fresh(f"row:{name}", page_inputs, [pages[(data_id, row_id)]]):
+                continue
         scale = DivergingScale.for_values(v for a in _scale_attributions(part) for v in a)
         conversation = row_turns(record)  # (conversation text, turns) for a row with `messages`
         media = row_media(media_record(record, conversation[1]) if conversation else record)
@@ -290,19 +315,7 @@ def _row_pages(env, inputs: ReportInputs, metrics: pl.DataFrame, metric_columns:
             media=media,
             root="../",
         )
-        name = f"{page_slug(data_id, row_id)}.html"
-        pages[(data_id, row_id)] = out_dir / "rows" / name
         write_text(pages[(data_id, row_id)], html)
-        first = part.row(0, named=True)
-        listing.append(
-            {
-                "data_id": data_id,
-                "row_id": row_id,
-                "link": f"rows/{name}",
-                "n_runs": part.height,
-                "preview": (record.get("text") or " ".join(first["players"] or []))[:120],
-            }
-        )
     return pages, listing
 
 
@@ -315,8 +328,10 @@ def _run_pages(
     sort_rows_by: str,
     max_rows: int | None,
     row_pages: dict[tuple[str, str], Path],
+    digests: InputDigests,
 ) -> dict[str, Path]:
-    """One page per run: its rows ordered by `sort_rows_by` (largest first, missing values last)."""
+    """One page per run: its rows ordered by `sort_rows_by` (largest first, missing values last); a page
+    whose inputs did not change since the last build is kept as it is."""
     pages = {}
     template = env.get_template("run.html.j2")
     records = {r["run_id"]: r for r in inputs.runs.iter_rows(named=True)}
@@ -327,17 +342,27 @@ def _run_pages(
         total = part.height
         if max_rows and part.height:  # None or 0: every row
             part = part.head(int(max_rows))
+        path = out_dir / "runs" / run_page(run_id)
+        pages[run_id] = path
+        rows = list(part.iter_rows(named=True)) if part.height else []
+        links = [
+            f"../rows/{row_pages[(r['data_id'], r['row_id'])].name}"
+            if (r["data_id"], r["row_id"]) in row_pages
+            else f"../explorer.html#run={run_id}&row={r['row_id']}"
+            for r in rows
+        ]
+        page_inputs = digest(
+            part, records[run_id], asdict(info), total, links, metric_columns, sort_rows_by, inputs.set_name
+        )
+        if digests.fresh(f"run:{path.name}", page_inputs, [path]):
+            continue
         listed = []
-        for r in part.iter_rows(named=True) if part.height else []:
+        for r, link in zip(rows, links, strict=True):
             scale = DivergingScale.for_values(r["attribution"] or [])
             listed.append(
                 {
                     "row": r,
-                    "link": (
-                        f"../rows/{row_pages[(r['data_id'], r['row_id'])].name}"
-                        if (r["data_id"], r["row_id"]) in row_pages
-                        else f"../explorer.html#run={run_id}&row={r['row_id']}"
-                    ),
+                    "link": link,
                     "segments": segments(
                         r["players"], r["attribution"], scale, r["stderr"], r["attribution_normalized"]
                     ),
@@ -356,9 +381,7 @@ def _run_pages(
             sort_rows_by=sort_rows_by,
             root="../",
         )
-        path = out_dir / "runs" / run_page(run_id)
         write_text(path, html)
-        pages[run_id] = path
     return pages
 
 
@@ -439,8 +462,8 @@ def build_report(
             # the explorer has every row.
             if not max_rows or max_rows > RUN_PAGE_ROWS_AT_SCALE:
                 max_rows = RUN_PAGE_ROWS_AT_SCALE
-    row_pages, row_list = _row_pages(env, inputs, paged, metric_columns, out_dir)
-    run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows, row_pages)
+    row_pages, row_list = _row_pages(env, inputs, paged, metric_columns, out_dir, digests)
+    run_pages = _run_pages(env, inputs, metrics, metric_columns, out_dir, sort_rows_by, max_rows, row_pages, digests)
     explorer = (
         _explorer(env, inputs, metrics, n_rows, metric_columns, out_dir, row_pages, digests) if metrics.height else None
     )
