@@ -93,6 +93,33 @@ def test_a_conversation_rows_served_values_equal_the_in_process_ones(llama_serve
     assert np.abs(local_phi).max() > 1e-2
 
 
+def test_a_conversation_rows_spans_players_served_equal_the_in_process_ones(llama_server, served_llama_path):
+    """`spans` players over two user turns (the spans index the conversation text): the served game's
+    players, token owners and Shapley values are hf_causal_lm's on the same weights."""
+    from shapsweep.features.conversation import conversation_text, row_conversation
+
+    text, _ = conversation_text(row_conversation(CONVERSATION)[0])
+    wanted = ["weekend in Paris", "should", "pack?"]
+    row = {**CONVERSATION, "spans": [(text.index(w), text.index(w) + len(w)) for w in wanted]}
+    value = {"kind": "logprob", "response": "reference"}
+    features = {"granularity": "spans", "players_from": "user"}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path}, features, value)
+    served = load_model(served_model(llama_server, served_llama_path), features, value)
+    local_game, served_game = local.game(row), served.game(row)
+    assert served_game.players == local_game.players == wanted
+    assert served_game.spans == local_game.spans == row["spans"]
+    turns = row_conversation(row)[0]
+    owners = served.tokenize(row, turns).owners
+    np.testing.assert_array_equal(owners, local_game.tokenized.owners)
+    assert sorted(set(owners.tolist())) == [-1, 0, 1, 2]  # every span owns tokens
+    coalitions = all_coalitions(3)
+    np.testing.assert_allclose(served_game(coalitions), local_game(coalitions), atol=2e-3, rtol=0)
+    local_phi = estimate(local_game, 3, method="exact").values
+    served_phi = estimate(served_game, 3, method="exact").values
+    np.testing.assert_allclose(served_phi, local_phi, atol=2e-3, rtol=0)
+    assert np.abs(local_phi).max() > 1e-2
+
+
 def greedy_margin(local, tokenized, coalition, reply_ids) -> float:
     """The smallest gap between the top two logits over the in-process greedy reply's steps."""
     import torch
