@@ -8,8 +8,9 @@ the server as text, one request per coalition, `model.concurrency` in flight.
 Values:
 - `logprob`: log p(response | masked prompt) from the server's *prompt* log-probabilities (`echo` with
   `logprobs`): the prompt plus the response is sent with `max_tokens` 1 and the response's tokens are the
-  last ones echoed before the generated one. A server that does not echo prompt log-probabilities is
-  refused when the model loads, naming the value kind to use instead.
+  last ones echoed before the generated one (`reply_logprobs`: none is echoed when the server stopped on
+  EOS and says so with `usage.completion_tokens` 0, as llama-cpp-python does). A server that does not echo
+  prompt log-probabilities is refused when the model loads, naming the value kind to use instead.
 - `generate_similarity`: greedy generation (temperature 0, fixed seed), the reply embedded by a sentence
   embedder (or TF-IDF) and compared with the full prompt's reply. Generations go through the store.
 
@@ -107,6 +108,42 @@ class OpenAICompatible:
                 f"the server at {self.model_cfg['base_url']} does not return them ({reason}). llama.cpp's "
                 "llama-cpp-python serves them with logits_all; vLLM does. Use value.kind 'generate_similarity'."
             )
+        self._check_echo_alignment(prompt)
+
+    def _check_echo_alignment(self, prompt: str) -> None:
+        """Refuse echoed log-probabilities that do not belong to their tokens: the token a generation after
+        `prompt` gives (with its log-probability) is echoed with the same one after `prompt` + that token.
+
+        llama-cpp-python (0.3.x) drops a leading BOS from the echo and pairs the rest with the logits
+        from position 0, so for a prompt that does not start with BOS every echoed value is the next
+        position's. Where the generation ends at once (EOS) or the token would merge with the prompt when
+        tokenized again, there is nothing to compare and the check passes.
+        """
+        try:
+            generated = self.client.post("/v1/completions", {**self._payload(prompt, max_tokens=1), "logprobs": 1})
+        except ServedError:
+            return  # the echo check above answered; a server refusing plain logprobs is not the case here
+        text, values = (generated.get("choices") or [{}])[0].get("text") or "", _token_logprobs(generated)
+        count = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if not text or not values or values[0] is None:
+            return
+        if len(self.tokenizer(prompt + text, add_special_tokens=False)["input_ids"]) != count + 1:
+            return
+        try:
+            echoed = reply_logprobs(
+                self.client.post("/v1/completions", self._payload(prompt + text, max_tokens=1, echo=True)), 1
+            )
+        except ServedError as error:
+            echoed = [str(error)]
+        if not echoed or not isinstance(echoed[0], float) or abs(echoed[0] - values[0]) > 1e-2:
+            raise ValueError(
+                f"value.kind: 'logprob' needs the prompt's log-probabilities, but the server at "
+                f"{self.model_cfg['base_url']} echoes values that do not belong to their tokens: {text!r} is "
+                f"generated with log-probability {values[0]:.4f} and echoed with {echoed[0] if echoed else None}. "
+                "llama-cpp-python shifts them by one token when the prompt does not start with the model's BOS "
+                "(docs/served.md); serve the model with vLLM, or use value.kind "
+                "'generate_similarity'."
+            )
 
     def _payload(self, prompt: str, *, max_tokens: int, echo: bool = False) -> dict:
         payload = {
@@ -156,9 +193,7 @@ class OpenAICompatible:
         reduce = np.sum if self.value["reduce"] == "sum" else np.mean
         out = []
         for answer in answers:
-            echoed = _token_logprobs(answer)
-            # the response's tokens are the last ones echoed before the one generated token
-            picked = echoed[-response_tokens - 1 : -1] if echoed and len(echoed) > response_tokens else None
+            picked = reply_logprobs(answer, response_tokens)
             if picked is None or any(v is None for v in picked):
                 raise RowError("server_error", "the server echoed fewer prompt log-probabilities than the response has")
             out.append(float(reduce(np.asarray(picked, dtype=np.float64))))
@@ -240,3 +275,18 @@ class OpenAICompatible:
 def _token_logprobs(answer: dict) -> list | None:
     choice = (answer.get("choices") or [{}])[0]
     return (choice.get("logprobs") or {}).get("token_logprobs")
+
+
+def reply_logprobs(answer: dict, response_tokens: int) -> list | None:
+    """The log-probabilities of the last `response_tokens` prompt tokens of an echoed completion (max_tokens 1).
+
+    The echo ends with the generated token's entry, except where the server stopped on EOS and leaves it
+    out: llama-cpp-python then reports `usage.completion_tokens` 0 (vLLM counts and echoes the EOS). Without
+    this, the pick would shift by one token onto the prompt. None when fewer entries were echoed.
+    """
+    echoed = _token_logprobs(answer)
+    counted = (answer.get("usage") or {}).get("completion_tokens")
+    generated = 1 if counted is None else min(1, int(counted))
+    if not echoed or len(echoed) < response_tokens + generated:
+        return None
+    return echoed[len(echoed) - generated - response_tokens : len(echoed) - generated]
