@@ -179,6 +179,29 @@ def test_echoed_logprobs_shifted_by_the_server_are_refused_by_name(llama_server,
         load_model(served_model(llama_server, str(no_bos)), {}, {"kind": "logprob", "response": "reference"})
 
 
+def test_a_prompt_of_only_bos_is_refused_and_a_system_prompt_fixes_it(llama_server, served_llama_path, tmp_path):
+    """Without a chat template the empty coalition's prompt is BOS alone; llama-cpp-python drops it from the
+    echo and leaves the reply's first token without a log-probability, so every row would fail. The
+    connector says so when the model loads; with model.system_prompt the values equal the in-process ones."""
+    import shutil
+
+    plain = tmp_path / "no-template"
+    shutil.copytree(served_llama_path, plain)
+    (plain / "chat_template.jinja").unlink()
+    value = {"kind": "logprob", "response": "reference"}
+    with pytest.raises(ValueError, match=r"set model\.system_prompt"):
+        load_model(served_model(llama_server, str(plain)), {}, value)
+
+    system = {"system_prompt": "Answer briefly."}
+    served = load_model(served_model(llama_server, str(plain), **system), {"max_players": 10}, value)
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": str(plain), **system}, {"max_players": 10}, value)
+    row_id, text, reference = ROWS[1]
+    row = {"row_id": row_id, "text": text, "reference": reference}
+    local_game, served_game = local.game(row), served.game(row)
+    coalitions = all_coalitions(local_game.n_players)
+    np.testing.assert_allclose(served_game(coalitions), local_game(coalitions), atol=2e-3, rtol=0)
+
+
 def greedy_margin(local, tokenized, coalition, reply_ids) -> float:
     """The smallest gap between the top two logits over the in-process greedy reply's steps."""
     import torch
