@@ -8,7 +8,7 @@ the shard goes on. A shard file appears only when all its rows are done.
 A job of several shards (a block) can die between them (SIGKILL, out of memory, a wall-time limit), and
 Snakemake then deletes every output of the job. So each finished shard is first written to a hidden file
 beside it (`layout.finished_shard_file`) and the shard file is a hard link to it: the hidden link survives,
-the re-run links it back (same inode and mtime) and explains only the shards that have none. The links go
+the re-run links it back (same inode and bytes) and explains only the shards that have none. The links go
 once the job's outputs are all written (a block's record last).
 """
 
