@@ -8,9 +8,9 @@
 # - A trailing partial block (a run with 25 shards: 00020-00024) cannot declare 00025-00029. For those
 #   shards the block rule asks for an input nothing can make, so Snakemake falls back to the one-shard
 #   `explain` rule for them (at most 9 or 99 single jobs per run).
-# - Snakemake deletes a job's outputs before running it: resume granularity is the block. A block
-#   killed after 4 of its 10 shards is redone whole; keep blocks to a few minutes of work. (A block that
-#   fails on a served model's unanswered requests keeps its finished shards as partial files instead.)
+# - Snakemake deletes a failed job's outputs. Each finished shard is also a hidden hard link beside it
+#   (explain.py), so a block killed after 4 of its 10 shards keeps them: the re-run links them back and
+#   explains only the other 6.
 # - Sets with different block sizes in one invocation: one block rule per size, each matching only the
 #   folders of the sets using it; the rule is `explain_block` when one size is in use, else
 #   `explain_block_10` and `explain_block_100`.

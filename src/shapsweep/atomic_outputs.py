@@ -92,3 +92,14 @@ def write_parquet(path: str | Path, frame, metadata: dict[str, str] | None = Non
     """Atomic Parquet write of a polars DataFrame, with optional file key-value metadata."""
     with atomic_path(path) as tmp:
         frame.write_parquet(tmp, metadata=metadata)
+
+
+def link_file(source: str | Path, path: str | Path) -> None:
+    """Make `path` the same file as `source` (a hard link: same inode and mtime), atomically, replacing
+    what was there; a filesystem without hard links gets a copy (mtime kept)."""
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:  # EPERM / ENOTSUP / EXDEV: no hard links here
+            shutil.copy2(source, tmp)

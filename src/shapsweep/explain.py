@@ -4,10 +4,18 @@ What explains the rows is the run's kind (`shapsweep.row_explainers`: games, gra
 this module is the job's loop: shard slices in, progress lines, provenance, one atomic file per shard. One bad
 row (empty input, too many players, an estimator error) is written with its status and message; the rest of
 the shard goes on. A shard file appears only when all its rows are done.
+
+A job of several shards (a block) can die between them (SIGKILL, out of memory, a wall-time limit), and
+Snakemake then deletes every output of the job. So each finished shard is first written to a hidden file
+beside it (`layout.finished_shard_file`) and the shard file is a hard link to it: the hidden link survives,
+the re-run links it back (same inode and bytes) and explains only the shards that have none. The links go
+once the job's outputs are all written (a block's record last).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from shapsweep import layout
-from shapsweep.atomic_outputs import write_json, write_parquet
+from shapsweep.atomic_outputs import link_file, write_json, write_parquet
 from shapsweep.file_schemas import SHARD_SCHEMA
 from shapsweep.row_explainers import ExplainInputs, explain_loaded_row, open_row_explainer
 from shapsweep.row_explainers.game import row_seed
@@ -28,6 +36,8 @@ __all__ = ["ShardJob", "explain_row", "explain_shards", "gradient_row", "row_see
 
 # Row statuses that a re-run can fix without any change: the server did not answer.
 RETRIED_STATUSES = ("server_error",)
+# Fault injection for the tests: SIGKILL this process once this many shards are written (tests/slurm).
+KILL_AFTER_SHARDS_ENV = "SHAPSWEEP_TEST_KILL_AFTER_SHARDS"
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,12 @@ def explain_shards(
     store: EvaluationStore | None = None,
     explainer_dir: str | Path | None = None,
     step_block: int | None = None,
+    block_record: str | Path | None = None,
 ) -> None:
     """Explain each shard's rows and write its file as soon as it is done (model loaded once).
+
+    A shard with a finished link from a killed try is linked back, not explained. `block_record`
+    (a block job's `layout.block_record`) is written once every shard is, before the links are removed.
 
     The run's row explainer is opened once (`store`, `explainer_dir` and `step_block` go to the kinds that
     read them: games, empirical runs, path_kernel runs split into step blocks).
@@ -112,8 +126,14 @@ def explain_shards(
     print(f"model loaded in {load_s:.2f}s", file=log, flush=True)
     facts = job_facts if job_facts is not None else provenance.job_facts()
     facts = {**facts, **provenance.model_device_and_dtype(explainer.computes_with), "model_load_s": load_s}
-    incomplete, finished = [], []
+    incomplete, written = [], 0
+    kill_after = int(os.environ.get(KILL_AFTER_SHARDS_ENV) or 0)
     for job in jobs:
+        finished = layout.finished_shard_file(job.out)
+        if finished.exists():
+            link_file(finished, job.out)
+            print(f"shard {job.shard_id} kept from an earlier try: {job.out}", file=log, flush=True)
+            continue
         shard_started = provenance.utc_now()
         part = rows.slice(job.start, max(0, job.end - job.start))
         partial = layout.partial_shard_file(job.out)
@@ -142,20 +162,24 @@ def explain_shards(
             incomplete.append(f"shard {job.shard_id}: {unanswered} of {len(records)} rows")
             print(f"shard {job.shard_id} kept as {partial}: {unanswered} rows await the server", file=log, flush=True)
             continue
-        frame, metadata = shard_frame(records), provenance.to_metadata(record)
-        write_parquet(job.out, frame, metadata=metadata)
+        write_parquet(finished, shard_frame(records), metadata=provenance.to_metadata(record))
+        link_file(finished, job.out)
         partial.unlink(missing_ok=True)
-        finished.append((partial, frame, metadata))
         print(f"shard {job.shard_id} written: {job.out}", file=log, flush=True)
+        written += 1
+        if written == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
     if incomplete:
-        # The job fails, and Snakemake deletes every output of a failed job: a block's finished shards
-        # too. Kept as partial files (all rows done), the next run rewrites them without explaining a row.
-        for partial, frame, metadata in finished:
-            write_parquet(partial, frame, metadata=metadata)
+        # The job fails and Snakemake deletes its outputs; the finished links and partial files stay.
         raise IncompleteShards(
             "the server did not answer every request (" + "; ".join(incomplete) + "). The other rows are kept; "
             "run the workflow again once the server answers and only those rows are explained."
         )
+    if block_record is not None:
+        shards = [{"shard": job.shard_id, "start": job.start, "end": job.end} for job in jobs]
+        write_json(block_record, {"run": run["run_id"], "shards": shards})
+    for job in jobs:
+        layout.finished_shard_file(job.out).unlink(missing_ok=True)
 
 
 class IncompleteShards(RuntimeError):

@@ -73,6 +73,14 @@ def partial_shard_file(shard_file: str | Path) -> Path:
     return shard_file.with_name(f".{shard_file.stem}.partial.parquet")
 
 
+def finished_shard_file(shard_file: str | Path) -> Path:
+    """A hard link to a shard file made as soon as the shard is done (hidden, not the rule's output, so it
+    outlives Snakemake deleting a killed job's outputs); the re-run links it back instead of explaining
+    the shard again, and the job removes it once all its outputs are written."""
+    shard_file = Path(shard_file)
+    return shard_file.with_name(f".{shard_file.stem}.finished.parquet")
+
+
 def explainer_dir(set_dir: str | Path, explainer_id: str) -> Path:
     """An empirical explainer trained on a run's attributions (save_pretrained folder, log, metrics)."""
     return Path(set_dir) / "explainers" / explainer_id

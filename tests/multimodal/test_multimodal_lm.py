@@ -216,3 +216,66 @@ def test_conversation_with_an_image_equals_brute_force(tiny_llava_path, media_di
     expected = brute_force_shapley({s: value(s) for s in all_coalitions(7)}, 7)
     assert np.abs(expected).max() > 1e-3
     np.testing.assert_allclose(result.values, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_conversation_spans_players_equal_brute_force(tiny_llava_path, media_dir):
+    """`spans` players in a conversation: the row's spans index the conversation text (turns joined by a
+    blank line), each inside a turn `features.players_from` names; a coalition removes the absent spans from
+    their turns and the image's absent patches. Values equal a direct recomputation."""
+    from shapsweep.errors import RowError
+    from shapsweep.features.conversation import conversation_text, row_conversation
+
+    lm = load_model(
+        {"connector": "hf_multimodal_lm", "path_or_id": tiny_llava_path, "device": "cpu", "batch_size": 16},
+        {"modalities": ["text", "image"], "image": {"grid": [1, 2]}, "players_from": "user", "granularity": "spans"},
+        {"kind": "logprob", "response": "reference"},
+    )
+    image_file = str(media_dir / "chelsea.png")
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": image_file}, {"type": "text", "text": "describe the cat"}],
+        },
+        {"role": "assistant", "content": "a cat"},
+        {"role": "user", "content": "what colour is it"},
+        {"role": "assistant", "content": "orange"},
+    ]
+    text, _ = conversation_text(row_conversation({"messages": messages}, ("image",))[0])
+    wanted = ["the cat", "what colour"]
+    spans = [(text.index(w), text.index(w) + len(w)) for w in wanted]
+    game = lm.game({"row_id": "c", "messages": messages, "spans": spans})
+    assert game.players == [*wanted, "patch(0,0)", "patch(0,1)"]
+    assert game.spans[:2] == spans
+    result = estimate(game, 4, method="exact")
+
+    processor = AutoProcessor.from_pretrained(tiny_llava_path)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava_path).eval()
+    pixels = np.asarray(Image.open(image_file).convert("RGB"))
+
+    def value(coalition):
+        first = "describe the cat" if 0 in coalition else "describe"
+        second = "what colour is it" if 1 in coalition else "is it"
+        image = np.zeros_like(pixels)
+        for k in (2, 3):
+            if k in coalition:
+                cols = slice((k - 2) * 451 // 2, (k - 1) * 451 // 2)
+                image[:, cols] = pixels[:, cols]
+        conversation = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
+            {"role": "user", "content": [{"type": "text", "text": second}]},
+        ]
+        prompt = processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        inputs = processor(text=prompt, images=image, return_tensors="pt", add_special_tokens=False)
+        return logprob_of(model, dict(inputs), game.response_ids)
+
+    expected = brute_force_shapley({s: value(s) for s in all_coalitions(4)}, 4)
+    assert np.abs(expected[:2]).max() > 1e-3
+    np.testing.assert_allclose(result.values, expected, rtol=1e-4, atol=1e-5)
+
+    # a span in the assistant's turn (never a player) and a row without spans are refused by name
+    reply_span = [(text.index("a cat"), text.index("a cat") + 5)]
+    with pytest.raises(RowError, match=r"spans\[0\] = \[\d+, \d+\) is not inside one of the turns"):
+        lm.game({"row_id": "c", "messages": messages, "spans": reply_span})
+    with pytest.raises(RowError, match="needs a `spans` column"):
+        lm.game({"row_id": "c", "messages": messages})

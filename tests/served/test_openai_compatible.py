@@ -93,6 +93,115 @@ def test_a_conversation_rows_served_values_equal_the_in_process_ones(llama_serve
     assert np.abs(local_phi).max() > 1e-2
 
 
+def test_a_conversation_rows_spans_players_served_equal_the_in_process_ones(llama_server, served_llama_path):
+    """`spans` players over two user turns (the spans index the conversation text): the served game's
+    players, token owners and Shapley values are hf_causal_lm's on the same weights."""
+    from shapsweep.features.conversation import conversation_text, row_conversation
+
+    text, _ = conversation_text(row_conversation(CONVERSATION)[0])
+    wanted = ["weekend in Paris", "should", "pack?"]
+    row = {**CONVERSATION, "spans": [(text.index(w), text.index(w) + len(w)) for w in wanted]}
+    value = {"kind": "logprob", "response": "reference"}
+    features = {"granularity": "spans", "players_from": "user"}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path}, features, value)
+    served = load_model(served_model(llama_server, served_llama_path), features, value)
+    local_game, served_game = local.game(row), served.game(row)
+    assert served_game.players == local_game.players == wanted
+    assert served_game.spans == local_game.spans == row["spans"]
+    turns = row_conversation(row)[0]
+    owners = served.tokenize(row, turns).owners
+    np.testing.assert_array_equal(owners, local_game.tokenized.owners)
+    assert sorted(set(owners.tolist())) == [-1, 0, 1, 2]  # every span owns tokens
+    coalitions = all_coalitions(3)
+    np.testing.assert_allclose(served_game(coalitions), local_game(coalitions), atol=2e-3, rtol=0)
+    local_phi = estimate(local_game, 3, method="exact").values
+    served_phi = estimate(served_game, 3, method="exact").values
+    np.testing.assert_allclose(served_phi, local_phi, atol=2e-3, rtol=0)
+    assert np.abs(local_phi).max() > 1e-2
+
+
+def test_a_reply_the_server_ends_with_eos_is_read_from_the_echo_as_in_process(llama_server, served_llama_path):
+    """llama-cpp-python's echo with `max_tokens` 1 ends with the generated token's entry, unless it generated
+    EOS: then that entry is left out and `usage.completion_tokens` is 0 (checked here on the raw answer).
+    The connector must not shift its pick by one token onto the prompt: a logit bias makes EOS the
+    generated token for every coalition and the values still equal the in-process ones."""
+    import httpx
+    from transformers import AutoTokenizer
+
+    eos = AutoTokenizer.from_pretrained(served_llama_path).eos_token_id
+    forced_eos = {**GREEDY, "logit_bias": {str(eos): 100.0}}
+    row_id, text, reference = ROWS[0]
+    prompt = "<s>" + text + reference  # starts with BOS, as the connector's prompts do (see the next test)
+    body = {"model": llama_server.alias, "prompt": prompt, "max_tokens": 1, "echo": True, "logprobs": 1}
+    plain = httpx.post(f"{llama_server.base_url}/v1/completions", json={**body, **GREEDY}, timeout=30).json()
+    stopped = httpx.post(f"{llama_server.base_url}/v1/completions", json={**body, **forced_eos}, timeout=30).json()
+    assert (plain["choices"][0]["finish_reason"], plain["usage"]["completion_tokens"]) == ("length", 1)
+    assert (stopped["choices"][0]["finish_reason"], stopped["usage"]["completion_tokens"]) == ("stop", 0)
+    echoed = [e["choices"][0]["logprobs"]["token_logprobs"] for e in (plain, stopped)]
+    assert echoed[0][:-1] == echoed[1]  # the same prompt entries, without the generated token's
+    assert echoed[1][0] is None  # the first echoed token has none (the OpenAI API's convention)
+
+    value = {"kind": "logprob", "response": "reference"}
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": served_llama_path}, {"max_players": 10}, value)
+    served = load_model(
+        served_model(llama_server, served_llama_path, request_options=forced_eos), {"max_players": 10}, value
+    )
+    row = {"row_id": row_id, "text": text, "reference": reference}
+    local_game, served_game = local.game(row), served.game(row)
+    coalitions = all_coalitions(local_game.n_players)
+    np.testing.assert_allclose(served_game(coalitions), local_game(coalitions), atol=2e-3, rtol=0)
+
+
+def test_echoed_logprobs_shifted_by_the_server_are_refused_by_name(llama_server, served_llama_path, tmp_path):
+    """llama-cpp-python drops a leading BOS from the echo and pairs the other tokens with the logits from
+    position 0: for a prompt without BOS each echoed value is the next position's (checked on raw answers).
+    A tokenizer whose template writes no BOS makes such prompts; the connector refuses the server when the
+    model loads instead of computing wrong values."""
+    import shutil
+
+    import httpx
+
+    url, greedy = f"{llama_server.base_url}/v1/completions", {**GREEDY, "max_tokens": 1, "echo": True, "logprobs": 1}
+    text = ROWS[0][1]
+    answers = [
+        httpx.post(url, json={"model": llama_server.alias, "prompt": p, **greedy}, timeout=30).json()
+        for p in ("<s>" + text, text)
+    ]
+    with_bos, without = (a["choices"][0]["logprobs"] for a in answers)
+    assert with_bos["tokens"][:-1] == without["tokens"]  # the same tokens echoed, the generated one dropped
+    assert with_bos["token_logprobs"][1:-1] != without["token_logprobs"][1:]  # but not the same values
+
+    no_bos = tmp_path / "no-bos-template"
+    shutil.copytree(served_llama_path, no_bos)
+    template = no_bos / "chat_template.jinja"
+    template.write_text(template.read_text().replace("{{ bos_token }}", ""))
+    with pytest.raises(ValueError, match="echoes values that do not belong to their tokens"):
+        load_model(served_model(llama_server, str(no_bos)), {}, {"kind": "logprob", "response": "reference"})
+
+
+def test_a_prompt_of_only_bos_is_refused_and_a_system_prompt_fixes_it(llama_server, served_llama_path, tmp_path):
+    """Without a chat template the empty coalition's prompt is BOS alone; llama-cpp-python drops it from the
+    echo and leaves the reply's first token without a log-probability, so every row would fail. The
+    connector says so when the model loads; with model.system_prompt the values equal the in-process ones."""
+    import shutil
+
+    plain = tmp_path / "no-template"
+    shutil.copytree(served_llama_path, plain)
+    (plain / "chat_template.jinja").unlink()
+    value = {"kind": "logprob", "response": "reference"}
+    with pytest.raises(ValueError, match=r"set model\.system_prompt"):
+        load_model(served_model(llama_server, str(plain)), {}, value)
+
+    system = {"system_prompt": "Answer briefly."}
+    served = load_model(served_model(llama_server, str(plain), **system), {"max_players": 10}, value)
+    local = load_model({"connector": "hf_causal_lm", "path_or_id": str(plain), **system}, {"max_players": 10}, value)
+    row_id, text, reference = ROWS[1]
+    row = {"row_id": row_id, "text": text, "reference": reference}
+    local_game, served_game = local.game(row), served.game(row)
+    coalitions = all_coalitions(local_game.n_players)
+    np.testing.assert_allclose(served_game(coalitions), local_game(coalitions), atol=2e-3, rtol=0)
+
+
 def greedy_margin(local, tokenized, coalition, reply_ids) -> float:
     """The smallest gap between the top two logits over the in-process greedy reply's steps."""
     import torch

@@ -16,8 +16,8 @@ from pipeline_runs import REPO, VENV_BIN, shard_files, shard_table, write_set
 pytestmark = pytest.mark.slow
 
 
-def run(workdir, experiment, shards_per_job, *args, check=True):
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+def run(workdir, experiment, shards_per_job, *args, check=True, env=None):
+    env = {**os.environ, **(env or {}), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     r = subprocess.run(
         [
             str(VENV_BIN / "snakemake"),
@@ -161,3 +161,41 @@ def test_one_shard_rule_matches_only_the_tail_of_a_blocked_set(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_killed_block_keeps_its_finished_shards_and_the_rerun_explains_only_the_others(tmp_path):
+    # The block process is SIGKILLed after its 4th shard (no Python cleanup runs). Snakemake deletes the
+    # failed job's outputs, but each finished shard is a hard link to a hidden file that stays: the re-run
+    # links those back (same inode and bytes: not rewritten) and explains only the six others. (Not the
+    # mtime: Snakemake touches every output of a job that succeeds.)
+    from shapsweep.explain import KILL_AFTER_SHARDS_ENV
+
+    experiment = write_set(tmp_path / "set", n_rows=10, shard_size=1, name="killed")
+    killed = run(tmp_path, experiment, 10, "--cores", "1", check=False, env={KILL_AFTER_SHARDS_ENV: "4"})
+    assert killed.returncode != 0
+    run_dir = next((tmp_path / "results" / "killed" / "runs").iterdir())
+    shards = run_dir / "shards"
+    assert not list(shards.glob("[0-9]*.parquet")), killed.stdout[-2000:]  # the failed job's outputs went
+    assert not (run_dir / "blocks").exists() or not list((run_dir / "blocks").iterdir())  # the record is last
+    kept = {p.name.split(".")[1]: (p.stat().st_ino, p.read_bytes()) for p in shards.glob(".*.finished.parquet")}
+    assert sorted(kept) == ["00000", "00001", "00002", "00003"], killed.stdout[-2000:]
+
+    run(tmp_path, experiment, 10, "--cores", "1")
+    block_log = next((tmp_path / "results" / "killed" / "logs" / "explain_block").glob("*/0000.log")).read_text()
+    assert block_log.count("kept from an earlier try") == 4 and block_log.count("written:") == 6, block_log
+    assert len(re.findall(r"^shard \d+ row 1/1 ", block_log, re.MULTILINE)) == 6  # six shards explained
+    for shard, before in kept.items():
+        after = shards / f"{shard}.parquet"
+        assert (after.stat().st_ino, after.read_bytes()) == before, shard
+    assert not list(shards.glob(".*.finished.parquet"))  # the links go once the block is done
+    record = json.loads((run_dir / "blocks" / "0000.json").read_text())
+    assert [s["shard"] for s in record["shards"]] == [f"{i:05d}" for i in range(10)]
+
+    # the same set, never interrupted, gives the same shards
+    (tmp_path / "clean").mkdir()
+    run(tmp_path / "clean", experiment, 10, "--cores", "1")
+    clean = shard_files(tmp_path / "clean", "killed")
+    resumed = shard_files(tmp_path, "killed")
+    assert sorted(clean) == sorted(resumed) and len(clean) == 10
+    for name in clean:
+        assert shard_table(resumed[name]).equals(shard_table(clean[name])), name

@@ -28,7 +28,16 @@ WRITERS = {
     "parquet": lambda p: atomic_outputs.write_parquet(p, pl.DataFrame({"a": [1, 2]})),
     "bytes (report plots)": lambda p: write_bytes(p, b"\x89PNG"),
     "atomic_path + polars csv (runs.tsv, sweep.tsv)": lambda p: _csv(p),
+    "link_file (shard files, linked to their finished file)": lambda p: _linked(p),
 }
+
+
+def _linked(path):
+    source = path.with_name(f".{path.name}.finished")
+    atomic_outputs.write_parquet(source, pl.DataFrame({"a": [1]}))
+    atomic_outputs.link_file(source, path)
+    assert os.stat(path).st_ino == os.stat(source).st_ino  # the same file, not a copy
+    source.unlink()  # as the job does once its outputs are written
 
 
 def _csv(path):

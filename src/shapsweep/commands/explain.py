@@ -35,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
-    from shapsweep.atomic_outputs import write_json
     from shapsweep.explain import IncompleteShards, ShardJob, explain_shards
     from shapsweep.provenance import job_facts
     from shapsweep.store import EvaluationStore
@@ -58,10 +57,8 @@ def run(args: argparse.Namespace) -> int:
             store=store,
             explainer_dir=args.explainer,
             step_block=args.step_block,
+            block_record=args.block_record,
         )
     except (ConfigError, IncompleteShards) as exc:
         return fail(exc)
-    if args.block_record:
-        shards = [{"shard": job.shard_id, "start": job.start, "end": job.end} for job in jobs]
-        write_json(args.block_record, {"run": args.run, "shards": shards})
     return 0

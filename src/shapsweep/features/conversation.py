@@ -214,7 +214,7 @@ def tokenize_conversation(
     """
     chosen = player_turns(turns, features.get("players_from", "last_user"))
     text, turn_spans = conversation_text(turns)
-    by_turn = _spans_by_turn(spans, turn_spans, chosen) if features["granularity"] == "spans" else {}
+    by_turn = spans_by_turn(spans, turn_spans, chosen) if features["granularity"] == "spans" else {}
     full, starts = render_with_contents(turns, render)
     encoded = tokenizer(
         full, add_special_tokens=add_special_tokens, return_offsets_mapping=True, return_special_tokens_mask=True
@@ -260,7 +260,7 @@ def tokenize_conversation(
     return ConversationPart(TokenizedRow(ids, owners, players), turns, chosen, text, turn_spans)
 
 
-def _spans_by_turn(spans, turn_spans: list[tuple[int, int]], chosen: list[int]) -> dict[int, list[tuple[int, int]]]:
+def spans_by_turn(spans, turn_spans: list[tuple[int, int]], chosen: list[int]) -> dict[int, list[tuple[int, int]]]:
     """The row's spans (indexing the conversation text) per chosen turn, relative to that turn's content."""
     if spans is None:
         raise RowError("missing_column", "features.granularity 'spans' needs a `spans` column in the row")

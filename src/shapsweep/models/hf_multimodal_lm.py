@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from shapsweep.errors import RowError
-from shapsweep.features.conversation import conversation_text, player_turns, row_conversation
+from shapsweep.features.conversation import conversation_text, player_turns, row_conversation, spans_by_turn
 from shapsweep.features.parts import Parts, PromptTextPart, media_part
 from shapsweep.features.text import split_players
 from shapsweep.models.chat_prompt import TEXT_SLOT
@@ -98,6 +98,9 @@ class HFMultimodalLM(HFCausalLM):
         """The prompt turns and reply of a `messages` row; one turn may hold the row's image or audio."""
         return row_conversation(row, (self.media,))
 
+    def _spans(self) -> bool:
+        return self.features["granularity"] == "spans"
+
     def _words(self, text: str, spans=None) -> list:
         try:
             return split_players(
@@ -133,7 +136,8 @@ class HFMultimodalLM(HFCausalLM):
     def _conversation_prompt(self, row: dict, turns: list) -> MultimodalPrompt:
         """A conversation through the processor's chat template: the media item in the turn that holds it
         (the last user turn when only the row's own `image`/`audio` column holds one), text players from the
-        turns `features.players_from` names (when text is a modality), every other turn whole."""
+        turns `features.players_from` names (when text is a modality), every other turn whole. `spans`
+        players index the conversation text (`features.conversation.spans_by_turn`), as in hf_causal_lm."""
         holder = next((i for i, t in enumerate(turns) if t.media_kind is not None), None)
         if holder is None:
             if row.get(self.media) is None:
@@ -169,9 +173,12 @@ class HFMultimodalLM(HFCausalLM):
         chosen = (
             player_turns(turns, self.features.get("players_from", "last_user")) if "text" in self.modalities else []
         )
+        by_turn = spans_by_turn(row.get("spans"), bounds, chosen) if chosen and self._spans() else {}
         parts, part_of = [], {}
         for i in chosen:
-            words = self._words(turns[i].content) if turns[i].content.strip() else []
+            if self._spans() and i not in by_turn:
+                continue  # a chosen turn no span falls in stays whole
+            words = self._words(turns[i].content, by_turn.get(i)) if turns[i].content.strip() else []
             if words:
                 part_of[i] = len(parts)
                 parts.append(PromptTextPart(turns[i].content, words, offset=bounds[i][0]))

@@ -8,8 +8,9 @@ the server as text, one request per coalition, `model.concurrency` in flight.
 Values:
 - `logprob`: log p(response | masked prompt) from the server's *prompt* log-probabilities (`echo` with
   `logprobs`): the prompt plus the response is sent with `max_tokens` 1 and the response's tokens are the
-  last ones echoed before the generated one. A server that does not echo prompt log-probabilities is
-  refused when the model loads, naming the value kind to use instead.
+  last ones echoed before the generated one (`reply_logprobs`: none is echoed when the server stopped on
+  EOS and says so with `usage.completion_tokens` 0, as llama-cpp-python does). A server that does not echo
+  prompt log-probabilities is refused when the model loads, naming the value kind to use instead.
 - `generate_similarity`: greedy generation (temperature 0, fixed seed), the reply embedded by a sentence
   embedder (or TF-IDF) and compared with the full prompt's reply. Generations go through the store.
 
@@ -93,20 +94,87 @@ class OpenAICompatible:
         return {k: v for k, v in sorted(entry.items()) if k not in _VOLATILE}
 
     def _check_prompt_logprobs(self) -> None:
-        prompt = self.prompt.prefix + "Hello" + self.prompt.suffix
+        """Refuse a server that gives no log-probability to a reply's tokens after the empty coalition's
+        prompt (the least any coalition sends): none at all, or none for the reply's first token, which
+        llama-cpp-python leaves `null` when only a BOS precedes it (it drops the BOS from the echo)."""
+        empty = self._prompt_around("")
+        reply = "Hello"
+        picked = None
         try:
-            answer = self.client.post("/v1/completions", self._payload(prompt, max_tokens=1, echo=True))
-            token_logprobs = _token_logprobs(answer)
+            answer = self.client.post("/v1/completions", self._payload(empty + reply, max_tokens=1, echo=True))
+            picked = reply_logprobs(answer, len(self.tokenizer(reply, add_special_tokens=False)["input_ids"]))
         except ServedError as error:
-            token_logprobs, reason = None, str(error)
+            reason = str(error)
         else:
             reason = "the answer has no prompt log-probabilities"
-        if not token_logprobs or len(token_logprobs) < 2 or token_logprobs[-2] is None:
+        if picked and None in picked:
+            raise ValueError(
+                f"value.kind: 'logprob': the server at {self.model_cfg['base_url']} gives the first token of a "
+                f"reply no log-probability when the prompt before it is only {empty!r} (the empty coalition's); "
+                "set model.system_prompt so every prompt has text before the reply (docs/served.md)"
+            )
+        if not picked:
             raise ValueError(
                 f"value.kind: 'logprob' needs the prompt's log-probabilities (completions with echo and logprobs); "
                 f"the server at {self.model_cfg['base_url']} does not return them ({reason}). llama.cpp's "
                 "llama-cpp-python serves them with logits_all; vLLM does. Use value.kind 'generate_similarity'."
             )
+        self._check_echo_alignment(self._prompt_around(reply))
+
+    def _prompt_around(self, text: str) -> str:
+        """The prompt a coalition keeping exactly `text` sends: BOS (when the connector adds one), template."""
+        bos = self.tokenizer.decode(list(self.prompt.prepend_ids), skip_special_tokens=False)
+        return bos + self.prompt.prefix + text + self.prompt.suffix
+
+    def _check_echo_alignment(self, prompt: str) -> None:
+        """Refuse echoed log-probabilities that do not belong to their tokens: a token a generation after
+        `prompt` offers (with its log-probability) is echoed with the same one after `prompt` + that token.
+
+        llama-cpp-python (0.3.x) drops a leading BOS from the echo and pairs the rest with the logits
+        from position 0, so for a prompt that does not start with BOS every echoed value is the next
+        position's. The candidates are the generation's top 5 tokens, the first that both tokenizers keep
+        as one token after the prompt is checked; where none is (or the generation ends at once), the check
+        passes.
+        """
+        try:
+            generated = self.client.post("/v1/completions", {**self._payload(prompt, max_tokens=1), "logprobs": 5})
+        except ServedError:
+            return  # the echo check above answered; a server refusing plain logprobs is not the case here
+        top = ((generated.get("choices") or [{}])[0].get("logprobs") or {}).get("top_logprobs") or [None]
+        before = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+        def one_more_token(text: str) -> bool:
+            after = self.tokenizer(prompt + text, add_special_tokens=False)["input_ids"]
+            return bool(text) and len(after) == len(before) + 1 and after[:-1] == before
+
+        for text, value in sorted((top[0] or {}).items(), key=lambda item: -item[1]):
+            if not one_more_token(text):
+                continue
+            try:
+                answer = self.client.post("/v1/completions", self._payload(prompt + text, max_tokens=1, echo=True))
+            except ServedError:
+                return
+            values = _token_logprobs(answer) or []
+            tokens = ((answer.get("choices") or [{}])[0].get("logprobs") or {}).get("tokens") or []
+            if len(tokens) != len(values):
+                return
+            # the candidate is the entry before the generated one's; a server that shifts its values also
+            # drops that entry (llama-cpp-python), so the candidate may be the last one listed
+            ends = (len(values) - _generated_entries(answer), len(values))
+            end = next((e for e in ends if e >= 1 and tokens[e - 1] == text), None)
+            if end is None:
+                continue  # the server splits it in two (its tokenizer is not the connector's here): next one
+            if values[end - 1] is None:
+                return
+            if abs(values[end - 1] - value) > 1e-2:
+                raise ValueError(
+                    f"value.kind: 'logprob' needs the prompt's log-probabilities, but the server at "
+                    f"{self.model_cfg['base_url']} echoes values that do not belong to their tokens: {text!r} is "
+                    f"offered with log-probability {value:.4f} and echoed with {values[end - 1]:.4f}. llama-cpp-python "
+                    "shifts them by one token when the prompt does not start with the model's BOS "
+                    "(docs/served.md); serve the model with vLLM, or use value.kind 'generate_similarity'."
+                )
+            return
 
     def _payload(self, prompt: str, *, max_tokens: int, echo: bool = False) -> dict:
         payload = {
@@ -156,9 +224,7 @@ class OpenAICompatible:
         reduce = np.sum if self.value["reduce"] == "sum" else np.mean
         out = []
         for answer in answers:
-            echoed = _token_logprobs(answer)
-            # the response's tokens are the last ones echoed before the one generated token
-            picked = echoed[-response_tokens - 1 : -1] if echoed and len(echoed) > response_tokens else None
+            picked = reply_logprobs(answer, response_tokens)
             if picked is None or any(v is None for v in picked):
                 raise RowError("server_error", "the server echoed fewer prompt log-probabilities than the response has")
             out.append(float(reduce(np.asarray(picked, dtype=np.float64))))
@@ -240,3 +306,24 @@ class OpenAICompatible:
 def _token_logprobs(answer: dict) -> list | None:
     choice = (answer.get("choices") or [{}])[0]
     return (choice.get("logprobs") or {}).get("token_logprobs")
+
+
+def reply_logprobs(answer: dict, response_tokens: int) -> list | None:
+    """The log-probabilities of the last `response_tokens` prompt tokens of an echoed completion (max_tokens 1).
+
+    The echo ends with the generated token's entry, except where the server stopped on EOS and leaves it
+    out: llama-cpp-python then reports `usage.completion_tokens` 0 (vLLM counts and echoes the EOS). Without
+    this, the pick would shift by one token onto the prompt. None when fewer entries were echoed.
+    """
+    echoed = _token_logprobs(answer)
+    generated = _generated_entries(answer)
+    if not echoed or len(echoed) < response_tokens + generated:
+        return None
+    return echoed[len(echoed) - generated - response_tokens : len(echoed) - generated]
+
+
+def _generated_entries(answer: dict) -> int:
+    """How many generated tokens (0 or 1) an echo with `max_tokens` 1 ends with: its `usage.completion_tokens`
+    (1 where the server does not say)."""
+    counted = (answer.get("usage") or {}).get("completion_tokens")
+    return 1 if counted is None else min(1, int(counted))
