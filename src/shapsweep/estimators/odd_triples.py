@@ -28,6 +28,7 @@ ROUNDS = 14  # greedy rounds per path, adding triples up to geometrically spaced
 # cross-validation compares the path after each
 FOLDS = 5
 MIN_ROWS_PER_PLAYER = 6  # below (budgets under 12n), the triples lost to the linear fit (seeds 0-5, n = 32-128)
+PATH_FLOPS = 1.5e8  # bounds a path's column products: n = 128 at 32n keeps at most 214 triples
 RIDGE = 1e-9  # relative, keeps the normal equations solvable when a triple repeats a column
 
 
@@ -56,9 +57,11 @@ class _Bins:
     def __init__(self, design: BlockDesign, block: np.ndarray, index: np.ndarray, triples: np.ndarray):
         a, b, c = triples
         labels, flips = design.labels, design.flips
+        offset = (np.arange(len(labels)) * design.size)[:, None]
         self.triples = triples
-        self.slot = labels[:, a] ^ labels[:, b] ^ labels[:, c]  # (blocks, triples)
-        self.sign = 1.0 - 2.0 * (flips[:, a] ^ flips[:, b] ^ flips[:, c])
+        self.slot = (labels[:, a] ^ labels[:, b] ^ labels[:, c]) + offset  # (blocks, triples), flat bin index
+        self.slot = self.slot.astype(np.int32 if self.slot.size and self.slot.max() < 2**31 else np.int64)
+        self.sign = (1 - 2 * (flips[:, a] ^ flips[:, b] ^ flips[:, c])).astype(np.float32)
         self.shape, self.block, self.index = (len(labels), design.size), block, index
 
     def subset(self, keep: np.ndarray) -> _Bins:
@@ -71,8 +74,9 @@ class _Bins:
         """|sum over `rows` (in blocks) of residual * chi_T| for every triple."""
         spread = np.zeros(self.shape)
         np.add.at(spread, (self.block[rows], self.index[rows]), residual[rows])
-        bins = fwht(spread)
-        return np.abs(np.sum(self.sign * np.take_along_axis(bins, self.slot, axis=1), axis=0))
+        looked_up = fwht(spread).ravel()[self.slot]
+        looked_up *= self.sign
+        return np.abs(looked_up.sum(axis=0))
 
 
 class _Path:
@@ -109,7 +113,8 @@ def _greedy(x, t, weight, every: _Bins, sizes: np.ndarray, in_block):
     rows = in_block & (weight > 0)
     residual = weight * (t - x @ path.solve())
     first = every.score(residual, rows)
-    bins = every.subset(np.argsort(-first)[: min(POOL_SIZE, len(first))])
+    keep = np.argpartition(-first, POOL_SIZE)[:POOL_SIZE] if len(first) > POOL_SIZE else np.arange(len(first))
+    bins = every.subset(keep)
     added = 0
     free = np.ones(bins.slot.shape[1], dtype=bool)
     for size in sizes:
@@ -135,6 +140,7 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
     m, n = x.shape
     in_block = block >= 0
     extra = max(0, int((m * (FOLDS - 1) / FOLDS - n) // 3))  # terms a fold's training rows can carry
+    extra = min(extra, int((np.sqrt(n * n + 4 * PATH_FLOPS / m) - n) / 2))  # m (n + s) s <= PATH_FLOPS
     if n > MAX_PLAYERS or n < 3 or m < MIN_ROWS_PER_PLAYER * n or extra < 2:
         return None
     every = _Bins(design, block, index, all_triples(n))
