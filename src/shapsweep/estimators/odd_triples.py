@@ -80,26 +80,41 @@ class _Bins:
 
 
 class _Path:
-    """Least squares on the main effects plus the triples added so far, on the rows with weight 1."""
+    """Least squares on the main effects plus the triples added so far, on the rows with weight 1.
+    Columns and normal equations live in arrays sized for `capacity` triples (grown, not copied)."""
 
-    def __init__(self, x: np.ndarray, t: np.ndarray, weight: np.ndarray):
-        self.x, self.t, self.w = x, t, weight
-        self.columns = x
-        self.gram = x.T @ (weight[:, None] * x)
-        self.rhs = x.T @ (weight * t)
+    def __init__(self, x: np.ndarray, t: np.ndarray, weight: np.ndarray, capacity: int):
+        (m, n), self.size = x.shape, x.shape[1]
+        self.t, self.w = t, weight
+        self.store = np.empty((m, n + capacity))
+        self.store[:, :n] = x
+        self.normal = np.empty((n + capacity, n + capacity))
+        self.normal[:n, :n] = x.T @ (weight[:, None] * x)
+        self.right = np.empty(n + capacity)
+        self.right[:n] = x.T @ (weight * t)
+
+    @property
+    def columns(self) -> np.ndarray:
+        return self.store[:, : self.size]
+
+    @property
+    def gram(self) -> np.ndarray:
+        return self.normal[: self.size, : self.size]
 
     def add(self, new: np.ndarray) -> None:
-        cross = self.columns.T @ (self.w[:, None] * new)
-        corner = new.T @ (self.w[:, None] * new)
-        self.gram = np.block([[self.gram, cross], [cross.T, corner]])
-        self.rhs = np.concatenate([self.rhs, new.T @ (self.w * self.t)])
-        self.columns = np.hstack([self.columns, new])
+        old, size = self.size, self.size + new.shape[1]
+        weighted = self.w[:, None] * new
+        self.store[:, old:size] = new
+        self.normal[:size, old:size] = self.store[:, :size].T @ weighted
+        self.normal[old:size, :old] = self.normal[:old, old:size].T
+        self.right[old:size] = weighted.T @ self.t
+        self.size = size
 
     def solve(self, size: int | None = None) -> np.ndarray:
-        size = self.gram.shape[0] if size is None else size
-        gram = self.gram[:size, :size]
+        size = self.size if size is None else size
+        gram = self.normal[:size, :size]
         ridge = RIDGE * max(1.0, float(np.trace(gram)) / size)
-        return np.linalg.solve(gram + ridge * np.eye(size), self.rhs[:size])
+        return np.linalg.solve(gram + ridge * np.eye(size), self.right[:size])
 
 
 def _chi(x: np.ndarray, triples: np.ndarray) -> np.ndarray:
@@ -109,7 +124,7 @@ def _chi(x: np.ndarray, triples: np.ndarray) -> np.ndarray:
 def _greedy(x, t, weight, every: _Bins, sizes: np.ndarray, in_block):
     """The path on the rows with weight 1: (triples added, in order; the _Path). The first round scores
     every triple and keeps a pool of the POOL_SIZE best; later rounds rescore the pool."""
-    path = _Path(x, t, weight)
+    path = _Path(x, t, weight, int(sizes[-1]) if len(sizes) else 0)
     rows = in_block & (weight > 0)
     residual = weight * (t - x @ path.solve())
     first = every.score(residual, rows)
