@@ -181,6 +181,7 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
     stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
     details = {
         "odd_triples": p - n,
-        "odd_triples_cv": f"{FOLDS}-fold error by path length {[round(float(e), 5) for e in held_error]}",
+        "odd_triples_cv": f"{FOLDS}-fold error by number of triples: "
+        + ", ".join(f"{k}: {e:.4g}" for k, e in zip([0, *sizes.tolist()], held_error, strict=True)),
     }
     return coef[:n], stderr, held_error[0], held_error[best], details
