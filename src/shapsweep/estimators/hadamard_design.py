@@ -10,7 +10,7 @@ per player: half the squared error, 0.7x the error). The random signs keep it un
 uniform on {-1, 1}^n, and a higher-order Walsh term chi_T correlates with a main effect only through the
 sign product d_T d_i, whose mean is zero. The structure also pays a second time: in block b, the term
 chi_T is, on the block's rows, the Hadamard column of label XOR_{j in T} l_bj times d_bT, so one fast
-Walsh-Hadamard transform of a block's residual scores every order-3 term at once(odd_triples.py).
+Walsh-Hadamard transform of a block's residual scores every order-3 term at once (odd_triples.py).
 The last block may be partial (a random subset of its rows). Rows that collide with coalitions
 already evaluated, and blocks where a row and a complement coincide, are replaced by uniform pairs.
 Reference: Hedayat, Sloane and Stufken, "Orthogonal Arrays", 1999 (foldover of two-level designs).
