@@ -124,22 +124,75 @@ def test_a_shard_row_states_its_estimand(tiny_bert_classifier_path):
     assert mismatch["status"] == "estimator_error" and "not banzhaf" in mismatch["error"]
 
 
-def test_auto_takes_the_moebius_surrogate_where_it_predicts_better():
-    # a sum of unanimity games with 3-player terms: the sparse surrogate finds the terms, a linear fit cannot
+def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
+    # a sum of unanimity games with 3-player terms: the sparse surrogate or the order-3 Walsh terms find
+    # the terms, a linear fit cannot
     n, auto, linear = 14, [], []
     for seed in range(4):
         game = SoumGame(n, 2 * n, np.random.default_rng(200 + seed), max_order=3)
         truth = game.banzhaf()
         result = estimate(game, n, method="msr", budget=16 * n, seed=seed)
-        assert result.details["adjust"] == "sparse_moebius" and "held-out error" in result.details["adjust_reason"]
+        assert result.details["adjust"] in ("sparse_moebius", "odd_triples"), result.details
+        assert "held-out error" in result.details["adjust_reason"]
         plain = estimate(game, n, method="msr", budget=16 * n, seed=seed, adjust="linear")
         assert plain.details["adjust"] == "linear"
         auto.append(np.linalg.norm(result.values - truth))
         linear.append(np.linalg.norm(plain.values - truth))
     assert np.median(auto) < 0.5 * np.median(linear)
-    # above MOEBIUS_MAX_PLAYERS the linear fit is used without trying the surrogate
+    # above MOEBIUS_MAX_PLAYERS the surrogate is not tried; the triples are, from 12n
     big = SoumGame(40, 80, np.random.default_rng(9), max_order=3)
-    assert estimate(big, 40, method="msr", budget=320, seed=0).details["adjust"] == "linear"
+    details = estimate(big, 40, method="msr", budget=16 * 40, seed=0).details
+    assert details["adjust"] == "odd_triples" and "sparse_moebius" not in details["adjust_reason"]
+    assert details["odd_triples"] > 0 and "5-fold" in details["odd_triples_cv"]
+    # below 12n (6 pairs per player) the triples are not tried: the linear fit on the Hadamard design
+    small = estimate(big, 40, method="msr", budget=8 * 40, seed=0).details
+    assert small["adjust"] == "linear" and "Hadamard blocks of 64" in small["design"], small
+
+
+def test_odd_triples_recover_a_game_of_main_effects_and_triples_exactly():
+    # odd part = main effects + 3-player Walsh terms: once the CV picks the triples, the fit is exact
+    n = 48
+    rng = np.random.default_rng(5)
+    triples = [rng.choice(n, 3, replace=False) for _ in range(12)]
+    slopes = rng.normal(size=n)
+    weights = rng.choice([-1.0, 1.0], len(triples)) * rng.uniform(0.5, 1.5, len(triples))  # none negligible
+
+    def game(z):
+        x = np.where(np.asarray(z, bool), 1.0, -1.0)
+        return x @ slopes + sum(w * x[:, t].prod(axis=1) for w, t in zip(weights, triples)) + (x[:, 0] * x[:, 1])
+
+    result = estimate(game, n, method="msr", budget=16 * n, seed=1)
+    assert result.details["adjust"] == "odd_triples"
+    np.testing.assert_allclose(result.values, 2 * slopes, atol=1e-6)  # the pair term x0 x1 cancels in pairs
+    linear = estimate(game, n, method="msr", budget=16 * n, seed=1, adjust="linear").values
+    assert np.abs(linear - 2 * slopes).max() > 1e-3
+
+
+def test_hadamard_blocks_are_orthogonal_balanced_and_new():
+    from shapsweep.estimators.hadamard_design import draw_blocks
+
+    n, rng = 20, np.random.default_rng(0)
+    taken = {np.packbits(np.zeros(n, bool)).tobytes(), np.packbits(np.ones(n, bool)).tobytes()}
+    design = draw_blocks(n, 80, rng, taken, lambda k, r, tk: pytest.fail("no uniform pairs needed"))
+    assert design.size == 32 and len(design.rows) == 80 and len(taken) == 2 + 160
+    x = np.where(design.rows, 1.0, -1.0)
+    for b in range(2):  # two full blocks: each column balanced, the columns exactly orthogonal
+        block = x[design.block == b]
+        np.testing.assert_array_equal(block.T @ block, 32 * np.eye(n))
+        np.testing.assert_array_equal(block.sum(axis=0), np.zeros(n))
+    keys = {np.packbits(row).tobytes() for row in np.vstack([design.rows, ~design.rows])}
+    assert len(keys) == 160  # every pair's two coalitions distinct from every other's
+
+
+def test_msr_intervals_cover_the_exact_banzhaf_values():
+    for n, order, mult in ((10, 4, 8), (16, 3, 16), (40, 3, 16)):
+        game = SoumGame(n, 2 * n, np.random.default_rng(n), max_order=order)
+        truth = game.banzhaf()
+        hits = []
+        for seed in range(20):
+            r = estimate(game, n, method="msr", budget=mult * n, seed=seed)
+            hits.append(np.abs(r.values - truth) <= 1.96 * r.stderr)
+        assert np.mean(hits) >= 0.9, (n, order, mult)
 
 
 def test_a_shard_row_keeps_the_top_interaction_pairs(tiny_bert_classifier_path):

@@ -10,13 +10,16 @@ leaves in as noise; it is exact for additive games and equals MSR applied to the
 linear fit draws coalitions in complementary pairs (S, N\S): in +-1 coding a term of even degree takes
 the same value on both, so pairs cancel every even-degree (pairwise, ...) interaction from the slopes
 exactly (Kernel Banzhaf's design); plain MSR draws them independently, as pairing would double its noise.
-`adjust='auto'` (the default) also fits the sparse unanimity (Moebius) surrogate of regression_adjusted
-to the same pairs for n <= MOEBIUS_MAX_PLAYERS, and takes the surrogate's own Banzhaf values,
-sum_{T ni i} c_T / 2^(|T|-1), when its held-out error of the pairs' odd parts is below the linear fit's
-leave-one-out error: on SOUM games at n = 16 that cuts the error 2-10x at 8n-16n, while from n = 32 on
-the surrogate rarely wins and the linear fit stays (docs/estimators.md, Banzhaf). With the surrogate,
-the standard errors are the OLS ones of a linear fit to its out-of-fold residuals (what a correction
-would add; the surrogate's own error is not sampled).
+The pairs come from random-column Hadamard blocks (hadamard_design.py), not i.i.d. draws: the main
+effects are exactly orthogonal, which removes OLS's variance inflation (error sigma^2 n / m instead of
+sigma^2 n / (m - n) on m pairs; at 4n about 0.7x Kernel Banzhaf's error), and stays unbiased.
+`adjust='auto'` (the default) also tries, and takes whichever predicts the pairs' odd parts best out of
+sample (`details.adjust`, `adjust_reason`): order-3 Walsh terms fitted with the main effects, their
+number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 128), and for n <=
+MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
+values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
+linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples,
+the OLS ones with the cross-validated error as the residual variance (it prices the selection).
 Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones.
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
 value estimation via leverage score sampling" (Kernel Banzhaf), 2024.
@@ -28,7 +31,9 @@ import numpy as np
 
 from .base import Method
 from .game_batching import BudgetedGame
+from .hadamard_design import BlockDesign, draw_blocks
 from .monte_carlo import draw_new_uniform
+from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
 from .result import MethodOutput
 from .sparse_moebius import fit_on_pairs
@@ -65,20 +70,9 @@ def _mean_difference(z: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return mean_in - mean_out, stderr
 
 
-def _linear_fit(z: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Slopes of the least-squares fit v ~ b0 + b.z and their standard errors; None if underdetermined."""
-    m, n = z.shape
-    if m <= n + 1:
-        return None
-    x = np.hstack([np.ones((m, 1)), z.astype(np.float64)])
-    gram = x.T @ x
-    if np.linalg.matrix_rank(gram) < n + 1:
-        return None
-    inverse = np.linalg.inv(gram)
-    coef = inverse @ (x.T @ v)
-    residual = v - x @ coef
-    sigma2 = float(residual @ residual) / (m - n - 1)
-    return coef[1:], np.sqrt(np.clip(np.diag(inverse)[1:] * sigma2, 0.0, None))
+def _with_complements(rows: np.ndarray) -> np.ndarray:
+    """Each row followed by its complement: the pairs (S, N\\S)."""
+    return np.repeat(rows, 2, axis=0) ^ (np.arange(2 * len(rows)) % 2 == 1)[:, None]
 
 
 def _odd_rows(pairs: np.ndarray, y: np.ndarray, v_empty: float, v_full: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +82,8 @@ def _odd_rows(pairs: np.ndarray, y: np.ndarray, v_empty: float, v_full: float) -
 
 
 def _moebius(pairs, y, v_empty, v_full, rng):
-    """The sparse Moebius surrogate's Banzhaf values, held-out error, OLS stderr of its residual, and
-    the linear fit's leave-one-out error on the same odd rows (what it must beat); None if too few pairs."""
+    """The sparse Moebius surrogate's Banzhaf values, held-out error and the OLS stderr of a linear fit
+    to its out-of-fold residual on the odd rows; None if too few pairs."""
     n = pairs.shape[1]
     x, t = _odd_rows(pairs, y, v_empty, v_full)
     if len(x) <= n + 1:
@@ -102,12 +96,57 @@ def _moebius(pairs, y, v_empty, v_full, rng):
     for term, c in zip(terms, coef, strict=True):
         values[list(term)] += c / 2.0 ** (len(term) - 1)
     pinv = np.linalg.pinv(x)
-    hat = np.einsum("ij,ji->i", x, pinv)
-    loo = float(np.mean(((t - x @ (pinv @ t)) / np.clip(1 - hat, 1e-9, None)) ** 2))
     residual = t - honest
     sigma2 = float(np.sum((residual - x @ (pinv @ residual)) ** 2)) / (len(x) - n)
     stderr = 2 * np.sqrt(np.clip(np.einsum("ij,ij->i", pinv, pinv) * sigma2, 0.0, None))
-    return values, float(error), loo, stderr
+    return values, float(error), stderr
+
+
+def _odd_linear(x: np.ndarray, t: np.ndarray):
+    """Banzhaf values (twice the slopes of t ~ x, +-1 coding), OLS stderr and leave-one-out error;
+    None if underdetermined."""
+    m, n = x.shape
+    if m <= n or np.linalg.matrix_rank(x) < n:
+        return None
+    pinv = np.linalg.pinv(x)
+    coef = pinv @ t
+    residual = t - x @ coef
+    hat = np.einsum("ij,ji->i", x, pinv)
+    loo = float(np.mean((residual / np.clip(1 - hat, 1e-9, None)) ** 2))
+    sigma2 = float(residual @ residual) / (m - n)
+    return 2 * coef, 2 * np.sqrt(np.clip(np.einsum("ij,ij->i", pinv, pinv) * sigma2, 0.0, None)), loo
+
+
+def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
+    """(values, stderr, details) of the paired fit on the design's pairs, or None if underdetermined."""
+    n = design.rows.shape[1]
+    pairs = _with_complements(design.rows)
+    x, t = _odd_rows(pairs, y, v_empty, v_full)
+    linear = _odd_linear(x, t)
+    if linear is None:
+        return None
+    values, stderr, loo = linear
+    if adjust == "linear":
+        return values, stderr, {"adjust": "linear"}
+    candidates = {"linear": (loo, values, stderr)}
+    details: dict = {}
+    block = np.concatenate([[-1], design.block])
+    index = np.concatenate([[0], design.index])
+    odd = fit_odd_triples(x, t, design, block, index, rng) if n > 2 else None
+    if odd is not None:
+        coef, odd_stderr, cv_linear, cv_best, odd_details = odd
+        details |= odd_details
+        candidates["linear"] = (cv_linear, values, stderr)
+        if odd_details["odd_triples"] > 0:
+            candidates["odd_triples"] = (cv_best, 2 * coef, 2 * odd_stderr)
+    if 2 < n <= MOEBIUS_MAX_PLAYERS:
+        moebius = _moebius(pairs, y, v_empty, v_full, rng)
+        if moebius is not None:
+            candidates["sparse_moebius"] = (moebius[1], moebius[0], moebius[2])
+    name = min(candidates, key=lambda k: candidates[k][0])
+    reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items())
+    details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}
+    return candidates[name][1], candidates[name][2], details
 
 
 def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "auto"):
@@ -116,36 +155,24 @@ def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "
     first = np.vstack([np.zeros((1, n), bool), np.ones((1, n), bool)])
     taken = {key.tobytes() for key in np.packbits(first, axis=1)}
     want = game.budget - len(taken)
-    if adjust != "none":
-        pairs = _draw_pairs(n, want // 2, rng, taken)
-        rest = draw_new_uniform(game, n, want - len(pairs), rng, taken)  # odd budget, or pairs ran out
-        z = np.vstack([first, pairs, rest])
-    else:
-        z = np.vstack([first, draw_new_uniform(game, n, want, rng, taken)])
-    v = game(z)
     details: dict = {"adjust": adjust}
-    if adjust == "auto" and 2 < n <= MOEBIUS_MAX_PLAYERS:
-        moebius = _moebius(pairs, v[2 : 2 + len(pairs)], v[0], v[1], rng)
-        if moebius is not None:
-            values, error, loo, stderr = moebius
-            if error < loo:
-                details |= {
-                    "adjust": "sparse_moebius",
-                    "adjust_reason": f"held-out error {error:.3g} < linear {loo:.3g}",
-                }
-                return MethodOutput(values, stderr, details | _leftover(game))
-            details["adjust_reason"] = f"sparse Moebius held-out error {error:.3g} >= linear {loo:.3g}"
-    if adjust == "auto":
-        details["adjust"] = "linear"
-    fitted = _linear_fit(z, v) if adjust != "none" else None
+    if adjust == "none":
+        z = np.vstack([first, draw_new_uniform(game, n, want, rng, taken)])
+        values, stderr = _mean_difference(z, game(z))
+        return MethodOutput(values, stderr, details | _leftover(game))
+    design = draw_blocks(n, want // 2, rng, taken, lambda k, r, tk: _draw_pairs(n, k, r, tk)[0::2])
+    pairs = _with_complements(design.rows)
+    rest = draw_new_uniform(game, n, want - len(pairs), rng, taken)  # odd budget, or pairs ran out
+    z = np.vstack([first, pairs, rest])
+    v = game(z)
+    details["design"] = f"{int(np.sum(design.block >= 0))} pairs in Hadamard blocks of {design.size}"
+    fitted = _paired_fit(design, v[2 : 2 + len(pairs)], v[0], v[1], adjust, rng)
     if fitted is None:
-        if adjust != "none":
-            details["adjust"] = "none"
-            details["adjust_reason"] = f"{len(z)} coalitions cannot fit {n + 1} linear terms"
+        details |= {"adjust": "none", "adjust_reason": f"{len(design.rows) + 1} pairs cannot fit {n} slopes"}
         values, stderr = _mean_difference(z, v)
-    else:
-        values, stderr = fitted
-    return MethodOutput(values, stderr, details | _leftover(game))
+        return MethodOutput(values, stderr, details | _leftover(game))
+    values, stderr, choice = fitted
+    return MethodOutput(values, stderr, details | choice | _leftover(game))
 
 
 def _leftover(game: BudgetedGame) -> dict:
