@@ -54,7 +54,7 @@ run-slurm: slurm-executor
 	PYTHONPATH=$(CURDIR)/$(SLURM_EXECUTOR) $(BIN)/snakemake --profile profiles/slurm
 
 test: test-deps slurm-executor
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=40 tests
 
 # Lint and format checks; `make format` rewrites instead of checking.
 lint: lint-deps

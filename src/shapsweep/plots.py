@@ -103,16 +103,19 @@ def runtime_vs_budget(per_run: pl.DataFrame) -> Figure:
     )
 
 
-def phi_mass_shares(attributions: list[list[float]]) -> np.ndarray:
-    """Rows x positions matrix of |phi_i| / sum |phi| (NaN past a row's last player or for all-zero rows)."""
-    width = min(MAX_POSITIONS, max((len(a) for a in attributions), default=0))
-    shares = np.full((len(attributions), width), np.nan)
-    for i, phi in enumerate(attributions):
-        mags = np.abs(np.asarray(phi[:width], dtype=float))
-        total = np.abs(np.asarray(phi, dtype=float)).sum()
-        if total > 0:
-            shares[i, : len(mags)] = mags / total
-    return shares
+def phi_mass_shares(attributions: list[list[float]] | pl.Series) -> np.ndarray:
+    """Rows x positions matrix of |phi_i| / sum |phi| (NaN past a row's last player or for all-zero rows).
+    Computed by polars over the list column: a Python loop per row took seconds at 100k rows x 10 runs."""
+    series = pl.Series("phi", attributions, dtype=pl.List(pl.Float64))
+    width = min(MAX_POSITIONS, int(series.list.len().max() or 0))
+    if width == 0:
+        return np.full((len(series), 0), np.nan)
+    mags = pl.DataFrame([series]).select(pl.col("phi").list.eval(pl.element().abs()))["phi"]
+    total = mags.list.sum().to_numpy().astype(float)
+    cells = pl.DataFrame([mags.list.get(k, null_on_oob=True).alias(str(k)) for k in range(width)])
+    shares = cells.to_numpy().astype(float)  # nulls (past a row's end) are NaN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((total > 0)[:, None], shares / total[:, None], np.nan)
 
 
 def phi_mass_by_position(explanations: pl.DataFrame) -> Figure:
@@ -122,7 +125,7 @@ def phi_mass_by_position(explanations: pl.DataFrame) -> Figure:
     data = explanations.filter(pl.col("attribution").list.len() > 0)
     drawn = False
     for (method,), part in data.sort("method", nulls_last=True).group_by("method", maintain_order=True):
-        shares = phi_mass_shares(part["attribution"].to_list())
+        shares = phi_mass_shares(part["attribution"])
         if shares.size == 0 or np.all(np.isnan(shares)):
             continue
         filled = ~np.all(np.isnan(shares), axis=0)
