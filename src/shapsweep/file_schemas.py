@@ -126,6 +126,11 @@ def read_files(paths: list[str | Path], schema: dict) -> pl.DataFrame:
     # One read (and one normalise) per run of consecutive files with the same on-disk schema: per-file
     # reads dominated loading at dataset scale, and the files of one sweep nearly always share a schema.
     # Consecutive runs keep the files' order; a file written before a column existed starts a new run.
+    if len(paths) > 1:
+        try:  # one read when every file has the same columns and types (polars refuses any mismatch)
+            return _normalise(pl.read_parquet(paths), schema, Path(paths[0]))
+        except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
+            pass
     frames = []
     for _file_schema, group in itertools.groupby(paths, key=lambda p: tuple(pl.read_parquet_schema(p).items())):
         group = list(group)
