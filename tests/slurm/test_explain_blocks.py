@@ -191,9 +191,9 @@ def test_a_killed_block_keeps_its_finished_shards_and_the_rerun_explains_only_th
     record = json.loads((run_dir / "blocks" / "0000.json").read_text())
     assert [s["shard"] for s in record["shards"]] == [f"{i:05d}" for i in range(10)]
 
-    # the same set, never interrupted, gives the same shards
+    # the same set, never interrupted, gives the same shards (explained only: no aggregate or report)
     (tmp_path / "clean").mkdir()
-    run(tmp_path / "clean", experiment, 10, "--cores", "1")
+    run(tmp_path / "clean", experiment, 10, "--cores", "1", "--until", "explain_block")
     clean = shard_files(tmp_path / "clean", "killed")
     resumed = shard_files(tmp_path, "killed")
     assert sorted(clean) == sorted(resumed) and len(clean) == 10
