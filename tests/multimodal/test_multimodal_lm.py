@@ -199,23 +199,29 @@ def test_conversation_with_an_image_equals_brute_force(tiny_llava_path, media_di
     def value(coalition):
         first = " ".join(w for i, w in enumerate(turns[0]) if i in coalition)
         second = " ".join(w for i, w in enumerate(turns[1]) if i + 3 in coalition)
-        image = np.zeros_like(pixels)
-        for k in (5, 6):
-            if k in coalition:
-                cols = slice((k - 5) * 451 // 2, (k - 4) * 451 // 2)
-                image[:, cols] = pixels[:, cols]
-        conversation = [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first}]},
-            {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
-            {"role": "user", "content": [{"type": "text", "text": second}]},
-        ]
-        prompt = processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-        inputs = processor(text=prompt, images=image, return_tensors="pt", add_special_tokens=False)
-        return logprob_of(model, dict(inputs), game.response_ids)
+        patches = [k - 5 for k in (5, 6) if k in coalition]
+        return _two_turn_logprob(processor, model, pixels, patches, first, second, game.response_ids)
 
     expected = brute_force_shapley({s: value(s) for s in all_coalitions(7)}, 7)
     assert np.abs(expected).max() > 1e-3
     np.testing.assert_allclose(result.values, expected, rtol=1e-4, atol=1e-5)
+
+
+def _two_turn_logprob(processor, model, pixels, patches, first, second, response_ids):
+    """The reply's log-probability after [user: image + first, assistant: 'a cat', user: second], with only
+    the image's 1x2 patches listed in `patches` kept (the rest black), computed directly with transformers."""
+    image = np.zeros_like(pixels)
+    for k in patches:
+        cols = slice(k * 451 // 2, (k + 1) * 451 // 2)
+        image[:, cols] = pixels[:, cols]
+    conversation = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
+        {"role": "user", "content": [{"type": "text", "text": second}]},
+    ]
+    prompt = processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    inputs = processor(text=prompt, images=image, return_tensors="pt", add_special_tokens=False)
+    return logprob_of(model, dict(inputs), response_ids)
 
 
 def test_conversation_spans_players_equal_brute_force(tiny_llava_path, media_dir):
@@ -255,19 +261,8 @@ def test_conversation_spans_players_equal_brute_force(tiny_llava_path, media_dir
     def value(coalition):
         first = "describe the cat" if 0 in coalition else "describe"
         second = "what colour is it" if 1 in coalition else "is it"
-        image = np.zeros_like(pixels)
-        for k in (2, 3):
-            if k in coalition:
-                cols = slice((k - 2) * 451 // 2, (k - 1) * 451 // 2)
-                image[:, cols] = pixels[:, cols]
-        conversation = [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first}]},
-            {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
-            {"role": "user", "content": [{"type": "text", "text": second}]},
-        ]
-        prompt = processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-        inputs = processor(text=prompt, images=image, return_tensors="pt", add_special_tokens=False)
-        return logprob_of(model, dict(inputs), game.response_ids)
+        patches = [k - 2 for k in (2, 3) if k in coalition]
+        return _two_turn_logprob(processor, model, pixels, patches, first, second, game.response_ids)
 
     expected = brute_force_shapley({s: value(s) for s in all_coalitions(4)}, 4)
     assert np.abs(expected[:2]).max() > 1e-3
