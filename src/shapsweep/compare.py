@@ -14,7 +14,7 @@ from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 
 def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
     """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls."""
-    none = {"interaction_rel_l2": None, "interaction_overlap": None}
+    none = {"interaction_rel_l2": None, "interaction_overlap": None, "interaction_coverage": None}
     if not pairs or not ref_pairs or pairs["interaction_index"] is None:
         return none
     if pairs["interaction_index"] != ref_pairs["interaction_index"]:
@@ -26,12 +26,16 @@ def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
         }
 
     mine, ref = as_dict(pairs), as_dict(ref_pairs)
+    stderr = dict(zip(zip(pairs["interaction_i"], pairs["interaction_j"]), pairs.get("interaction_stderr") or []))
+    covered = [abs(mine[k] - ref[k]) <= 1.96 * se for k, se in stderr.items() if se is not None and k in ref]
     keys = sorted(set(mine) | set(ref))
     norm = math.sqrt(sum(v * v for v in ref.values()))
     diff = math.sqrt(sum((mine.get(k, 0.0) - ref.get(k, 0.0)) ** 2 for k in keys))
     return {
         "interaction_rel_l2": diff / norm if norm > 0 else None,
         "interaction_overlap": len(set(mine) & set(ref)) / len(ref) if ref else None,
+        # share of the pairs both kept whose reference value lies in the run's 95% interval
+        "interaction_coverage": sum(covered) / len(covered) if covered else None,
     }
 
 
@@ -43,7 +47,7 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
     """
     if run["components"].null_count() < run.height:
         run = run.with_columns(players=pl.col("components"), attribution=pl.col("component_scores"))
-    pair_cols = ["interaction_index", "interaction_i", "interaction_j", "interaction_value"]
+    pair_cols = ["interaction_index", "interaction_i", "interaction_j", "interaction_value", "interaction_stderr"]
     run, reference = (
         frame.with_columns(pl.lit(None).alias(c) for c in pair_cols if c not in frame.columns)
         for frame in (run, reference)
@@ -113,7 +117,15 @@ def runs_table(
         columns[name] = _column([s["params"].get(name) for s in summaries])
     for name in metric_names:
         columns[name] = _column([s["metrics"].get(name) for s in summaries])
-    for stat in ("mse", "rel_l2", "spearman", "topk_overlap", "interaction_rel_l2", "interaction_overlap"):
+    for stat in (
+        "mse",
+        "rel_l2",
+        "spearman",
+        "topk_overlap",
+        "interaction_rel_l2",
+        "interaction_overlap",
+        "interaction_coverage",
+    ):
         col = []
         for s in summaries:
             err = errors.get(s["run_id"])

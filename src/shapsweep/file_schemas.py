@@ -40,7 +40,7 @@ SHARD_SCHEMA = {
     "stderr": pl.List(pl.Float64),
     "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
     "index": pl.Utf8,  # the estimand of `attribution`: shapley or banzhaf (null: integrated gradients, empirical)
-    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value; stderr null: none yet)
+    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value, stderr: null where the method gives none)
     "interaction_index": pl.Utf8,
     "interaction_i": pl.List(pl.Int64),
     "interaction_j": pl.List(pl.Int64),
@@ -89,6 +89,9 @@ ROW_ERROR_SCHEMA = {
     # matrices, pairs not kept are 0) and the share of the reference's kept pairs the run also kept
     "interaction_rel_l2": pl.Float64,
     "interaction_overlap": pl.Float64,
+    # the share of the pairs both kept whose reference value lies in the run's value +- 1.96 stderr
+    # (null: the run's pairs have no standard errors)
+    "interaction_coverage": pl.Float64,
 }
 # reference_errors.parquet: the per-row errors of every compared run, stacked.
 REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}

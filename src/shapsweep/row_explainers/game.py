@@ -39,12 +39,15 @@ def _interaction_columns(result, asked: dict | None) -> dict:
     if not asked or result.interactions is None:
         return {}
     pairs = top_pairs(result.interactions, asked["top_k"])
+    se = result.interaction_stderr
     return {
         "interaction_index": asked["index"],
         "interaction_i": [i for i, _, _ in pairs],
         "interaction_j": [j for _, j, _ in pairs],
         "interaction_value": [v for _, _, v in pairs],
-        "interaction_stderr": None,
+        "interaction_stderr": None
+        if se is None
+        else [float(se[i, j]) if np.isfinite(se[i, j]) else None for i, j, _ in pairs],
     }
 
 
