@@ -12,8 +12,14 @@ from scipy.stats import spearmanr
 from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 
 
-def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
-    """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls."""
+def interaction_errors(
+    pairs: dict | None, ref_pairs: dict | None, full: dict | None = None, ref_full: dict | None = None
+) -> dict:
+    """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls.
+
+    With both rows' whole matrices (`full`, `ref_full`: side-file rows of shap.interactions.full_matrix),
+    the relative L2 and the coverage are over every pair instead of the kept ones.
+    """
     none = {"interaction_rel_l2": None, "interaction_overlap": None, "interaction_coverage": None}
     if not pairs or not ref_pairs or pairs["interaction_index"] is None:
         return none
@@ -31,6 +37,15 @@ def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
     keys = sorted(set(mine) | set(ref))
     norm = math.sqrt(sum(v * v for v in ref.values()))
     diff = math.sqrt(sum((mine.get(k, 0.0) - ref.get(k, 0.0)) ** 2 for k in keys))
+    if full and ref_full and full["n_players"] == ref_full["n_players"]:
+        n = full["n_players"]
+        upper = np.triu_indices(n, 1)
+        matrix, ref_matrix = (np.asarray(f["matrix"], dtype=np.float64).reshape(n, n)[upper] for f in (full, ref_full))
+        norm, diff = float(np.linalg.norm(ref_matrix)), float(np.linalg.norm(matrix - ref_matrix))
+        if full["stderr"] is not None:
+            se = np.asarray(full["stderr"], dtype=np.float64).reshape(n, n)[upper]
+            known = np.isfinite(se)
+            covered = list(np.abs(matrix - ref_matrix)[known] <= 1.96 * se[known])
     return {
         "interaction_rel_l2": diff / norm if norm > 0 else None,
         "interaction_overlap": len(set(mine) & set(ref)) / len(ref) if ref else None,
@@ -39,8 +54,17 @@ def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
     }
 
 
-def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
+def row_errors(
+    run: pl.DataFrame,
+    reference: pl.DataFrame,
+    top_k: int,
+    matrices: pl.DataFrame | None = None,
+    ref_matrices: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference.
+
+    `matrices` / `ref_matrices` (file_schemas.read_interaction_matrices): the runs' whole interaction
+    matrices where they wrote them; the interaction errors then cover every pair.
 
     An empirical run is scored on its held-out rows only (its explainer learnt the others). A path_kernel run
     is scored by its component scores (its reference is an update_game run, whose players are the components).
@@ -67,6 +91,10 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
             how="inner",
         )
     )
+    full, ref_full = (
+        {} if frame is None else {r["row_id"]: r for r in frame.iter_rows(named=True)}
+        for frame in (matrices, ref_matrices)
+    )
     out = []
     for row_id, players, phi, pairs, ref_players, ref, ref_pairs in joined.iter_rows():
         if list(players) != list(ref_players):
@@ -85,7 +113,7 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
                 "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else None,
                 "spearman": None if rho is None or math.isnan(rho) else float(rho),
                 "topk_overlap": len(top & ref_top) / k if k else None,
-                **interaction_errors(pairs, ref_pairs),
+                **interaction_errors(pairs, ref_pairs, full.get(row_id), ref_full.get(row_id)),
             }
         )
     return pl.DataFrame(out, schema=ROW_ERROR_SCHEMA, orient="row")

@@ -78,6 +78,19 @@ FAITHFULNESS_SCHEMA = {
     "error": pl.Utf8,
 }
 
+# <shard>.interactions.parquet (shap.interactions.full_matrix; layout.interaction_matrix_file): one row per
+# shard row with a matrix; `matrix` and `stderr` are the n x n matrix row-major (stderr null where the
+# method gives none, NaN for a pair it did not estimate).
+INTERACTION_MATRIX_KEY = "interaction_matrix"  # the key a shard record hands its side-file row under (explain.py)
+INTERACTION_MATRIX_SCHEMA = {
+    "row_id": pl.Utf8,
+    "run_id": pl.Utf8,
+    "interaction_index": pl.Utf8,
+    "n_players": pl.Int64,
+    "matrix": pl.List(pl.Float64),
+    "stderr": pl.List(pl.Float64),
+}
+
 # Per-row errors of a run against its reference run (compare.row_errors).
 ROW_ERROR_SCHEMA = {
     "row_id": pl.Utf8,
@@ -142,6 +155,14 @@ def read_files(paths: list[str | Path], schema: dict) -> pl.DataFrame:
 def read_shards(paths: list[str | Path]) -> pl.DataFrame:
     """All rows of these shard files, in SHARD_SCHEMA."""
     return read_files(paths, SHARD_SCHEMA)
+
+
+def read_interaction_matrices(shard_paths: list[str | Path]) -> pl.DataFrame:
+    """The whole interaction matrices beside these shards (INTERACTION_MATRIX_SCHEMA); shards without a side
+    file (shap.interactions.full_matrix not asked) add nothing."""
+    from shapsweep.layout import interaction_matrix_file
+
+    return read_files([p for p in map(interaction_matrix_file, shard_paths) if p.exists()], INTERACTION_MATRIX_SCHEMA)
 
 
 def held_out(shards: pl.DataFrame) -> pl.DataFrame:
