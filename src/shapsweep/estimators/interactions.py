@@ -9,7 +9,8 @@ inside T with a weight that depends only on |T| = t:
 So the matrix is Z^T diag(w(|T|) m(T)) Z over the coalitions T, and any game known by its Moebius
 coefficients gets its indices in closed form: the exact table of a small game (`exact_pairwise`), a sum of
 unanimity games, or a sparse unanimity surrogate fitted to sampled coalitions (the same evaluations as
-the values: no extra model cost).
+the values: no extra model cost). k-SII and FSII of sampled games come from the even-part regression of
+pairwise_regression.py where it identifies the pairs (`pairwise_from_evaluations` says when).
 References: Grabisch and Roubens 1999 (SII); Bord et al. 2023 (k-SII); Tsai, Yeh and Ravikumar 2023
 (Faith-Shap); Sundararajan, Dhamdhere and Agarwal 2020 (Shapley-Taylor); Fumagalli et al., "SHAP-IQ", 2023.
 """
