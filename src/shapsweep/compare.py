@@ -11,9 +11,15 @@ import polars as pl
 from shapsweep.file_schemas import ROW_ERROR_SCHEMA, held_out
 
 
-def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
-    """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls."""
-    none = {"interaction_rel_l2": None, "interaction_overlap": None}
+def interaction_errors(
+    pairs: dict | None, ref_pairs: dict | None, full: dict | None = None, ref_full: dict | None = None
+) -> dict:
+    """Errors of a row's kept interaction pairs against the reference row's (same index), else nulls.
+
+    With both rows' whole matrices (`full`, `ref_full`: side-file rows of shap.interactions.full_matrix),
+    the relative L2 and the coverage are over every pair instead of the kept ones.
+    """
+    none = {"interaction_rel_l2": None, "interaction_overlap": None, "interaction_coverage": None}
     if not pairs or not ref_pairs or pairs["interaction_index"] is None:
         return none
     if pairs["interaction_index"] != ref_pairs["interaction_index"]:
@@ -25,24 +31,46 @@ def interaction_errors(pairs: dict | None, ref_pairs: dict | None) -> dict:
         }
 
     mine, ref = as_dict(pairs), as_dict(ref_pairs)
+    stderr = dict(zip(zip(pairs["interaction_i"], pairs["interaction_j"]), pairs.get("interaction_stderr") or []))
+    covered = [abs(mine[k] - ref[k]) <= 1.96 * se for k, se in stderr.items() if se is not None and k in ref]
     keys = sorted(set(mine) | set(ref))
     norm = math.sqrt(sum(v * v for v in ref.values()))
     diff = math.sqrt(sum((mine.get(k, 0.0) - ref.get(k, 0.0)) ** 2 for k in keys))
+    if full and ref_full and full["n_players"] == ref_full["n_players"]:
+        n = full["n_players"]
+        upper = np.triu_indices(n, 1)
+        matrix, ref_matrix = (np.asarray(f["matrix"], dtype=np.float64).reshape(n, n)[upper] for f in (full, ref_full))
+        norm, diff = float(np.linalg.norm(ref_matrix)), float(np.linalg.norm(matrix - ref_matrix))
+        if full["stderr"] is not None:
+            se = np.asarray(full["stderr"], dtype=np.float64).reshape(n, n)[upper]
+            known = np.isfinite(se)
+            covered = list(np.abs(matrix - ref_matrix)[known] <= 1.96 * se[known])
     return {
         "interaction_rel_l2": diff / norm if norm > 0 else None,
         "interaction_overlap": len(set(mine) & set(ref)) / len(ref) if ref else None,
+        # share of the pairs both kept whose reference value lies in the run's 95% interval
+        "interaction_coverage": sum(covered) / len(covered) if covered else None,
     }
 
 
-def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.DataFrame:
+def row_errors(
+    run: pl.DataFrame,
+    reference: pl.DataFrame,
+    top_k: int,
+    matrices: pl.DataFrame | None = None,
+    ref_matrices: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Per row (ok in both, same players): MSE, relative L2, Spearman and top-k overlap against the reference.
+
+    `matrices` / `ref_matrices` (file_schemas.read_interaction_matrices): the runs' whole interaction
+    matrices where they wrote them; the interaction errors then cover every pair.
 
     An empirical run is scored on its held-out rows only (its explainer learnt the others). A path_kernel run
     is scored by its component scores (its reference is an update_game run, whose players are the components).
     """
     if run["components"].null_count() < run.height:
         run = run.with_columns(players=pl.col("components"), attribution=pl.col("component_scores"))
-    pair_cols = ["interaction_index", "interaction_i", "interaction_j", "interaction_value"]
+    pair_cols = ["interaction_index", "interaction_i", "interaction_j", "interaction_value", "interaction_stderr"]
     run, reference = (
         frame.with_columns(pl.lit(None).alias(c) for c in pair_cols if c not in frame.columns)
         for frame in (run, reference)
@@ -69,14 +97,21 @@ def row_errors(run: pl.DataFrame, reference: pl.DataFrame, top_k: int) -> pl.Dat
         .with_row_index("_order")
         .with_columns(pl.col("attribution").list.len().alias("_n"))
     )
-    parts = [_errors_of_equal_length(part, top_k) for _, part in joined.group_by("_n", maintain_order=True)]
+    full, ref_full = (
+        {} if frame is None else {r["row_id"]: r for r in frame.iter_rows(named=True)}
+        for frame in (matrices, ref_matrices)
+    )
+    parts = [
+        _errors_of_equal_length(part, top_k, full, ref_full) for _, part in joined.group_by("_n", maintain_order=True)
+    ]
     if not parts:
         return pl.DataFrame(schema=ROW_ERROR_SCHEMA)
     return pl.concat(parts).sort("_order").select(list(ROW_ERROR_SCHEMA)).cast(ROW_ERROR_SCHEMA)
 
 
-def _errors_of_equal_length(part: pl.DataFrame, top_k: int) -> pl.DataFrame:
-    """row_errors' metrics for rows that all have the same number of players, as (rows x players) arrays."""
+def _errors_of_equal_length(part: pl.DataFrame, top_k: int, full: dict, ref_full: dict) -> pl.DataFrame:
+    """row_errors' metrics for rows that all have the same number of players, as (rows x players) arrays;
+    `full` / `ref_full`: row id -> whole interaction matrix (side file rows), where written."""
     n = int(part["_n"][0])
     phi = np.asarray(part["attribution"].to_list(), dtype=np.float64).reshape(part.height, n)
     ref = np.asarray(part["ref_attribution"].to_list(), dtype=np.float64).reshape(part.height, n)
@@ -99,8 +134,8 @@ def _errors_of_equal_length(part: pl.DataFrame, top_k: int) -> pl.DataFrame:
     )
     pairs = (
         [
-            interaction_errors(a, b) if kept else {}
-            for a, b, kept in zip(part["pairs"], part["ref_pairs"], both, strict=True)
+            interaction_errors(a, b, full.get(row_id), ref_full.get(row_id)) if kept else {}
+            for row_id, a, b, kept in zip(part["row_id"], part["pairs"], part["ref_pairs"], both, strict=True)
         ]
         if both.any()
         else [{}] * part.height
@@ -108,6 +143,7 @@ def _errors_of_equal_length(part: pl.DataFrame, top_k: int) -> pl.DataFrame:
     return frame.with_columns(
         pl.Series("interaction_rel_l2", [e.get("interaction_rel_l2") for e in pairs], dtype=pl.Float64),
         pl.Series("interaction_overlap", [e.get("interaction_overlap") for e in pairs], dtype=pl.Float64),
+        pl.Series("interaction_coverage", [e.get("interaction_coverage") for e in pairs], dtype=pl.Float64),
     )
 
 
@@ -179,7 +215,15 @@ def runs_table(
         columns[name] = _column([s["params"].get(name) for s in summaries])
     for name in metric_names:
         columns[name] = _column([s["metrics"].get(name) for s in summaries])
-    for stat in ("mse", "rel_l2", "spearman", "topk_overlap", "interaction_rel_l2", "interaction_overlap"):
+    for stat in (
+        "mse",
+        "rel_l2",
+        "spearman",
+        "topk_overlap",
+        "interaction_rel_l2",
+        "interaction_overlap",
+        "interaction_coverage",
+    ):
         col = []
         for s in summaries:
             err = errors.get(s["run_id"])

@@ -25,7 +25,7 @@ import polars as pl
 
 from shapsweep import layout
 from shapsweep.atomic_outputs import link_file, write_json, write_parquet
-from shapsweep.file_schemas import SHARD_SCHEMA
+from shapsweep.file_schemas import INTERACTION_MATRIX_KEY, INTERACTION_MATRIX_SCHEMA, SHARD_SCHEMA
 from shapsweep.row_explainers import ExplainInputs, explain_loaded_row, open_row_explainer
 from shapsweep.row_explainers.game import row_seed
 from shapsweep.row_explainers.gradients import explain_row as gradient_row
@@ -138,12 +138,14 @@ def explain_shards(
         part = rows.slice(job.start, max(0, job.end - job.start))
         partial = layout.partial_shard_file(job.out)
         kept = _kept_records(partial)
-        records = []
+        records, matrices = [], []
         shard_clock = time.perf_counter()
         progress = layout.progress_file(job.out)
         bar = _terminal_bar(log, part.height, job.shard_id)
         todo = [(row, kept.get(str(row["row_id"]))) for row in part.iter_rows(named=True)]
         for i, rec in enumerate(_explain_missing(todo, explainer.explain)):
+            if INTERACTION_MATRIX_KEY in rec:  # not a shard column: shap.interactions.full_matrix's side file
+                matrices.append(rec.pop(INTERACTION_MATRIX_KEY))
             records.append(rec)
             elapsed = time.perf_counter() - shard_clock
             if bar is None:
@@ -162,6 +164,9 @@ def explain_shards(
             incomplete.append(f"shard {job.shard_id}: {unanswered} of {len(records)} rows")
             print(f"shard {job.shard_id} kept as {partial}: {unanswered} rows await the server", file=log, flush=True)
             continue
+        if matrices:  # before the shard: a shard that exists has its side file
+            side = pl.DataFrame(matrices, schema=INTERACTION_MATRIX_SCHEMA, orient="row")
+            write_parquet(layout.interaction_matrix_file(job.out), side)
         write_parquet(finished, shard_frame(records), metadata=provenance.to_metadata(record))
         link_file(finished, job.out)
         partial.unlink(missing_ok=True)

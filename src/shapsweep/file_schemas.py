@@ -40,7 +40,7 @@ SHARD_SCHEMA = {
     "stderr": pl.List(pl.Float64),
     "max_stderr": pl.Float64,  # the largest player's standard error (what shap.target_stderr stops on)
     "index": pl.Utf8,  # the estimand of `attribution`: shapley or banzhaf (null: integrated gradients, empirical)
-    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value; stderr null: none yet)
+    # shap.interactions: the top-k pairs by |index| (players' positions i < j, value, stderr: null where the method gives none)
     "interaction_index": pl.Utf8,
     "interaction_i": pl.List(pl.Int64),
     "interaction_j": pl.List(pl.Int64),
@@ -78,6 +78,19 @@ FAITHFULNESS_SCHEMA = {
     "error": pl.Utf8,
 }
 
+# <shard>.interactions.parquet (shap.interactions.full_matrix; layout.interaction_matrix_file): one row per
+# shard row with a matrix; `matrix` and `stderr` are the n x n matrix row-major (stderr null where the
+# method gives none, NaN for a pair it did not estimate).
+INTERACTION_MATRIX_KEY = "interaction_matrix"  # the key a shard record hands its side-file row under (explain.py)
+INTERACTION_MATRIX_SCHEMA = {
+    "row_id": pl.Utf8,
+    "run_id": pl.Utf8,
+    "interaction_index": pl.Utf8,
+    "n_players": pl.Int64,
+    "matrix": pl.List(pl.Float64),
+    "stderr": pl.List(pl.Float64),
+}
+
 # Per-row errors of a run against its reference run (compare.row_errors).
 ROW_ERROR_SCHEMA = {
     "row_id": pl.Utf8,
@@ -89,6 +102,9 @@ ROW_ERROR_SCHEMA = {
     # matrices, pairs not kept are 0) and the share of the reference's kept pairs the run also kept
     "interaction_rel_l2": pl.Float64,
     "interaction_overlap": pl.Float64,
+    # the share of the pairs both kept whose reference value lies in the run's value +- 1.96 stderr
+    # (null: the run's pairs have no standard errors)
+    "interaction_coverage": pl.Float64,
 }
 # reference_errors.parquet: the per-row errors of every compared run, stacked.
 REFERENCE_ERRORS_SCHEMA = {**ROW_ERROR_SCHEMA, "run_id": pl.Utf8, "reference_run": pl.Utf8}
@@ -144,6 +160,14 @@ def read_files(paths: list[str | Path], schema: dict) -> pl.DataFrame:
 def read_shards(paths: list[str | Path]) -> pl.DataFrame:
     """All rows of these shard files, in SHARD_SCHEMA."""
     return read_files(paths, SHARD_SCHEMA)
+
+
+def read_interaction_matrices(shard_paths: list[str | Path]) -> pl.DataFrame:
+    """The whole interaction matrices beside these shards (INTERACTION_MATRIX_SCHEMA); shards without a side
+    file (shap.interactions.full_matrix not asked) add nothing."""
+    from shapsweep.layout import interaction_matrix_file
+
+    return read_files([p for p in map(interaction_matrix_file, shard_paths) if p.exists()], INTERACTION_MATRIX_SCHEMA)
 
 
 def held_out(shards: pl.DataFrame) -> pl.DataFrame:

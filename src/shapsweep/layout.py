@@ -81,6 +81,13 @@ def finished_shard_file(shard_file: str | Path) -> Path:
     return shard_file.with_name(f".{shard_file.stem}.finished.parquet")
 
 
+def interaction_matrix_file(shard_file: str | Path) -> Path:
+    """A shard's side file of whole interaction matrices (shap.interactions.full_matrix): beside the shard,
+    written before it, so a shard that exists has its side file (interaction_matrices.py)."""
+    shard_file = Path(shard_file)
+    return shard_file.with_name(f"{shard_file.stem}.interactions.parquet")
+
+
 def explainer_dir(set_dir: str | Path, explainer_id: str) -> Path:
     """An empirical explainer trained on a run's attributions (save_pretrained folder, log, metrics)."""
     return Path(set_dir) / "explainers" / explainer_id

@@ -119,7 +119,7 @@ def test_estimate_gives_interactions_from_its_own_evaluations():
     assert len(set(counted.rows)) == sampled.n_evals == plain.n_evals  # no extra evaluations
     np.testing.assert_array_equal(sampled.values, plain.values)  # the values are untouched
     assert np.linalg.norm(sampled.interactions - truth) < 0.05 * np.linalg.norm(truth)
-    assert "sparse Moebius" in sampled.details["interactions_from"]
+    assert "even-part Lasso" in sampled.details["interactions_from"]
     few = estimate(soum, n, "permutation", budget=20, seed=0, interactions="FSII")
     assert few.interactions is None and "complementary pairs" in few.details["interactions_reason"]
     with pytest.raises(ValueError, match="unknown interaction index 'SII'"):

@@ -145,7 +145,7 @@ def test_runs_table_has_params_metrics_and_reference_errors():
 
 def test_row_errors_score_the_kept_interaction_pairs():
 
-    def record(values, i, j, index="k-SII"):
+    def record(values, i, j, index="k-SII", stderr=None):
         return {
             "row_id": "0",
             "run_id": "r",
@@ -156,6 +156,7 @@ def test_row_errors_score_the_kept_interaction_pairs():
             "interaction_i": i,
             "interaction_j": j,
             "interaction_value": values,
+            "interaction_stderr": stderr,
         }
 
     reference = shard_frame([record([3.0, 4.0], [0, 1], [1, 2])])
@@ -163,5 +164,9 @@ def test_row_errors_score_the_kept_interaction_pairs():
     errors = row_errors(run, reference, top_k=2).row(0, named=True)
     assert errors["interaction_rel_l2"] == pytest.approx((4.0**2 + 1.0**2) ** 0.5 / 5.0)
     assert errors["interaction_overlap"] == 0.5
+    assert errors["interaction_coverage"] is None  # the run's pairs have no standard errors
+    # (0, 1): |3.5 - 3| <= 1.96 * 0.3, inside; (1, 2): |5 - 4| > 1.96 * 0.1, outside; (0, 2) not in the reference
+    with_stderr = shard_frame([record([3.5, 5.0, 1.0], [0, 1, 0], [1, 2, 2], stderr=[0.3, 0.1, 9.0])])
+    assert row_errors(with_stderr, reference, top_k=2)["interaction_coverage"].to_list() == [0.5]
     other = shard_frame([record([3.0, 4.0], [0, 1], [1, 2], index="FSII")])
     assert row_errors(other, reference, top_k=2)["interaction_rel_l2"].to_list() == [None]

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from shapsweep import layout
     from shapsweep.atomic_outputs import atomic_path, write_parquet
     from shapsweep.compare import row_errors, runs_table
-    from shapsweep.file_schemas import REFERENCE_ERRORS_SCHEMA, read_shards
+    from shapsweep.file_schemas import REFERENCE_ERRORS_SCHEMA, read_interaction_matrices, read_shards
 
     summaries, shard_paths = {}, {}
     for path in args.summaries:
@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     errors, per_row = {}, []
     for run_id, ref_id in references.items():
-        err = row_errors(read_shards(shard_paths[run_id]), read_shards(shard_paths[ref_id]), args.top_k)
+        run_paths, ref_paths = shard_paths[run_id], shard_paths[ref_id]
+        matrices = (read_interaction_matrices(run_paths), read_interaction_matrices(ref_paths))
+        err = row_errors(read_shards(run_paths), read_shards(ref_paths), args.top_k, *matrices)
         errors[run_id] = err
         per_row.append(err.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(ref_id).alias("reference_run")))
     table = runs_table(list(summaries.values()), errors, references)

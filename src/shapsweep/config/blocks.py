@@ -87,6 +87,13 @@ INTERACTION_FIELDS = (
     Field("index", enum(INTERACTION_INDICES), "k-SII", "the pairwise interaction index (docs/estimators.md)"),
     Field("order", {"const": 2}, 2, "interaction order (pairs only)"),
     Field("top_k", POSITIVE_INT, 5, "pairs of largest |index| each shard row keeps"),
+    Field(
+        "full_matrix",
+        {"type": "boolean"},
+        NO_DEFAULT,  # absent = false; no default keeps the run ids of runs that ask for interactions
+        "also write each row's whole players x players matrix (and its standard errors) to a side file beside "
+        "the shard, <shard>.interactions.parquet; compare scores the full matrices when both runs have them",
+    ),
 )
 
 SHAP_FIELDS = (

@@ -73,7 +73,7 @@ def render_reference() -> str:
         if name == "features":
             lines += ["", *_value_section()]
         if name == "shap":
-            lines += ["", *_model_method_options()]
+            lines += ["", *_interaction_options(), "", *_model_method_options()]
     for name, fields in SET_BLOCK_FIELDS.items():
         lines += ["", f"## `{name}`", "", *_table(fields)]
     variant = schema["$defs"]["variant"]["properties"]
@@ -88,6 +88,12 @@ def render_reference() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _interaction_options() -> list[str]:
+    from shapsweep.config.blocks import INTERACTION_FIELDS
+
+    return ["### `shap.interactions` (docs/estimators.md)", "", *_table(INTERACTION_FIELDS)]
 
 
 def _model_method_options() -> list[str]:

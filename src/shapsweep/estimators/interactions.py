@@ -9,7 +9,8 @@ inside T with a weight that depends only on |T| = t:
 So the matrix is Z^T diag(w(|T|) m(T)) Z over the coalitions T, and any game known by its Moebius
 coefficients gets its indices in closed form: the exact table of a small game (`exact_pairwise`), a sum of
 unanimity games, or a sparse unanimity surrogate fitted to sampled coalitions (the same evaluations as
-the values: no extra model cost).
+the values: no extra model cost). k-SII and FSII of sampled games come from the even-part regression of
+pairwise_regression.py where it identifies the pairs (`pairwise_from_evaluations` says when).
 References: Grabisch and Roubens 1999 (SII); Bord et al. 2023 (k-SII); Tsai, Yeh and Ravikumar 2023
 (Faith-Shap); Sundararajan, Dhamdhere and Agarwal 2020 (Shapley-Taylor); Fumagalli et al., "SHAP-IQ", 2023.
 """
@@ -74,16 +75,26 @@ def top_pairs(matrix: np.ndarray, k: int) -> list[tuple[int, int, float]]:
     return [(int(i[o]), int(j[o]), float(matrix[i[o], j[o]])) for o in order]
 
 
+# Indices that give odd Walsh characters no pair index: they depend on the even part alone, which the
+# complementary pairs measure directly (pairwise_regression.py). STII does not (its weight on |T| = 3 is 1/3).
+EVEN_PART_INDICES = ("k-SII", "FSII")
+
+
 def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, rng: np.random.Generator):
     """Pairwise indices of a game from the coalitions an estimator already evaluated (no new evaluations).
 
-    Every coalition evaluated: exact. Otherwise the sparse unanimity surrogate of regression_adjusted
-    (`sparse_moebius.fit_on_pairs`) is fitted to the complementary pairs among them and its indices are
-    taken in closed form. Returns (matrix, details); matrix None (with the reason) when there are too few
-    pairs or no empty and full coalition.
+    Every coalition evaluated: exact (standard errors 0). Otherwise, for k-SII and FSII, the even-part
+    regression (`pairwise_regression.fit_even_pairs`, with standard errors) where it identifies the pairs:
+    at least half as many complementary pairs as candidate pairs, or n too large for the sparse unanimity
+    surrogate to hold triples (`sparse_moebius.moebius_order` < 3). Otherwise (and for STII) the sparse
+    unanimity surrogate of regression_adjusted (`sparse_moebius.fit_on_pairs`) fitted to the complementary
+    pairs, its indices read in closed form (no standard errors): on sums of unanimity games with fewer
+    pairs than that it was the better of the two (docs/estimators.md). Returns (matrix, stderr, details);
+    matrix None (with the reason) when there are too few pairs or no empty and full coalition.
     """
     from .paired_design import PairedSample
-    from .sparse_moebius import fit_on_pairs
+    from .pairwise_regression import SCREEN_PLAYERS, fit_even_pairs
+    from .sparse_moebius import fit_on_pairs, moebius_order
 
     pair_weight(np.array([2]), index)  # refuse an unknown index before any work
     z = np.asarray(z, dtype=bool)
@@ -91,16 +102,22 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
     if codes is not None and len(np.unique(codes)) == 2**n:
         values = np.empty(2**n)
         values[codes] = v
-        return exact_pairwise(values, n, index), {"interactions_from": "exact (every coalition evaluated)"}
+        exact = exact_pairwise(values, n, index)
+        return exact, np.zeros_like(exact), {"interactions_from": "exact (every coalition evaluated)"}
     keys = {row.tobytes(): k for k, row in enumerate(np.packbits(z, axis=1))}
     empty, full = keys.get(np.packbits(np.zeros(n, bool)).tobytes()), keys.get(np.packbits(np.ones(n, bool)).tobytes())
     proper = [k for k in range(len(z)) if k not in (empty, full)]
     partner = {k: keys.get(np.packbits(~z[k]).tobytes()) for k in proper}
     paired = [k for k in proper if partner[k] is not None]
     if empty is None or full is None or len(paired) < 2 * (n + 1):
-        return None, {
-            "interactions_reason": f"{len(paired) // 2} complementary pairs among the evaluations, need {n + 1}"
-        }
+        return (
+            None,
+            None,
+            {"interactions_reason": f"{len(paired) // 2} complementary pairs among the evaluations, need {n + 1}"},
+        )
+    candidates = comb(min(n, SCREEN_PLAYERS), 2)
+    if index in EVEN_PART_INDICES and (len(paired) // 2 >= candidates / 2 or moebius_order(n) < 3):
+        return fit_even_pairs(z, v, n, seed=int(rng.integers(2**31)))
     position = {k: p for p, k in enumerate(paired)}
     rows = z[paired]
     complement = np.array([position[partner[k]] for k in paired])
@@ -110,4 +127,8 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
     members = np.zeros((len(terms), n), bool)
     for row, term in zip(members, terms, strict=True):
         row[list(term)] = True
-    return from_moebius(members, coef, n, index), {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"}
+    return (
+        from_moebius(members, coef, n, index),
+        None,
+        {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"},
+    )

@@ -159,9 +159,9 @@ def estimate(
             values, stderr, details = spec.run(budgeted, n, rng, **kwargs)
     stderr = None if stderr is None else np.asarray(stderr, dtype=np.float64)
     details = {**details, "budget": budget}
-    matrix = None
+    matrix = pair_stderr = None
     if interactions is not None:
-        matrix, found = pairwise_from_evaluations(*budgeted.evaluated(), n, interactions, rng)
+        matrix, pair_stderr, found = pairwise_from_evaluations(*budgeted.evaluated(), n, interactions, rng)
         details |= {**found, "interactions": interactions}
     if asked > budget:
         details["budget_capped"] = f"budget {asked} is more than the 2^{n} = {budget} coalitions there are"
@@ -187,4 +187,5 @@ def estimate(
         details=details,
         index=index,
         interactions=matrix,
+        interaction_stderr=pair_stderr,
     )

@@ -35,6 +35,8 @@ class ShapleyEstimate:
     details: dict = field(default_factory=dict)
     # (n, n) pairwise interaction indices (`estimate(interactions=...)`), None when not asked or not available
     interactions: np.ndarray | None = None
+    # (n, n) their standard errors (NaN for a pair the method did not estimate), None where it gives none
+    interaction_stderr: np.ndarray | None = None
     index: str = "shapley"  # the estimand: 'shapley' or 'banzhaf' (Banzhaf values are not efficient)
 
     @property

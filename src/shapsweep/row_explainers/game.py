@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from shapsweep.data.selection import outside_selection
-from shapsweep.file_schemas import failed_row
+from shapsweep.file_schemas import INTERACTION_MATRIX_KEY, failed_row
 from shapsweep.row_explainers import row_fields
 from shapsweep.row_explainers.model_rows import ModelRows
 from shapsweep.run_spec import RunSpec
@@ -32,19 +32,34 @@ def row_seed(seed: int, row_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def _interaction_columns(result, asked: dict | None) -> dict:
-    """The top-k pairs of the row's interaction matrix as shard columns (nothing when none was asked)."""
+def _interaction_columns(result, asked: dict | None, row_id: str, run_id: str) -> dict:
+    """The top-k pairs of the row's interaction matrix as shard columns (nothing when none was asked); with
+    full_matrix the whole matrix too, under a key explain.py moves to the shard's side file."""
     from shapsweep.estimators import top_pairs
 
     if not asked or result.interactions is None:
         return {}
     pairs = top_pairs(result.interactions, asked["top_k"])
+    se = result.interaction_stderr
+    full = {}
+    if asked.get("full_matrix"):
+        full[INTERACTION_MATRIX_KEY] = {
+            "row_id": row_id,
+            "run_id": run_id,
+            "interaction_index": asked["index"],
+            "n_players": len(result.interactions),
+            "matrix": np.asarray(result.interactions, dtype=np.float64).ravel().tolist(),
+            "stderr": None if se is None else np.asarray(se, dtype=np.float64).ravel().tolist(),
+        }
     return {
+        **full,
         "interaction_index": asked["index"],
         "interaction_i": [i for i, _, _ in pairs],
         "interaction_j": [j for _, j, _ in pairs],
         "interaction_value": [v for _, _, v in pairs],
-        "interaction_stderr": None,
+        "interaction_stderr": None
+        if se is None
+        else [float(se[i, j]) if np.isfinite(se[i, j]) else None for i, j, _ in pairs],
     }
 
 
@@ -118,7 +133,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
         "max_stderr": result.max_stderr,
         "index": result.index,
-        **_interaction_columns(result, shap.get("interactions")),
+        **_interaction_columns(result, shap.get("interactions"), row_id, run_id),
         "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),
