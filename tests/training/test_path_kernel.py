@@ -122,3 +122,20 @@ def test_per_sample_gradients_by_vmap_give_the_same_scores_as_batched_vjps(tmp_p
     assert np.abs(batched.data).max() > 1e-4
     for field in ("data", "momentum", "weight_decay", "step_totals", "v_empty", "v_full"):
         np.testing.assert_allclose(getattr(vmapped, field), getattr(batched, field), rtol=1e-10, atol=1e-13)
+
+
+def test_gauss_legendre_nodes_close_the_gap_faster_than_midpoints_on_a_smooth_model(tmp_path):
+    training = rows()
+    options = TrainingOptions(lr=0.1, betas=(0.9, 0.98), weight_decay=0.1, batch_size=5, steps=4, seed=2)
+    root = record(tmp_path / "t", mlp(), training, options)
+    by_id = {r["row_id"]: r for r in training}
+
+    def gap(k, rule):
+        result = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=k, quadrature_rule=rule)
+        return np.abs(result.efficiency_gap).max()
+
+    midpoint, gauss = [gap(k, "midpoint") for k in (2, 4)], [gap(k, "gauss_legendre") for k in (2, 4)]
+    assert midpoint[1] > 1e-7
+    assert gauss[0] < midpoint[0] / 10 and gauss[1] < midpoint[1] / 100, (midpoint, gauss)
+    with pytest.raises(ValueError, match=r"options\.quadrature 'simpson'"):
+        path_kernel(root, mlp(), value, TESTS, example_loss, by_id, quadrature_rule="simpson")
