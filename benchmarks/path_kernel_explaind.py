@@ -279,6 +279,11 @@ def main() -> None:
         link.mkdir()
         (link / "explaind").symlink_to(Path(site) / "explaind")
         ours = run_side(sys.executable, "ours", folder, args, extra_path=str(link))
+        theta_a, theta_b = torch.load(folder / "explaind_theta_T.pt"), torch.load(folder / "ours_theta_T.pt")
+        theta_gap = max(float((theta_a[n] - theta_b[n]).abs().max()) for n in theta_b)
+        change_gap = float(
+            (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
+        )
         memory = []
         for rows in args.memory_rows:
             scaled = argparse.Namespace(**{**vars(args), "train_rows": rows, "steps": 5, "chunk": 660})
@@ -287,11 +292,6 @@ def main() -> None:
         if torch.cuda.is_available():
             on_gpu = argparse.Namespace(**{**vars(args), "device": "cuda"})
             gpu = run_side(sys.executable, "ours", folder, on_gpu, extra_path=str(link))
-        theta_a, theta_b = torch.load(folder / "explaind_theta_T.pt"), torch.load(folder / "ours_theta_T.pt")
-        theta_gap = max(float((theta_a[n] - theta_b[n]).abs().max()) for n in theta_b)
-        change_gap = float(
-            (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
-        )
     print(f"modulo addition p={P}, {N_TRAIN} training pairs, {args.steps} full-batch steps, {args.midpoints} midpoints")
     print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
     print(f"threads {args.threads}, quadrature {args.quadrature}, our chunk_size {args.chunk}")

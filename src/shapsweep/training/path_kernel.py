@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from shapsweep.training.components import Piece, component_pieces
+from shapsweep.training.layer_grads import Unsupported, weighted_row_grads
 from shapsweep.training.trace import params_after, read_final_second_moment, read_header, read_step, step_dir
 
 Value = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, test rows) -> one value per row
@@ -260,6 +261,8 @@ def path_kernel(
     scores = torch.from_numpy(data)  # the same memory: index_add_ sums repeated groups, in place
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
+    # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
+    by_layers = [collate is not None]
     node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
     node_w = torch.as_tensor(weights, dtype=reference.dtype, device=reference.device)
 
@@ -273,6 +276,21 @@ def path_kernel(
     def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> torch.Tensor:
         """φ_s per test row (test row × flat parameter): Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
         phi = torch.empty((n_test, flat.size), dtype=reference.dtype, device=reference.device)
+        if collate is not None and by_layers[0]:
+            try:
+                for start, rows in _chunks(test_rows, chunk_size):
+                    batch = collate(rows)
+                    grads = weighted_row_grads(
+                        model,
+                        params,
+                        lambda: value(model, batch),  # noqa: B023 (called at once)
+                        lambda k: _load(params, {n: theta[n] + float(nodes[k]) * delta[n] for n in names}),
+                        [float(w) for w in weights],
+                    )
+                    phi[start : start + len(rows)] = flat.rows(grads)
+                return phi
+            except Unsupported:
+                by_layers[0] = False  # a parameter outside Linear/Embedding layers: vmap(grad) from now on
         if collate is not None:
             stacked = {n: theta[n] + node_t.view(-1, *[1] * theta[n].dim()) * delta[n] for n in names}
             for start, rows in _chunks(test_rows, max(1, chunk_size // midpoints)):
@@ -288,6 +306,15 @@ def path_kernel(
 
     def example_grads(theta: dict[str, torch.Tensor], rows: list) -> torch.Tensor:
         """Each training row's loss gradient at θ_s (row × flat parameter)."""
+        if collate is not None and by_layers[0]:
+            batch = collate(rows)
+            try:
+                grads = weighted_row_grads(
+                    model, params, lambda: example_loss(model, batch), lambda _: _load(params, theta), [1.0]
+                )
+                return flat.rows(grads)
+            except Unsupported:
+                by_layers[0] = False
         if collate is not None:
             return flat.rows(_sample_grads(example_loss, model, theta, collate(rows)))
         _load(params, theta)
