@@ -244,7 +244,7 @@ def main() -> None:
         type=int,
         nargs="*",
         default=[300, 3000],
-        help="training-row counts of the peak-memory line (our side, 5 steps, chunk 660); none: no line",
+        help="training-row counts of the peak-memory line (our side, 5 steps, chunk_size 300); none: no line",
     )
     parser.add_argument("--train-rows", type=int, default=N_TRAIN, help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
@@ -286,7 +286,7 @@ def main() -> None:
         )
         memory = []
         for rows in args.memory_rows:
-            scaled = argparse.Namespace(**{**vars(args), "train_rows": rows, "steps": 5, "chunk": 660})
+            scaled = argparse.Namespace(**{**vars(args), "train_rows": rows, "steps": 5, "chunk": 300})
             memory.append(run_side(sys.executable, "ours", folder, scaled, extra_path=str(link)))
         gpu = None
         if torch.cuda.is_available():
@@ -308,7 +308,7 @@ def main() -> None:
     )
     if memory:
         print(
-            "our peak RSS by training rows (5 steps, chunk_size 660): "
+            "our peak RSS by training rows (5 steps, chunk_size 300): "
             + "; ".join(f"{r['peak_rss_mb']:.0f} MB at {n} rows" for n, r in zip(args.memory_rows, memory, strict=True))
             + " (of which the test row × example × component result: "
             + ", ".join(f"{r['result_mb']:.0f} MB" for r in memory)

@@ -212,9 +212,11 @@ def path_kernel(
     row id -> row; `data_group(row)` names a row's data group (default: its row id). `midpoints` nodes of
     `quadrature_rule` ('midpoint' or 'gauss_legendre') integrate each update. Gradients are taken
     `chunk_size` at a time: k batched vector-Jacobian products through a chunk of rows' graph (k² work), or,
-    with `collate(rows) -> tensors with a leading row axis`, per-sample gradients by `torch.func.vmap`
-    (k work; every node of a step in the same call, chunk_size // midpoints rows at a time): then `value`
-    and `example_loss` get the collated batch, and must run under vmap.
+    with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
+    for a model of Linear/Embedding layers (`training.layer_grads`, every node of a step folded into one
+    matmul per weight), else by `torch.func.vmap` (every node of a step in the same call, chunk_size //
+    midpoints rows at a time); then `value` and `example_loss` get the collated batch, their rows must not
+    interact, and for vmap they must run under it.
     """
 
     def batch_of(rows: list):
@@ -257,8 +259,8 @@ def path_kernel(
         group_index.setdefault(key(rid), len(group_index))
 
     n_test, n_comp, window = len(test_rows), len(flat.components), list(range(s0, s1))
-    data = np.zeros((n_test, len(group_index), n_comp))
-    scores = torch.from_numpy(data)  # the same memory: index_add_ sums repeated groups, in place
+    # test row × data group × component, summed where the gradients are (index_add_ adds repeated groups)
+    scores = torch.zeros((n_test, len(group_index), n_comp), dtype=reference.dtype, device=reference.device)
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
     # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
@@ -348,9 +350,9 @@ def path_kernel(
         coefficient = (1 - beta1) / len(batch)
         for _, rids in _chunks(batch, chunk_size):
             grads = example_grads(theta, [training_rows[r] for r in rids])
-            groups = torch.tensor([group_index[key(r)] for r in rids])
+            groups = torch.tensor([group_index[key(r)] for r in rids], device=reference.device)
             contribution = flat.cross(running, grads)  # test row × example × component
-            scores.index_add_(1, groups, contribution.double().cpu(), alpha=-coefficient)
+            scores.index_add_(1, groups, contribution, alpha=-coefficient)
             del grads
         after, second = state.params, state.exp_avg_sq
     momentum = -beta1 * flat.dots(running, flat.vector(here(state.exp_avg)))
@@ -361,7 +363,7 @@ def path_kernel(
         steps=window,
         v_empty=v_empty,
         v_full=v_full,
-        data=data,
+        data=scores.double().cpu().numpy(),
         momentum=momentum,
         weight_decay=decay,
         step_totals=totals,
