@@ -259,8 +259,9 @@ def path_kernel(
         group_index.setdefault(key(rid), len(group_index))
 
     n_test, n_comp, window = len(test_rows), len(flat.components), list(range(s0, s1))
-    # test row × data group × component, summed where the gradients are (index_add_ adds repeated groups)
-    scores = torch.zeros((n_test, len(group_index), n_comp), dtype=reference.dtype, device=reference.device)
+    # test row × data group × component in float64 where the gradients are (index_add_ adds repeated groups);
+    # on the CPU the result's own memory, not a copy
+    scores = torch.zeros((n_test, len(group_index), n_comp), dtype=torch.float64, device=reference.device)
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
     # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
@@ -352,7 +353,7 @@ def path_kernel(
             grads = example_grads(theta, [training_rows[r] for r in rids])
             groups = torch.tensor([group_index[key(r)] for r in rids], device=reference.device)
             contribution = flat.cross(running, grads)  # test row × example × component
-            scores.index_add_(1, groups, contribution, alpha=-coefficient)
+            scores.index_add_(1, groups, contribution.double(), alpha=-coefficient)
             del grads
         after, second = state.params, state.exp_avg_sq
     momentum = -beta1 * flat.dots(running, flat.vector(here(state.exp_avg)))
@@ -363,7 +364,7 @@ def path_kernel(
         steps=window,
         v_empty=v_empty,
         v_full=v_full,
-        data=scores.double().cpu().numpy(),
+        data=scores.cpu().numpy(),
         momentum=momentum,
         weight_decay=decay,
         step_totals=totals,
