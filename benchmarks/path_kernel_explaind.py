@@ -5,7 +5,8 @@ MLP 64: 8,672 parameters), trained full batch on 300 pairs with AdamW (lr 1e-3, 
 the same seed and data on both sides; each side records the training its own way (explaind's ModelPath /
 AdamWOptimizerPath / DataPath; our TraceRecorder) and explains the 20 validation points × 33 log-prob
 outputs over all steps at the same number of midpoints. Each side runs in its own process (peak RSS is
-the process's), explaind in its own virtual environment:
+the process's; CPU seconds count every thread, so a shared, loaded machine shows in them less than in wall
+seconds), explaind in its own virtual environment:
 
     python3 -m venv /tmp/explaind-venv
     /tmp/explaind-venv/bin/pip install torch==2.13.0 numpy tqdm
@@ -13,7 +14,9 @@ the process's), explaind in its own virtual environment:
     .venv/bin/python benchmarks/path_kernel_explaind.py --steps 20 --midpoints 10
 
 Prints one table row per side: reconstruction error of f(θ_T) − f(θ_0) (max and mean |error| over the 660
-values), seconds per step, peak RSS, and how far the two sides' θ_T and reconstructed changes are apart.
+values), seconds per step, peak RSS, and how far the two sides' θ_T and reconstructed changes are apart;
+then our peak RSS at 300 and 3,000 training rows (memory flat in the training rows, but for the result
+itself), and a CUDA case (ours on the GPU) that prints "skipped: no CUDA" without one.
 """
 
 from __future__ import annotations
@@ -106,9 +109,9 @@ def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
             keep_param_wise_kernel=True,
             param_wise_kernel_keep_out_dims=True,
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         prediction, initial, *_ = epk.predict(x_val, y_test=data["y"][N_TRAIN:], is_train=False)
-        explain_s = time.perf_counter() - started
+        explain_s, explain_cpu = time.perf_counter() - started, time.process_time() - cpu
         actual = model.forward(x_val, step=len(model.checkpoints) - 1)
     final = model.checkpoints[-1]
     torch.save({k: v.clone() for k, v in final.items()}, folder / "explaind_theta_T.pt")
@@ -120,29 +123,42 @@ def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
         "s_per_step": explain_s / steps,
+        "cpu_s_per_step": explain_cpu / steps,
         "train_s": train_s,
         "peak_rss_mb": peak_rss_mb(),
     }
 
 
-def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 660) -> dict:
+def side_ours(
+    folder: Path,
+    steps: int,
+    midpoints: int,
+    chunk: int = 6600,
+    quadrature: str = "midpoint",
+    train_rows: int = N_TRAIN,
+    device: str = "cpu",
+) -> dict:
+    """Our recording (TraceRecorder) and path kernel; `train_rows` > 300 repeats the 300 pairs (new row ids)."""
     import torch
 
     from shapsweep.training.path_kernel import path_kernel
     from shapsweep.training.recorder import TraceRecorder
+    from shapsweep.training.trace import read_final
 
     data = torch.load(folder / "data.pt")
-    x, y = data["X"].long(), data["y"]
-    training = {str(i): {"row_id": str(i), "x": x[i], "y": y[i]} for i in range(N_TRAIN)}
-    model = new_model()
+    x, y = data["X"].long().to(device), data["y"].to(device)
+    pick = torch.arange(train_rows, device=device) % N_TRAIN
+    x_train, y_train = x[pick], y[pick]
+    training = {str(i): {"row_id": str(i), "x": x_train[i], "y": y_train[i]} for i in range(train_rows)}
+    model = new_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD, betas=BETAS)
-    root = folder / "trace"
+    root = folder / f"trace_{train_rows}_{device}"
     recorder = TraceRecorder(root, model, optimizer, row_ids=list(training), total_steps=steps)
     batch = list(training)
     started = time.perf_counter()
     for step in range(steps):
         optimizer.zero_grad()
-        loss = torch.nn.functional.nll_loss(model(x[:N_TRAIN]), y[:N_TRAIN])
+        loss = torch.nn.functional.nll_loss(model(x_train), y_train)
         loss.backward()
         recorder.record(step, batch_row_ids=batch, loss=loss.item())
         optimizer.step()
@@ -153,7 +169,8 @@ def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 660) -> dic
 
     def collate(rows):
         if isinstance(rows[0], tuple):  # test rows: (validation point, output)
-            return {"x": x_val[torch.tensor([i for i, _ in rows])], "k": torch.tensor([k for _, k in rows])}
+            points = torch.tensor([i for i, _ in rows], device=device)
+            return {"x": x_val[points], "k": torch.tensor([k for _, k in rows], device=device)}
         return {"x": torch.stack([r["x"] for r in rows]), "y": torch.stack([r["y"] for r in rows])}
 
     def value(m, batch):
@@ -162,25 +179,41 @@ def side_ours(folder: Path, steps: int, midpoints: int, chunk: int = 660) -> dic
     def example_loss(m, batch):
         return -m(batch["x"]).gather(1, batch["y"][:, None])[:, 0]
 
-    started = time.perf_counter()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    started, cpu = time.perf_counter(), time.process_time()
     result = path_kernel(
-        root, model, value, tests, example_loss, training, midpoints=midpoints, chunk_size=chunk, collate=collate
+        root,
+        model,
+        value,
+        tests,
+        example_loss,
+        training,
+        midpoints=midpoints,
+        quadrature_rule=quadrature,
+        chunk_size=chunk,
+        collate=collate,
     )
-    explain_s = time.perf_counter() - started
+    if device == "cuda":
+        torch.cuda.synchronize()
+    explain_s, explain_cpu = time.perf_counter() - started, time.process_time() - cpu
     change = result.component_scores.sum(axis=1)
     error = abs(result.efficiency_gap)
-    from shapsweep.training.trace import read_final
-
-    torch.save(read_final(root), folder / "ours_theta_T.pt")
-    torch.save(torch.tensor(change).view(N_VAL, TOKENS), folder / "ours_change.pt")
+    if train_rows == N_TRAIN and device == "cpu":
+        torch.save(read_final(root), folder / "ours_theta_T.pt")
+        torch.save(torch.tensor(change).view(N_VAL, TOKENS), folder / "ours_change.pt")
     return {
-        "side": "shapsweep path_kernel",
+        "side": f"shapsweep path_kernel ({quadrature}, {device})",
         "steps_explained": len(result.steps),
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
         "s_per_step": explain_s / steps,
+        "cpu_s_per_step": explain_cpu / steps,
         "train_s": train_s,
         "peak_rss_mb": peak_rss_mb(),
+        "result_mb": result.data.nbytes / 2**20,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
     }
 
 
@@ -188,10 +221,14 @@ def run_side(python: str, side: str, folder: Path, args, extra_path: str | None 
     import os
 
     env = dict(os.environ)
+    # On a shared CPU, spinning OpenMP threads wait for descheduled peers and multiply the cost of small ops
+    # (measured here: 2.0 vs 0.23 CPU s/step for our side at 2 threads); both sides wait passively.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), extra_path) if p)
     command = [python, __file__, "--side", side, "--dir", str(folder), "--steps", str(args.steps)]
     command += ["--midpoints", str(args.midpoints), "--threads", str(args.threads), "--chunk", str(args.chunk)]
+    command += ["--quadrature", args.quadrature, "--train-rows", str(args.train_rows), "--device", args.device]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{side} side failed:\n{proc.stderr[-4000:]}")
@@ -203,7 +240,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--midpoints", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=660, help="our rows per vmapped gradient")
+    parser.add_argument("--chunk", type=int, default=6600, help="our gradients per vmapped call (chunk_size)")
+    parser.add_argument("--quadrature", choices=("midpoint", "gauss_legendre"), default="midpoint")
+    parser.add_argument(
+        "--memory-rows",
+        type=int,
+        nargs="*",
+        default=[300, 3000],
+        help="training-row counts of the peak-memory line (our side, 5 steps, chunk_size 300); none: no line",
+    )
+    parser.add_argument("--train-rows", type=int, default=N_TRAIN, help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     parser.add_argument("--explaind-python", default="/tmp/explaind-venv/bin/python")
     parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
@@ -215,7 +262,10 @@ def main() -> None:
         if args.side == "explaind":
             print(json.dumps(side_explaind(args.dir, args.steps, args.midpoints)))
         else:
-            print(json.dumps(side_ours(args.dir, args.steps, args.midpoints, args.chunk)))
+            result = side_ours(
+                args.dir, args.steps, args.midpoints, args.chunk, args.quadrature, args.train_rows, args.device
+            )
+            print(json.dumps(result))
         return
     import torch
 
@@ -237,16 +287,43 @@ def main() -> None:
         change_gap = float(
             (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
         )
+        memory = []
+        for rows in args.memory_rows:
+            scaled = argparse.Namespace(**{**vars(args), "train_rows": rows, "steps": 5, "chunk": 300})
+            memory.append(run_side(sys.executable, "ours", folder, scaled, extra_path=str(link)))
+        gpu = None
+        if torch.cuda.is_available():
+            on_gpu = argparse.Namespace(**{**vars(args), "device": "cuda"})
+            gpu = run_side(sys.executable, "ours", folder, on_gpu, extra_path=str(link))
     print(f"modulo addition p={P}, {N_TRAIN} training pairs, {args.steps} full-batch steps, {args.midpoints} midpoints")
     print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
-    print("| side | steps explained | max abs error | mean abs error | s/step | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print(f"threads {args.threads}, quadrature {args.quadrature}, our chunk_size {args.chunk}")
+    print("| side | steps explained | max abs error | mean abs error | s/step | CPU s/step | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
     for r in (theirs, ours):
         print(
             f"| {r['side']} | {r['steps_explained']} | {r['max_abs_error']:.2e} | {r['mean_abs_error']:.2e} "
-            f"| {r['s_per_step']:.3f} | {r['peak_rss_mb']:.0f} |"
+            f"| {r['s_per_step']:.3f} | {r['cpu_s_per_step']:.3f} | {r['peak_rss_mb']:.0f} |"
         )
-    print(f"speed-up: {theirs['s_per_step'] / ours['s_per_step']:.1f}x per step")
+    print(
+        f"speed-up: {theirs['s_per_step'] / ours['s_per_step']:.1f}x per step "
+        f"({theirs['cpu_s_per_step'] / ours['cpu_s_per_step']:.1f}x in CPU seconds)"
+    )
+    if memory:
+        print(
+            "our peak RSS by training rows (5 steps, chunk_size 300): "
+            + "; ".join(f"{r['peak_rss_mb']:.0f} MB at {n} rows" for n, r in zip(args.memory_rows, memory, strict=True))
+            + " (of which the test row × example × component result: "
+            + ", ".join(f"{r['result_mb']:.0f} MB" for r in memory)
+            + ")"
+        )
+    if gpu is None:
+        print("CUDA case: skipped: no CUDA")
+    else:
+        print(
+            f"CUDA case ({torch.cuda.get_device_name()}): {gpu['s_per_step']:.3f} s/step, max abs error "
+            f"{gpu['max_abs_error']:.2e}, peak GPU memory {gpu['peak_gpu_mb']:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ midpoints (the midpoint rule's h² error)."""
 import numpy as np
 import pytest
 import torch
-from traced_models import TESTS, example_loss, linear, mlp, record, rows, value
+from traced_models import TESTS, example_loss, linear, mlp, mlp_norm, record, rows, value
 
 from shapsweep.training.path_kernel import path_kernel
 from shapsweep.training.train import TrainingOptions
@@ -97,10 +97,12 @@ def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
         path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))
 
 
-def test_per_sample_gradients_by_vmap_give_the_same_scores_as_batched_vjps(tmp_path):
+@pytest.mark.parametrize("build", [mlp, mlp_norm], ids=["layer hooks", "vmap"])
+def test_per_sample_gradients_with_collate_give_the_same_scores_as_batched_vjps(tmp_path, build):
+    """Linear layers only: per-row gradients by layer hooks; a LayerNorm in the model: by vmap(grad)."""
     training = rows()
     options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=4, steps=4, seed=2)
-    root = record(tmp_path / "t", mlp(), training, options)
+    root = record(tmp_path / "t", build(), training, options)
     by_id = {r["row_id"]: r for r in training}
 
     def collate(batch):
@@ -115,10 +117,27 @@ def test_per_sample_gradients_by_vmap_give_the_same_scores_as_batched_vjps(tmp_p
     def loss_batch(model, batch):
         return (model(batch["x"]).squeeze(-1) - batch["y"]) ** 2
 
-    batched = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=3, chunk_size=2)
+    batched = path_kernel(root, build(), value, TESTS, example_loss, by_id, midpoints=3, chunk_size=2)
     vmapped = path_kernel(
-        root, mlp(), value_batch, TESTS, loss_batch, by_id, midpoints=3, chunk_size=2, collate=collate
+        root, build(), value_batch, TESTS, loss_batch, by_id, midpoints=3, chunk_size=2, collate=collate
     )
     assert np.abs(batched.data).max() > 1e-4
     for field in ("data", "momentum", "weight_decay", "step_totals", "v_empty", "v_full"):
         np.testing.assert_allclose(getattr(vmapped, field), getattr(batched, field), rtol=1e-10, atol=1e-13)
+
+
+def test_gauss_legendre_nodes_close_the_gap_faster_than_midpoints_on_a_smooth_model(tmp_path):
+    training = rows()
+    options = TrainingOptions(lr=0.1, betas=(0.9, 0.98), weight_decay=0.1, batch_size=5, steps=4, seed=2)
+    root = record(tmp_path / "t", mlp(), training, options)
+    by_id = {r["row_id"]: r for r in training}
+
+    def gap(k, rule):
+        result = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, midpoints=k, quadrature_rule=rule)
+        return np.abs(result.efficiency_gap).max()
+
+    midpoint, gauss = [gap(k, "midpoint") for k in (2, 4)], [gap(k, "gauss_legendre") for k in (2, 4)]
+    assert midpoint[1] > 1e-7
+    assert gauss[0] < midpoint[0] / 10 and gauss[1] < midpoint[1] / 100, (midpoint, gauss)
+    with pytest.raises(ValueError, match=r"options\.quadrature 'simpson'"):
+        path_kernel(root, mlp(), value, TESTS, example_loss, by_id, quadrature_rule="simpson")

@@ -18,6 +18,12 @@ def mlp(seed=0):
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
 
 
+def mlp_norm(seed=0):
+    """An MLP with a LayerNorm: a parameter outside Linear/Embedding layers (per-row gradients by vmap)."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+
 def linear(seed=0):
     torch.manual_seed(seed)
     return torch.nn.Sequential(torch.nn.Linear(4, 1))

@@ -36,9 +36,15 @@ IG_FIELDS = (
     ),
 )
 IG_OPTIONS = defaults(IG_FIELDS)
-PATH_KERNEL_COMPONENTS = ("tensor", "layer", "block")
+PATH_KERNEL_COMPONENTS = ("tensor", "layer", "block", "head")
+PATH_KERNEL_QUADRATURES = ("midpoint", "gauss_legendre")
 PATH_KERNEL_FIELDS = (
-    Field("midpoints", POSITIVE_INT, 10, "midpoint-rule points per update step (the gap falls ~4x per doubling)"),
+    Field(
+        "midpoints",
+        POSITIVE_INT,
+        10,
+        "quadrature nodes per update step (midpoint rule: the gap falls ~4x per doubling on a smooth model)",
+    ),
     Field(
         "steps",
         {
@@ -54,7 +60,8 @@ PATH_KERNEL_FIELDS = (
         "components",
         enum(PATH_KERNEL_COMPONENTS),
         "tensor",
-        "parameter groups: each tensor, each module (weight + bias), or each numbered block",
+        "parameter groups: each tensor, each module (weight + bias), each numbered block, or each attention "
+        "head apart from the rest of its block",
     ),
     Field(
         "data",
@@ -63,6 +70,13 @@ PATH_KERNEL_FIELDS = (
         "the players: each training example ('example', its text as label) or the groups of a training column",
     ),
     Field("chunk_size", POSITIVE_INT, 16, "rows per batched gradient (memory, not numbers)"),
+    Field(
+        "quadrature",
+        enum(PATH_KERNEL_QUADRATURES),
+        "midpoint",
+        "the nodes of each update's integral: the midpoint rule, or Gauss-Legendre (far smaller gap on smooth "
+        "models at equal count; none better across ReLU kinks)",
+    ),
     Field(
         "step_block",
         nullable("integer", minimum=1),

@@ -107,6 +107,7 @@ class PathKernelRows:
                     self.training_rows,
                     steps=self.window,
                     midpoints=self.options["midpoints"],
+                    quadrature_rule=self.options["quadrature"],
                     components=self.options["components"],
                     data_group=self._group(),
                     chunk_size=self.options["chunk_size"],

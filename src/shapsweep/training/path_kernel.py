@@ -3,7 +3,7 @@ parameter groups and steps.
 
 For update s the value changes by exactly f(θ_{s+1}) − f(θ_s) = φ_s · Δθ_s with
 φ_s = ∫₀¹ ∇θ f(θ_s + tΔθ_s) dt (integrated gradients in parameter space along the *recorded* update; the
-midpoint rule with `midpoints` points). AdamW's update is
+midpoint rule or Gauss-Legendre with `midpoints` nodes). AdamW's update is
 
     Δθ_s = −α_s λ θ_s − P_s ⊙ (β1 m_s + (1−β1) g_s),    P_s = (α_s / (1−β1^t)) / (√(v_{s+1}/(1−β2^t)) + ε)
 
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from shapsweep.training.components import group_parameters
-from shapsweep.training.trace import params_after, read_header, read_step
+from shapsweep.training.components import Piece, component_pieces
+from shapsweep.training.layer_grads import Unsupported, weighted_row_grads
+from shapsweep.training.trace import params_after, read_final_second_moment, read_header, read_step, step_dir
 
 Value = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, test rows) -> one value per row
 ExampleLoss = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, training rows) -> one loss per row
@@ -61,6 +62,61 @@ class PathKernelResult:
         return (self.v_full - self.v_empty) - self.component_scores.sum(axis=1)
 
 
+QUADRATURES = ("midpoint", "gauss_legendre")
+
+
+def quadrature(points: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndarray]:
+    """Nodes t_k in (0, 1) and weights w_k (Σ w_k = 1) of ∫₀¹ g(t) dt ≈ Σ w_k g(t_k).
+
+    The midpoint rule's error falls as 1/points²; Gauss-Legendre's as the update's higher derivatives
+    allow (exact for a polynomial of degree 2·points − 1 in t).
+    """
+    if points < 1:
+        raise ValueError(f"options.midpoints must be at least 1, got {points}")
+    if rule == "midpoint":
+        return (np.arange(points) + 0.5) / points, np.full(points, 1.0 / points)
+    if rule == "gauss_legendre":
+        x, w = np.polynomial.legendre.leggauss(points)
+        return (x + 1) / 2, w / 2
+    raise ValueError(f"options.quadrature {rule!r} is not a rule; use one of {list(QUADRATURES)}")
+
+
+class _Flat:
+    """The trainable parameters as one vector ordered by component: a component's share of a dot product is
+    a slice, so a step's per-component products are one matmul per component, not a loop over tensors."""
+
+    def __init__(self, pieces: dict[str, list[Piece]], shapes: dict[str, tuple]):
+        self.components = list(pieces)
+        self.pieces = [p for c in self.components for p in pieces[c]]
+        self.bounds, at = [], 0
+        for c in self.components:
+            size = 0
+            for p in pieces[c]:
+                shape = shapes[p.name]
+                n = int(np.prod(shape, dtype=np.int64))
+                size += n if p.dim is None else n // shape[p.dim] * (p.stop - p.start)
+            self.bounds.append((at, at + size))
+            at += size
+        self.size = at
+
+    def rows(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(k, *shape) per parameter -> (k, size)."""
+        k = next(iter(tensors.values())).shape[0]
+        return torch.cat([p.of(tensors[p.name], 1).reshape(k, -1) for p in self.pieces], dim=1)
+
+    def vector(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([p.of(tensors[p.name]).reshape(-1) for p in self.pieces])
+
+    def dots(self, rows: torch.Tensor, vector: torch.Tensor) -> np.ndarray:
+        """(k × component): each row's dot product with `vector`, per component."""
+        out = torch.stack([rows[:, a:b] @ vector[a:b] for a, b in self.bounds], dim=1)
+        return out.double().cpu().numpy()
+
+    def cross(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """(left row × right row × component) dot products."""
+        return torch.stack([left[:, a:b] @ right[:, a:b].T for a, b in self.bounds], dim=2)
+
+
 def _load(params: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for name, p in params.items():
@@ -75,7 +131,7 @@ def _row_grads(outputs: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> 
         outputs, list(params.values()), grad_outputs=eye, is_grads_batched=True, allow_unused=True
     )
     return {
-        n: torch.zeros((k, *p.shape), dtype=p.dtype, device=p.device) if g is None else g
+        n: torch.zeros((k, *p.shape), dtype=p.dtype, device=p.device) if g is None else g.detach()
         for (n, p), g in zip(params.items(), grads, strict=True)
     }
 
@@ -90,15 +146,22 @@ class _Functional:
         return torch.func.functional_call(self.model, self.params, args, kwargs)
 
 
-def _sample_grads(fn, model, params: dict[str, torch.nn.Parameter], batch) -> dict[str, torch.Tensor]:
-    """∇θ of fn's value for each row of a collated `batch` by vmap(grad): k row-backwards, not k²."""
+def _sample_grads(fn, model, theta: dict[str, torch.Tensor], batch, weights=None) -> dict[str, torch.Tensor]:
+    """∇θ of fn's value for each row of a collated `batch` by vmap(grad): k row-backwards, not k².
+
+    With `weights` (one per quadrature node), `theta` is stacked over the nodes (a leading axis) and the
+    result is Σ_k w_k ∇θ fn(θ_k) per row: every node × row of a step in one vmapped call.
+    """
 
     def one(p, row):
         single = torch.utils._pytree.tree_map(lambda t: t.unsqueeze(0), row)
         return fn(_Functional(model, p), single)[0]
 
-    detached = {n: p.detach() for n, p in params.items()}
-    return torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(detached, batch)
+    per_row = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))
+    if weights is None:
+        return per_row(theta, batch)
+    per_node = torch.func.vmap(per_row, in_dims=(0, None))(theta, batch)  # node × row × shape
+    return {n: torch.tensordot(weights, g, dims=1) for n, g in per_node.items()}
 
 
 def _chunks(items: list, size: int):
@@ -106,17 +169,23 @@ def _chunks(items: list, size: int):
         yield start, items[start : start + size]
 
 
-def _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2, batch_of) -> dict:
-    """v_{s+1}: recorded in the next step folder; after the trace's last recorded step, from the batch gradient."""
-    try:
-        return read_step(trace_root, state.step + 1).exp_avg_sq
-    except FileNotFoundError:
-        loss = example_loss(model, batch_of([training_rows[rid] for rid in state.batch_row_ids])).mean()
-        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        return {
-            n: beta2 * state.exp_avg_sq[n] + (1 - beta2) * (0 if g is None else g) ** 2
-            for n, g in zip(params, grads, strict=True)
-        }
+def _after(trace_root, step: int) -> tuple[dict, dict | None]:
+    """θ_{s+1} and v_{s+1}: the next step folder's, or `final/`'s (v_T when the recorder wrote it)."""
+    if step_dir(trace_root, step + 1).is_dir():
+        later = read_step(trace_root, step + 1)
+        return later.params, later.exp_avg_sq
+    return params_after(trace_root, step), read_final_second_moment(trace_root)
+
+
+def _second_moment_from_batch(state, model, params, example_loss, rows, beta2) -> dict:
+    """v_{s+1} from the batch gradient, for a trace whose v after its last step was not recorded."""
+    _load(params, state.params)
+    loss = example_loss(model, rows).mean()
+    grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+    return {
+        n: beta2 * state.exp_avg_sq[n].to(p) + (1 - beta2) * (0 if g is None else g.detach()) ** 2
+        for (n, p), g in zip(params.items(), grads, strict=True)
+    }
 
 
 def path_kernel(
@@ -129,6 +198,7 @@ def path_kernel(
     *,
     steps: tuple[int, int] | None = None,
     midpoints: int = 10,
+    quadrature_rule: str = "midpoint",
     components: str = "tensor",
     data_group: Callable[[object], object] | None = None,
     chunk_size: int = 64,
@@ -139,22 +209,20 @@ def path_kernel(
     `model` is the base model (its trainable parameters are overwritten from the trace); `value(model, rows)`
     gives each test row's scalar value, rows independent of each other; `example_loss(model, rows)` each
     training row's loss, the batch loss being their mean (as `training.train` trains); `training_rows` maps
-    row id -> row; `data_group(row)` names a row's data group (default: its row id). Gradients are taken
-    `chunk_size` rows at a time: k batched vector-Jacobian products through the chunk's graph (k² work), or,
-    with `collate(rows) -> tensors with a leading row axis`, per-sample gradients by `torch.func.vmap`
-    (k work): then `value` and `example_loss` get the collated batch, and must run under vmap.
+    row id -> row; `data_group(row)` names a row's data group (default: its row id). `midpoints` nodes of
+    `quadrature_rule` ('midpoint' or 'gauss_legendre') integrate each update. Gradients are taken
+    `chunk_size` at a time: k batched vector-Jacobian products through a chunk of rows' graph (k² work), or,
+    with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
+    for a model of Linear/Embedding layers (`training.layer_grads`, every node of a step folded into one
+    matmul per weight), else by `torch.func.vmap` (every node of a step in the same call, chunk_size //
+    midpoints rows at a time); then `value` and `example_loss` get the collated batch, their rows must not
+    interact, and for vmap they must run under it.
     """
 
     def batch_of(rows: list):
         return rows if collate is None else collate(rows)
 
-    def grads_of(fn, rows: list) -> dict[str, torch.Tensor]:
-        if collate is None:
-            return _row_grads(fn(model, rows), params)
-        return _sample_grads(fn, model, params, collate(rows))
-
-    if midpoints < 1:
-        raise ValueError(f"options.midpoints must be at least 1, got {midpoints}")
+    nodes, weights = quadrature(midpoints, quadrature_rule)
     header = read_header(trace_root)
     hyper = header["optimizer"]
     if not hyper["decoupled_weight_decay"] and hyper["weight_decay"]:
@@ -175,8 +243,13 @@ def path_kernel(
     for p in params.values():
         p.requires_grad_(True)
     model.eval()
-    comp_names = group_parameters(names, components)
-    comp_list = list(comp_names)
+    shapes = {n: tuple(p.shape) for n, p in params.items()}
+    flat = _Flat(component_pieces(shapes, components, model), shapes)
+    reference = next(iter(params.values()))
+
+    def here(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Trace tensors on the model's device, in its dtype."""
+        return {n: tensors[n].to(device=reference.device, dtype=params[n].dtype) for n in names}
 
     def key(rid):
         return data_group(training_rows[rid]) if data_group else rid
@@ -185,16 +258,16 @@ def path_kernel(
     for rid in training_rows:
         group_index.setdefault(key(rid), len(group_index))
 
-    n_test, n_comp, window = len(test_rows), len(comp_list), list(range(s0, s1))
-    data = np.zeros((n_test, len(group_index), n_comp))
-    scores = torch.from_numpy(data)  # the same memory: index_add_ sums repeated groups, in place
+    n_test, n_comp, window = len(test_rows), len(flat.components), list(range(s0, s1))
+    # test row × data group × component in float64 where the gradients are (index_add_ adds repeated groups);
+    # on the CPU the result's own memory, not a copy
+    scores = torch.zeros((n_test, len(group_index), n_comp), dtype=torch.float64, device=reference.device)
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
-
-    def per_component(rows_of: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> np.ndarray:
-        """(test row × component) dot products of per-row tensors with one shared tensor."""
-        out = [sum((rows_of[n] * b[n]).flatten(1).sum(1) for n in comp_names[c]) for c in comp_list]
-        return torch.stack(out, dim=1).double().cpu().numpy()
+    # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
+    by_layers = [collate is not None]
+    node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
+    node_w = torch.as_tensor(weights, dtype=reference.dtype, device=reference.device)
 
     def values_at(theta: dict[str, torch.Tensor]) -> np.ndarray:
         _load(params, theta)
@@ -203,59 +276,95 @@ def path_kernel(
                 [value(model, batch_of(rows)).double().cpu().numpy() for _, rows in _chunks(test_rows, chunk_size)]
             )
 
-    v_empty = values_at(read_step(trace_root, s0).params)
-    v_full = values_at(params_after(trace_root, s1 - 1))
-    running = {n: torch.zeros((n_test, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> torch.Tensor:
+        """φ_s per test row (test row × flat parameter): Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
+        phi = torch.empty((n_test, flat.size), dtype=reference.dtype, device=reference.device)
+        if collate is not None and by_layers[0]:
+            try:
+                for start, rows in _chunks(test_rows, chunk_size):
+                    batch = collate(rows)
+                    grads = weighted_row_grads(
+                        model,
+                        params,
+                        lambda: value(model, batch),  # noqa: B023 (called at once)
+                        lambda k: _load(params, {n: theta[n] + float(nodes[k]) * delta[n] for n in names}),
+                        [float(w) for w in weights],
+                    )
+                    phi[start : start + len(rows)] = flat.rows(grads)
+                return phi
+            except Unsupported:
+                by_layers[0] = False  # a parameter outside Linear/Embedding layers: vmap(grad) from now on
+        if collate is not None:
+            stacked = {n: theta[n] + node_t.view(-1, *[1] * theta[n].dim()) * delta[n] for n in names}
+            for start, rows in _chunks(test_rows, max(1, chunk_size // midpoints)):
+                grads = _sample_grads(value, model, stacked, collate(rows), node_w)
+                phi[start : start + len(rows)] = flat.rows(grads)
+            return phi
+        phi.zero_()
+        for t, w in zip(nodes, weights, strict=True):
+            _load(params, {n: theta[n] + float(t) * delta[n] for n in names})
+            for start, rows in _chunks(test_rows, chunk_size):
+                phi[start : start + len(rows)].add_(flat.rows(_row_grads(value(model, rows), params)), alpha=w)
+        return phi
+
+    def example_grads(theta: dict[str, torch.Tensor], rows: list) -> torch.Tensor:
+        """Each training row's loss gradient at θ_s (row × flat parameter)."""
+        if collate is not None and by_layers[0]:
+            batch = collate(rows)
+            try:
+                grads = weighted_row_grads(
+                    model, params, lambda: example_loss(model, batch), lambda _: _load(params, theta), [1.0]
+                )
+                return flat.rows(grads)
+            except Unsupported:
+                by_layers[0] = False
+        if collate is not None:
+            return flat.rows(_sample_grads(example_loss, model, theta, collate(rows)))
+        _load(params, theta)
+        return flat.rows(_row_grads(example_loss(model, rows), params))
+
+    after, second = _after(trace_root, s1 - 1)
+    v_full = values_at(here(after))
+    running = torch.zeros((n_test, flat.size), dtype=reference.dtype, device=reference.device)
     for w in reversed(range(len(window))):
         s = window[w]
-        state = read_step(trace_root, s)
-        after = params_after(trace_root, s)
-        delta = {n: after[n] - state.params[n] for n in names}
-        # φ_s per test row: the midpoint rule along the recorded update.
-        phi = {n: torch.zeros_like(u) for n, u in running.items()}
-        for k in range(midpoints):
-            t = (k + 0.5) / midpoints
-            _load(params, {n: state.params[n] + t * delta[n] for n in names})
-            for start, rows in _chunks(test_rows, chunk_size):
-                for n, g in grads_of(value, rows).items():
-                    phi[n][start : start + len(rows)] += g.detach() / midpoints
-        _load(params, state.params)
+        state = read_step(trace_root, s)  # each step folder is read once: it is the next iteration's `after`
         batch = state.batch_row_ids
         if batch is None:
             raise ValueError(f"trace step {s} has no batch_row_ids: the path kernel needs the batch of every step")
+        theta = here(state.params)
+        delta = {n: t - theta[n] for n, t in here(after).items()}
+        if second is None:
+            rows = batch_of([training_rows[rid] for rid in batch])
+            second = _second_moment_from_batch(state, model, params, example_loss, rows, beta2)
+        phi = integrated_gradients(theta, delta)
         t_adam = state.adam_step + 1
-        second = _second_moment_after(trace_root, state, model, params, example_loss, training_rows, beta2, batch_of)
-        precondition = {
-            n: (state.lr / (1 - beta1**t_adam)) / ((v / (1 - beta2**t_adam)).sqrt() + eps) for n, v in second.items()
-        }
-        totals[:, :, w] = per_component(phi, delta)
-        decay -= state.lr * lam * per_component(phi, state.params)
-        running = {n: phi[n] * precondition[n] + beta1 * running[n] for n in names}
+        precondition = (state.lr / (1 - beta1**t_adam)) / (
+            (flat.vector(here(second)) / (1 - beta2**t_adam)).sqrt() + eps
+        )
+        totals[:, :, w] = flat.dots(phi, flat.vector(delta))
+        decay -= state.lr * lam * flat.dots(phi, flat.vector(theta))
+        running.mul_(beta1).addcmul_(phi, precondition)  # U_s = φ_s ⊙ P_s + β1 U_{s+1}
         del phi
         # the batch's per-example gradients at the recorded θ_s, a chunk at a time, reduced into
         # (data group, component) as soon as they are made
         coefficient = (1 - beta1) / len(batch)
         for _, rids in _chunks(batch, chunk_size):
-            grads = grads_of(example_loss, [training_rows[r] for r in rids])
-            groups = torch.tensor([group_index[key(r)] for r in rids])
-            contribution = torch.stack(
-                [
-                    sum(running[n].flatten(1) @ grads[n].detach().flatten(1).T for n in comp_names[comp])
-                    for comp in comp_list
-                ],
-                dim=2,
-            )  # test row × example × component
-            scores.index_add_(1, groups, contribution.detach().double().cpu(), alpha=-coefficient)
+            grads = example_grads(theta, [training_rows[r] for r in rids])
+            groups = torch.tensor([group_index[key(r)] for r in rids], device=reference.device)
+            contribution = flat.cross(running, grads)  # test row × example × component
+            scores.index_add_(1, groups, contribution.double(), alpha=-coefficient)
             del grads
-    first = read_step(trace_root, s0)
-    momentum = -beta1 * per_component(running, first.exp_avg)
+        after, second = state.params, state.exp_avg_sq
+    momentum = -beta1 * flat.dots(running, flat.vector(here(state.exp_avg)))
+    v_empty = values_at(here(state.params))
     return PathKernelResult(
         groups=list(group_index),
-        components=comp_list,
+        components=flat.components,
         steps=window,
         v_empty=v_empty,
         v_full=v_full,
-        data=data,
+        data=scores.cpu().numpy(),
         momentum=momentum,
         weight_decay=decay,
         step_totals=totals,

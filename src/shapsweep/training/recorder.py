@@ -103,11 +103,12 @@ class TraceRecorder:
         )
 
     def finish(self, steps_taken: int) -> None:
-        """θ_T after the last update, and the step count the trace covers."""
+        """θ_T (and v_T) after the last update, and the step count the trace covers."""
         if self.header.get("total_steps") != steps_taken:
             self.header["total_steps"] = steps_taken
             write_header(self.root, self.header)
-        write_final(self.root, self.params)
+        second = {n: self.optimizer.state.get(p, {}).get("exp_avg_sq") for n, p in self.params.items()}
+        write_final(self.root, self.params, None if any(v is None for v in second.values()) else second)
 
     @property
     def complete(self) -> bool:

@@ -9,6 +9,7 @@
             exp_avg_sq.safetensors      Adam's second moment v_s
             step.json                   step, lr (the rate update s uses), adam_step, batch_row_ids, loss
         final/params.safetensors        θ_T, the parameters after the last update
+        final/exp_avg_sq.safetensors    v_T (optional): the path kernel's preconditioner of the last update
 
 A step folder holds what update s starts from, so θ_{s+1} is the next folder's (or `final/`'s) params: the
 path kernel integrates against that recorded θ_{s+1}, never a replay.
@@ -107,13 +108,23 @@ def read_step(root: str | Path, step: int) -> StepState:
     )
 
 
-def write_final(root: str | Path, params: dict[str, torch.Tensor]) -> None:
+def write_final(
+    root: str | Path, params: dict[str, torch.Tensor], exp_avg_sq: dict[str, torch.Tensor] | None = None
+) -> None:
     with atomic_dir(final_dir(root)) as tmp:
         save_file(_tensors(params), str(tmp / "params.safetensors"))
+        if exp_avg_sq is not None:
+            save_file(_tensors(exp_avg_sq), str(tmp / "exp_avg_sq.safetensors"))
 
 
 def read_final(root: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(final_dir(root) / "params.safetensors"))
+
+
+def read_final_second_moment(root: str | Path) -> dict[str, torch.Tensor] | None:
+    """v_T, or None for a trace recorded without it (the path kernel then recomputes it from the batch)."""
+    path = final_dir(root) / "exp_avg_sq.safetensors"
+    return load_file(str(path)) if path.exists() else None
 
 
 def params_after(root: str | Path, step: int) -> dict[str, torch.Tensor]:

@@ -12,7 +12,9 @@ the mean of per-example gradients.
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from shapsweep.training.recorder import TraceRecorder
 from shapsweep.training.trace import is_complete, read_step, recorded_steps
 
 KINDS = ("hf_classifier", "hf_causal_lm")
+# A fault hook for the resume test: SIGKILL this process once the given step's folder is whole (nothing in
+# Python runs after it, as when a node dies or a scheduler kills the job).
+KILL_AFTER_STEP = "SHAPSWEEP_KILL_AFTER_STEP"
 
 
 @dataclass
@@ -170,6 +175,8 @@ def train(root: str | Path, model_path: str | Path, kind: str, rows: list[dict],
         loss.backward()
         optimizer.param_groups[0]["lr"] = options.lr * schedule(step)
         recorder.record(step, batch_row_ids=[r["row_id"] for r in batch], loss=loss.item())
+        if os.environ.get(KILL_AFTER_STEP) == str(step):
+            os.kill(os.getpid(), signal.SIGKILL)
         optimizer.step()
     recorder.finish(steps)
     return root

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from shapsweep.training.components import group_parameters
+from shapsweep.training.components import component_pieces
 from shapsweep.training.trace import params_after, read_header, read_step
 
 
@@ -33,14 +33,14 @@ class UpdateGame:
     ):
         s0, s1 = steps
         names = [p["name"] for p in read_header(trace_root)["params"]]
-        self.groups = group_parameters(names, components)
+        named = dict(model.named_parameters())
+        self.params = {n: named[n] for n in names}
+        self.groups = component_pieces({n: tuple(p.shape) for n, p in self.params.items()}, components, model)
         self.players = list(self.groups)
         self.model, self.value, self.row = model.eval(), value, row
         self.start = read_step(trace_root, s0).params
         end = params_after(trace_root, s1 - 1)
         self.delta = {n: end[n] - self.start[n] for n in names}
-        named = dict(model.named_parameters())
-        self.params = {n: named[n] for n in names}
 
     @property
     def n_players(self) -> int:
@@ -51,7 +51,9 @@ class UpdateGame:
         with torch.no_grad():
             for k, coalition in enumerate(np.asarray(coalitions, dtype=bool)):
                 for c, member in zip(self.players, coalition, strict=True):
-                    for n in self.groups[c]:
-                        self.params[n].copy_(self.start[n] + self.delta[n] if member else self.start[n])
+                    for piece in self.groups[c]:
+                        start = piece.of(self.start[piece.name])
+                        target = start + piece.of(self.delta[piece.name]) if member else start
+                        piece.of(self.params[piece.name]).copy_(target)
                 out[k] = float(self.value(self.model, [self.row])[0])
         return out

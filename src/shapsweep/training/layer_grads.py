@@ -1,0 +1,93 @@
+"""Per-row parameter gradients of a model built from `nn.Linear` and `nn.Embedding` layers, by hooks.
+
+For a linear layer the gradient of row r's value is Σ_t δ_{r,t} a_{r,t}ᵀ (its output gradients times its
+inputs, over the row's positions t), so one batched forward and one backward of the summed value give every
+row's gradient, and a weighted sum over quadrature nodes, Σ_k w_k ∇θ f(θ_k), is one batched matmul over
+(node, position) pairs: nothing of size nodes × rows × parameters is ever formed, unlike vmap(grad) over
+nodes and rows. Rows must not interact (row r's value depends on row r's inputs only). A model with any
+other trainable parameter the value touches raises `Unsupported` (the caller then takes vmap(grad)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+class Unsupported(Exception):
+    """A trainable parameter the value depends on is not in an nn.Linear or nn.Embedding."""
+
+
+def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str, list]:
+    """Parameter name -> the supported modules that use it ((module, 'weight'|'bias') pairs; tied weights
+    have several)."""
+    by_id = {id(p): n for n, p in params.items()}
+    owners: dict[str, list] = {n: [] for n in params}
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
+            for role in ("weight", "bias"):
+                p = getattr(module, role, None)
+                if p is not None and id(p) in by_id:
+                    owners[by_id[id(p)]].append((module, role))
+    return owners
+
+
+def weighted_row_grads(
+    model: torch.nn.Module,
+    params: dict[str, torch.nn.Parameter],
+    value: Callable[[], torch.Tensor],
+    load: Callable[[int], None],
+    weights: list[float],
+) -> dict[str, torch.Tensor]:
+    """Σ_k weights[k] ∇θ value_r at the parameters `load(k)` sets, per row r: (rows, *shape) per parameter.
+
+    `value()` runs the model on the batch and returns one scalar per row; `load(k)` writes node k's
+    parameters into `params`.
+    """
+    owners = _owners(model, params)
+    seen: dict = {}  # module -> list over nodes of (input, output gradient)
+    captured: list = []
+
+    def forward_hook(module, inputs, output):
+        captured.append((module, inputs[0], output))
+
+    modules = {m for pairs in owners.values() for m, _ in pairs}
+    handles = [m.register_forward_hook(forward_hook) for m in modules]
+    try:
+        for k, w in enumerate(weights):
+            load(k)
+            captured.clear()
+            out = value()
+            loose = [p for n, p in params.items() if not owners[n]]
+            targets = [o for _, _, o in captured] + loose
+            grads = torch.autograd.grad(out.sum(), targets, allow_unused=True)
+            for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
+                if g is not None:
+                    seen.setdefault(module, []).append((x.detach(), g.detach() * w))
+            if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
+                raise Unsupported("a trainable parameter outside nn.Linear / nn.Embedding moves the value")
+    finally:
+        for handle in handles:
+            handle.remove()
+    rows = out.shape[0]
+    result = {n: torch.zeros((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    for name, pairs in owners.items():
+        for module, role in pairs:
+            if module in seen:
+                _accumulate(result[name], module, role, seen[module], rows)
+    return result
+
+
+def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int) -> None:
+    """Add module.<role>'s per-row gradient over all its calls (nodes, reuse): the (node, position) pairs
+    joined on one axis, so a weight's gradient is one batched matmul."""
+    delta = torch.cat([g.reshape(rows, -1, g.shape[-1]) for _, g in calls], dim=1)  # row × (node, pos) × out
+    if isinstance(module, torch.nn.Embedding):
+        ids = torch.cat([x.reshape(rows, -1) for x, _ in calls], dim=1)
+        into.scatter_add_(1, ids[..., None].expand(-1, -1, delta.shape[-1]), delta.to(into.dtype))
+    elif role == "bias":
+        into.add_(delta.sum(1))
+    else:
+        inputs = torch.cat([x.reshape(rows, -1, x.shape[-1]) for x, _ in calls], dim=1)
+        into.baddbmm_(delta.transpose(1, 2), inputs)
