@@ -133,7 +133,7 @@ def shard_rows(run_id: str, method: str, rows: list[dict], seed: int, budget: in
                         "interaction_i": [0, 1],
                         "interaction_j": [1, 2],
                         "interaction_value": [0.5, -0.25],
-                        "interaction_stderr": None,
+                        "interaction_stderr": [0.1, 0.2],
                     }
                     if method == "exact" and len(players) >= 3
                     else {}

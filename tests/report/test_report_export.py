@@ -120,4 +120,10 @@ def test_jsonl_carries_the_kept_interaction_pairs(tiny_set):
     out = tiny_set / "export" / "exact.jsonl"
     assert main(["export", str(tiny_set / "config.json"), "--format", "jsonl", "--run", exact, "--out", str(out)]) == 0
     first = json.loads(out.read_text().splitlines()[0])
-    assert first["interactions"] == {"index": "k-SII", "i": [0, 1], "j": [1, 2], "value": [0.5, -0.25], "stderr": None}
+    assert first["interactions"] == {
+        "index": "k-SII",
+        "i": [0, 1],
+        "j": [1, 2],
+        "value": [0.5, -0.25],
+        "stderr": [0.1, 0.2],
+    }

@@ -145,6 +145,10 @@ def test_row_page_shows_the_kept_interaction_pairs_as_a_heatmap_and_in_words(tin
     assert body.count("<td") == 36 and body.count('<td style="background') == 4
     assert "&#39;The&#39; and &#39;cat&#39; raise the value together by 0.5" in body
     assert "&#39;cat&#39; and &#39;sat&#39; lower the value together by 0.25" in body
+    # with standard errors (0.1, 0.2): 0.5 is more than 1.96 of them from zero, -0.25 is not
+    assert "by 0.5 beyond their separate effects (standard error 0.1: told apart from zero at 95%)" in body
+    assert "by 0.25 beyond their separate effects (standard error 0.2: not told apart from zero at 95%)" in body
+    assert 'title="+0.5 ± 0.1 (standard error)"' in body
     assert all("interaction-heatmap" not in b for r, b in sections.items() if r not in run_ids(tiny_set)["exact"])
 
 

@@ -17,15 +17,27 @@ def interaction_view(row: dict[str, Any]) -> dict[str, Any] | None:
     if not values:
         return None
     players = list(row["players"] or [])
-    pairs = list(zip(row["interaction_i"], row["interaction_j"], values, strict=True))
+    stderrs = row.get("interaction_stderr") or [None] * len(values)
+    pairs = list(zip(row["interaction_i"], row["interaction_j"], values, stderrs, strict=True))
     scale = DivergingScale.for_values(values)
     grid = [[None] * len(players) for _ in players]
-    for i, j, v in pairs:
-        cell = {"value": v, "colour": scale.colour(v), "text_colour": scale.text_colour(v)}
+    for i, j, v, se in pairs:
+        cell = {"value": v, "stderr": se, "colour": scale.colour(v), "text_colour": scale.text_colour(v)}
         grid[i][j] = grid[j][i] = cell
-    words = [
-        f"'{players[i]}' and '{players[j]}' {'raise' if v > 0 else 'lower'} the value together by {abs(v):.3g} "
-        "beyond their separate effects"
-        for i, j, v in pairs
-    ]
-    return {"index": row.get("interaction_index"), "players": players, "grid": grid, "words": words, "scale": scale}
+    return {
+        "index": row.get("interaction_index"),
+        "players": players,
+        "grid": grid,
+        "words": [_in_words(players[i], players[j], v, se) for i, j, v, se in pairs],
+        "scale": scale,
+    }
+
+
+def _in_words(a: str, b: str, value: float, stderr: float | None) -> str:
+    """One pair in words, with its standard error and whether its 95% interval leaves out zero."""
+    direction = "raise" if value > 0 else "lower"
+    text = f"'{a}' and '{b}' {direction} the value together by {abs(value):.3g} beyond their separate effects"
+    if stderr is None:
+        return text
+    verdict = "told apart from zero" if abs(value) > 1.96 * stderr else "not told apart from zero"
+    return f"{text} (standard error {stderr:.2g}: {verdict} at 95%)"
