@@ -28,7 +28,7 @@ from shapsweep.training.trace import is_complete, read_step, recorded_steps
 KINDS = ("hf_classifier", "hf_causal_lm")
 # A fault hook for the resume test: SIGKILL this process once the given step's folder is whole (nothing in
 # Python runs after it, as when a node dies or a scheduler kills the job).
-KILL_AFTER_STEP = "SHAPSWEEP_KILL_AFTER_STEP"
+KILL_AFTER_STEP = "SHAPSWEEP_TEST_KILL_AFTER_STEP"
 
 
 @dataclass
