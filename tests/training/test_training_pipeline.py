@@ -71,6 +71,37 @@ def test_the_trace_and_the_path_kernel_shards_are_written(workdir):
     assert (workdir / "results/training/report/index.html").exists()
 
 
+def test_the_row_page_ranks_a_path_kernel_rows_examples_components_and_steps(workdir):
+    """The report's row page of a path_kernel run: the top training examples and parameter groups by
+    |score| with the shard's numbers, and the value's change accumulated over the steps as a curve."""
+    import re
+
+    from shapsweep.report.pages import page_slug
+
+    exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
+    run = next(r for r in exp.runs.values() if r["variant"] == "path_kernel")
+    shards = read_shards(sorted((workdir / "results/training/runs" / run["run_id"]).glob("shards/*.parquet")))
+    row = shards.row(0, named=True)
+    page = workdir / "results/training/report/rows" / f"{page_slug(run['data_id'], row['row_id'])}.html"
+    html = page.read_text()
+    section = re.search(rf'<section class="run" data-run="{run["run_id"]}">(.*?)</section>', html, re.S).group(1)
+
+    def bars(kind):
+        table = re.search(rf'<table class="training-bars {kind}">(.*?)</table>', section, re.S).group(1)
+        return [(name, float(value)) for name, value in re.findall(r"<th>(.*?)</th>.*?<td>([-+0-9.e]+)</td>", table)]
+
+    components = bars("components")
+    expected = sorted(zip(row["components"], row["component_scores"], strict=True), key=lambda c: -abs(c[1]))
+    assert [name for name, _ in components] == [name for name, _ in expected[:10]]
+    assert [v for _, v in components] == pytest.approx([v for _, v in expected[:10]], rel=1e-2)
+    examples = bars("examples")
+    assert len(examples) == min(10, row["n_players"])
+    assert abs(examples[0][1]) == pytest.approx(max(abs(a) for a in row["attribution"]), rel=1e-2)
+    points = re.search(r'<polyline[^>]*points="([^"]+)"', section).group(1).split()
+    assert len(points) == len(row["step_totals"]) + 1  # the start and one point after each step
+    assert f"{sum(row['step_totals']):+.3g}" in section
+
+
 def test_a_run_split_into_step_blocks_sums_to_the_same_steps_and_change(workdir):
     exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
     runs = {run["variant"]: run for run in exp.runs.values()}

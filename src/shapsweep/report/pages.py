@@ -40,6 +40,7 @@ from shapsweep.report.incremental import InputDigests, digest
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 from shapsweep.report.interactions import interaction_view
 from shapsweep.report.media import media_view, row_media
+from shapsweep.report.training import training_view
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
@@ -299,6 +300,7 @@ def _row_pages(
                     "media": media_view(media, r, inputs.infos[r["run_id"]].spec["explain"]["features"], segs),
                     "metrics": {c: r.get(c) for c in metric_columns if r.get(c) is not None},
                     "interactions": interaction_view(r),
+                    "training": training_view(r),
                 }
             )
         metadata = {k: v for k, v in record.items() if k not in TEXT_COLUMNS}
