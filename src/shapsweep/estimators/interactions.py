@@ -117,7 +117,10 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
         )
     candidates = comb(min(n, SCREEN_PLAYERS), 2)
     if index in EVEN_PART_INDICES and (len(paired) // 2 >= candidates / 2 or moebius_order(n) < 3):
-        return fit_even_pairs(z, v, n, seed=int(rng.integers(2**31)))
+        mate = {**partner, empty: full, full: empty}  # the empty and full coalitions are a pair too
+        a = np.array([k for k in range(len(z)) if mate.get(k) is not None and k < mate[k]], dtype=np.int64)
+        b = np.array([mate[k] for k in a], dtype=np.int64)
+        return fit_even_pairs(z[a], (v[a] + v[b]) / 2, (v[a] - v[b]) / 2, n, seed=int(rng.integers(2**31)))
     position = {k: p for p, k in enumerate(paired)}
     rows = z[paired]
     complement = np.array([position[partner[k]] for k in paired])

@@ -34,23 +34,6 @@ MIN_RESIDUAL_DOF = 5  # fewer residual degrees of freedom than this: no standard
 REFIT_DOF_SHARE = 0.25
 
 
-def complementary_pairs(z: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first coalition of each complementary pair, even part, odd part) over the pairs among (z, v).
-
-    The empty and full coalitions are a pair too. Each pair is counted once, first by its first row in z.
-    """
-    z = np.asarray(z, dtype=bool)
-    keys = {row.tobytes(): k for k, row in enumerate(np.packbits(z, axis=1))}
-    first, second = [], []
-    for k, row in enumerate(z):
-        partner = keys.get(np.packbits(~row).tobytes())
-        if partner is not None and k < partner:
-            first.append(k)
-            second.append(partner)
-    a, b = np.array(first, dtype=np.int64), np.array(second, dtype=np.int64)
-    return z[a], (v[a] + v[b]) / 2, (v[a] - v[b]) / 2
-
-
 def screened_players(x: np.ndarray, odd: np.ndarray, n: int) -> np.ndarray:
     """The SCREEN_PLAYERS players of largest |main effect| (all when n is at most that), sorted."""
     if n <= SCREEN_PLAYERS:
@@ -59,8 +42,10 @@ def screened_players(x: np.ndarray, odd: np.ndarray, n: int) -> np.ndarray:
     return np.sort(np.argsort(-np.abs(main), kind="stable")[:SCREEN_PLAYERS])
 
 
-def fit_even_pairs(z: np.ndarray, v: np.ndarray, n: int, seed: int):
-    """(matrix, stderr, details): order-2 k-SII / FSII of the pairs from the evaluations (z, v).
+def fit_even_pairs(first: np.ndarray, even: np.ndarray, odd: np.ndarray, n: int, seed: int):
+    """(matrix, stderr, details): order-2 k-SII / FSII of the pairs from the complementary pairs among the
+    evaluations (interactions.pairwise_from_evaluations finds them): each pair's first coalition, its even
+    part (v(S) + v(N\\S)) / 2 and its odd part (v(S) - v(N\\S)) / 2.
 
     matrix: (n, n) symmetric, zero diagonal; stderr: (n, n), NaN for pairs the fit left out, None when the
     refit would have too few residual degrees of freedom (REFIT_DOF_SHARE; the Lasso's coefficients are kept). None matrix (with the reason) when there are too few pairs.
@@ -68,7 +53,6 @@ def fit_even_pairs(z: np.ndarray, v: np.ndarray, n: int, seed: int):
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
 
-    first, even, odd = complementary_pairs(z, v)
     m = len(first)
     if m < 2 * CV_FOLDS:
         return (
