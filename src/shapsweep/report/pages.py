@@ -253,6 +253,8 @@ def _row_pages(
         return pages, listing
     template = env.get_template("row.html.j2")
     records = _row_records(inputs)
+    # each run's spec digested once, not once per row page that shows it
+    run_digests = {run_id: digest(asdict(info)) for run_id, info in inputs.infos.items()}
     for (data_id, row_id), part in metrics.group_by(["data_id", "row_id"], maintain_order=True):
         record = records.get((data_id, row_id), {})
         name = f"{page_slug(data_id, row_id)}.html"
@@ -268,7 +270,7 @@ def _row_pages(
             }
         )
         if digests is not None:
-            runs_used = [asdict(inputs.infos[r]) for r in part["run_id"]]
+            runs_used = [run_digests[r] for r in part["run_id"]]
             page_inputs = digest(part, record, runs_used, metric_columns, inputs.set_name)
             if digests.fresh(f"row:{name}", page_inputs, [pages[(data_id, row_id)]]):
                 continue
