@@ -61,6 +61,10 @@ def sum_step_blocks(blocks: list[pl.DataFrame], normalizer: str) -> pl.DataFrame
         attribution = np.sum([p["attribution"] for p in parts], axis=0)
         details = [json.loads(p["estimator_details"]) for p in parts]
         summed = {k: sum(p[k] for p in parts) for k in ("efficiency_gap", "momentum_score", "weight_decay_score")}
+        # a mean over a fixed set of examples adds over blocks like the scores it averages
+        summed |= {
+            k: None if first[k] is None else sum(p[k] for p in parts) for k in ("same_label_mean", "other_label_mean")
+        }
         costs = {k: sum(p[k] for p in parts) for k in ("n_evals", "model_evals", "forward_passes", "runtime_s")}
         out.append(
             {

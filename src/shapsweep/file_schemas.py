@@ -25,6 +25,10 @@ PATH_KERNEL_COLUMNS = {
     "component_step_scores": pl.List(pl.List(pl.Float64)),  # component × step
     "momentum_score": pl.Float64,  # Adam's first moment carried into the window
     "weight_decay_score": pl.Float64,  # AdamW's decoupled weight decay over the window
+    # classifier rows, players = examples: the mean score of the training examples labelled with the class
+    # the row's value is about, and of the others (the run page's sanity figure); null otherwise
+    "same_label_mean": pl.Float64,
+    "other_label_mean": pl.Float64,
 }
 KIND_COLUMNS = {**EMPIRICAL_COLUMNS, **PATH_KERNEL_COLUMNS}
 

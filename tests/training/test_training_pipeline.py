@@ -102,6 +102,55 @@ def test_the_row_page_ranks_a_path_kernel_rows_examples_components_and_steps(wor
     assert f"{sum(row['step_totals']):+.3g}" in section
 
 
+def test_the_run_page_shows_the_mean_component_step_heatmap_frequent_examples_and_the_label_sanity(workdir):
+    """The run page of a path_kernel run, checked against its shards: the mean component × step scores
+    (components by mean |score|), how often each example is among a row's top 10, and the target class's
+    examples' mean score against the others' (computed here from the training rows' labels)."""
+    import re
+
+    import polars as pl
+
+    from shapsweep.report.pages import run_page
+
+    exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
+    run = next(r for r in exp.runs.values() if r["variant"] == "path_kernel")
+    shards = read_shards(sorted((workdir / "results/training/runs" / run["run_id"]).glob("shards/*.parquet")))
+    html = (workdir / "results/training/report/runs" / run_page(run["run_id"])).read_text()
+
+    table = re.search(r'<table class="component-steps">(.*?)</table>', html, re.S).group(1)
+    shown = {
+        name: [float(v) for v in re.findall(r'data-value="([^"]+)"', cells)]
+        for name, cells in re.findall(r"<tr><th>([^<]+)</th>(.*?)</tr>", table.split("<tbody>")[1])
+    }
+    mean = np.mean([np.array(m) for m in shards["component_step_scores"].to_list()], axis=0)
+    components = shards.row(0, named=True)["components"]
+    expected = sorted(zip(components, mean, strict=True), key=lambda c: -np.abs(c[1]).sum())
+    assert list(shown) == [name for name, _ in expected][: len(shown)]
+    for name, values in expected[: len(shown)]:
+        assert shown[name] == pytest.approx(values, rel=1e-4, abs=1e-12)
+    assert len(re.findall(r'<th class="step">', table)) == 3
+
+    frequent = re.search(r'<table class="frequent-examples">(.*?)</table>', html, re.S).group(1)
+    counts = [int(c) for c in re.findall(r"</th><td>(\d+)</td>", frequent)]
+    top = {}
+    for row in shards.iter_rows(named=True):
+        for k in np.argsort(-np.abs(row["attribution"]), kind="stable")[:10]:
+            top[row["players"][k]] = top.get(row["players"][k], 0) + 1
+    assert counts == sorted(top.values(), reverse=True)[: len(counts)]
+
+    # the sanity columns from the training rows' labels and the value's class ('positive')
+    training = pl.read_parquet(workdir / run["trace"]["rows"]).head(16)
+    label_of = {str(r["row_id"]): r["label"] for r in training.iter_rows(named=True)}
+    details = json.loads(shards.row(0, named=True)["estimator_details"])
+    scores = np.array(shards.row(0, named=True)["attribution"])
+    positive = np.array([label_of[g].lower() == "positive" for g in details["group_ids"]])
+    assert shards["same_label_mean"][0] == pytest.approx(scores[positive].mean(), rel=1e-12)
+    assert shards["other_label_mean"][0] == pytest.approx(scores[~positive].mean(), rel=1e-12)
+    sanity = re.search(r'<div class="label-sanity">(.*?)</div>', html, re.S).group(1)
+    assert f"over {shards.height} rows" in sanity
+    assert len(re.findall(r"<circle ", sanity)) == shards.height
+
+
 def test_a_run_split_into_step_blocks_sums_to_the_same_steps_and_change(workdir):
     exp = from_config(json.loads((workdir / "results" / "training" / "config.json").read_text()))
     runs = {run["variant"]: run for run in exp.runs.values()}

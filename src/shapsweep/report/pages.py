@@ -40,7 +40,7 @@ from shapsweep.report.incremental import InputDigests, digest
 from shapsweep.report.inputs import REFERENCE_ERROR_COLUMNS, ReportInputs, RunInfo
 from shapsweep.report.interactions import interaction_view
 from shapsweep.report.media import media_view, row_media
-from shapsweep.report.training import training_view
+from shapsweep.report.training import training_run_view, training_view
 
 # Per-row numbers a run page can sort by, besides faithfulness columns (which are added when present).
 ROW_METRICS = ("runtime_s", "n_evals", "v_full", "v_empty", "ref_rel_l2", "ref_spearman", "ref_topk_overlap")
@@ -344,6 +344,8 @@ def _run_pages(
         if part.height:
             part = part.sort(sort_rows_by, descending=True, nulls_last=True)
         total = part.height
+        every_row = part  # the training view (path_kernel runs) reads every row, not only those listed
+        trained = "component_step_scores" in part.columns and part["component_step_scores"].null_count() < total
         if max_rows and part.height:  # None or 0: every row
             part = part.head(int(max_rows))
         path = out_dir / "runs" / run_page(run_id)
@@ -356,7 +358,15 @@ def _run_pages(
             for r in rows
         ]
         page_inputs = digest(
-            part, records[run_id], asdict(info), total, links, metric_columns, sort_rows_by, inputs.set_name
+            part,
+            records[run_id],
+            asdict(info),
+            total,
+            links,
+            metric_columns,
+            sort_rows_by,
+            inputs.set_name,
+            digest(every_row) if trained and max_rows else None,
         )
         if digests.fresh(f"run:{path.name}", page_inputs, [path]):
             continue
@@ -381,6 +391,7 @@ def _run_pages(
             reference_page=run_page(info.reference) if info.reference else None,
             rows=listed,
             total=total,
+            training=training_run_view(every_row) if trained else None,
             metric_columns=metric_columns,
             sort_rows_by=sort_rows_by,
             root="../",

@@ -115,9 +115,10 @@ class PathKernelRows:
             except ValueError as exc:
                 raise ConfigError(f"experiments[{self.run['variant_index']}] ({self.run['slug']}).shap.{exc}") from None
             per_row = (time.perf_counter() - started) / len(games)
-            labels = self._labels(result.groups)
+            labels, classes = self._labels(result.groups), self._classes(result.groups)
             for k, row_id in enumerate(todo):
-                records[records.index(None)] = self._record(row_id, k, result, labels, per_row)
+                split = _label_split(result.group_scores[k], classes, getattr(games[k], "target_class", None))
+                records[records.index(None)] = self._record(row_id, k, result, labels, per_row, split)
         return iter(records)
 
     def _labels(self, groups: list) -> list[str]:
@@ -125,7 +126,16 @@ class PathKernelRows:
             return [str(g) for g in groups]
         return [str(self.training_rows[g]["text"]) for g in groups]
 
-    def _record(self, row_id: str, k: int, result, labels: list[str], runtime_s: float) -> dict:
+    def _classes(self, groups: list) -> np.ndarray | None:
+        """Each training example's class index (classifier traces, players = examples), else None."""
+        from shapsweep.training.train import class_index
+
+        if self.options["data"] != "example" or self.kind != "hf_classifier":
+            return None
+        label2id = getattr(self.net.config, "label2id", None) or {}
+        return np.array([class_index(self.training_rows[g]["label"], label2id, g) for g in groups])
+
+    def _record(self, row_id: str, k: int, result, labels: list[str], runtime_s: float, label_split: tuple) -> dict:
         from shapsweep.estimators import normalize
 
         values = result.group_scores[k]
@@ -163,6 +173,17 @@ class PathKernelRows:
             "component_step_scores": by_component_step.tolist(),
             "momentum_score": float(result.momentum[k].sum()),
             "weight_decay_score": float(result.weight_decay[k].sum()),
+            "same_label_mean": label_split[0],
+            "other_label_mean": label_split[1],
             "status": "ok",
             "error": None,
         }
+
+
+def _label_split(scores: np.ndarray, classes: np.ndarray | None, target) -> tuple[float | None, float | None]:
+    """The mean score of the examples labelled with the row's target class, and of the others (None where
+    there are no classes or no such examples)."""
+    if classes is None or target is None:
+        return None, None
+    same = classes == int(target)
+    return tuple(float(part.mean()) if part.size else None for part in (scores[same], scores[~same]))
