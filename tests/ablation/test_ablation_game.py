@@ -150,3 +150,26 @@ def test_a_mean_ablation_shard_takes_its_reference_rows_from_the_rows_file(tmp_p
     assert first["v_empty"] == pytest.approx(first["v_full"], abs=1e-5)  # its own means: nothing moves
     assert abs(second["v_empty"] - second["v_full"]) > 1e-3  # the first row's means move the second's value
     assert sum(second["attribution"]) == pytest.approx(second["v_full"] - second["v_empty"], abs=1e-9)
+
+
+def test_the_training_example_has_an_ablation_run_over_its_models_layers(
+    tmp_path, monkeypatch, tiny_bert_classifier_path
+):
+    from pathlib import Path
+
+    from shapsweep.config import load_experiment_set
+    from shapsweep.row_explainers.ablation_game import AblationGameRows
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)  # the example's data_files are relative to the repository root
+    local = {"path_or_id": tiny_bert_classifier_path}
+    example = str(repo / "config/examples/training.jsonnet")
+    exp = load_experiment_set(example, overrides={"model": local, "training": {"model": local}})
+    (run,) = [r for r in exp.runs.values() if r["variant"] == "ablation"]
+    assert "trace" not in run  # the model as it is
+    rows = tmp_path / "rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b", "c"], "text": [TEXT, OTHER, "no"]}).write_parquet(rows)
+    (record,) = AblationGameRows(run, rows).explain([{"row_id": "b", "text": OTHER}])
+    assert record["status"] == "ok"
+    assert record["players"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    assert json.loads(record["estimator_details"])["reference_rows"] == 3  # all the rows file has
