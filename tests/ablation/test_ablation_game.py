@@ -30,20 +30,26 @@ def bert(tiny_bert_classifier_path):
 
 
 @pytest.fixture(scope="module")
+def gpt2(tiny_gpt2_path):
+    model = {"connector": "hf_causal_lm", "path_or_id": tiny_gpt2_path, "max_new_tokens": 4}
+    return load_model(model, {}, {"kind": "logprob"})
+
+
+@pytest.fixture(scope="module")
 def llama(tiny_llama_path):
     model = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
     return load_model(model, {}, {"kind": "logprob"})
 
 
-@pytest.mark.parametrize("name", ["bert", "llama"])
+@pytest.mark.parametrize("name", ["bert", "llama", "gpt2"])
 def test_v_all_is_the_models_own_value_and_exact_shapley_values_add_up(name, request):
     connector = request.getfixturevalue(name)
     target = connector.game({"row_id": "a", "text": TEXT})
     game = AblationGame(ComponentAblation(connector.model, "head"), connector, target, batch_size=64)
-    heads = 2 if name == "bert" else 4
-    assert game.players == [
-        f"{game.ablation.players[0].rsplit('.', 2)[0]}.{i}.head{h}" for i in (0, 1) for h in range(heads)
+    layers, heads = {"bert": ("bert.encoder.layer", 2), "llama": ("model.layers", 4), "gpt2": ("transformer.h", 2)}[
+        name
     ]
+    assert game.players == [f"{layers}.{i}.head{h}" for i in (0, 1) for h in range(heads)]
     with torch.no_grad():
         unhooked = float(full_input_values(connector, connector.model, target)[0])
     everyone = np.ones((1, game.n_players), dtype=bool)

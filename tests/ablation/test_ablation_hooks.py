@@ -142,6 +142,32 @@ def test_a_zero_ablated_head_gives_the_model_with_that_heads_value_projection_ze
         assert np.abs(hooked.numpy() - intact.numpy()).max() > 1e-6
 
 
+def test_grouped_query_heads_are_players_and_a_kv_heads_value_zeroed_is_its_query_heads_ablated():
+    """Llama with 4 query heads over 2 key/value heads: the players are the 4 query heads; zeroing kv head 1's
+    value projection is ablating query heads 2 and 3 (the ones that read it), not one of them."""
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=60,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        initializer_range=0.3,
+    )
+    model = LlamaForCausalLM(config).double().eval()
+    ablation = ComponentAblation(model, "head")
+    assert ablation.players == [f"model.layers.0.head{h}" for h in range(4)]
+    ids = _ids()
+    with torch.no_grad(), ablation.hooked(), ablation.keeping(np.array([[1, 1, 0, 0], [1, 1, 0, 1]], dtype=bool)):
+        both, one = model(input_ids=ids.expand(2, -1)).logits
+    with torch.no_grad():
+        model.model.layers[0].self_attn.v_proj.weight[8:16].zero_()  # kv head 1 (head_dim 8)
+        reference = model(input_ids=ids).logits[0]
+    np.testing.assert_allclose(both.numpy(), reference.numpy(), rtol=0, atol=1e-10)
+    assert np.abs(one.numpy() - reference.numpy()).max() > 1e-6
+
+
 def test_every_layer_of_a_pre_ln_model_ablated_leaves_the_embeddings_alone():
     """Llama adds each attention and MLP output to the residual stream: with every block zeroed the logits
     are the head over the normed token embeddings, and with only the MLPs zeroed they are not."""

@@ -110,40 +110,46 @@ def _head_count(model: torch.nn.Module) -> int:
 
 
 class ReferenceMeans:
-    """Each site's per-position mean over the reference rows' forward passes (float64 sums)."""
+    """Each site's per-position mean over the reference rows' forward passes (float64 sums, on the model's device)."""
 
     def __init__(self):
         self.sums: dict[Site, torch.Tensor] = {}
         self.counts: dict[Site, torch.Tensor] = {}
+        self._means: dict[tuple, torch.Tensor] = {}  # (site, positions, dtype, device) -> mean, until the next add
 
     def add(self, site: Site, value: torch.Tensor) -> None:
         """Add every batch row of `value` (batch, positions, ..., width)."""
         value = value.detach().double()
-        total, count = value.sum(0), torch.full((value.shape[1],), float(value.shape[0]), dtype=torch.float64)
+        total = value.sum(0)
+        count = torch.full((value.shape[1],), float(value.shape[0]), dtype=torch.float64, device=value.device)
         old_sum, old_count = self.sums.get(site), self.counts.get(site)
         if old_sum is not None:
             n = max(len(old_count), len(count))
-            total = _padded(total, n) + _padded(old_sum, n)
-            count = _padded(count, n) + _padded(old_count, n)
+            total = _padded(total, n) + _padded(old_sum.to(total.device), n)
+            count = _padded(count, n) + _padded(old_count.to(count.device), n)
         self.sums[site], self.counts[site] = total, count
+        self._means.clear()
 
     def of(self, site: Site, like: torch.Tensor) -> torch.Tensor:
         """The mean for a batch like `like` (batch, positions, ..., width): (positions, ..., width)."""
         if site not in self.sums:
             raise ValueError("mean ablation: no reference row reached this component; give reference rows")
-        total, count = self.sums[site], self.counts[site]
-        overall = total.sum(0) / count.sum()
-        positions = like.shape[1]
-        mean = _padded(total, positions) / _padded(count, positions).clamp(min=1).view(-1, *[1] * (total.dim() - 1))
-        if positions > len(count):
-            mean[len(count) :] = overall
-        return mean.to(like.dtype).to(like.device)
+        key = (site, like.shape[1], like.dtype, like.device)
+        if key not in self._means:
+            total, count = self.sums[site], self.counts[site]
+            positions = like.shape[1]
+            per_position = _padded(count, positions).clamp(min=1).view(-1, *[1] * (total.dim() - 1))
+            mean = _padded(total, positions) / per_position
+            if positions > len(count):
+                mean[len(count) :] = total.sum(0) / count.sum()  # past every reference row: the overall mean
+            self._means[key] = mean.to(device=like.device, dtype=like.dtype)
+        return self._means[key]
 
 
 def _padded(t: torch.Tensor, n: int) -> torch.Tensor:
     if len(t) >= n:
         return t[:n]
-    return torch.cat([t, torch.zeros((n - len(t), *t.shape[1:]), dtype=t.dtype)])
+    return torch.cat([t, torch.zeros((n - len(t), *t.shape[1:]), dtype=t.dtype, device=t.device)])
 
 
 class ComponentAblation:
