@@ -2,7 +2,8 @@
 // recorded step by step (rule trace), then explain six held-out reviews' logits by the path kernel: which
 // training reviews (and which blocks, which steps) moved each logit, beside input Shapley values of the
 // same rows; on the first step the update game (blocks as Shapley players) is the path kernel's reference
-// (compare reports their difference). docs/training.md explains the columns.
+// (compare reports their difference); the ablation game asks what the model relies on, by layer.
+// docs/training.md explains the columns.
 //
 //   snakemake --profile profiles/default --config experiment=config/examples/training.jsonnet \
 //     'model={path_or_id: <a classifier>}' 'training={model: {path_or_id: <the same classifier>}}'
@@ -42,6 +43,8 @@ local reviews = ss.localFile('config/data/reviews.jsonl', columns={ row_id: 'id'
     // components as Shapley players on the first step: the reference of the path kernel's component scores
     { name: 'update_game', reference: true, shap: { method: 'update_game', options: one_step } },
     { name: 'path_kernel_step0', shap: { method: 'path_kernel', options: one_step { midpoints: 16 } } },
+    // the run's model as it is (no trace): how much each layer's value rests on its attention and MLP now
+    { name: 'ablation', shap: { method: 'ablation_game', options: { components: 'block', ablation: 'mean' } } },
     ss.exact(),
   ],
 }

@@ -14,7 +14,7 @@ from typing import Any
 from shapsweep.data.blocks import DATASET_FIELDS, FILTER_SCHEMA, SELECTION_FIELDS
 from shapsweep.estimators import BUDGET_KNOBS, DEFAULT_METHOD, INDICES, INTERACTION_INDICES, METHODS, NORMALIZERS
 from shapsweep.fields import NO_DEFAULT, POSITIVE_INT, TEXT, Field, defaults, enum, nullable, object_schema
-from shapsweep.models.config import FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
+from shapsweep.models.config import ABLATION_COMPONENTS, ABLATIONS, FEATURES_FIELDS, MODEL_FIELDS, VALUE_KINDS
 from shapsweep.training.options import TRAINING_FIELDS
 
 # Methods beside the game estimators (config/methods.py checks them; docs/empirical.md).
@@ -22,8 +22,9 @@ INTEGRATED_GRADIENTS = "integrated_gradients"
 EMPIRICAL = "empirical"
 PATH_KERNEL = "path_kernel"
 UPDATE_GAME = "update_game"
+ABLATION_GAME = "ablation_game"
 TRACE_METHODS = (PATH_KERNEL, UPDATE_GAME)  # methods that explain the set's trace (config/training.py)
-MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS)
+MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS, ABLATION_GAME)
 
 IG_BASELINES = ("pad", "mask", "zero")
 IG_FIELDS = (
@@ -92,6 +93,29 @@ UPDATE_GAME_FIELDS = (
     Field("estimator", enum(METHODS), "exact", "the game estimator of the components' Shapley values (shap.budget)"),
 )
 UPDATE_GAME_OPTIONS = defaults(UPDATE_GAME_FIELDS)
+ABLATION_GAME_FIELDS = (
+    Field(
+        "components",
+        enum(ABLATION_COMPONENTS),
+        "head",
+        "the players: each attention head (its slice of the attention output before the output projection), "
+        "each attention sublayer, each MLP block, or each layer (its attention and MLP together)",
+    ),
+    Field(
+        "ablation",
+        enum(ABLATIONS),
+        "zero",
+        "what replaces a component outside the coalition: zeros, or its per-position mean over the reference rows",
+    ),
+    Field(
+        "reference_rows",
+        POSITIVE_INT,
+        8,
+        "mean ablation: the first this many rows of the run's dataset selection give the components' means",
+    ),
+    UPDATE_GAME_FIELDS[2],  # estimator
+)
+ABLATION_GAME_OPTIONS = defaults(ABLATION_GAME_FIELDS)
 EMPIRICAL_TARGET = Field(
     "target", {"type": "string"}, NO_DEFAULT, "the variant name (one run) or run slug whose attributions it learns"
 )
@@ -116,7 +140,7 @@ SHAP_FIELDS = (
         enum((*METHODS, *MODEL_METHODS)),
         DEFAULT_METHOD,
         "the estimator (docs/estimators.md), integrated_gradients / empirical (docs/empirical.md), or "
-        "path_kernel / update_game (docs/training.md)",
+        "path_kernel / update_game / ablation_game (docs/training.md)",
     ),
     Field("budget", nullable("integer", minimum=1), None, "distinct coalitions per row, empty and full included"),
     Field("num_samples", nullable("integer", minimum=1), None, "MLLM-SHAP's knob: sampled masks (budget - 1)"),

@@ -132,7 +132,10 @@ class ExperimentSet:
 
 
 def _comparable(reference_method: str, method: str) -> bool:
-    """Whether a run of `method` is scored against a reference of `reference_method` (trace methods apart)."""
+    """Whether a run of `method` is scored against a reference of `reference_method` (trace methods apart,
+    ablation games apart: their players are components, which only another ablation game has)."""
+    if "ablation_game" in (method, reference_method):
+        return method == reference_method
     trace_methods = ("path_kernel", "update_game")
     if method in trace_methods or reference_method in trace_methods:
         return reference_method == "update_game" and method in trace_methods
@@ -154,7 +157,7 @@ def _check_local_columns(dataset: dict) -> None:
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
-    from shapsweep.config.blocks import INTEGRATED_GRADIENTS, MODEL_METHODS, TRACE_METHODS
+    from shapsweep.config.blocks import ABLATION_GAME, INTEGRATED_GRADIENTS, MODEL_METHODS, TRACE_METHODS
     from shapsweep.estimators import BUDGET_KNOBS, METHODS, methods_for
 
     shap = run["shap"]
@@ -176,6 +179,8 @@ def _check_estimator(run: dict, label: str) -> None:
             methods.check_integrated_gradients(run, label)
         elif method in TRACE_METHODS:
             methods.check_trace_method(run, label)
+        elif method == ABLATION_GAME:
+            methods.check_ablation_game(run, label)
         else:
             methods.check_empirical(run, label)
         return

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 
 from shapsweep.config.blocks import (
+    ABLATION_GAME_FIELDS,
+    ABLATION_GAME_OPTIONS,
     EMPIRICAL,
     IG_FIELDS,
     IG_OPTIONS,
@@ -66,6 +68,35 @@ def check_trace_method(merged: dict, label: str) -> None:
         check_differentiable(merged["model"], merged["features"], merged["value"])
     except ValueError as exc:
         raise ConfigError(f"{label}.{exc}".replace("integrated_gradients", shap["method"])) from None
+    shap["options"] = options
+
+
+def check_ablation_game(merged: dict, label: str) -> None:
+    """Fill and check `shap.options` of an ablation_game run: a text classifier or a causal LM's logprob.
+
+    Whether the model's architecture has the components asked for is known once it is loaded (the explain
+    job refuses it then, naming shap.options.components)."""
+    from shapsweep.models.config import check_differentiable
+
+    shap = merged["shap"]
+    validate(shap["options"], object_schema(ABLATION_GAME_FIELDS, with_defaults=False), prefix=f"{label}.shap.options")
+    options = {**ABLATION_GAME_OPTIONS, **shap["options"]}
+    connector = merged["model"]["connector"]
+    if connector not in ("hf_classifier", "hf_causal_lm"):
+        raise ConfigError(
+            f"{label}.model.connector: ablation_game ablates the components of an hf_classifier or hf_causal_lm "
+            f"transformer, not {connector!r}"
+        )
+    try:  # the row's value is recomputed from its token ids: text players, no greedy decoding
+        check_differentiable(merged["model"], merged["features"], merged["value"])
+    except ValueError as exc:
+        why = str(exc).replace("integrated_gradients", "ablation_game").replace("is not differentiable", "is generated")
+        raise ConfigError(f"{label}.{why}") from None
+    if options["estimator"] not in ("exact", "random") and shap.get("budget") is None:
+        raise ConfigError(
+            f"{label}.shap.budget: required for shap.options.estimator {options['estimator']!r} (coalitions of "
+            "components per row), or use estimator 'exact'"
+        )
     shap["options"] = options
 
 

@@ -97,7 +97,13 @@ def _interaction_options() -> list[str]:
 
 
 def _model_method_options() -> list[str]:
-    from shapsweep.config.blocks import EMPIRICAL_TARGET, IG_FIELDS, PATH_KERNEL_FIELDS, UPDATE_GAME_FIELDS
+    from shapsweep.config.blocks import (
+        ABLATION_GAME_FIELDS,
+        EMPIRICAL_TARGET,
+        IG_FIELDS,
+        PATH_KERNEL_FIELDS,
+        UPDATE_GAME_FIELDS,
+    )
     from shapsweep.empirical.options import TRAINING_FIELDS
 
     return [
@@ -116,6 +122,10 @@ def _model_method_options() -> list[str]:
         "### `shap.options` of `method: update_game` (docs/training.md; needs the `training` block)",
         "",
         *_table(UPDATE_GAME_FIELDS),
+        "",
+        "### `shap.options` of `method: ablation_game` (docs/training.md; the run's own model, no trace)",
+        "",
+        *_table(ABLATION_GAME_FIELDS),
     ]
 
 

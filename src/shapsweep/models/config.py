@@ -462,6 +462,10 @@ def resolve_configs(
     return model, features, value
 
 
+# shap.method ablation_game (models/ablation.py): its components and what replaces one outside the coalition
+ABLATION_COMPONENTS = ("head", "attention", "mlp", "block")
+ABLATIONS = ("zero", "mean")
+
 # What integrated gradients can differentiate: connector -> value kinds whose value is a smooth function
 # of the input's word embeddings (every other kind goes through greedy decoding or TF-IDF).
 DIFFERENTIABLE_KINDS = {

@@ -26,6 +26,7 @@ KINDS = {
     "empirical": "shapsweep.row_explainers.empirical",
     "path_kernel": "shapsweep.row_explainers.path_kernel",
     "update_game": "shapsweep.row_explainers.update_game",
+    "ablation_game": "shapsweep.row_explainers.ablation_game",
 }
 
 
@@ -36,6 +37,7 @@ class ExplainInputs:
     store: Any = None  # shapsweep.store.EvaluationStore, shared by game runs
     explainer_dir: Path | None = None  # an empirical run's trained explainer
     step_block: int | None = None  # a path_kernel run's block of trace steps (run["trace"]["step_blocks"])
+    rows_path: Path | None = None  # the run's rows file (an ablation_game run's reference rows)
 
 
 class RowExplainer(Protocol):

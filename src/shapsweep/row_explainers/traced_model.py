@@ -58,20 +58,6 @@ class TracedModel:
         """Each game's full-input value, differentiable in the model's parameters (one per game)."""
         import torch
 
-        from shapsweep.values.classifier import class_value_tensor
-        from shapsweep.values.logprob import response_logprob_tensor
+        from shapsweep.models.full_input_value import full_input_values
 
-        device = next(model.parameters()).device
-        out = []
-        for game in games:
-            ids = torch.as_tensor(game.tokenized.ids, dtype=torch.long, device=device)
-            if self.connector.model_cfg["connector"] == "hf_classifier":
-                logits = model(input_ids=ids[None], attention_mask=torch.ones_like(ids)[None]).logits
-                out.append(class_value_tensor(logits, game.target_class, self.connector.value["kind"])[0])
-            else:
-                response = torch.as_tensor(game.response_ids, dtype=torch.long, device=device)
-                full = torch.cat([ids, response])[None]
-                logits = model(input_ids=full, attention_mask=torch.ones_like(full), use_cache=False).logits
-                picked = logits[:, -(response.shape[0] + 1) : -1]
-                out.append(response_logprob_tensor(picked, response, self.connector.value["reduce"])[0])
-        return torch.stack(out)
+        return torch.stack([full_input_values(self.connector, model, game)[0] for game in games])

@@ -1,0 +1,181 @@
+"""The ablation game over a connector's own model (tiny BERT classifier, tiny Llama): v(all) is the model's
+value bit for bit, exact Shapley values add up to v(all) - v(empty), mean ablation over the row itself is
+the identity, a run's shard names its components; bad options are refused by field name."""
+
+import io
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from tiny_models import build_tiny_llama
+
+from shapsweep.config.experiment_set import from_config
+from shapsweep.errors import ConfigError
+from shapsweep.estimators import estimate
+from shapsweep.explain import ShardJob, explain_shards
+from shapsweep.models import load_model
+from shapsweep.models.ablation import ComponentAblation
+from shapsweep.models.full_input_value import full_input_values
+from shapsweep.row_explainers.ablation_game import AblationGame, record_reference_means
+
+TEXT = "I loved this film, it was wonderful and the actors were great!"
+OTHER = "The weather today is sunny with a light breeze from the west."
+
+
+@pytest.fixture(scope="module")
+def bert(tiny_bert_classifier_path):
+    return load_model({"connector": "hf_classifier", "path_or_id": tiny_bert_classifier_path}, {}, {"kind": "logit"})
+
+
+@pytest.fixture(scope="module")
+def gpt2(tiny_gpt2_path):
+    model = {"connector": "hf_causal_lm", "path_or_id": tiny_gpt2_path, "max_new_tokens": 4}
+    return load_model(model, {}, {"kind": "logprob"})
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_llama_path):
+    model = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
+    return load_model(model, {}, {"kind": "logprob"})
+
+
+@pytest.mark.parametrize("name", ["bert", "llama", "gpt2"])
+def test_v_all_is_the_models_own_value_and_exact_shapley_values_add_up(name, request):
+    connector = request.getfixturevalue(name)
+    target = connector.game({"row_id": "a", "text": TEXT})
+    game = AblationGame(ComponentAblation(connector.model, "head"), connector, target, batch_size=64)
+    layers, heads = {"bert": ("bert.encoder.layer", 2), "llama": ("model.layers", 4), "gpt2": ("transformer.h", 2)}[
+        name
+    ]
+    assert game.players == [f"{layers}.{i}.head{h}" for i in (0, 1) for h in range(heads)]
+    with torch.no_grad():
+        unhooked = float(full_input_values(connector, connector.model, target)[0])
+    everyone = np.ones((1, game.n_players), dtype=bool)
+    assert game(everyone)[0] == unhooked  # bit for bit: no hook changes a value while nothing is ablated
+    # ... and it is the connector's own full-input value (its batching and caching path)
+    assert unhooked == pytest.approx(target(np.ones((1, target.n_players), dtype=bool))[0], rel=1e-5, abs=1e-6)
+    result = estimate(game, game.n_players, method="exact", batch_size=64)
+    assert result.v_full == pytest.approx(unhooked, rel=1e-6, abs=1e-7)
+    change = result.v_full - result.v_empty
+    assert abs(change) > 1e-6  # ablating every head moves the value (float32 noise is ~1e-8 here)
+    assert float(np.sum(result.values)) == pytest.approx(change, rel=1e-9, abs=1e-12)
+    assert game.forward_passes < 2**game.n_players / 4  # coalitions go in batches
+
+
+@pytest.mark.parametrize(("name", "components"), [("bert", "head"), ("llama", "mlp"), ("llama", "block")])
+def test_mean_ablation_over_the_row_itself_leaves_every_coalitions_value_unchanged(name, components, request):
+    connector = request.getfixturevalue(name)
+    target = connector.game({"row_id": "a", "text": TEXT})
+    ablation = ComponentAblation(connector.model, components, "mean")
+    record_reference_means(ablation, connector, [target])
+    game = AblationGame(ablation, connector, target)
+    coalitions = np.array([[0] * game.n_players, [1, 0] * (game.n_players // 2), [1] * game.n_players], dtype=bool)
+    values = game(coalitions)
+    np.testing.assert_allclose(values, values[-1], rtol=1e-6, atol=1e-6)
+    # another row as the reference does move it
+    elsewhere = ComponentAblation(connector.model, components, "mean")
+    record_reference_means(elsewhere, connector, [connector.game({"row_id": "b", "text": OTHER})])
+    moved = AblationGame(elsewhere, connector, target)(coalitions[:1])
+    assert abs(moved[0] - values[-1]) > 1e-6
+
+
+def _config(tmp_path, model_path, options=None, **shap):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in (TEXT, OTHER, "no")))
+    return {
+        "experiment_set_id": "ablation",
+        "output_root": str(tmp_path / "results"),
+        "dataset": {"source": "json", "data_files": str(data)},
+        "model": {"connector": "hf_classifier", "path_or_id": model_path, "batch_size": 8},
+        "value": {"kind": "logit"},
+        "features": {"max_players": 16},
+        "experiments": [
+            {"name": "heads", "shap": {"method": "ablation_game", "options": options or {}, **shap}},
+            {"name": "exact", "reference": True, "shap": {"method": "exact"}},
+        ],
+    }
+
+
+def test_a_run_fills_its_options_and_is_compared_with_no_input_shapley_reference(tmp_path, tiny_bert_classifier_path):
+    exp = from_config(_config(tmp_path, tiny_bert_classifier_path))
+    runs = {run["variant"]: run for run in exp.runs.values()}
+    options = runs["heads"]["explain"]["shap"]["options"]
+    assert options == {"components": "head", "ablation": "zero", "reference_rows": 8, "estimator": "exact"}
+    assert exp.references[runs["heads"]["run_id"]] is None  # its players are components, not words
+
+
+@pytest.mark.parametrize(
+    ("options", "shap", "message"),
+    [
+        ({"components": "heads"}, {}, r"experiments\[0\] \(heads\)\.shap\.options\.components"),
+        ({"ablation": "median"}, {}, r"experiments\[0\] \(heads\)\.shap\.options\.ablation"),
+        ({"layers": [0]}, {}, r"experiments\[0\] \(heads\)\.shap\.options.*layers"),
+        ({"reference_rows": 0}, {}, r"experiments\[0\] \(heads\)\.shap\.options\.reference_rows"),
+        ({"estimator": "kernel"}, {}, r"\(heads\)\.shap\.budget: required for shap\.options\.estimator 'kernel'"),
+        ({}, {"interactions": {"index": "k-SII"}}, r"\(heads\)\.shap\.interactions: method 'ablation_game'"),
+    ],
+)
+def test_bad_options_are_refused_by_field_name(tmp_path, tiny_bert_classifier_path, options, shap, message):
+    with pytest.raises(ConfigError, match=message):
+        from_config(_config(tmp_path, tiny_bert_classifier_path, options, **shap))
+
+
+def test_a_generated_value_and_a_model_over_exacts_limit_are_refused_by_field_name(tmp_path, tiny_llama_path):
+    from shapsweep.row_explainers import open_row_explainer
+
+    cfg = _config(tmp_path, tiny_llama_path)
+    cfg["model"] = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
+    cfg["value"] = {"kind": "generate_similarity"}
+    with pytest.raises(ConfigError, match=r"\(heads\)\.value\.kind: 'generate_similarity' is generated"):
+        from_config(cfg)
+    six_layers = build_tiny_llama(tmp_path / "six", num_layers=6)  # 24 heads
+    cfg["model"]["path_or_id"] = six_layers
+    cfg["value"] = {"kind": "logprob"}
+    run = next(r for r in from_config(cfg).runs.values() if r["variant"] == "heads")
+    with pytest.raises(ConfigError, match=r"\(heads\)\.shap\.options\.components: 'head' gives 24 components"):
+        open_row_explainer(run)
+
+
+def test_a_mean_ablation_shard_takes_its_reference_rows_from_the_rows_file(tmp_path, tiny_llama_path):
+    """reference_rows: 1 with the explained row first in the rows file: every coalition keeps the value."""
+    cfg = _config(tmp_path, tiny_llama_path, {"components": "block", "ablation": "mean", "reference_rows": 1})
+    cfg["model"] = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
+    cfg["value"] = {"kind": "logprob"}
+    run = next(r for r in from_config(cfg).runs.values() if r["variant"] == "heads")
+    rows = tmp_path / "rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b"], "text": [TEXT, OTHER]}).write_parquet(rows)
+    out = tmp_path / "shard.parquet"
+    explain_shards(run, rows, [ShardJob("00000", 0, 2, out)], threads=1, log=io.StringIO())
+    shard = pl.read_parquet(out)
+    assert shard["status"].to_list() == ["ok", "ok"]
+    first, second = shard.row(0, named=True), shard.row(1, named=True)
+    assert first["players"] == ["model.layers.0", "model.layers.1"]
+    assert json.loads(first["estimator_details"])["reference_rows"] == 1
+    assert first["v_empty"] == pytest.approx(first["v_full"], abs=1e-5)  # its own means: nothing moves
+    assert abs(second["v_empty"] - second["v_full"]) > 1e-3  # the first row's means move the second's value
+    assert sum(second["attribution"]) == pytest.approx(second["v_full"] - second["v_empty"], abs=1e-9)
+
+
+def test_the_training_example_has_an_ablation_run_over_its_models_layers(
+    tmp_path, monkeypatch, tiny_bert_classifier_path
+):
+    from pathlib import Path
+
+    from shapsweep.config import load_experiment_set
+    from shapsweep.row_explainers.ablation_game import AblationGameRows
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)  # the example's data_files are relative to the repository root
+    local = {"path_or_id": tiny_bert_classifier_path}
+    example = str(repo / "config/examples/training.jsonnet")
+    exp = load_experiment_set(example, overrides={"model": local, "training": {"model": local}})
+    (run,) = [r for r in exp.runs.values() if r["variant"] == "ablation"]
+    assert "trace" not in run  # the model as it is
+    rows = tmp_path / "rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b", "c"], "text": [TEXT, OTHER, "no"]}).write_parquet(rows)
+    (record,) = AblationGameRows(run, rows).explain([{"row_id": "b", "text": OTHER}])
+    assert record["status"] == "ok"
+    assert record["players"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    assert json.loads(record["estimator_details"])["reference_rows"] == 3  # all the rows file has

@@ -1,0 +1,62 @@
+"""Ablation games through real Snakemake with a tiny BERT classifier: each shard row's players are the model's
+components (heads; MLP blocks mean-ablated over the first rows of the selection), and the report builds."""
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from workflow_runs import copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ["a slow start and a lovely end", "the cast is warm but the plot is thin", "no", "what a film"]
+SET = """
+{
+  experiment_set_id: 'ablation',
+  dataset: { source: 'json', data_files: 'data.jsonl', split: 'train' },
+  shard_size: 2,
+  model: { connector: 'hf_classifier', path_or_id: std.extVar('bert'), batch_size: 64, device: 'cpu' },
+  value: { kind: 'logit', target_class: 'positive' },
+  features: { max_players: 9 },
+  experiments: [
+    { name: 'heads', shap: { method: 'ablation_game', options: { components: 'head' } } },
+    { name: 'mlps', shap: { method: 'ablation_game', options: { components: 'mlp', ablation: 'mean', reference_rows: 3 } } },
+    { name: 'words', shap: { method: 'exact' } },
+  ],
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def set_dir(tmp_path_factory, tiny_bert_classifier_path):
+    wd = copy_workflow(tmp_path_factory.mktemp("ablation_wf"))
+    (wd / "set.jsonnet").write_text(SET)
+    (wd / "data.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    run_snakemake(wd, config=("experiment=set.jsonnet", f"vars={{bert: '{tiny_bert_classifier_path}'}}"))
+    return wd / "results" / "ablation"
+
+
+def _shards(set_dir, variant):
+    files = sorted((set_dir / "runs").glob(f"{variant}*/shards/[0-9]*[0-9].parquet"))
+    assert len(files) == 2  # four rows in shards of two
+    return pl.concat([pl.read_parquet(f) for f in files])
+
+
+def test_each_shard_row_has_the_models_components_as_players_and_adds_up(set_dir):
+    layers = [f"bert.encoder.layer.{i}" for i in (0, 1)]
+    expected = {"heads": [f"{layer}.head{h}" for layer in layers for h in (0, 1)], "mlps": [f"{x}.mlp" for x in layers]}
+    for variant, players in expected.items():
+        shard = _shards(set_dir, variant)
+        assert shard["status"].to_list() == ["ok"] * 4
+        for row in shard.iter_rows(named=True):
+            assert row["players"] == players and row["n_players"] == len(players)
+            assert row["n_evals"] == 2 ** len(players)
+            assert np.sum(row["attribution"]) == pytest.approx(row["v_full"] - row["v_empty"], abs=1e-9)
+        assert json.loads(shard["estimator_details"][0])["components"] == {"heads": "head", "mlps": "mlp"}[variant]
+    words = _shards(set_dir, "words")
+    heads = _shards(set_dir, "heads")
+    # the same model's value on the same rows: the ablation game's v(all) is the input game's v(full)
+    np.testing.assert_allclose(heads["v_full"].to_numpy(), words["v_full"].to_numpy(), rtol=1e-5, atol=1e-6)
+    assert json.loads(_shards(set_dir, "mlps")["estimator_details"][0])["reference_rows"] == 3
+    assert (set_dir / "report" / "index.html").exists()
