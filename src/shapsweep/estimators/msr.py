@@ -142,7 +142,8 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
         candidates["linear"] = (cv_linear, values, stderr)
         if odd_details["odd_triples"] > 0:
             candidates["odd_triples"] = (cv_best, 2 * coef, 2 * odd_stderr)
-    sets = fit_odd_sets(x, t, design, block, index, rng)
+    even = np.concatenate([[(v_full + v_empty) / 2], (y[0::2] + y[1::2]) / 2])  # the pairs' even parts
+    sets = fit_odd_sets(x, t, design, block, index, rng, even)
     if sets is not None:
         coef, sets_stderr, _cv_linear, cv_best, sets_details = sets
         details |= sets_details

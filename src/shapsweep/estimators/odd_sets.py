@@ -52,11 +52,27 @@ class TripleScreen:
         for p, q, r in ((a, b, c), (a, c, b), (b, a, c), (b, c, a), (c, a, b), (c, b, a)):
             self.position[p, q, r] = k
         self.triples = np.stack([a, b, c], axis=1)
+        i, j = np.triu_indices(n, 1)
+        self.pairs = (i, j)
+        self.pair_slot = (labels[:, i] ^ labels[:, j]) + offset
+        self.pair_sign = 1 - 2 * (flips[:, i] ^ flips[:, j]).astype(np.float64)
 
-    def __call__(self, residual: np.ndarray) -> np.ndarray:
+    def _binned(self, residual: np.ndarray) -> np.ndarray:
         spread = np.zeros(self.shape)
         np.add.at(spread, (self.block, self.index), residual[self.rows])
-        looked_up = fwht(spread).ravel()[self.slot] * self.sign
+        return fwht(spread).ravel()
+
+    def pair_scores(self, residual: np.ndarray) -> np.ndarray:
+        """(n, n) signed <residual, chi_{ab}> over the rows in blocks (zero diagonal): the even Walsh
+        terms of order 2, for an even-part residual."""
+        n = self.position.shape[0]
+        score = (self._binned(residual)[self.pair_slot] * self.pair_sign).sum(axis=0)
+        out = np.zeros((n, n))
+        out[self.pairs] = score
+        return out + out.T
+
+    def __call__(self, residual: np.ndarray) -> np.ndarray:
+        looked_up = self._binned(residual)[self.slot] * self.sign
         return np.append(looked_up.sum(axis=0), 0.0)
 
 
@@ -68,11 +84,19 @@ def _top(a: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-a)
 
 
-def candidate_sets(screen: TripleScreen, scores: np.ndarray, keep: int) -> list[tuple[int, ...]]:
+def candidate_sets(
+    screen: TripleScreen, scores: np.ndarray, keep: int, pair: np.ndarray | None = None, weights=(1.0, 0.0)
+) -> list[tuple[int, ...]]:
     """The `keep` best-scored triples, 4-sets and 5-sets, 4- and 5-sets grown from the strongest
-    triples; a set's score is |sum of its triples' signed scores| over sqrt(its odd terms of degree >= 3)."""
+    triples. A set's evidence: the sum O of its triples' signed scores (k_o of them) and, with `pair`
+    (signed pair scores of the even part), the sum E of its pairs' (k_e); both carry the set's one
+    coefficient, so the score is |w_o O + w_e E| / sqrt(w_o k_o + w_e k_e), w the inverse residual
+    variances (`weights`)."""
     n, pos, s = screen.position.shape[0], screen.position, scores
-    strength = np.abs(scores[:-1])
+    wo, we = weights
+    pair = np.zeros((n, n)) if pair is None else pair
+    a, b, c = screen.triples.T
+    strength = np.abs(wo * scores[:-1] + we * (pair[a, b] + pair[a, c] + pair[b, c])) / np.sqrt(wo + 3 * we)
     order = _top(strength, max(keep, SEEDS))
     found = [(float(strength[k]), tuple(screen.triples[k].tolist())) for k in order[:keep]]
     p, q, r = screen.triples[order[:SEEDS]].T  # each (seeds,)
@@ -80,16 +104,21 @@ def candidate_sets(screen: TripleScreen, scores: np.ndarray, keep: int) -> list[
     for player in (p, q, r):
         inside[np.arange(len(p)), player] = True
     base = s[pos[p, q, r]][:, None]
-    four = np.abs(base + s[pos[p, q, :]] + s[pos[p, r, :]] + s[pos[q, r, :]]) / 2.0
+    base_even = (pair[p, q] + pair[p, r] + pair[q, r])[:, None]
+    odd4 = base + s[pos[p, q, :]] + s[pos[p, r, :]] + s[pos[q, r, :]]
+    even4 = base_even + pair[p] + pair[q] + pair[r]
+    four = np.abs(wo * odd4 + we * even4) / np.sqrt(4 * wo + 6 * we)
     four[inside] = -1.0
     for k in _top(four.ravel(), keep):
         seed, d = divmod(int(k), n)
         found.append((float(four[seed, d]), (int(p[seed]), int(q[seed]), int(r[seed]), d)))
-    p, q, r = (a[:FIVE_SEEDS, None, None] for a in (p, q, r))
-    base = base[:FIVE_SEEDS, :, None]
+    p, q, r = (v[:FIVE_SEEDS, None, None] for v in (p, q, r))
+    base, base_even = base[:FIVE_SEEDS, :, None], base_even[:FIVE_SEEDS, :, None]
     d, e = np.arange(n)[None, :, None], np.arange(n)[None, None, :]
-    five = base + s[pos[p, q, d]] + s[pos[p, q, e]] + s[pos[p, r, d]] + s[pos[p, r, e]] + s[pos[q, r, d]]
-    five = np.abs(five + s[pos[q, r, e]] + s[pos[p, d, e]] + s[pos[q, d, e]] + s[pos[r, d, e]]) / np.sqrt(11.0)
+    odd5 = base + s[pos[p, q, d]] + s[pos[p, q, e]] + s[pos[p, r, d]] + s[pos[p, r, e]] + s[pos[q, r, d]]
+    odd5 = odd5 + s[pos[q, r, e]] + s[pos[p, d, e]] + s[pos[q, d, e]] + s[pos[r, d, e]]
+    even5 = base_even + pair[p, d] + pair[q, d] + pair[r, d] + pair[p, e] + pair[q, e] + pair[r, e] + pair[d, e]
+    five = np.abs(wo * odd5 + we * even5) / np.sqrt(11 * wo + 10 * we)
     bad = inside[: len(p), :, None] | inside[: len(p), None, :] | (d >= e)
     five[bad] = -1.0
     for k in _top(five.ravel(), keep):
@@ -116,29 +145,63 @@ def set_columns(x: np.ndarray, sets: list[tuple[int, ...]]) -> np.ndarray:
     return 2 ** (size - 1) * ((k == size).astype(np.float64) - (k == 0)) - (2 * k - size)
 
 
-def _greedy(x, t, weight, screen, sizes):
+def even_columns(x: np.ndarray, sets: list[tuple[int, ...]]) -> np.ndarray:
+    """(m, len(sets)): each set's even Walsh terms of degree >= 2, 2^(s-1) ([k = s] + [k = 0]) - 1."""
+    incidence = np.zeros((x.shape[1], len(sets)))
+    for j, members in enumerate(sets):
+        incidence[list(members), j] = 1.0
+    size = incidence.sum(axis=0)
+    k = ((x + 1) / 2) @ incidence
+    return 2 ** (size - 1) * ((k == size).astype(np.float64) + (k == 0)) - 1
+
+
+def _variance(residual: np.ndarray, weight: np.ndarray) -> float:
+    return max(float(residual @ residual) / max(float(weight.sum()), 1.0), 1e-300)
+
+
+def _greedy(x, t, weight, screen, sizes, even=None):
     """OMP on the rows with weight 1, the candidates rescreened from each round's residual:
-    (columns added, the _Path)."""
+    (columns added, the _Path). With `even` (the pairs' even parts), a set's even columns are fitted
+    alongside (with a constant) and their residual adds its evidence to the scores."""
     path = _Path(x, t, weight, int(sizes[-1]) if len(sizes) else 0)
     residual = weight * (t - x @ path.solve())
+    if even is not None:
+        even_path = _Path(np.ones((len(t), 1)), even, weight, int(sizes[-1]) if len(sizes) else 0)
+        even_residual = weight * (even - even_path.solve()[0])
     chosen: set = set()
     added = 0
     for size in sizes:
-        sets = [q for q in candidate_sets(screen, screen(residual), 2 * (size - added) + 32) if q not in chosen]
+        wo = 1.0 / _variance(residual, weight)
+        if even is None:
+            pair, we = None, 0.0
+        else:
+            pair, we = screen.pair_scores(even_residual), 1.0 / _variance(even_residual, weight)
+        found = candidate_sets(screen, screen(residual), 2 * (size - added) + 32, pair, (wo, we))
+        sets = [q for q in found if q not in chosen]
         if not sets:
             break
         columns = set_columns(x, sets)
-        norms = np.sqrt(np.maximum((weight[:, None] * columns**2).sum(axis=0), 1e-300))
-        score = np.abs(residual @ columns) / norms
+        fit = wo * (residual @ columns)
+        norm = wo * (weight[:, None] * columns**2).sum(axis=0)
+        if even is not None:
+            even_cols = even_columns(x, sets)
+            fit += we * (even_residual @ even_cols)
+            norm += we * (weight[:, None] * even_cols**2).sum(axis=0)
+        score = np.abs(fit) / np.sqrt(np.maximum(norm, 1e-300))
         best = np.argsort(-score)[: size - added]
         chosen.update(sets[k] for k in best)
         added += len(best)
         path.add(columns[:, best])
         residual = weight * (t - path.columns @ path.solve())
+        if even is not None:
+            even_path.add(even_cols[:, best])
+            even_residual = weight * (even - even_path.columns @ even_path.solve())
     return added, path
 
 
-def fit_odd_sets(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np.ndarray, index: np.ndarray, rng):
+def fit_odd_sets(
+    x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np.ndarray, index: np.ndarray, rng, even=None
+):
     """As odd_triples.fit_odd_triples, with set columns: main effects (+-1 coding) and their OLS
     standard errors, the linear and chosen fits' held-out errors, and a dict of what was chosen; None
     when there are too few rows to try."""
@@ -153,13 +216,13 @@ def fit_odd_sets(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np.nd
     held_error = np.zeros(len(sizes) + 1)
     for k in range(FOLDS):
         held = fold == k
-        added, path = _greedy(x, t, (~held).astype(np.float64), screen, sizes)
+        added, path = _greedy(x, t, (~held).astype(np.float64), screen, sizes, even)
         for r, size in enumerate([0, *sizes]):
             size = n + min(added, size)
             held_error[r] += float(np.sum((t[held] - path.columns[held, :size] @ path.solve(size)) ** 2))
     held_error /= m
     best = int(np.argmin(held_error))
-    _added, path = _greedy(x, t, np.ones(m), screen, sizes[:best])
+    _added, path = _greedy(x, t, np.ones(m), screen, sizes[:best], even)
     coef = path.solve()
     p = path.gram.shape[0]
     residual = t - path.columns @ coef
