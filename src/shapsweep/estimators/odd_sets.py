@@ -22,58 +22,74 @@ from __future__ import annotations
 import numpy as np
 
 from .hadamard_design import BlockDesign
-from .odd_triples import FOLDS, RIDGE, _Path, all_triples, fwht
+from .odd_triples import RIDGE, _Path, all_triples, fwht
 
 SEEDS = 48  # strongest triples grown into 4-sets...
-FIVE_SEEDS = 16  # ...and into 5-sets
+FIVE_SEEDS = 16  # 4-sets grown into 5-sets
+POOL = 4096  # triples kept after a path's first screening of all C(n,3)
+FOLDS = 5  # cross-validation folds; above FIVE_FOLD_MAX_PLAYERS, 3: at n = 128, 32n, the CPU time per
+FIVE_FOLD_MAX_PLAYERS = 64  # explanation drops from 1.0 to 0.8 s, the error from 0.69 to 0.72x KB (seeds 0-5)
 ROUNDS = 8  # greedy rounds per path, up to geometrically spaced column counts (14 gained nothing)
-MAX_PLAYERS = 64  # above, one rescreening costs too much (n = 128 at 32n: 2 s an explanation)
+MAX_PLAYERS = 128  # as odd_triples.py: scoring C(256,3) triples costs more
 MIN_ROWS_PER_PLAYER = 6  # below (under 12n), the sets gained nothing on seeds 0-5 (n = 64 and 128 at 8n)
 PATH_FLOPS = 1.5e8  # bounds a path's column products, as in odd_triples.py
 
 
 class TripleScreen:
-    """Signed <residual, chi_T> for every triple T over the rows in blocks: one fast Walsh-Hadamard
-    transform per block, then a look-up of each triple's bin and sign."""
+    """Signed <residual, chi_T> of triples T (and of pairs) over the rows in blocks: one fast
+    Walsh-Hadamard transform per block, then a look-up of each term's bin (label XOR) and sign."""
 
     def __init__(self, design: BlockDesign, block: np.ndarray, index: np.ndarray):
-        n = design.labels.shape[1]
-        a, b, c = all_triples(n)
-        labels, flips = design.labels, design.flips
-        offset = (np.arange(len(labels)) * design.size)[:, None]
-        self.slot = (labels[:, a] ^ labels[:, b] ^ labels[:, c]) + offset
-        self.sign = 1 - 2 * (flips[:, a] ^ flips[:, b] ^ flips[:, c]).astype(np.float64)
-        self.rows, self.shape = block >= 0, (len(labels), design.size)
+        self.labels, self.flips = design.labels, design.flips
+        self.offset = np.arange(len(design.labels)) * design.size
+        self.rows, self.shape = block >= 0, (len(design.labels), design.size)
         self.block, self.index = block[self.rows], index[self.rows]
-        # (n, n, n) position of each ordered triple in the scores; distinct players only, else the
-        # trailing zero
-        self.position = np.full((n, n, n), a.size, dtype=np.int32)
-        k = np.arange(a.size, dtype=np.int32)
-        for p, q, r in ((a, b, c), (a, c, b), (b, a, c), (b, c, a), (c, a, b), (c, b, a)):
-            self.position[p, q, r] = k
-        self.triples = np.stack([a, b, c], axis=1)
-        i, j = np.triu_indices(n, 1)
-        self.pairs = (i, j)
-        self.pair_slot = (labels[:, i] ^ labels[:, j]) + offset
-        self.pair_sign = 1 - 2 * (flips[:, i] ^ flips[:, j]).astype(np.float64)
+        self.n = design.labels.shape[1]
+        self._every = self._pairs = None
 
-    def _binned(self, residual: np.ndarray) -> np.ndarray:
+    def binned(self, residual: np.ndarray) -> np.ndarray:
+        """(blocks, M): each block's Walsh-Hadamard transform of the residual on its rows."""
         spread = np.zeros(self.shape)
         np.add.at(spread, (self.block, self.index), residual[self.rows])
-        return fwht(spread).ravel()
+        return fwht(spread)
 
-    def pair_scores(self, residual: np.ndarray) -> np.ndarray:
-        """(n, n) signed <residual, chi_{ab}> over the rows in blocks (zero diagonal): the even Walsh
-        terms of order 2, for an even-part residual."""
-        n = self.position.shape[0]
-        score = (self._binned(residual)[self.pair_slot] * self.pair_sign).sum(axis=0)
-        out = np.zeros((n, n))
-        out[self.pairs] = score
+    def _look_up(self, binned: np.ndarray, players) -> np.ndarray:
+        label, flip = 0, False
+        for p in players:
+            label, flip = label ^ self.labels[:, p], flip ^ self.flips[:, p]
+        offset = self.offset.reshape(-1, *([1] * np.ndim(label[0])))
+        return (binned.ravel()[label + offset] * (1 - 2 * flip.astype(np.float64))).sum(axis=0)
+
+    def _bins(self, players) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's flat bin in each block and its sign, for look-ups repeated every round."""
+        labels = self.labels.astype(np.uint16 if self.shape[1] <= 2**16 else np.int64)  # less to move
+        label, flip = 0, False
+        for p in players:
+            label, flip = label ^ labels[:, p], flip ^ self.flips[:, p]
+        slot = label + self.offset[:, None]
+        return slot.astype(np.int32 if slot.max() < 2**31 else np.int64), (1 - 2 * flip.astype(np.float32))
+
+    def triples(self, binned: np.ndarray, a, b, c) -> np.ndarray:
+        """Signed scores of the triples (a, b, c), arrays of distinct players (any shape)."""
+        return self._look_up(binned, (a, b, c))
+
+    def every_triple(self, binned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(3, C(n,3)) all triples and their signed scores."""
+        if self._every is None:
+            every = all_triples(self.n)
+            self._every = (every, *self._bins(every))
+        every, slot, sign = self._every
+        return every, (binned.ravel()[slot] * sign).sum(axis=0)
+
+    def pairs(self, binned: np.ndarray) -> np.ndarray:
+        """(n, n) signed scores of every pair (zero diagonal)."""
+        i, j = np.triu_indices(self.n, 1)
+        if self._pairs is None:
+            self._pairs = self._bins((i, j))
+        slot, sign = self._pairs
+        out = np.zeros((self.n, self.n))
+        out[i, j] = (binned.ravel()[slot] * sign).sum(axis=0)
         return out + out.T
-
-    def __call__(self, residual: np.ndarray) -> np.ndarray:
-        looked_up = self._binned(residual)[self.slot] * self.sign
-        return np.append(looked_up.sum(axis=0), 0.0)
 
 
 def _top(a: np.ndarray, k: int) -> np.ndarray:
@@ -84,47 +100,51 @@ def _top(a: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-a)
 
 
-def candidate_sets(
-    screen: TripleScreen, scores: np.ndarray, keep: int, pair: np.ndarray | None = None, weights=(1.0, 0.0)
-) -> list[tuple[int, ...]]:
-    """The `keep` best-scored triples, 4-sets and 5-sets, 4- and 5-sets grown from the strongest
-    triples. A set's evidence: the sum O of its triples' signed scores (k_o of them) and, with `pair`
-    (signed pair scores of the even part), the sum E of its pairs' (k_e); both carry the set's one
+def candidate_sets(screen, odd, pool, keep, pair, weights) -> list[tuple[int, ...]]:
+    """The `keep` best-scored triples of `pool` (3, P), and 4-sets grown from the SEEDS strongest of them
+    by one player, 5-sets from the FIVE_SEEDS strongest 4-sets by one more. A set's evidence: the sum O
+    of its triples' signed scores (`odd`: the residual's binned transform; k_o triples) and the sum E
+    of its pairs' (`pair`: the even part's pair scores; k_e pairs). Both carry the set's one
     coefficient, so the score is |w_o O + w_e E| / sqrt(w_o k_o + w_e k_e), w the inverse residual
     variances (`weights`)."""
-    n, pos, s = screen.position.shape[0], screen.position, scores
-    wo, we = weights
-    pair = np.zeros((n, n)) if pair is None else pair
-    a, b, c = screen.triples.T
-    strength = np.abs(wo * scores[:-1] + we * (pair[a, b] + pair[a, c] + pair[b, c])) / np.sqrt(wo + 3 * we)
+    n, (wo, we) = screen.n, weights
+    a, b, c = pool
+    odd3 = screen.triples(odd, a, b, c)
+    even3 = pair[a, b] + pair[a, c] + pair[b, c]
+    strength = np.abs(wo * odd3 + we * even3) / np.sqrt(wo + 3 * we)
     order = _top(strength, max(keep, SEEDS))
-    found = [(float(strength[k]), tuple(screen.triples[k].tolist())) for k in order[:keep]]
-    p, q, r = screen.triples[order[:SEEDS]].T  # each (seeds,)
-    inside = np.zeros((len(p), n), dtype=bool)
-    for player in (p, q, r):
-        inside[np.arange(len(p)), player] = True
-    base = s[pos[p, q, r]][:, None]
-    base_even = (pair[p, q] + pair[p, r] + pair[q, r])[:, None]
-    odd4 = base + s[pos[p, q, :]] + s[pos[p, r, :]] + s[pos[q, r, :]]
-    even4 = base_even + pair[p] + pair[q] + pair[r]
-    four = np.abs(wo * odd4 + we * even4) / np.sqrt(4 * wo + 6 * we)
-    four[inside] = -1.0
+    found = [(float(strength[k]), (int(a[k]), int(b[k]), int(c[k]))) for k in order[:keep]]
+    seeds = order[:SEEDS]
+    p, q, r = (v[seeds, None] for v in (a, b, c))
+    d = np.arange(n)[None, :]  # a d inside the seed looks up some other term; masked out below
+    fresh = (d != p) & (d != q) & (d != r)
+    odd4 = odd3[seeds, None] + screen.triples(odd, p, q, d) + screen.triples(odd, p, r, d)
+    odd4 = odd4 + screen.triples(odd, q, r, d)
+    even4 = even3[seeds, None] + pair[p, d] + pair[q, d] + pair[r, d]
+    four = np.where(fresh, np.abs(wo * odd4 + we * even4) / np.sqrt(4 * wo + 6 * we), -1.0)
+    grown: dict[tuple[int, ...], tuple[float, float, float]] = {}
     for k in _top(four.ravel(), keep):
-        seed, d = divmod(int(k), n)
-        found.append((float(four[seed, d]), (int(p[seed]), int(q[seed]), int(r[seed]), d)))
-    p, q, r = (v[:FIVE_SEEDS, None, None] for v in (p, q, r))
-    base, base_even = base[:FIVE_SEEDS, :, None], base_even[:FIVE_SEEDS, :, None]
-    d, e = np.arange(n)[None, :, None], np.arange(n)[None, None, :]
-    odd5 = base + s[pos[p, q, d]] + s[pos[p, q, e]] + s[pos[p, r, d]] + s[pos[p, r, e]] + s[pos[q, r, d]]
-    odd5 = odd5 + s[pos[q, r, e]] + s[pos[p, d, e]] + s[pos[q, d, e]] + s[pos[r, d, e]]
-    even5 = base_even + pair[p, d] + pair[q, d] + pair[r, d] + pair[p, e] + pair[q, e] + pair[r, e] + pair[d, e]
-    five = np.abs(wo * odd5 + we * even5) / np.sqrt(11 * wo + 10 * we)
-    bad = inside[: len(p), :, None] | inside[: len(p), None, :] | (d >= e)
-    five[bad] = -1.0
-    for k in _top(five.ravel(), keep):
-        seed, rest = divmod(int(k), n * n)
-        u, v = divmod(rest, n)
-        found.append((float(five[seed, u, v]), (int(p[seed, 0, 0]), int(q[seed, 0, 0]), int(r[seed, 0, 0]), u, v)))
+        seed, player = divmod(int(k), n)
+        members = tuple(sorted((int(p[seed, 0]), int(q[seed, 0]), int(r[seed, 0]), player)))
+        grown.setdefault(members, (float(four[seed, player]), odd4[seed, player], even4[seed, player]))
+    found += [(score, members) for members, (score, _o, _e) in grown.items()]
+    top4 = sorted(grown, key=lambda m: -grown[m][0])[:FIVE_SEEDS]
+    if top4:
+        sets4 = np.array(top4)
+        odd5 = np.array([grown[m][1] for m in top4])[:, None]
+        even5 = np.array([grown[m][2] for m in top4])[:, None]
+        e = np.arange(n)[None, :]
+        fresh = np.all(sets4[:, :, None] != e[:, None, :], axis=1)
+        e = np.broadcast_to(e, fresh.shape)
+        for i in range(4):
+            even5 = even5 + pair[sets4[:, i, None], e]
+            for j in range(i + 1, 4):
+                odd5 = odd5 + screen.triples(odd, sets4[:, i, None], sets4[:, j, None], e)
+        five = np.where(fresh, np.abs(wo * odd5 + we * even5) / np.sqrt(11 * wo + 10 * we), -1.0)
+        for k in _top(five.ravel(), keep):
+            row, player = divmod(int(k), n)
+            if five[row, player] > 0:
+                found.append((float(five[row, player]), (*top4[row], player)))
     out: dict[tuple[int, ...], None] = {}
     for _score, members in sorted(found, reverse=True):
         out.setdefault(tuple(sorted(members)))
@@ -133,25 +153,25 @@ def candidate_sets(
     return list(out)
 
 
-def set_columns(x: np.ndarray, sets: list[tuple[int, ...]]) -> np.ndarray:
+def _counts(x: np.ndarray, sets: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """(m, len(sets)) k, how many of each set's players each row holds, and (len(sets),) the sizes."""
+    incidence = np.zeros((x.shape[1], len(sets)))
+    for j, members in enumerate(sets):
+        incidence[list(members), j] = 1.0
+    return ((x + 1) / 2) @ incidence, incidence.sum(axis=0)
+
+
+def set_columns(x: np.ndarray, sets: list[tuple[int, ...]], k=None) -> np.ndarray:
     """(m, len(sets)): each set's odd Walsh terms of degree >= 3, sum_{U subset Q, |U| odd >= 3} chi_U(x).
     With k of Q's s players in S, that is 2^|Q| times the odd part of the unanimity game on Q minus its
     main effects: 2^(s-1) ([k = s] - [k = 0]) - (2k - s), so one matrix product counts k for every set."""
-    incidence = np.zeros((x.shape[1], len(sets)))
-    for j, members in enumerate(sets):
-        incidence[list(members), j] = 1.0
-    size = incidence.sum(axis=0)
-    k = ((x + 1) / 2) @ incidence
+    k, size = _counts(x, sets) if k is None else k
     return 2 ** (size - 1) * ((k == size).astype(np.float64) - (k == 0)) - (2 * k - size)
 
 
-def even_columns(x: np.ndarray, sets: list[tuple[int, ...]]) -> np.ndarray:
+def even_columns(x: np.ndarray, sets: list[tuple[int, ...]], k=None) -> np.ndarray:
     """(m, len(sets)): each set's even Walsh terms of degree >= 2, 2^(s-1) ([k = s] + [k = 0]) - 1."""
-    incidence = np.zeros((x.shape[1], len(sets)))
-    for j, members in enumerate(sets):
-        incidence[list(members), j] = 1.0
-    size = incidence.sum(axis=0)
-    k = ((x + 1) / 2) @ incidence
+    k, size = _counts(x, sets) if k is None else k
     return 2 ** (size - 1) * ((k == size).astype(np.float64) + (k == 0)) - 1
 
 
@@ -169,24 +189,31 @@ def _greedy(x, t, weight, screen, sizes, even=None):
         even_path = _Path(np.ones((len(t), 1)), even, weight, int(sizes[-1]) if len(sizes) else 0)
         even_residual = weight * (even - even_path.solve()[0])
     chosen: set = set()
-    added = 0
+    added, pool = 0, None
     for size in sizes:
         wo = 1.0 / _variance(residual, weight)
         if even is None:
-            pair, we = None, 0.0
+            pair, we = np.zeros((screen.n, screen.n)), 0.0
         else:
-            pair, we = screen.pair_scores(even_residual), 1.0 / _variance(even_residual, weight)
-        found = candidate_sets(screen, screen(residual), 2 * (size - added) + 32, pair, (wo, we))
+            pair, we = screen.pairs(screen.binned(even_residual)), 1.0 / _variance(even_residual, weight)
+        odd = screen.binned(residual)
+        if pool is None:  # the first round screens every triple; later rounds the POOL strongest
+            every, scores = screen.every_triple(odd)
+            a, b, c = every
+            first = np.abs(wo * scores + we * (pair[a, b] + pair[a, c] + pair[b, c]))
+            pool = every[:, _top(first, POOL)]
+        found = candidate_sets(screen, odd, pool, 2 * (size - added) + 32, pair, (wo, we))
         sets = [q for q in found if q not in chosen]
         if not sets:
             break
-        columns = set_columns(x, sets)
+        counts = _counts(x, sets)
+        columns = set_columns(x, sets, counts)
         fit = wo * (residual @ columns)
-        norm = wo * (weight[:, None] * columns**2).sum(axis=0)
+        norm = wo * (weight @ columns**2)
         if even is not None:
-            even_cols = even_columns(x, sets)
+            even_cols = even_columns(x, sets, counts)
             fit += we * (even_residual @ even_cols)
-            norm += we * (weight[:, None] * even_cols**2).sum(axis=0)
+            norm += we * (weight @ even_cols**2)
         score = np.abs(fit) / np.sqrt(np.maximum(norm, 1e-300))
         best = np.argsort(-score)[: size - added]
         chosen.update(sets[k] for k in best)
@@ -206,15 +233,16 @@ def fit_odd_sets(
     standard errors, the linear and chosen fits' held-out errors, and a dict of what was chosen; None
     when there are too few rows to try."""
     m, n = x.shape
-    extra = max(0, int((m * (FOLDS - 1) / FOLDS - n) // 2))
+    extra = max(0, int((m * (FOLDS - 1) / FOLDS - n) // 2))  # 3 folds' training rows still carry it from 6n
     extra = min(extra, int((np.sqrt(n * n + 4 * PATH_FLOPS / m) - n) / 2))
     if n > MAX_PLAYERS or n < 5 or m < MIN_ROWS_PER_PLAYER * n or extra < 2 or not np.any(block >= 0):
         return None
     screen = TripleScreen(design, block, index)
     sizes = np.unique(np.geomspace(1, extra, ROUNDS).astype(int))
-    fold = rng.permutation(m) % FOLDS
+    folds = FOLDS if n <= FIVE_FOLD_MAX_PLAYERS else 3
+    fold = rng.permutation(m) % folds
     held_error = np.zeros(len(sizes) + 1)
-    for k in range(FOLDS):
+    for k in range(folds):
         held = fold == k
         added, path = _greedy(x, t, (~held).astype(np.float64), screen, sizes, even)
         for r, size in enumerate([0, *sizes]):
@@ -231,7 +259,7 @@ def fit_odd_sets(
     stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
     details = {
         "odd_sets": p - n,
-        "odd_sets_cv": f"{FOLDS}-fold error by number of sets: "
+        "odd_sets_cv": f"{folds}-fold error by number of sets: "
         + ", ".join(f"{k}: {e:.4g}" for k, e in zip([0, *sizes.tolist()], held_error, strict=True)),
     }
     return coef[:n], stderr, held_error[0], held_error[best], details
