@@ -27,8 +27,8 @@ from .odd_triples import RIDGE, _Path, all_triples, fwht
 SEEDS = 48  # strongest triples grown into 4-sets...
 FIVE_SEEDS = 16  # 4-sets grown into 5-sets
 POOL = 4096  # triples kept after a path's first screening of all C(n,3)
-FOLDS = 5  # cross-validation folds; above FIVE_FOLD_MAX_PLAYERS, 3: at n = 128, 32n, the CPU time per
-FIVE_FOLD_MAX_PLAYERS = 64  # explanation drops from 1.0 to 0.8 s, the error from 0.69 to 0.72x KB (seeds 0-5)
+FOLDS = 5  # cross-validation folds; above FIVE_FOLD_MAX_CELLS (pairs x players, what a path costs), 3: at
+FIVE_FOLD_MAX_CELLS = 1024 * 128  # n = 128, 32n, CPU per explanation 1.0 -> 0.8 s, error 0.69 -> 0.72x KB
 ROUNDS = 8  # greedy rounds per path, up to geometrically spaced column counts (14 gained nothing)
 MAX_PLAYERS = 128  # as odd_triples.py: scoring C(256,3) triples costs more
 MIN_ROWS_PER_PLAYER = 6  # below (under 12n), the sets gained nothing on seeds 0-5 (n = 64 and 128 at 8n)
@@ -239,7 +239,7 @@ def fit_odd_sets(
         return None
     screen = TripleScreen(design, block, index)
     sizes = np.unique(np.geomspace(1, extra, ROUNDS).astype(int))
-    folds = FOLDS if n <= FIVE_FOLD_MAX_PLAYERS else 3
+    folds = FOLDS if m * n <= FIVE_FOLD_MAX_CELLS + n else 3  # (seeds 0-5); n = 128 at 16n keeps 5 folds
     fold = rng.permutation(m) % folds
     held_error = np.zeros(len(sizes) + 1)
     for k in range(folds):
