@@ -7,12 +7,18 @@ too weak to tell from noise at 8n-32n, so the triples' fit kept the linear one o
 column per set, u_Q = the odd Walsh terms of Q of degree >= 3, costs one coefficient, and its score
 |<residual, u_Q>| / ||u_Q|| adds the evidence of all of Q's triples (heredity: a set shows through its
 triples).
-How: one fast Walsh-Hadamard transform per block scores every triple by look-up (as odd_triples.py); the
-strongest SEEDS triples are grown to 4-sets by one player and to 5-sets by two, each scored by the sum
-of its triples' signed scores over the square root of their number. The best DICTIONARY triples, 4-sets
-and 5-sets become columns; greedy rounds (orthogonal matching pursuit, several columns a round) add the
-best-scored columns to the least-squares fit with the main effects, and the number kept is chosen by
-K-fold cross-validation on the pairs (0, the linear fit, unless a path beats it).
+The pairs' even parts (v(S) + v(N\S)) / 2, unused by the odd fit, hold Q's pairs with the same
+coefficient: a set is scored on both halves, |w_o O + w_e E| / sqrt(w_o k_o + w_e k_e) (O, E the sums
+of its triples' and pairs' signed scores, k their numbers, w the halves' inverse residual variances).
+How: greedy rounds (orthogonal matching pursuit, several columns a round) rescreen on the current
+residuals: one fast Walsh-Hadamard transform per block scores triples and pairs by look-up (as
+odd_triples.py; a path's first round every triple, later rounds its POOL strongest); the SEEDS
+strongest triples grow into 4-sets by one player, the FIVE_SEEDS strongest 4-sets into 5-sets by one
+more; the best-scored candidates are rescored on their actual columns and the best added to the
+least-squares fit with the main effects (the even half is fitted with their even columns alongside,
+for the next round's scores). The number of sets is chosen by K-fold cross-validation on the pairs (0,
+the linear fit, unless a path beats it). A fixed dictionary from one screen of the linear fit's
+residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what finds the sets.
 Reference: Kang et al., "Learning to understand: identifying interactions via the Moebius transform",
 2024 (sparse Moebius structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
 """
@@ -231,7 +237,7 @@ def fit_odd_sets(
 ):
     """As odd_triples.fit_odd_triples, with set columns: main effects (+-1 coding) and their OLS
     standard errors, the linear and chosen fits' held-out errors, and a dict of what was chosen; None
-    when there are too few rows to try."""
+    when there are too few rows to try. `even`: the rows' even parts, in the order of `x` (optional)."""
     m, n = x.shape
     extra = max(0, int((m * (FOLDS - 1) / FOLDS - n) // 2))  # 3 folds' training rows still carry it from 6n
     extra = min(extra, int((np.sqrt(n * n + 4 * PATH_FLOPS / m) - n) / 2))
