@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/estimators_banzhaf_peers.py                  # verdict seeds 100-105
     .venv/bin/python benchmarks/estimators_banzhaf_peers.py --ns 16 --mults 8 --seeds 0,1
+    .venv/bin/python benchmarks/estimators_banzhaf_peers.py --cells 5:64:16,3:128:8   # order:n:budget/n
 
 msr's constants (design, CV folds, the 12n threshold of the triples) were tuned on seeds 0-5; the
 verdict is read on the held-out seeds 100-105 (the default).
@@ -51,11 +52,19 @@ def main(argv=None) -> int:
     parser.add_argument("--mults", default="4,8,16,32")
     parser.add_argument("--seeds", default="100,101,102,103,104,105")
     parser.add_argument("--venv", default=str(games_mod.OUT / "peers312"))
-    parser.add_argument("--cost", action="store_true", help="also time msr at n = 256, 32n")
+    parser.add_argument("--cells", default="", help="only these cells, order:n:multiple (e.g. 5:64:16,3:128:8)")
+    parser.add_argument("--cost", action="store_true", help="also time msr at n = 128 and 256, 32n")
     parser.add_argument("--out", default="estimators_banzhaf_peers.md")
     args = parser.parse_args(argv)
     ns, orders, mults = (tuple(int(x) for x in getattr(args, a).split(",")) for a in ("ns", "orders", "mults"))
     seeds = tuple(int(x) for x in args.seeds.split(","))
+    cells = {tuple(int(v) for v in c.split(":")) for c in args.cells.split(",") if c}
+    if cells:
+        orders, ns, mults = (tuple(sorted({c[k] for c in cells})) for k in range(3))
+
+    def wanted(family: str, mult: int) -> bool:
+        return not cells or any(family == f"SOUM order <= {o}, n = {n}" and mult == k for o, n, k in cells)
+
     python = peers312.ensure_venv(Path(args.venv))
     games = peers312.build_games(ns, orders, seeds, models=False)
     errors: dict[tuple[str, int, str], list[float]] = {}
@@ -66,7 +75,7 @@ def main(argv=None) -> int:
         error = peers312.rel_error(row["phi"], banzhaf_of(game)) if "error" not in row else float("inf")
         errors.setdefault((family, mult, row["method"]), []).append(error)
     for family, seed, game in games:
-        for mult in mults:
+        for mult in (k for k in mults if wanted(family, k)):
             budget = min(mult * game.n, 2**game.n)
             for name, options in OURS.items():
                 method = name.split()[0]
@@ -87,7 +96,7 @@ def main(argv=None) -> int:
     ]
     verdicts = []
     for family in families:
-        for mult in mults:
+        for mult in (k for k in mults if wanted(family, k)):
             med = {c: float(np.median(errors[(family, mult, c)])) for c in columns}
             ratio = med["msr"] / min(med[p] for p in PEERS)
             lines.append(
@@ -109,19 +118,21 @@ def main(argv=None) -> int:
 
 
 def _cost(seeds) -> list[str]:
-    """msr's one-thread CPU time per explanation at n = 256, 32n (the cost bound: under 1 s)."""
+    """msr's one-thread CPU time per explanation at 32n, n = 128 (the largest n with the triples and
+    sets) and 256 (the cost bound: under 1 s to n = 256)."""
     out = []
-    for order in (3, 5):
-        times = []
-        for seed in seeds:
-            game = games_mod.SoumClosedForm(256, 1000 * order + seed, max_order=order)
-            t0 = time.process_time()
-            estimate(game, 256, "msr", budget=32 * 256, seed=seed, batch_size=1024)
-            times.append(time.process_time() - t0)
-        out.append(
-            f"cost: msr at n = 256, 32n, SOUM order <= {order}: CPU s max {max(times):.2f}, "
-            f"median {float(np.median(times)):.2f} (game evaluation included)"
-        )
+    for n in (128, 256):
+        for order in (3, 5):
+            times = []
+            for seed in seeds:
+                game = games_mod.SoumClosedForm(n, 1000 * order + seed, max_order=order)
+                t0 = time.process_time()
+                estimate(game, n, "msr", budget=32 * n, seed=seed, batch_size=1024)
+                times.append(time.process_time() - t0)
+            out.append(
+                f"cost: msr at n = {n}, 32n, SOUM order <= {order}: CPU s max {max(times):.2f}, "
+                f"median {float(np.median(times)):.2f} (game evaluation included)"
+            )
     return out
 
 

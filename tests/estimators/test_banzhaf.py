@@ -168,6 +168,42 @@ def test_odd_triples_recover_a_game_of_main_effects_and_triples_exactly():
     assert np.abs(linear - 2 * slopes).max() > 1e-3
 
 
+def test_set_columns_are_the_odd_walsh_terms_of_degree_3_and_up():
+    import itertools
+
+    from shapsweep.estimators.odd_sets import set_columns
+
+    x = np.where(np.random.default_rng(0).random((64, 9)) < 0.5, 1.0, -1.0)
+    sets = [(0, 1, 2), (1, 3, 5, 7), (0, 2, 4, 6, 8)]
+    for column, members in zip(set_columns(x, sets).T, sets, strict=True):
+        odd = [u for k in range(3, len(members) + 1, 2) for u in itertools.combinations(members, k)]
+        np.testing.assert_array_equal(column, sum(x[:, list(u)].prod(axis=1) for u in odd))
+
+
+def test_odd_sets_recover_main_effects_and_unanimity_sets_of_4_and_5_exactly():
+    # a 4- or 5-player unanimity game spreads over 4 or 11 odd Walsh terms: one set column each finds
+    # them, where the triples cannot (their CV error stays far above)
+    n = 40
+    rng = np.random.default_rng(3)
+    sets = [rng.choice(n, size, replace=False) for size in (4, 4, 4, 5, 5, 5)]
+    weights = rng.choice([-1.0, 1.0], len(sets)) * rng.uniform(2, 3, len(sets))
+    slopes = rng.normal(size=n)
+
+    def game(z):
+        z = np.asarray(z, bool)
+        return np.where(z, 1.0, -1.0) @ slopes + sum(w * z[:, q].all(axis=1) for w, q in zip(weights, sets))
+
+    truth = 2 * slopes
+    for w, q in zip(weights, sets, strict=True):
+        truth[q] += w / 2 ** (len(q) - 1)  # a unanimity game's Banzhaf value
+    result = estimate(game, n, method="msr", budget=16 * n, seed=1)
+    assert result.details["adjust"] == "odd_sets" and result.details["odd_sets"] > 0, result.details
+    assert "odd_triples" in result.details["adjust_reason"] and "5-fold" in result.details["odd_sets_cv"]
+    np.testing.assert_allclose(result.values, truth, atol=1e-5)
+    linear = estimate(game, n, method="msr", budget=16 * n, seed=1, adjust="linear").values
+    assert np.abs(linear - truth).max() > 1e-2
+
+
 def test_hadamard_blocks_are_orthogonal_balanced_and_new():
     from shapsweep.estimators.hadamard_design import draw_blocks
 
@@ -185,7 +221,7 @@ def test_hadamard_blocks_are_orthogonal_balanced_and_new():
 
 
 def test_msr_intervals_cover_the_exact_banzhaf_values():
-    for n, order, mult in ((10, 4, 8), (16, 3, 16), (40, 3, 16)):
+    for n, order, mult in ((10, 4, 8), (16, 3, 16), (40, 3, 16), (24, 5, 32)):  # the last fits odd_sets
         game = SoumGame(n, 2 * n, np.random.default_rng(n), max_order=order)
         truth = game.banzhaf()
         hits = []

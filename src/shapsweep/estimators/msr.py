@@ -15,11 +15,13 @@ effects are exactly orthogonal, which removes OLS's variance inflation (error si
 sigma^2 n / (m - n) on m pairs; at 4n about 0.7x Kernel Banzhaf's error), and stays unbiased.
 `adjust='auto'` (the default) also tries, and takes whichever predicts the pairs' odd parts best out of
 sample (`details.adjust`, `adjust_reason`): order-3 Walsh terms fitted with the main effects, their
-number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 128), and for n <=
+number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 64); the odd parts of
+unanimity sets of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
+from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); and for n <=
 MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
 values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
-linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples,
-the OLS ones with the cross-validated error as the residual variance (it prices the selection).
+linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples or
+sets, the OLS ones with the cross-validated error as the residual variance (it prices the selection).
 Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones.
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
 value estimation via leverage score sampling" (Kernel Banzhaf), 2024.
@@ -33,12 +35,14 @@ from .base import Method
 from .game_batching import BudgetedGame
 from .hadamard_design import BlockDesign, draw_blocks
 from .monte_carlo import draw_new_uniform
+from .odd_sets import fit_odd_sets
 from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
 from .result import MethodOutput
 from .sparse_moebius import fit_on_pairs
 
 ADJUSTMENTS = ("auto", "linear", "none")
+TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
 MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to the linear fit in every cell
 
 
@@ -132,13 +136,24 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     details: dict = {}
     block = np.concatenate([[-1], design.block])
     index = np.concatenate([[0], design.index])
-    odd = fit_odd_triples(x, t, design, block, index, rng) if n > 2 else None
+    # above TRIPLES_MAX_PLAYERS the sets alone (they include the triples): as good on seeds 0-5 at n = 128,
+    # and both cost over 1 s an explanation at 32n
+    odd = fit_odd_triples(x, t, design, block, index, rng) if 2 < n <= TRIPLES_MAX_PLAYERS else None
     if odd is not None:
         coef, odd_stderr, cv_linear, cv_best, odd_details = odd
         details |= odd_details
         candidates["linear"] = (cv_linear, values, stderr)
         if odd_details["odd_triples"] > 0:
             candidates["odd_triples"] = (cv_best, 2 * coef, 2 * odd_stderr)
+    even = np.concatenate([[(v_full + v_empty) / 2], (y[0::2] + y[1::2]) / 2])  # the pairs' even parts
+    sets = fit_odd_sets(x, t, design, block, index, rng, even)
+    if sets is not None:
+        coef, sets_stderr, cv_linear, cv_best, sets_details = sets
+        details |= sets_details
+        if odd is None:
+            candidates["linear"] = (cv_linear, values, stderr)
+        if sets_details["odd_sets"] > 0:
+            candidates["odd_sets"] = (cv_best, 2 * coef, 2 * sets_stderr)
     if 2 < n <= MOEBIUS_MAX_PLAYERS:
         moebius = _moebius(pairs, y, v_empty, v_full, rng)
         if moebius is not None:
