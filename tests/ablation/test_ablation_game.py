@@ -146,6 +146,7 @@ def test_a_mean_ablation_shard_takes_its_reference_rows_from_the_rows_file(tmp_p
     run = next(r for r in from_config(cfg).runs.values() if r["variant"] == "heads")
     rows = tmp_path / "rows.parquet"
     pl.DataFrame({"row_id": ["a", "b"], "text": [TEXT, OTHER]}).write_parquet(rows)
+    run["explain"]["features"]["max_players"] = 2  # the rows' words are not this game's players
     out = tmp_path / "shard.parquet"
     explain_shards(run, rows, [ShardJob("00000", 0, 2, out)], threads=1, log=io.StringIO())
     shard = pl.read_parquet(out)

@@ -185,6 +185,14 @@ def test_every_layer_of_a_pre_ln_model_ablated_leaves_the_embeddings_alone():
     with torch.no_grad(), mlps.hooked(), mlps.keeping(np.zeros((1, 2), dtype=bool)):
         without_mlps = model(input_ids=ids).logits
     assert np.abs(without_mlps.numpy() - embeddings_only.numpy()).max() > 1e-6
+    # heads and MLPs in one game: every head and every MLP off is every block off
+    both = ComponentAblation(model, "head_and_mlp")
+    assert both.players == [
+        f"model.layers.{i}.{c}" for i in (0, 1) for c in ("head0", "head1", "head2", "head3", "mlp")
+    ]
+    with torch.no_grad(), both.hooked(), both.keeping(np.zeros((1, 10), dtype=bool)):
+        nothing = model(input_ids=ids).logits
+    np.testing.assert_allclose(nothing.numpy(), embeddings_only.numpy(), rtol=0, atol=1e-12)
 
 
 def test_nothing_ablated_is_the_unhooked_model_bit_for_bit_and_hooks_go_with_the_block():

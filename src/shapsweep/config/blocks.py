@@ -99,7 +99,8 @@ ABLATION_GAME_FIELDS = (
         enum(ABLATION_COMPONENTS),
         "head",
         "the players: each attention head (its slice of the attention output before the output projection), "
-        "each attention sublayer, each MLP block, or each layer (its attention and MLP together)",
+        "each attention sublayer, each MLP block, each layer (its attention and MLP together), or every head and "
+        "every MLP block in one game",
     ),
     Field(
         "ablation",

@@ -10,7 +10,8 @@ Mean ablation keeps the position: a site's reference at position t is its mean o
 (over the rows long enough; past the longest, its mean over every position of every reference row).
 
 Architectures are recognised by the modules of each numbered layer (`_ARCHITECTURES`); the player names
-follow `shapsweep.training.components`: `<layer>.head<h>`, `<layer>.attention`, `<layer>.mlp`, `<layer>`.
+follow `shapsweep.training.components`: `<layer>.head<h>`, `<layer>.attention`, `<layer>.mlp`, `<layer>`
+(`head_and_mlp`: each layer's heads, then its MLP, in one game).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def component_sites(model: torch.nn.Module, kind: str) -> dict[str, list[Site]]:
     players: dict[str, list[Site]] = {}
     for name, layer in layers:
         attention, block = Site(f"{name}.{out_proj}"), Site(f"{name}.{mlp}")
-        if kind == "head":
+        if kind in ("head", "head_and_mlp"):
             heads = _head_count(model)
             width = _in_width(layer.get_submodule(out_proj))
             if width % heads:
@@ -91,6 +92,8 @@ def component_sites(model: torch.nn.Module, kind: str) -> dict[str, list[Site]]:
             size = width // heads
             for h in range(heads):
                 players[f"{name}.head{h}"] = [Site(attention.module, True, h * size, (h + 1) * size)]
+            if kind == "head_and_mlp":
+                players[f"{name}.mlp"] = [block]
         elif kind == "attention":
             players[f"{name}.attention"] = [attention]
         elif kind == "mlp":

@@ -463,7 +463,7 @@ def resolve_configs(
 
 
 # shap.method ablation_game (models/ablation.py): its components and what replaces one outside the coalition
-ABLATION_COMPONENTS = ("head", "attention", "mlp", "block")
+ABLATION_COMPONENTS = ("head", "attention", "mlp", "block", "head_and_mlp")
 ABLATIONS = ("zero", "mean")
 
 # What integrated gradients can differentiate: connector -> value kinds whose value is a smooth function
