@@ -75,6 +75,11 @@ ADAPTIVE_POOL = 16
 ADAPTIVE_STEP_CELLS = 768 * 1024
 ADAPTIVE_MAX_PAIRS = 512
 ADAPTIVE_MARGIN = 0.6
+# Below this many coalitions per player the design runs even when the first pairs chose sparse_moebius:
+# that choice, on 1.5 random pairs per player, flips with the draw. Measured (seeds 0-11 / 0-5, 4n):
+# tiny Llama 12 words 0.110 -> 0.063; SOUM n = 16 order 3 0.204 -> 0.204, order 5 0.145 -> 0.198 (still
+# 0.67x the best peer); at 8n the margin stays (SOUM n = 16 order 3 lost 0.055 -> 0.074 there).
+ADAPTIVE_ALWAYS_BELOW = 8
 # Where every pair is random because the budget is past the design (>= SHRINK_BELOW * n coalitions or
 # more than ADAPTIVE_MAX_PAIRS pairs) and n > LEVERAGE_MIN_PLAYERS, the pairs are spread over sizes by
 # leverage score (equal mass per size, Leverage SHAP's design) instead of the Shapley kernel's mass, which
@@ -337,9 +342,16 @@ def regression_adjusted(
         sample = sampler.sample()
         y = game(sample.coalitions)
         rows, _, chosen, reason, four, variance = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
-        # Sparse Moebius fits gain more from more random pairs: design only when Fourier is clearly ahead.
+        # Sparse Moebius fits gain more from more random pairs: design only when Fourier is clearly ahead,
+        # except on the smallest samples, where the choice on the first pairs is too noisy to follow.
         ahead = not variance or variance["fourier"] < ADAPTIVE_MARGIN * variance["sparse_moebius"]
-        if chosen == "fourier" and ahead:
+        tiny = game.budget < ADAPTIVE_ALWAYS_BELOW * n
+        if (chosen == "fourier" and ahead) or tiny:
+            if chosen != "fourier":
+                reason = (
+                    f"fourier designed for although {chosen} was chosen on the first {random_pairs} pairs: "
+                    f"below {ADAPTIVE_ALWAYS_BELOW:g}n that choice is too noisy to follow ({reason})"
+                )
             phi, stderr, info = _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng)
             return MethodOutput(
                 phi,
