@@ -231,7 +231,21 @@ def test_details_say_how_much_of_the_residual_correction_is_kept(mult, shrunk):
     assert ("split-half" in correction["reason"]) == shrunk
     if not shrunk:
         assert correction["weight"] == 1.0
+    # the whole correction on pairs all seen by the fit: its intervals are widened, and say so
+    assert ("stderr_scale" in correction) == (not shrunk)
     json.dumps(r.details)
+
+
+def test_the_smallest_budgets_design_pairs_even_when_the_first_pairs_chose_sparse_moebius():
+    # Below 8n the first pairs' choice of sparse_moebius is too noisy to follow: the design still runs.
+    n = 12
+    game = SoumGame(n, 2 * n, np.random.default_rng(7), max_order=6, offset=0.5)
+    runs = [estimate(game, n, "regression_adjusted", budget=4 * n, seed=seed) for seed in range(4)]
+    assert all(r.details["design"]["kind"] == "adaptive" for r in runs)
+    assert any("although sparse_moebius was chosen" in r.details["reason"] for r in runs)
+    assert all(abs(r.efficiency_gap) < 1e-9 and r.n_evals <= 4 * n for r in runs)
+    at_8n = estimate(game, n, "regression_adjusted", budget=8 * n, seed=0)
+    assert at_8n.details["design"]["kind"] == "random"  # from 8n the margin rule decides again
 
 
 def test_ard_fourier_surrogate_shapley_values_match_exact_and_reduce_to_isotropic():
