@@ -10,7 +10,9 @@ So the matrix is Z^T diag(w(|T|) m(T)) Z over the coalitions T, and any game kno
 coefficients gets its indices in closed form: the exact table of a small game (`exact_pairwise`), a sum of
 unanimity games, or a sparse unanimity surrogate fitted to sampled coalitions (the same evaluations as
 the values: no extra model cost). k-SII and FSII of sampled games come from the even-part regression of
-pairwise_regression.py where it identifies the pairs (`pairwise_from_evaluations` says when).
+pairwise_regression.py where it identifies the pairs, else from the pair-and-triple fit of
+pair_triple_fit.py (`pairwise_from_evaluations` says when); fits without standard errors of their own get
+the jackknife of interaction_jackknife.py.
 References: Grabisch and Roubens 1999 (SII); Bord et al. 2023 (k-SII); Tsai, Yeh and Ravikumar 2023
 (Faith-Shap); Sundararajan, Dhamdhere and Agarwal 2020 (Shapley-Taylor); Fumagalli et al., "SHAP-IQ", 2023.
 """
@@ -92,11 +94,14 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
     Every coalition evaluated: exact (standard errors 0). Otherwise, for k-SII and FSII, the even-part
     regression (`pairwise_regression.fit_even_pairs`, with standard errors) where it identifies the pairs:
     at least half as many complementary pairs as candidate pairs, or n too large for the sparse unanimity
-    surrogate to hold triples (`sparse_moebius.moebius_order` < 3). Otherwise (and for STII) the sparse
-    unanimity surrogate of regression_adjusted (`sparse_moebius.fit_on_pairs`) fitted to the complementary
-    pairs, its indices read in closed form (no standard errors): on sums of unanimity games with fewer
-    pairs than that it was the better of the two (docs/estimators.md). Returns (matrix, stderr, details);
-    matrix None (with the reason) when there are too few pairs or no empty and full coalition.
+    surrogate to hold triples (`sparse_moebius.moebius_order` < 3), but for n in TRIPLE_FIT_PLAYERS up to
+    TRIPLE_FIT_MAX_PAIRS pairs the pair-and-triple fit (`pair_triple_fit.fit_pairs_and_triples`).
+    Otherwise (and for STII) the sparse unanimity surrogate of regression_adjusted
+    (`sparse_moebius.fit_on_pairs`) fitted to the complementary pairs, its indices read in closed form: on
+    sums of unanimity games with fewer pairs than that it was the better of the two (docs/estimators.md).
+    Fits without standard errors of their own get the jackknife's (`interaction_jackknife`). Returns
+    (matrix, stderr, details); matrix None (with the reason) when there are too few pairs or no empty and
+    full coalition.
     """
     from .pair_triple_fit import fit_pairs_and_triples
     from .paired_design import PairedSample
@@ -131,23 +136,58 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
         b = np.array([mate[k] for k in a], dtype=np.int64)
         even, odd = (v[a] + v[b]) / 2, (v[a] - v[b]) / 2
         if identified or not with_triples:
-            return fit_even_pairs(z[a], even, odd, n, seed=int(rng.integers(2**31)))
-        members, coef = fit_pairs_and_triples(z[a], even, odd)
-        details = {
-            "interactions_from": f"pairs and triples (sparse unanimity fit, order 3) on {len(a)} complementary pairs"
+            matrix, stderr, details = fit_even_pairs(z[a], even, odd, n, seed=int(rng.integers(2**31)))
+            if matrix is None or stderr is not None:
+                return matrix, stderr, details
+
+            def fit(kept):
+                return fit_even_pairs(z[a][kept], even[kept], odd[kept], n, seed=int(rng.integers(2**31)))[0]
+
+        else:
+
+            def fit(kept):
+                return from_moebius(*fit_pairs_and_triples(z[a][kept], even[kept], odd[kept]), n, index)
+
+            matrix = fit(np.arange(len(a)))
+            details = {
+                "interactions_from": f"pairs and triples (sparse unanimity fit, order 3) on {len(a)} complementary pairs"
+            }
+        return matrix, *_with_jackknife(fit, len(a), rng, details)
+    first_rows = [k for k in paired if k < partner[k]]
+
+    def surrogate(kept):
+        chosen = [k for p in kept for k in (first_rows[p], partner[first_rows[p]])]
+        position = {k: p for p, k in enumerate(chosen)}
+        rows = z[chosen]
+        complement = np.array([position[partner[k]] for k in chosen])
+        sample = PairedSample(rows, np.ones(len(rows)), complement, False)
+        first = np.arange(len(rows)) < complement
+        _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(
+            sample, v[chosen], v[empty], v[full], first, rng
+        )
+        members = np.zeros((len(terms), n), bool)
+        for row, term in zip(members, terms, strict=True):
+            row[list(term)] = True
+        return from_moebius(members, coef, n, index), fitted
+
+    matrix, fitted = surrogate(np.arange(len(first_rows)))
+    details = {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"}
+    return matrix, *_with_jackknife(lambda kept: surrogate(kept)[0], len(first_rows), rng, details)
+
+
+def _with_jackknife(fit, pairs: int, rng: np.random.Generator, details: dict):
+    """(stderr, details) of a fit without standard errors of its own (interaction_jackknife.py)."""
+    from .interaction_jackknife import FOLDS, jackknife_stderr
+
+    if pairs < 4 * FOLDS:  # each repeat keeps at least 16 pairs (the Lasso's 5 folds need 10)
+        return None, {
+            **details,
+            "interactions_stderr_reason": f"{pairs} complementary pairs, the jackknife needs {4 * FOLDS}",
         }
-        return from_moebius(members, coef, n, index), None, details
-    position = {k: p for p, k in enumerate(paired)}
-    rows = z[paired]
-    complement = np.array([position[partner[k]] for k in paired])
-    sample = PairedSample(rows, np.ones(len(rows)), complement, False)
-    first = np.arange(len(rows)) < complement
-    _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(sample, v[paired], v[empty], v[full], first, rng)
-    members = np.zeros((len(terms), n), bool)
-    for row, term in zip(members, terms, strict=True):
-        row[list(term)] = True
-    return (
-        from_moebius(members, coef, n, index),
-        None,
-        {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"},
-    )
+    stderr = jackknife_stderr(fit, pairs, rng)
+    details = {
+        **details,
+        "interactions_stderr_from": f"jackknife over {FOLDS} groups of the {pairs} complementary pairs",
+    }
+    details.pop("interactions_stderr_reason", None)
+    return stderr, details
