@@ -53,7 +53,7 @@ def test_triples_beat_the_even_part_lasso_on_the_same_pairs(soum32):
 
     r = estimate(recorded, n, "regression_adjusted", budget=8 * n, seed=3, interactions="k-SII")
     assert "pairs and triples" in r.details["interactions_from"]
-    assert r.interaction_stderr is None or np.isfinite(r.interaction_stderr).any()
+    assert "jackknife" in r.details["interactions_stderr_from"] and np.all(np.isfinite(r.interaction_stderr))
     z = np.vstack(calls)
     keys = {row.tobytes(): k for k, row in enumerate(np.packbits(z, axis=1))}
     a = [k for k in range(len(z)) if keys.get(np.packbits(~z[k]).tobytes(), -1) > k]
