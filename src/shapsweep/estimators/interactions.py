@@ -10,7 +10,9 @@ So the matrix is Z^T diag(w(|T|) m(T)) Z over the coalitions T, and any game kno
 coefficients gets its indices in closed form: the exact table of a small game (`exact_pairwise`), a sum of
 unanimity games, or a sparse unanimity surrogate fitted to sampled coalitions (the same evaluations as
 the values: no extra model cost). k-SII and FSII of sampled games come from the even-part regression of
-pairwise_regression.py where it identifies the pairs (`pairwise_from_evaluations` says when).
+pairwise_regression.py where it identifies the pairs, else from the pair-and-triple fit of
+pair_triple_fit.py (`pairwise_from_evaluations` says when); fits without standard errors of their own get
+the jackknife of interaction_jackknife.py.
 References: Grabisch and Roubens 1999 (SII); Bord et al. 2023 (k-SII); Tsai, Yeh and Ravikumar 2023
 (Faith-Shap); Sundararajan, Dhamdhere and Agarwal 2020 (Shapley-Taylor); Fumagalli et al., "SHAP-IQ", 2023.
 """
@@ -78,6 +80,12 @@ def top_pairs(matrix: np.ndarray, k: int) -> list[tuple[int, int, float]]:
 # Indices that give odd Walsh characters no pair index: they depend on the even part alone, which the
 # complementary pairs measure directly (pairwise_regression.py). STII does not (its weight on |T| = 3 is 1/3).
 EVEN_PART_INDICES = ("k-SII", "FSII")
+# Where the even-part Lasso does not identify the pairs, the order-3 fit of pair_triple_fit.py, on the
+# players and pairs it was tuned on (SOUM order <= 3, seeds 0-5, k-SII relative error: n = 64, 8n 0.70
+# against the Lasso's 0.88; n = 32, 8n 0.56 against the unanimity surrogate's 0.65). At n = 64, 16n (512
+# pairs) it was 0.31 against the Lasso's 0.32 at 10 s instead of 4 s, so it stops at 256 pairs.
+TRIPLE_FIT_PLAYERS = (32, 64)
+TRIPLE_FIT_MAX_PAIRS = 256
 
 
 def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, rng: np.random.Generator):
@@ -86,12 +94,16 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
     Every coalition evaluated: exact (standard errors 0). Otherwise, for k-SII and FSII, the even-part
     regression (`pairwise_regression.fit_even_pairs`, with standard errors) where it identifies the pairs:
     at least half as many complementary pairs as candidate pairs, or n too large for the sparse unanimity
-    surrogate to hold triples (`sparse_moebius.moebius_order` < 3). Otherwise (and for STII) the sparse
-    unanimity surrogate of regression_adjusted (`sparse_moebius.fit_on_pairs`) fitted to the complementary
-    pairs, its indices read in closed form (no standard errors): on sums of unanimity games with fewer
-    pairs than that it was the better of the two (docs/estimators.md). Returns (matrix, stderr, details);
-    matrix None (with the reason) when there are too few pairs or no empty and full coalition.
+    surrogate to hold triples (`sparse_moebius.moebius_order` < 3), but for n in TRIPLE_FIT_PLAYERS up to
+    TRIPLE_FIT_MAX_PAIRS pairs the pair-and-triple fit (`pair_triple_fit.fit_pairs_and_triples`).
+    Otherwise (and for STII) the sparse unanimity surrogate of regression_adjusted
+    (`sparse_moebius.fit_on_pairs`) fitted to the complementary pairs, its indices read in closed form: on
+    sums of unanimity games with fewer pairs than that it was the better of the two (docs/estimators.md).
+    Fits without standard errors of their own get the jackknife's (`interaction_jackknife`). Returns
+    (matrix, stderr, details); matrix None (with the reason) when there are too few pairs or no empty and
+    full coalition.
     """
+    from .pair_triple_fit import fit_pairs_and_triples
     from .paired_design import PairedSample
     from .pairwise_regression import SCREEN_PLAYERS, fit_even_pairs
     from .sparse_moebius import fit_on_pairs, moebius_order
@@ -116,22 +128,66 @@ def pairwise_from_evaluations(z: np.ndarray, v: np.ndarray, n: int, index: str, 
             {"interactions_reason": f"{len(paired) // 2} complementary pairs among the evaluations, need {n + 1}"},
         )
     candidates = comb(min(n, SCREEN_PLAYERS), 2)
-    if index in EVEN_PART_INDICES and (len(paired) // 2 >= candidates / 2 or moebius_order(n) < 3):
+    identified = len(paired) // 2 >= candidates / 2
+    with_triples = TRIPLE_FIT_PLAYERS[0] <= n <= TRIPLE_FIT_PLAYERS[1] and len(paired) // 2 <= TRIPLE_FIT_MAX_PAIRS
+    if index in EVEN_PART_INDICES and (identified or with_triples or moebius_order(n) < 3):
         mate = {**partner, empty: full, full: empty}  # the empty and full coalitions are a pair too
         a = np.array([k for k in range(len(z)) if mate.get(k) is not None and k < mate[k]], dtype=np.int64)
         b = np.array([mate[k] for k in a], dtype=np.int64)
-        return fit_even_pairs(z[a], (v[a] + v[b]) / 2, (v[a] - v[b]) / 2, n, seed=int(rng.integers(2**31)))
-    position = {k: p for p, k in enumerate(paired)}
-    rows = z[paired]
-    complement = np.array([position[partner[k]] for k in paired])
-    sample = PairedSample(rows, np.ones(len(rows)), complement, False)
-    first = np.arange(len(rows)) < complement
-    _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(sample, v[paired], v[empty], v[full], first, rng)
-    members = np.zeros((len(terms), n), bool)
-    for row, term in zip(members, terms, strict=True):
-        row[list(term)] = True
-    return (
-        from_moebius(members, coef, n, index),
-        None,
-        {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"},
-    )
+        even, odd = (v[a] + v[b]) / 2, (v[a] - v[b]) / 2
+        if identified or not with_triples:
+            matrix, stderr, details = fit_even_pairs(z[a], even, odd, n, seed=int(rng.integers(2**31)))
+            if matrix is None or stderr is not None:
+                return matrix, stderr, details
+
+            def fit(kept):
+                return fit_even_pairs(z[a][kept], even[kept], odd[kept], n, seed=int(rng.integers(2**31)))[0]
+
+        else:
+
+            def fit(kept):
+                return from_moebius(*fit_pairs_and_triples(z[a][kept], even[kept], odd[kept]), n, index)
+
+            matrix = fit(np.arange(len(a)))
+            details = {
+                "interactions_from": f"pairs and triples (sparse unanimity fit, order 3) on {len(a)} complementary pairs"
+            }
+        return matrix, *_with_jackknife(fit, len(a), rng, details)
+    first_rows = [k for k in paired if k < partner[k]]
+
+    def surrogate(kept):
+        chosen = [k for p in kept for k in (first_rows[p], partner[first_rows[p]])]
+        position = {k: p for p, k in enumerate(chosen)}
+        rows = z[chosen]
+        complement = np.array([position[partner[k]] for k in chosen])
+        sample = PairedSample(rows, np.ones(len(rows)), complement, False)
+        first = np.arange(len(rows)) < complement
+        _error, (terms, coef, _odd, fitted), _honest, _rows = fit_on_pairs(
+            sample, v[chosen], v[empty], v[full], first, rng
+        )
+        members = np.zeros((len(terms), n), bool)
+        for row, term in zip(members, terms, strict=True):
+            row[list(term)] = True
+        return from_moebius(members, coef, n, index), fitted
+
+    matrix, fitted = surrogate(np.arange(len(first_rows)))
+    details = {"interactions_from": f"sparse Moebius surrogate on {fitted} pairs"}
+    return matrix, *_with_jackknife(lambda kept: surrogate(kept)[0], len(first_rows), rng, details)
+
+
+def _with_jackknife(fit, pairs: int, rng: np.random.Generator, details: dict):
+    """(stderr, details) of a fit without standard errors of its own (interaction_jackknife.py)."""
+    from .interaction_jackknife import FOLDS, jackknife_stderr
+
+    if pairs < 4 * FOLDS:  # each repeat keeps at least 16 pairs (the Lasso's 5 folds need 10)
+        return None, {
+            **details,
+            "interactions_stderr_reason": f"{pairs} complementary pairs, the jackknife needs {4 * FOLDS}",
+        }
+    stderr = jackknife_stderr(fit, pairs, rng)
+    details = {
+        **details,
+        "interactions_stderr_from": f"jackknife over {FOLDS} groups of the {pairs} complementary pairs",
+    }
+    details.pop("interactions_stderr_reason", None)
+    return stderr, details
