@@ -39,11 +39,13 @@ def weighted_row_grads(
     value: Callable[[], torch.Tensor],
     load: Callable[[int], None],
     weights: list[float],
+    out: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Σ_k weights[k] ∇θ value_r at the parameters `load(k)` sets, per row r: (rows, *shape) per parameter.
 
     `value()` runs the model on the batch and returns one scalar per row; `load(k)` writes node k's
-    parameters into `params`.
+    parameters into `params`. With `out` (contiguous (rows, *shape) tensors, e.g. row slices of a buffer
+    the caller reuses) every element of it is overwritten and it is returned: no allocation per call.
     """
     owners = _owners(model, params)
     seen: dict = {}  # module -> list over nodes of (input, output gradient)
@@ -58,10 +60,10 @@ def weighted_row_grads(
         for k, w in enumerate(weights):
             load(k)
             captured.clear()
-            out = value()
+            values = value()
             loose = [p for n, p in params.items() if not owners[n]]
             targets = [o for _, _, o in captured] + loose
-            grads = torch.autograd.grad(out.sum(), targets, allow_unused=True)
+            grads = torch.autograd.grad(values.sum(), targets, allow_unused=True)
             for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
                 if g is not None:
                     seen.setdefault(module, []).append((x.detach(), g.detach() * w))
@@ -70,24 +72,47 @@ def weighted_row_grads(
     finally:
         for handle in handles:
             handle.remove()
-    rows = out.shape[0]
-    result = {n: torch.zeros((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    rows = values.shape[0]
+    if out is None:
+        out = {n: torch.empty((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
     for name, pairs in owners.items():
+        written = False
         for module, role in pairs:
             if module in seen:
-                _accumulate(result[name], module, role, seen[module], rows)
-    return result
+                _accumulate(out[name], module, role, seen[module], rows, add=written)
+                written = True
+        if not written:  # the value does not reach this parameter
+            out[name].zero_()
+    return out
 
 
-def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int) -> None:
-    """Add module.<role>'s per-row gradient over all its calls (nodes, reuse): the (node, position) pairs
-    joined on one axis, so a weight's gradient is one batched matmul."""
+def _live(delta: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the (node, position) pairs whose output gradient is 0 in every row: a layer after the last mixing
+    of positions (a classifier's top MLP, its head) only matters where the value is read, so its matmul
+    shrinks by the sequence length."""
+    live = delta.abs().sum(dim=(0, 2)).ne(0)  # a NaN stays live; one pass, cheaper than ne().any()
+    if bool(live.all()):
+        return delta, inputs
+    keep = live.nonzero().squeeze(1)
+    return delta.index_select(1, keep), inputs.index_select(1, keep)
+
+
+def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, add: bool) -> None:
+    """Write (or with `add`, add) module.<role>'s per-row gradient over all its calls (nodes, reuse): the
+    (node, position) pairs joined on one axis, so a weight's gradient is one batched matmul."""
     delta = torch.cat([g.reshape(rows, -1, g.shape[-1]) for _, g in calls], dim=1)  # row × (node, pos) × out
     if isinstance(module, torch.nn.Embedding):
         ids = torch.cat([x.reshape(rows, -1) for x, _ in calls], dim=1)
+        if not add:
+            into.zero_()
         into.scatter_add_(1, ids[..., None].expand(-1, -1, delta.shape[-1]), delta.to(into.dtype))
     elif role == "bias":
-        into.add_(delta.sum(1))
+        if add:
+            into.add_(delta.sum(1))
+        else:
+            into.copy_(delta.sum(1))
     else:
         inputs = torch.cat([x.reshape(rows, -1, x.shape[-1]) for x, _ in calls], dim=1)
-        into.baddbmm_(delta.transpose(1, 2), inputs)
+        delta, inputs = _live(delta, inputs)
+        # into a zeroed buffer: baddbmm_ measured faster than bmm(out=) here
+        into.baddbmm_(delta.transpose(1, 2), inputs, beta=1 if add else 0)
