@@ -238,6 +238,7 @@ def run_side(python: str, side: str, folder: Path, args, extra_path: str | None 
 
 
 def main() -> None:
+    global D_MODEL, MLP, N_VAL  # the model and test-set size options, read by both sides' functions
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--midpoints", type=int, default=10)
@@ -260,7 +261,6 @@ def main() -> None:
     parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global D_MODEL, MLP, N_VAL
     D_MODEL, MLP, N_VAL = args.d_model, args.mlp, args.val_points
     if args.side is not None:
         import torch
