@@ -206,6 +206,7 @@ def path_kernel(
     data_group: Callable[[object], object] | None = None,
     chunk_size: int = 64,
     collate: Callable[[list], object] | None = None,
+    vmap: bool = True,
 ) -> PathKernelResult:
     """Explain f over trace steps [s0, s1) (θ_{s0} → θ_{s1}).
 
@@ -218,7 +219,8 @@ def path_kernel(
     with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
     for a model of Linear/Embedding layers (`training.layer_grads`, every node of a step folded into one
     matmul per weight), else by `torch.func.vmap` (every node of a step in the same call, chunk_size //
-    midpoints rows at a time); then `value` and `example_loss` get the collated batch, their rows must not
+    midpoints rows at a time), else (`vmap=False`: a model that cannot run under vmap) by batched VJPs of
+    the collated batch; then `value` and `example_loss` get the collated batch, their rows must not
     interact, and for vmap they must run under it.
     """
 
@@ -300,7 +302,7 @@ def path_kernel(
                 return
             except Unsupported:
                 by_layers[0] = False  # a parameter outside Linear/Embedding layers: vmap(grad) from now on
-        if collate is not None:
+        if collate is not None and vmap:
             stacked = {n: theta[n] + node_t.view(-1, *[1] * theta[n].dim()) * delta[n] for n in names}
             for start, rows in _chunks(test_rows, max(1, chunk_size // midpoints)):
                 grads = _sample_grads(value, model, stacked, collate(rows), node_w)
@@ -312,7 +314,7 @@ def path_kernel(
         for t, w in zip(nodes, weights, strict=True):
             _load(params, {n: theta[n] + float(t) * delta[n] for n in names})
             for start, rows in _chunks(test_rows, chunk_size):
-                grads = _row_grads(value(model, rows), params)
+                grads = _row_grads(value(model, batch_of(rows)), params)
                 for n in names:
                     phi[n][start : start + len(rows)].add_(grads[n], alpha=w)
 
@@ -329,11 +331,11 @@ def path_kernel(
                 )
             except Unsupported:
                 by_layers[0] = False
-        if collate is not None:
+        if collate is not None and vmap:
             grads = _sample_grads(example_loss, model, theta, collate(rows))
         else:
             _load(params, theta)
-            grads = _row_grads(example_loss(model, rows), params)
+            grads = _row_grads(example_loss(model, batch_of(rows)), params)
         for n in names:
             out[n].copy_(grads[n])
         return out
