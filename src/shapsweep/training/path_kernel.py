@@ -63,9 +63,6 @@ class PathKernelResult:
 
 
 QUADRATURES = ("midpoint", "gauss_legendre")
-# A float32 model's example products are summed in float32 over this many steps before joining the float64
-# result: one float64 pass per block instead of per step, the float32 sum of 8 terms as exact as each term.
-_FLUSH_STEPS = 8
 
 
 def quadrature(points: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndarray]:
@@ -264,10 +261,8 @@ def path_kernel(
         group_index.setdefault(key(rid), len(group_index))
 
     n_test, n_comp, window = len(test_rows), len(layout.components), list(range(s0, s1))
-    # component × test row × data group, float64: each component's block is one matrix addmm_ writes into.
-    # A float32 model's products are summed in float32 for _FLUSH_STEPS steps, then added here once.
+    # component × test row × data group, float64: each component's block is one matrix addmm_ writes into
     scores = torch.zeros((n_comp, n_test, len(group_index)), dtype=torch.float64, device=reference.device)
-    pending = scores if reference.dtype == torch.float64 else torch.zeros_like(scores, dtype=reference.dtype)
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
     phi = layout.buffers(n_test, reference)  # φ_s, overwritten every step
@@ -341,20 +336,25 @@ def path_kernel(
         return out
 
     def add_examples(grads: dict[str, torch.Tensor], groups: list[int], alpha: float) -> None:
-        """pending[:, :, group] += alpha · ⟨U, g_i⟩ per component, for each example i of the chunk."""
+        """scores[:, :, group] += alpha · ⟨U, g_i⟩ per component, for each example i of the chunk."""
         first = groups[0]
-        if groups == list(range(first, first + len(groups))):  # each example its own group, in order
-            layout.cross_into(pending[:, :, first : first + len(groups)], running, grads, len(groups), alpha)
+        in_order = groups == list(range(first, first + len(groups)))  # each example its own group, in order
+        if in_order and scores.dtype == reference.dtype:
+            layout.cross_into(scores[:, :, first : first + len(groups)], running, grads, len(groups), alpha)
             return
-        # the chunk's gradients summed per group first: a group of many examples costs one product
-        unique = sorted(set(groups))
-        slot = torch.tensor([unique.index(g) for g in groups], device=reference.device)
-        summed = {n: torch.zeros((len(unique), *g.shape[1:]), dtype=g.dtype, device=g.device) for n, g in grads.items()}
-        for n, g in grads.items():
-            summed[n].index_add_(0, slot, g)
-        part = torch.zeros((n_comp, n_test, len(unique)), dtype=pending.dtype, device=pending.device)
-        layout.cross_into(part, running, summed, len(unique), alpha)
-        pending.index_add_(2, torch.tensor(unique, device=reference.device), part)
+        unique = groups if in_order else sorted(set(groups))
+        if not in_order:  # the chunk's gradients summed per group first: a group of many examples, one product
+            slot = torch.tensor([unique.index(g) for g in groups], device=reference.device)
+            summed = {n: g.new_zeros((len(unique), *g.shape[1:])).index_add_(0, slot, g) for n, g in grads.items()}
+            grads = summed
+        # a float32 model's products in float32, a chunk at a time (memory flat in the training rows), then
+        # added to the float64 result
+        part = torch.zeros((n_comp, n_test, len(unique)), dtype=reference.dtype, device=reference.device)
+        layout.cross_into(part, running, grads, len(unique), alpha)
+        if in_order:
+            scores[:, :, first : first + len(groups)] += part
+        else:
+            scores.index_add_(2, torch.tensor(unique, device=reference.device), part.to(scores.dtype))
 
     after, second = _after(trace_root, s1 - 1)
     v_full = values_at(here(after))
@@ -383,9 +383,6 @@ def path_kernel(
         for _, rids in _chunks(batch, chunk_size):
             grads = example_grads(theta, [training_rows[r] for r in rids])
             add_examples(grads, [group_index[key(r)] for r in rids], -coefficient)
-        if pending is not scores and (w % _FLUSH_STEPS == 0):
-            scores.add_(pending)
-            pending.zero_()
         after, second = state.params, state.exp_avg_sq
     momentum = -beta1 * layout.dots(running, here(state.exp_avg))
     v_empty = values_at(here(state.params))
