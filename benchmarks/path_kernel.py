@@ -9,7 +9,7 @@ output log-prob is one test row (a scalar value), so 20 points give 20 × vocab 
     .venv/bin/python benchmarks/path_kernel.py --steps 5 --midpoints 10 --train-rows 100 300 900 --memory
     .venv/bin/python benchmarks/path_kernel.py --device cuda    # skips without a GPU
 
-Not yet here: `explaind` 0.1.0 side by side on the same trace (issue 20, step 3).
+`explaind` 0.1.0 side by side on the same trace: benchmarks/path_kernel_explaind.py.
 """
 
 from __future__ import annotations

@@ -213,6 +213,7 @@ def side_ours(
         "train_s": train_s,
         "peak_rss_mb": peak_rss_mb(),
         "result_mb": result.data.nbytes / 2**20,
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
     }
 
@@ -229,6 +230,7 @@ def run_side(python: str, side: str, folder: Path, args, extra_path: str | None 
     command = [python, __file__, "--side", side, "--dir", str(folder), "--steps", str(args.steps)]
     command += ["--midpoints", str(args.midpoints), "--threads", str(args.threads), "--chunk", str(args.chunk)]
     command += ["--quadrature", args.quadrature, "--train-rows", str(args.train_rows), "--device", args.device]
+    command += ["--d-model", str(args.d_model), "--mlp", str(args.mlp), "--val-points", str(args.val_points)]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{side} side failed:\n{proc.stderr[-4000:]}")
@@ -236,12 +238,16 @@ def run_side(python: str, side: str, folder: Path, args, extra_path: str | None 
 
 
 def main() -> None:
+    global D_MODEL, MLP, N_VAL  # the model and test-set size options, read by both sides' functions
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--midpoints", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=6600, help="our gradients per vmapped call (chunk_size)")
     parser.add_argument("--quadrature", choices=("midpoint", "gauss_legendre"), default="midpoint")
+    parser.add_argument("--d-model", type=int, default=D_MODEL, help="model width (the issue's bigger case: 64)")
+    parser.add_argument("--mlp", type=int, default=MLP, help="MLP width (the issue's bigger case: 128)")
+    parser.add_argument("--val-points", type=int, default=N_VAL, help="validation points explained (× 33 outputs)")
     parser.add_argument(
         "--memory-rows",
         type=int,
@@ -255,6 +261,7 @@ def main() -> None:
     parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    D_MODEL, MLP, N_VAL = args.d_model, args.mlp, args.val_points
     if args.side is not None:
         import torch
 
@@ -295,7 +302,10 @@ def main() -> None:
         if torch.cuda.is_available():
             on_gpu = argparse.Namespace(**{**vars(args), "device": "cuda"})
             gpu = run_side(sys.executable, "ours", folder, on_gpu, extra_path=str(link))
-    print(f"modulo addition p={P}, {N_TRAIN} training pairs, {args.steps} full-batch steps, {args.midpoints} midpoints")
+    print(
+        f"modulo addition p={P}, d_model {D_MODEL}, MLP {MLP} ({ours['params']:,} parameters), {N_TRAIN} training "
+        f"pairs, {N_VAL} × {TOKENS} test values, {args.steps} full-batch steps, {args.midpoints} midpoints"
+    )
     print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
     print(f"threads {args.threads}, quadrature {args.quadrature}, our chunk_size {args.chunk}")
     print("| side | steps explained | max abs error | mean abs error | s/step | CPU s/step | peak RSS MB |")

@@ -32,7 +32,6 @@ class PathKernelRows:
 
     def __init__(self, run: RunSpec, step_block: int | None = None):
         import polars as pl
-        from transformers import AutoTokenizer
 
         self.run = run
         self.traced = TracedModel(run)
@@ -48,11 +47,7 @@ class PathKernelRows:
             self.window = tuple(blocks[step_block])
         self.connector, self.net = self.traced.connector, self.traced.net
         self.computes_with = self.connector
-        self.kind = self.traced.header.get("kind", run["explain"]["model"]["connector"])
-        base = self.traced.root / "base"
-        self.tokenizer = AutoTokenizer.from_pretrained(str(base)) if base.is_dir() else self.connector.tokenizer
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.kind = self.traced.kind
         rows = pl.read_parquet(self.trace["rows"])
         limit = self.trace["max_samples"]
         rows = rows.head(limit) if limit is not None else rows
@@ -62,10 +57,10 @@ class PathKernelRows:
             for r in rows.iter_rows(named=True)
         }
 
-    def _example_loss(self, model, rows):
-        from shapsweep.training.train import example_losses
+    def _example_loss(self, model, batch):
+        from shapsweep.training.train import batch_losses
 
-        return example_losses(model, self.tokenizer, self.kind, rows)
+        return batch_losses(model, self.kind, batch)
 
     def _group(self):
         data = self.options["data"]
@@ -101,10 +96,12 @@ class PathKernelRows:
                 result = path_kernel(
                     self.traced.root,
                     self.net,
-                    self.traced.value,
+                    self.traced.batch_value,
                     games,
                     self._example_loss,
                     self.training_rows,
+                    collate=self.traced.collate,
+                    vmap=False,  # transformers models do not run under torch.func.vmap (their mask code)
                     steps=self.window,
                     midpoints=self.options["midpoints"],
                     quadrature_rule=self.options["quadrature"],

@@ -4,10 +4,15 @@ The run's connector model builds each test row's game (players, the target class
 window's end θ_{s1}); its network is the one the trace's parameters are loaded into, in float64 (a step's
 change is a small difference of two values). A row's value is its game's full-input value recomputed from
 token ids, so it follows θ and has a gradient in θ.
+
+`collate` and `batch_value` give the path kernel whole batches (rows padded on the right, position ids per
+row): its per-row gradients then come from layer hooks, every quadrature node of a step in one pass per
+layer, instead of one vector-Jacobian product per row and node; `value` is the one-row-at-a-time reference.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from shapsweep.errors import ConfigError
@@ -61,3 +66,63 @@ class TracedModel:
         from shapsweep.models.full_input_value import full_input_values
 
         return torch.stack([full_input_values(self.connector, model, game)[0] for game in games])
+
+    @property
+    def kind(self) -> str:
+        """The traced model's connector kind (hf_classifier or hf_causal_lm)."""
+        return self.header.get("kind", self.run["explain"]["model"]["connector"])
+
+    @cached_property
+    def tokenizer(self):
+        """The trace's own tokenizer (saved with its base model) where it has one, else the connector's."""
+        from transformers import AutoTokenizer
+
+        base = self.root / "base"
+        tokenizer = AutoTokenizer.from_pretrained(str(base)) if base.is_dir() else self.connector.tokenizer
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    def collate(self, rows: list) -> dict:
+        """Test rows (games) or training rows (dicts) as one padded batch with a leading row axis."""
+        import torch
+
+        from shapsweep.training.train import training_batch, with_positions
+
+        if isinstance(rows[0], dict):
+            return training_batch(self.net, self.tokenizer, self.kind, rows)
+        causal = self.connector.model_cfg["connector"] != "hf_classifier"
+        ids = [list(game.tokenized.ids) + (list(game.response_ids) if causal else []) for game in rows]
+        width, pad = max(map(len, ids)), self.tokenizer.pad_token_id
+        batch = {
+            "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
+            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
+        }
+        with_positions(self.net, batch)
+        # where each row's value is read: the target class, or the response's span and tokens
+        batch["games"] = rows
+        return batch
+
+    def batch_value(self, model, batch: dict):
+        """`value` of a collated batch of games: one forward for all rows, then each row's value read as
+        `value` reads it (the same functions, so the same numbers)."""
+        import torch
+
+        from shapsweep.values.classifier import class_value_tensor
+        from shapsweep.values.logprob import response_logprob_tensor
+
+        device = next(model.parameters()).device
+        inputs = {k: v.to(device) for k, v in batch.items() if k != "games"}
+        if self.connector.model_cfg["connector"] == "hf_classifier":
+            logits = model(**inputs).logits
+            kind = self.connector.value["kind"]
+            return torch.stack(
+                [class_value_tensor(logits[i : i + 1], g.target_class, kind)[0] for i, g in enumerate(batch["games"])]
+            )
+        logits = model(**inputs, use_cache=False).logits
+        out = []
+        for i, game in enumerate(batch["games"]):
+            start, response = len(game.tokenized.ids), torch.as_tensor(game.response_ids, device=device)
+            picked = logits[i : i + 1, start - 1 : start - 1 + response.shape[0]]
+            out.append(response_logprob_tensor(picked, response, self.connector.value["reduce"])[0])
+        return torch.stack(out)

@@ -1,11 +1,15 @@
-"""Per-row parameter gradients of a model built from `nn.Linear` and `nn.Embedding` layers, by hooks.
+"""Per-row parameter gradients of a model built from `nn.Linear`, `nn.Embedding` and norm layers, by hooks.
 
 For a linear layer the gradient of row r's value is Σ_t δ_{r,t} a_{r,t}ᵀ (its output gradients times its
 inputs, over the row's positions t), so one batched forward and one backward of the summed value give every
 row's gradient, and a weighted sum over quadrature nodes, Σ_k w_k ∇θ f(θ_k), is one batched matmul over
 (node, position) pairs: nothing of size nodes × rows × parameters is ever formed, unlike vmap(grad) over
-nodes and rows. Rows must not interact (row r's value depends on row r's inputs only). A model with any
-other trainable parameter the value touches raises `Unsupported` (the caller then takes vmap(grad)).
+nodes and rows. A norm layer (`nn.LayerNorm`, a transformers `*RMSNorm`) is elementwise affine in its weight
+and bias, y = (c + w) ⊙ n(x) + b, so its gradients are Σ_t δ_{r,t} ⊙ n_{r,t} and Σ_t δ_{r,t}, with n(x) read
+off the layer itself (its output at w = 1 minus at w = 0; the affine form is checked on the real output).
+Rows must not interact (row r's value depends on row r's inputs only), and every hooked layer's output must
+have the rows on its first axis (pass position ids per row). A model with any other trainable parameter the
+value touches raises `Unsupported` (the caller then takes vmap(grad) or batched VJPs).
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import torch
 
 
 class Unsupported(Exception):
-    """A trainable parameter the value depends on is not in an nn.Linear or nn.Embedding."""
+    """A trainable parameter the value depends on is in no layer this module reads per row."""
+
+
+def _is_norm(module: torch.nn.Module) -> bool:
+    return isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm")
 
 
 def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str, list]:
@@ -25,7 +33,7 @@ def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str
     by_id = {id(p): n for n, p in params.items()}
     owners: dict[str, list] = {n: [] for n in params}
     for module in model.modules():
-        if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding) or _is_norm(module):
             for role in ("weight", "bias"):
                 p = getattr(module, role, None)
                 if p is not None and id(p) in by_id:
@@ -39,18 +47,23 @@ def weighted_row_grads(
     value: Callable[[], torch.Tensor],
     load: Callable[[int], None],
     weights: list[float],
+    out: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Σ_k weights[k] ∇θ value_r at the parameters `load(k)` sets, per row r: (rows, *shape) per parameter.
 
     `value()` runs the model on the batch and returns one scalar per row; `load(k)` writes node k's
-    parameters into `params`.
+    parameters into `params`. With `out` (contiguous (rows, *shape) tensors, e.g. row slices of a buffer
+    the caller reuses) every element of it is overwritten and it is returned: no allocation per call.
     """
     owners = _owners(model, params)
     seen: dict = {}  # module -> list over nodes of (input, output gradient)
     captured: list = []
 
+    listening = [True]  # off while a norm layer is probed (`_normalized` calls it again)
+
     def forward_hook(module, inputs, output):
-        captured.append((module, inputs[0], output))
+        if listening[0]:
+            captured.append((module, inputs[0], output))
 
     modules = {m for pairs in owners.values() for m, _ in pairs}
     handles = [m.register_forward_hook(forward_hook) for m in modules]
@@ -58,36 +71,88 @@ def weighted_row_grads(
         for k, w in enumerate(weights):
             load(k)
             captured.clear()
-            out = value()
+            values = value()
             loose = [p for n, p in params.items() if not owners[n]]
             targets = [o for _, _, o in captured] + loose
-            grads = torch.autograd.grad(out.sum(), targets, allow_unused=True)
-            for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
+            grads = torch.autograd.grad(values.sum(), targets, allow_unused=True)
+            listening[0] = False
+            for (module, x, y), g in zip(captured, grads[: len(captured)], strict=True):
                 if g is not None:
-                    seen.setdefault(module, []).append((x.detach(), g.detach() * w))
+                    if g.shape[0] != values.shape[0]:
+                        raise Unsupported(f"{type(module).__name__} output {tuple(g.shape)} has no row axis")
+                    x = _normalized(module, x, y) if _is_norm(module) else x.detach()
+                    seen.setdefault(module, []).append((x, g.detach() * w))
+            listening[0] = True
             if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
-                raise Unsupported("a trainable parameter outside nn.Linear / nn.Embedding moves the value")
+                raise Unsupported("a trainable parameter outside Linear, Embedding and norm layers moves the value")
     finally:
         for handle in handles:
             handle.remove()
-    rows = out.shape[0]
-    result = {n: torch.zeros((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+    rows = values.shape[0]
+    if out is None:
+        out = {n: torch.empty((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
     for name, pairs in owners.items():
+        written = False
         for module, role in pairs:
             if module in seen:
-                _accumulate(result[name], module, role, seen[module], rows)
-    return result
+                _accumulate(out[name], module, role, seen[module], rows, add=written)
+                written = True
+        if not written:  # the value does not reach this parameter
+            out[name].zero_()
+    return out
 
 
-def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int) -> None:
-    """Add module.<role>'s per-row gradient over all its calls (nodes, reuse): the (node, position) pairs
-    joined on one axis, so a weight's gradient is one batched matmul."""
+def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """n(x) of a norm layer y = (c + w) ⊙ n(x) + b: its output at w = 1 minus at w = 0 (bias 0), checked
+    against the real output so a layer of another form is refused rather than given wrong gradients."""
+    with torch.no_grad():
+        zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
+        base = torch.func.functional_call(module, zeros, (x,))
+        n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
+        bias = getattr(module, "bias", None)
+        rebuilt = base + module.weight * n + (0 if bias is None else bias)
+        if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
+            raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+    return n
+
+
+def _live(delta: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the (node, position) pairs whose output gradient is 0 in every row: a layer after the last mixing
+    of positions (a classifier's top MLP, its head) only matters where the value is read, so its matmul
+    shrinks by the sequence length."""
+    live = delta.abs().sum(dim=(0, 2)).ne(0)  # a NaN stays live; one pass, cheaper than ne().any()
+    if bool(live.all()):
+        return delta, inputs
+    keep = live.nonzero().squeeze(1)
+    return delta.index_select(1, keep), inputs.index_select(1, keep)
+
+
+def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, add: bool) -> None:
+    """Write (or with `add`, add) module.<role>'s per-row gradient over all its calls (nodes, reuse): the
+    (node, position) pairs joined on one axis, so a weight's gradient is one batched matmul."""
+    if _is_norm(module):
+        width = into[0].numel()
+        delta = torch.cat([g.reshape(rows, -1, width) for _, g in calls], dim=1)  # row × (node, pos) × element
+        if role == "weight":
+            normed = torch.cat([n.reshape(rows, -1, width) for n, _ in calls], dim=1)
+            grad = torch.einsum("rke,rke->re", delta, normed).view(into.shape)
+        else:
+            grad = delta.sum(1).view(into.shape)
+        into.add_(grad) if add else into.copy_(grad)
+        return
     delta = torch.cat([g.reshape(rows, -1, g.shape[-1]) for _, g in calls], dim=1)  # row × (node, pos) × out
     if isinstance(module, torch.nn.Embedding):
         ids = torch.cat([x.reshape(rows, -1) for x, _ in calls], dim=1)
+        if not add:
+            into.zero_()
         into.scatter_add_(1, ids[..., None].expand(-1, -1, delta.shape[-1]), delta.to(into.dtype))
     elif role == "bias":
-        into.add_(delta.sum(1))
+        if add:
+            into.add_(delta.sum(1))
+        else:
+            into.copy_(delta.sum(1))
     else:
         inputs = torch.cat([x.reshape(rows, -1, x.shape[-1]) for x, _ in calls], dim=1)
-        into.baddbmm_(delta.transpose(1, 2), inputs)
+        delta, inputs = _live(delta, inputs)
+        # into a zeroed buffer: baddbmm_ measured faster than bmm(out=) here
+        into.baddbmm_(delta.transpose(1, 2), inputs, beta=1 if add else 0)

@@ -81,40 +81,40 @@ def quadrature(points: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndar
     raise ValueError(f"options.quadrature {rule!r} is not a rule; use one of {list(QUADRATURES)}")
 
 
-class _Flat:
-    """The trainable parameters as one vector ordered by component: a component's share of a dot product is
-    a slice, so a step's per-component products are one matmul per component, not a loop over tensors."""
+class _Layout:
+    """The trainable parameters grouped into components. Per-row quantities (φ, the running direction, the
+    example gradients) are kept per parameter, (rows, *shape) each, allocated once and overwritten in place
+    by the gradient code; a component's share of a product is a sum of matmuls over its pieces (a piece's
+    rows are a strided view, no concatenated copy of all parameters is ever made)."""
 
     def __init__(self, pieces: dict[str, list[Piece]], shapes: dict[str, tuple]):
         self.components = list(pieces)
-        self.pieces = [p for c in self.components for p in pieces[c]]
-        self.bounds, at = [], 0
-        for c in self.components:
-            size = 0
-            for p in pieces[c]:
-                shape = shapes[p.name]
-                n = int(np.prod(shape, dtype=np.int64))
-                size += n if p.dim is None else n // shape[p.dim] * (p.stop - p.start)
-            self.bounds.append((at, at + size))
-            at += size
-        self.size = at
+        self.pieces = [(c, p) for c, name in enumerate(self.components) for p in pieces[name]]
+        self.shapes = shapes
 
-    def rows(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(k, *shape) per parameter -> (k, size)."""
-        k = next(iter(tensors.values())).shape[0]
-        return torch.cat([p.of(tensors[p.name], 1).reshape(k, -1) for p in self.pieces], dim=1)
+    def buffers(self, rows: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {n: torch.zeros((rows, *s), dtype=like.dtype, device=like.device) for n, s in self.shapes.items()}
 
-    def vector(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.cat([p.of(tensors[p.name]).reshape(-1) for p in self.pieces])
+    @staticmethod
+    def _rows(piece: Piece, tensor: torch.Tensor) -> torch.Tensor:
+        """(rows, piece size): a view unless the piece is a column slice (a head inside an output projection)."""
+        return piece.of(tensor, 1).reshape(tensor.shape[0], -1)
 
-    def dots(self, rows: torch.Tensor, vector: torch.Tensor) -> np.ndarray:
-        """(k × component): each row's dot product with `vector`, per component."""
-        out = torch.stack([rows[:, a:b] @ vector[a:b] for a, b in self.bounds], dim=1)
-        return out.double().cpu().numpy()
+    def dots(self, rows: dict[str, torch.Tensor], vector: dict[str, torch.Tensor]) -> np.ndarray:
+        """(row × component): each row's dot product with `vector`, per component."""
+        k = next(iter(rows.values())).shape[0]
+        out = np.zeros((k, len(self.components)))
+        for c, piece in self.pieces:
+            part = self._rows(piece, rows[piece.name]) @ piece.of(vector[piece.name]).reshape(-1)
+            out[:, c] += part.double().cpu().numpy()
+        return out
 
-    def cross(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        """(left row × right row × component) dot products."""
-        return torch.stack([left[:, a:b] @ right[:, a:b].T for a, b in self.bounds], dim=2)
+    def cross_into(self, into: torch.Tensor, left: dict, right: dict, rows: int, alpha: float) -> None:
+        """into[c] (left row × right row) += alpha · left·right over component c's elements, for the first
+        `rows` rows of `right`: one addmm_ per piece, straight into `into` (a view is fine)."""
+        for c, piece in self.pieces:
+            r = self._rows(piece, right[piece.name][:rows])
+            into[c].addmm_(self._rows(piece, left[piece.name]), r.T, alpha=alpha)
 
 
 def _load(params: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]) -> None:
@@ -203,6 +203,7 @@ def path_kernel(
     data_group: Callable[[object], object] | None = None,
     chunk_size: int = 64,
     collate: Callable[[list], object] | None = None,
+    vmap: bool = True,
 ) -> PathKernelResult:
     """Explain f over trace steps [s0, s1) (θ_{s0} → θ_{s1}).
 
@@ -215,7 +216,8 @@ def path_kernel(
     with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
     for a model of Linear/Embedding layers (`training.layer_grads`, every node of a step folded into one
     matmul per weight), else by `torch.func.vmap` (every node of a step in the same call, chunk_size //
-    midpoints rows at a time); then `value` and `example_loss` get the collated batch, their rows must not
+    midpoints rows at a time), else (`vmap=False`: a model that cannot run under vmap) by batched VJPs of
+    the collated batch; then `value` and `example_loss` get the collated batch, their rows must not
     interact, and for vmap they must run under it.
     """
 
@@ -244,7 +246,7 @@ def path_kernel(
         p.requires_grad_(True)
     model.eval()
     shapes = {n: tuple(p.shape) for n, p in params.items()}
-    flat = _Flat(component_pieces(shapes, components, model), shapes)
+    layout = _Layout(component_pieces(shapes, components, model), shapes)
     reference = next(iter(params.values()))
 
     def here(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -258,12 +260,14 @@ def path_kernel(
     for rid in training_rows:
         group_index.setdefault(key(rid), len(group_index))
 
-    n_test, n_comp, window = len(test_rows), len(flat.components), list(range(s0, s1))
-    # test row × data group × component in float64 where the gradients are (index_add_ adds repeated groups);
-    # on the CPU the result's own memory, not a copy
-    scores = torch.zeros((n_test, len(group_index), n_comp), dtype=torch.float64, device=reference.device)
+    n_test, n_comp, window = len(test_rows), len(layout.components), list(range(s0, s1))
+    # component × test row × data group, float64: each component's block is one matrix addmm_ writes into
+    scores = torch.zeros((n_comp, n_test, len(group_index)), dtype=torch.float64, device=reference.device)
     decay = np.zeros((n_test, n_comp))
     totals = np.zeros((n_test, n_comp, len(window)))
+    phi = layout.buffers(n_test, reference)  # φ_s, overwritten every step
+    running = layout.buffers(n_test, reference)  # U_s
+    example: dict[str, torch.Tensor] = {}  # a chunk of training rows' gradients, grown on demand
     # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
     by_layers = [collate is not None]
     node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
@@ -276,56 +280,84 @@ def path_kernel(
                 [value(model, batch_of(rows)).double().cpu().numpy() for _, rows in _chunks(test_rows, chunk_size)]
             )
 
-    def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> torch.Tensor:
-        """φ_s per test row (test row × flat parameter): Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
-        phi = torch.empty((n_test, flat.size), dtype=reference.dtype, device=reference.device)
+    def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> None:
+        """φ_s per test row into `phi`: Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
         if collate is not None and by_layers[0]:
             try:
                 for start, rows in _chunks(test_rows, chunk_size):
                     batch = collate(rows)
-                    grads = weighted_row_grads(
+                    weighted_row_grads(
                         model,
                         params,
                         lambda: value(model, batch),  # noqa: B023 (called at once)
                         lambda k: _load(params, {n: theta[n] + float(nodes[k]) * delta[n] for n in names}),
                         [float(w) for w in weights],
+                        out={n: phi[n][start : start + len(rows)] for n in names},
                     )
-                    phi[start : start + len(rows)] = flat.rows(grads)
-                return phi
+                return
             except Unsupported:
                 by_layers[0] = False  # a parameter outside Linear/Embedding layers: vmap(grad) from now on
-        if collate is not None:
+        if collate is not None and vmap:
             stacked = {n: theta[n] + node_t.view(-1, *[1] * theta[n].dim()) * delta[n] for n in names}
             for start, rows in _chunks(test_rows, max(1, chunk_size // midpoints)):
                 grads = _sample_grads(value, model, stacked, collate(rows), node_w)
-                phi[start : start + len(rows)] = flat.rows(grads)
-            return phi
-        phi.zero_()
+                for n in names:
+                    phi[n][start : start + len(rows)].copy_(grads[n])
+            return
+        for n in names:
+            phi[n].zero_()
         for t, w in zip(nodes, weights, strict=True):
             _load(params, {n: theta[n] + float(t) * delta[n] for n in names})
             for start, rows in _chunks(test_rows, chunk_size):
-                phi[start : start + len(rows)].add_(flat.rows(_row_grads(value(model, rows), params)), alpha=w)
-        return phi
+                grads = _row_grads(value(model, batch_of(rows)), params)
+                for n in names:
+                    phi[n][start : start + len(rows)].add_(grads[n], alpha=w)
 
-    def example_grads(theta: dict[str, torch.Tensor], rows: list) -> torch.Tensor:
-        """Each training row's loss gradient at θ_s (row × flat parameter)."""
+    def example_grads(theta: dict[str, torch.Tensor], rows: list) -> dict[str, torch.Tensor]:
+        """Each training row's loss gradient at θ_s, (rows, *shape) per parameter (views of `example`)."""
+        if not example or example[names[0]].shape[0] < len(rows):
+            example.update(layout.buffers(len(rows), reference))
+        out = {n: example[n][: len(rows)] for n in names}
         if collate is not None and by_layers[0]:
             batch = collate(rows)
             try:
-                grads = weighted_row_grads(
-                    model, params, lambda: example_loss(model, batch), lambda _: _load(params, theta), [1.0]
+                return weighted_row_grads(
+                    model, params, lambda: example_loss(model, batch), lambda _: _load(params, theta), [1.0], out
                 )
-                return flat.rows(grads)
             except Unsupported:
                 by_layers[0] = False
-        if collate is not None:
-            return flat.rows(_sample_grads(example_loss, model, theta, collate(rows)))
-        _load(params, theta)
-        return flat.rows(_row_grads(example_loss(model, rows), params))
+        if collate is not None and vmap:
+            grads = _sample_grads(example_loss, model, theta, collate(rows))
+        else:
+            _load(params, theta)
+            grads = _row_grads(example_loss(model, batch_of(rows)), params)
+        for n in names:
+            out[n].copy_(grads[n])
+        return out
+
+    def add_examples(grads: dict[str, torch.Tensor], groups: list[int], alpha: float) -> None:
+        """scores[:, :, group] += alpha · ⟨U, g_i⟩ per component, for each example i of the chunk."""
+        first = groups[0]
+        in_order = groups == list(range(first, first + len(groups)))  # each example its own group, in order
+        if in_order and scores.dtype == reference.dtype:
+            layout.cross_into(scores[:, :, first : first + len(groups)], running, grads, len(groups), alpha)
+            return
+        unique = groups if in_order else sorted(set(groups))
+        if not in_order:  # the chunk's gradients summed per group first: a group of many examples, one product
+            slot = torch.tensor([unique.index(g) for g in groups], device=reference.device)
+            summed = {n: g.new_zeros((len(unique), *g.shape[1:])).index_add_(0, slot, g) for n, g in grads.items()}
+            grads = summed
+        # a float32 model's products in float32, a chunk at a time (memory flat in the training rows), then
+        # added to the float64 result
+        part = torch.zeros((n_comp, n_test, len(unique)), dtype=reference.dtype, device=reference.device)
+        layout.cross_into(part, running, grads, len(unique), alpha)
+        if in_order:
+            scores[:, :, first : first + len(groups)] += part
+        else:
+            scores.index_add_(2, torch.tensor(unique, device=reference.device), part.to(scores.dtype))
 
     after, second = _after(trace_root, s1 - 1)
     v_full = values_at(here(after))
-    running = torch.zeros((n_test, flat.size), dtype=reference.dtype, device=reference.device)
     for w in reversed(range(len(window))):
         s = window[w]
         state = read_step(trace_root, s)  # each step folder is read once: it is the next iteration's `after`
@@ -337,34 +369,30 @@ def path_kernel(
         if second is None:
             rows = batch_of([training_rows[rid] for rid in batch])
             second = _second_moment_from_batch(state, model, params, example_loss, rows, beta2)
-        phi = integrated_gradients(theta, delta)
+        integrated_gradients(theta, delta)
         t_adam = state.adam_step + 1
-        precondition = (state.lr / (1 - beta1**t_adam)) / (
-            (flat.vector(here(second)) / (1 - beta2**t_adam)).sqrt() + eps
-        )
-        totals[:, :, w] = flat.dots(phi, flat.vector(delta))
-        decay -= state.lr * lam * flat.dots(phi, flat.vector(theta))
-        running.mul_(beta1).addcmul_(phi, precondition)  # U_s = φ_s ⊙ P_s + β1 U_{s+1}
-        del phi
+        v_hat = {n: v / (1 - beta2**t_adam) for n, v in here(second).items()}
+        totals[:, :, w] = layout.dots(phi, delta)
+        decay -= state.lr * lam * layout.dots(phi, theta)
+        for n in names:  # U_s = φ_s ⊙ P_s + β1 U_{s+1}
+            precondition = (state.lr / (1 - beta1**t_adam)) / (v_hat[n].sqrt() + eps)
+            running[n].mul_(beta1).addcmul_(phi[n], precondition)
         # the batch's per-example gradients at the recorded θ_s, a chunk at a time, reduced into
         # (data group, component) as soon as they are made
         coefficient = (1 - beta1) / len(batch)
         for _, rids in _chunks(batch, chunk_size):
             grads = example_grads(theta, [training_rows[r] for r in rids])
-            groups = torch.tensor([group_index[key(r)] for r in rids], device=reference.device)
-            contribution = flat.cross(running, grads)  # test row × example × component
-            scores.index_add_(1, groups, contribution.double(), alpha=-coefficient)
-            del grads
+            add_examples(grads, [group_index[key(r)] for r in rids], -coefficient)
         after, second = state.params, state.exp_avg_sq
-    momentum = -beta1 * flat.dots(running, flat.vector(here(state.exp_avg)))
+    momentum = -beta1 * layout.dots(running, here(state.exp_avg))
     v_empty = values_at(here(state.params))
     return PathKernelResult(
         groups=list(group_index),
-        components=flat.components,
+        components=layout.components,
         steps=window,
         v_empty=v_empty,
         v_full=v_full,
-        data=scores.cpu().numpy(),
+        data=scores.permute(1, 2, 0).cpu().numpy(),
         momentum=momentum,
         weight_decay=decay,
         step_totals=totals,

@@ -11,6 +11,7 @@ the mean of per-example gradients.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -96,12 +97,20 @@ def class_index(label, label2id: dict, row_id) -> int:
 
 def example_losses(model, tokenizer, kind: str, rows: list[dict]) -> torch.Tensor:
     """One loss per row: cross-entropy of the label, or the mean next-token loss over the target text."""
+    return batch_losses(model, kind, training_batch(model, tokenizer, kind, rows))
+
+
+def training_batch(model, tokenizer, kind: str, rows: list[dict]) -> dict:
+    """The rows as model inputs with a leading row axis (padded on the right), and their targets.
+
+    Position ids are given per row where the model takes them, so every layer's output has the row axis
+    (per-row gradients by layer hooks need it); they are the positions the model would use by default.
+    """
     if kind == "hf_classifier":
-        enc = tokenizer([r["text"] for r in rows], return_tensors="pt", padding=True, truncation=True)
-        logits = model(**enc).logits
+        batch = dict(tokenizer([r["text"] for r in rows], return_tensors="pt", padding=True, truncation=True))
         label2id = getattr(model.config, "label2id", None) or {}
-        labels = torch.tensor([class_index(r["label"], label2id, r.get("row_id")) for r in rows])
-        return torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        batch["labels"] = torch.tensor([class_index(r["label"], label2id, r.get("row_id")) for r in rows])
+        return with_positions(model, batch)
     # causal LM: tokenize prompt and target apart so the target's tokens are known; pad on the right.
     ids, targets = [], []
     for r in rows:
@@ -113,10 +122,32 @@ def example_losses(model, tokenizer, kind: str, rows: list[dict]) -> torch.Tenso
         targets.append([-100] * len(prompt) + target)
     width = max(map(len, ids))
     pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
-    attention = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids])
-    labels = torch.tensor([t + [-100] * (width - len(t)) for t in targets])
-    logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1]
+    return with_positions(
+        model,
+        {
+            "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
+            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
+            "labels": torch.tensor([t + [-100] * (width - len(t)) for t in targets]),
+        },
+    )
+
+
+def with_positions(model, batch: dict) -> dict:
+    """`batch` with position_ids 0..width−1 per row, when the model's forward takes them."""
+    if "position_ids" in inspect.signature(model.forward).parameters:
+        rows, width = batch["input_ids"].shape
+        batch["position_ids"] = torch.arange(width).expand(rows, width)
+    return batch
+
+
+def batch_losses(model, kind: str, batch: dict) -> torch.Tensor:
+    """One loss per row of a `training_batch`."""
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+    labels = batch["labels"].to(device)
+    if kind == "hf_classifier":
+        return torch.nn.functional.cross_entropy(model(**inputs).logits, labels, reduction="none")
+    logits = model(**inputs).logits[:, :-1]
     shifted = labels[:, 1:]
     token_loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), shifted.reshape(-1), reduction="none", ignore_index=-100

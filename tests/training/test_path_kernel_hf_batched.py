@@ -1,0 +1,111 @@
+"""The path_kernel kind's batched path on transformers models: per-row gradients by layer hooks (Linear,
+Embedding, LayerNorm / RMSNorm layers, every quadrature node of a step in one pass per layer) give the same
+numbers as one vector-Jacobian product per row and node, on a tiny BERT classifier and a tiny Llama."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_path_kernel_runs import TEXTS, _trace
+from tiny_models import CORPUS
+
+from shapsweep.config.experiment_set import from_config
+from shapsweep.row_explainers.path_kernel import PathKernelRows
+from shapsweep.training import layer_grads
+from shapsweep.training.path_kernel import path_kernel
+from shapsweep.training.train import example_losses
+
+
+def _config(tmp_path, kind, model_path):
+    data = tmp_path / "train.jsonl"
+    lines = [{"text": t[:24], "label": i % 3, "target": t[24:40] or "ok"} for i, t in enumerate(dict.fromkeys(CORPUS))]
+    data.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    tests = tmp_path / "test.jsonl"
+    tests.write_text("".join(json.dumps({"text": t[:30]}) + "\n" for t in TEXTS[:3]))
+    causal = kind == "hf_causal_lm"
+    model = {"connector": kind, "path_or_id": model_path, "batch_size": 8, **({"max_new_tokens": 3} if causal else {})}
+    return {
+        "experiment_set_id": "pkb",
+        "output_root": str(tmp_path / "results"),
+        "dataset": {"source": "json", "data_files": str(tests)},
+        "model": model,
+        "value": {"kind": "logprob"} if causal else {"kind": "logit"},
+        "features": {"max_players": 64},
+        "training": {
+            "model": {"connector": kind, "path_or_id": model_path},
+            "dataset": {"source": "json", "data_files": str(data)},
+            "selection": {"max_samples": 6},
+            **({"target": "target"} if causal else {}),
+            "lr": 3e-3,
+            "betas": [0.9, 0.98],
+            "weight_decay": 0.1,
+            "batch_size": 3,
+            "steps": 3,
+            "seed": 1,
+        },
+        "experiments": [
+            {"name": "pk", "shap": {"method": "path_kernel", "options": {"midpoints": 3, "components": "block"}}}
+        ],
+    }
+
+
+@pytest.mark.parametrize("kind", ["hf_classifier", "hf_causal_lm"])
+def test_batched_hooks_give_the_per_row_vjp_numbers(kind, tmp_path, tiny_bert_classifier_path, tiny_llama_path):
+    path = tiny_bert_classifier_path if kind == "hf_classifier" else tiny_llama_path
+    cfg = _config(tmp_path, kind, path)
+    config_path = tmp_path / "set.json"
+    config_path.write_text(json.dumps(cfg))
+    exp = from_config(cfg)
+    _trace(exp, config_path)
+    run = next(iter(exp.runs.values()))
+    explainer = PathKernelRows(run)
+    rows = [{"row_id": str(i), "text": t[:30]} for i, t in enumerate(TEXTS[:3])]
+    games = [explainer.connector.game(r) for r in rows]
+    # the layer-hook path must be the one taken: a model it cannot read would fall back silently
+    taken = []
+    real = layer_grads._accumulate
+    layer_grads._accumulate = lambda *a, **k: (taken.append(type(a[1]).__name__), real(*a, **k))[1]
+    try:
+        records = list(explainer.explain(rows))
+    finally:
+        layer_grads._accumulate = real
+    assert {"Linear", "Embedding"} <= set(taken)
+    assert {"LayerNorm"} <= set(taken) if kind == "hf_classifier" else {"LlamaRMSNorm"} <= set(taken)
+    traced = explainer.traced
+    reference = path_kernel(
+        traced.root,
+        traced.net,
+        traced.value,
+        games,
+        lambda model, batch: example_losses(model, traced.tokenizer, traced.kind, batch),
+        explainer.training_rows,
+        steps=explainer.window,
+        midpoints=3,
+        components="block",
+        chunk_size=2,
+    )
+    assert np.abs(reference.group_scores).max() > 1e-6  # training moved the values
+    for k, record in enumerate(records):
+        assert record["status"] == "ok"
+        np.testing.assert_allclose(record["attribution"], reference.group_scores[k], rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(record["component_scores"], reference.component_scores[k], rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(record["step_totals"], reference.step_totals[k].sum(axis=0), rtol=1e-5, atol=1e-12)
+        assert record["v_full"] == pytest.approx(reference.v_full[k], rel=1e-9)
+        assert record["efficiency_gap"] == pytest.approx(reference.efficiency_gap[k], rel=1e-4, abs=1e-10)
+
+
+def test_a_norm_layer_of_another_form_is_refused_not_given_wrong_gradients():
+    class ScaledRMSNorm(torch.nn.Module):  # weight squared: not elementwise affine in the weight
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.full((4,), 0.5))
+
+        def forward(self, x):
+            return self.weight**2 * x / x.norm(dim=-1, keepdim=True)
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), ScaledRMSNorm(), torch.nn.Linear(4, 1))
+    params = dict(model.named_parameters())
+    x = torch.randn(5, 3)
+    with pytest.raises(layer_grads.Unsupported, match="ScaledRMSNorm is not elementwise affine"):
+        layer_grads.weighted_row_grads(model, params, lambda: model(x)[:, 0], lambda k: None, [1.0])
