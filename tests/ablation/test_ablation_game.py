@@ -170,7 +170,7 @@ def test_the_training_example_has_an_ablation_run_over_its_models_layers(
     repo = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(repo)  # the example's data_files are relative to the repository root
     local = {"path_or_id": tiny_bert_classifier_path}
-    example = str(repo / "config/examples/training.jsonnet")
+    example = str(repo / "config/examples/training_attribution.jsonnet")
     exp = load_experiment_set(example, overrides={"model": local, "training": {"model": local}})
     (run,) = [r for r in exp.runs.values() if r["variant"] == "ablation"]
     assert "trace" not in run  # the model as it is

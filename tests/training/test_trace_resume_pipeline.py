@@ -15,7 +15,7 @@ from shapsweep.training.trace import read_final, read_step, recorded_steps
 from shapsweep.training.train import KILL_AFTER_STEP
 
 SET = """
-local example = import 'config/examples/training.jsonnet';
+local example = import 'config/examples/training_attribution.jsonnet';
 example {
   model+: { path_or_id: '%(model)s' },
   value+: { target_class: 'positive' },

@@ -1,4 +1,4 @@
-"""config/examples/training.jsonnet through real Snakemake with a tiny BERT classifier: rule trace records the
+"""config/examples/training_attribution.jsonnet through real Snakemake with a tiny BERT classifier: rule trace records the
 training, the path_kernel runs explain the test rows by training example (and by domain), the update game is
 the one-step path kernel's compare reference, an input Shapley run beside them; a changed training option
 re-traces and re-explains only the runs that read the trace."""
@@ -16,7 +16,7 @@ from shapsweep.config.experiment_set import from_config
 from shapsweep.file_schemas import read_shards
 
 SET = """
-local example = import 'config/examples/training.jsonnet';
+local example = import 'config/examples/training_attribution.jsonnet';
 example {
   model+: { path_or_id: '%(model)s' },
   value+: { target_class: 'positive' },

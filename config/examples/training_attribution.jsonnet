@@ -5,7 +5,7 @@
 // (compare reports their difference); the ablation game asks what the model relies on, by layer.
 // docs/training.md explains the columns.
 //
-//   snakemake --profile profiles/default --config experiment=config/examples/training.jsonnet \
+//   snakemake --profile profiles/default --config experiment=config/examples/training_attribution.jsonnet \
 //     'model={path_or_id: <a classifier>}' 'training={model: {path_or_id: <the same classifier>}}'
 //
 // The classifier's labels must include `negative` and `positive` (case-insensitive); any
