@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .hadamard_design import BlockDesign
-from .odd_triples import RIDGE, _Path, all_triples, fwht
+from .odd_triples import _Path, all_triples, cross_validated_fit, fwht
 
 SEEDS = 48  # strongest triples grown into 4-sets...
 FIVE_SEEDS = 16  # 4-sets grown into 5-sets
@@ -246,26 +246,8 @@ def fit_odd_sets(
     screen = TripleScreen(design, block, index)
     sizes = np.unique(np.geomspace(1, extra, ROUNDS).astype(int))
     folds = FOLDS if m * n <= FIVE_FOLD_MAX_CELLS + n else 3  # (seeds 0-5); n = 128 at 16n keeps 5 folds
-    fold = rng.permutation(m) % folds
-    held_error = np.zeros(len(sizes) + 1)
-    for k in range(folds):
-        held = fold == k
-        added, path = _greedy(x, t, (~held).astype(np.float64), screen, sizes, even)
-        for r, size in enumerate([0, *sizes]):
-            size = n + min(added, size)
-            held_error[r] += float(np.sum((t[held] - path.columns[held, :size] @ path.solve(size)) ** 2))
-    held_error /= m
-    best = int(np.argmin(held_error))
-    _added, path = _greedy(x, t, np.ones(m), screen, sizes[:best], even)
-    coef = path.solve()
-    p = path.gram.shape[0]
-    residual = t - path.columns @ coef
-    sigma2 = max(float(residual @ residual) / max(1, m - p), held_error[best], 1e-16 * float(t @ t) / m)
-    covariance = np.linalg.inv(path.gram + RIDGE * max(1.0, float(np.trace(path.gram)) / p) * np.eye(p))
-    stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
-    details = {
-        "odd_sets": p - n,
-        "odd_sets_cv": f"{folds}-fold error by number of sets: "
-        + ", ".join(f"{k}: {e:.4g}" for k, e in zip([0, *sizes.tolist()], held_error, strict=True)),
-    }
-    return coef[:n], stderr, held_error[0], held_error[best], details
+
+    def grow(weight, counts):
+        return _greedy(x, t, weight, screen, counts, even)
+
+    return cross_validated_fit(x, t, grow, sizes, folds, rng, "odd_sets", "sets")

@@ -160,17 +160,31 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
         return None
     every = _Bins(design, block, index, all_triples(n))
     sizes = np.unique(np.geomspace(1, extra, ROUNDS).astype(int))
-    fold = rng.permutation(m) % FOLDS
+
+    def grow(weight, counts):
+        return _greedy(x, t, weight, every, counts, in_block)
+
+    return cross_validated_fit(x, t, grow, sizes, FOLDS, rng, "odd_triples", "triples")
+
+
+def cross_validated_fit(x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, folds: int, rng, key: str, terms: str):
+    """The greedy path's number of terms chosen by K-fold error on the rows, refitted on all of them:
+    (main effects, their OLS standard errors, the linear and chosen fits' held-out errors, details).
+
+    `grow(weight, counts)` runs the greedy path on the rows of weight 1 up to the largest of `counts`
+    added terms, -> (terms added, path); odd_sets.py grows sets where this module grows triples."""
+    m, n = x.shape
+    fold = rng.permutation(m) % folds
     held_error = np.zeros(len(sizes) + 1)
-    for k in range(FOLDS):
+    for k in range(folds):
         held = fold == k
-        added, path = _greedy(x, t, (~held).astype(np.float64), every, sizes, in_block)
+        added, path = grow((~held).astype(np.float64), sizes)
         for r, size in enumerate([0, *sizes]):
             size = n + min(added, size)
             held_error[r] += float(np.sum((t[held] - path.columns[held, :size] @ path.solve(size)) ** 2))
     held_error /= m
     best = int(np.argmin(held_error))
-    _added, path = _greedy(x, t, np.ones(m), every, sizes[:best], in_block)
+    _added, path = grow(np.ones(m), sizes[:best])
     coef = path.solve()
     p = path.gram.shape[0]
     residual = t - path.columns @ coef
@@ -180,8 +194,8 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
     covariance = np.linalg.inv(path.gram + RIDGE * max(1.0, float(np.trace(path.gram)) / p) * np.eye(p))
     stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
     details = {
-        "odd_triples": p - n,
-        "odd_triples_cv": f"{FOLDS}-fold error by number of triples: "
+        key: p - n,
+        f"{key}_cv": f"{folds}-fold error by number of {terms}: "
         + ", ".join(f"{k}: {e:.4g}" for k, e in zip([0, *sizes.tolist()], held_error, strict=True)),
     }
     return coef[:n], stderr, held_error[0], held_error[best], details
