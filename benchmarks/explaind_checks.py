@@ -26,7 +26,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from path_kernel_explaind import BETAS, LR, N_TRAIN, N_VAL, TOKENS, WD, make_data, new_model
+from path_kernel_explaind import (
+    BETAS,
+    LR,
+    N_TRAIN,
+    N_VAL,
+    TOKENS,
+    WD,
+    explaind_epk,
+    explaind_trained,
+    make_data,
+    new_model,
+)
 
 
 def side_explaind(folder: Path, steps: int, midpoints: int, shuffle: bool) -> None:
@@ -35,45 +46,12 @@ def side_explaind(folder: Path, steps: int, midpoints: int, shuffle: bool) -> No
     import io
 
     import torch
-    from explaind.data_paths import DataPath
-    from explaind.epk_model import ExactPathKernelModel
-    from explaind.model_paths import ModelPath
-    from explaind.modulo_model.data import ClassificationDataset
-    from explaind.modulo_model.loss import RegularizedCrossEntropyLoss
-    from explaind.optimizer_paths import AdamWOptimizerPath
 
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the shuffled loader's order
     data = torch.load(folder / "data.pt")
-    x_train, y_train = data["X"][:N_TRAIN], data["y"][:N_TRAIN]
-    dataset = ClassificationDataset(x_train.numpy(), [int(v) for v in y_train])
-    loader = torch.utils.data.DataLoader(dataset, batch_size=N_TRAIN, shuffle=shuffle)
     with contextlib.redirect_stdout(io.StringIO()):
-        model = ModelPath(new_model(), device="cpu", overwrite=True, output_dim=TOKENS)
-        optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device="cpu", checkpoints=[])
-        data_path = DataPath(loader, full_batch=False, overwrite=True)
-        loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device="cpu")
-        for _ in range(steps):
-            for batch in loader:
-                xb, yb = data_path.get_batch(batch)
-                optimizer.zero_grad()
-                loss_fn(model.forward(xb.long()), yb).backward()
-                optimizer.step()
-                model.log_checkpoint()
-                optimizer.log_checkpoint()
-        epk = ExactPathKernelModel(
-            model=model,
-            optimizer=optimizer,
-            loss_fn=loss_fn,
-            data_path=data_path,
-            integral_eps=1 / midpoints,
-            early_integral_eps=1 / midpoints,
-            early_steps=0,
-            device="cpu",
-            train_set_size=N_TRAIN,
-            evaluate_predictions=True,
-            keep_param_wise_kernel=True,
-            param_wise_kernel_keep_out_dims=True,
-        )
+        model, optimizer, data_path, loss_fn, _ = explaind_trained(data, steps, shuffle)
+        epk = explaind_epk(model, optimizer, data_path, loss_fn, midpoints)
         prediction, initial, kernel, reg_term, _ = epk.predict(
             data["X"][N_TRAIN:].long(), y_test=data["y"][N_TRAIN:], is_train=False, keep_kernel_matrices=True
         )

@@ -58,57 +58,70 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def explaind_trained(data: dict, steps: int, shuffle: bool = False) -> tuple:
+    """The package's own recording of the full-batch training (ModelPath, AdamWOptimizerPath, DataPath):
+    (model path, optimizer path, data path, loss, training seconds). Prints: call it with stdout redirected."""
+    import torch
+    from explaind.data_paths import DataPath
+    from explaind.model_paths import ModelPath
+    from explaind.modulo_model.data import ClassificationDataset
+    from explaind.modulo_model.loss import RegularizedCrossEntropyLoss
+    from explaind.optimizer_paths import AdamWOptimizerPath
+
+    x_train, y_train = data["X"][:N_TRAIN], data["y"][:N_TRAIN]
+    dataset = ClassificationDataset(x_train.numpy(), [int(v) for v in y_train])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=N_TRAIN, shuffle=shuffle)
+    model = ModelPath(new_model(), device="cpu", overwrite=True, output_dim=TOKENS)
+    optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device="cpu", checkpoints=[])
+    data_path = DataPath(loader, full_batch=False, overwrite=True)
+    loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device="cpu")
+    started = time.perf_counter()
+    for _ in range(steps):
+        for batch in loader:
+            xb, yb = data_path.get_batch(batch)
+            optimizer.zero_grad()
+            loss = loss_fn(model.forward(xb.long()), yb)
+            loss.backward()
+            optimizer.step()
+            model.log_checkpoint()
+            optimizer.log_checkpoint()
+    return model, optimizer, data_path, loss_fn, time.perf_counter() - started
+
+
+def explaind_epk(model, optimizer, data_path, loss_fn, midpoints: int):
+    """The package's exact path kernel over every recorded step at `midpoints` nodes."""
+    from explaind.epk_model import ExactPathKernelModel
+
+    return ExactPathKernelModel(
+        model=model,
+        optimizer=optimizer,
+        loss_fn=loss_fn,
+        data_path=data_path,
+        integral_eps=1 / midpoints,
+        early_integral_eps=1 / midpoints,
+        early_steps=0,
+        device="cpu",
+        train_set_size=N_TRAIN,
+        evaluate_predictions=True,
+        # its validation script's settings: other combinations crash in 0.1.0 (prev_eval stays None, or a
+        # param-wise kernel without its output dims cannot be summed over them)
+        keep_param_wise_kernel=True,
+        param_wise_kernel_keep_out_dims=True,
+    )
+
+
 def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
     """The package's own recording and EPK prediction (its validation script's settings, full batch)."""
     import contextlib
     import io
 
     import torch
-    from explaind.data_paths import DataPath
-    from explaind.epk_model import ExactPathKernelModel
-    from explaind.model_paths import ModelPath
-    from explaind.modulo_model.data import ClassificationDataset
-    from explaind.modulo_model.loss import RegularizedCrossEntropyLoss
-    from explaind.optimizer_paths import AdamWOptimizerPath
 
     data = torch.load(folder / "data.pt")
-    x_train, y_train = data["X"][:N_TRAIN], data["y"][:N_TRAIN]
     x_val = data["X"][N_TRAIN:].long()
-    dataset = ClassificationDataset(x_train.numpy(), [int(v) for v in y_train])
-    loader = torch.utils.data.DataLoader(dataset, batch_size=N_TRAIN, shuffle=False)
-    quiet = io.StringIO()
-    with contextlib.redirect_stdout(quiet):
-        model = ModelPath(new_model(), device="cpu", overwrite=True, output_dim=TOKENS)
-        optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device="cpu", checkpoints=[])
-        data_path = DataPath(loader, full_batch=False, overwrite=True)
-        loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device="cpu")
-        started = time.perf_counter()
-        for _ in range(steps):
-            for batch in loader:
-                xb, yb = data_path.get_batch(batch)
-                optimizer.zero_grad()
-                loss = loss_fn(model.forward(xb.long()), yb)
-                loss.backward()
-                optimizer.step()
-                model.log_checkpoint()
-                optimizer.log_checkpoint()
-        train_s = time.perf_counter() - started
-        epk = ExactPathKernelModel(
-            model=model,
-            optimizer=optimizer,
-            loss_fn=loss_fn,
-            data_path=data_path,
-            integral_eps=1 / midpoints,
-            early_integral_eps=1 / midpoints,
-            early_steps=0,
-            device="cpu",
-            train_set_size=N_TRAIN,
-            evaluate_predictions=True,
-            # its validation script's settings: other combinations crash in 0.1.0 (prev_eval stays None, or a
-            # param-wise kernel without its output dims cannot be summed over them)
-            keep_param_wise_kernel=True,
-            param_wise_kernel_keep_out_dims=True,
-        )
+    with contextlib.redirect_stdout(io.StringIO()):
+        model, optimizer, data_path, loss_fn, train_s = explaind_trained(data, steps)
+        epk = explaind_epk(model, optimizer, data_path, loss_fn, midpoints)
         started, cpu = time.perf_counter(), time.process_time()
         prediction, initial, *_ = epk.predict(x_val, y_test=data["y"][N_TRAIN:], is_train=False)
         explain_s, explain_cpu = time.perf_counter() - started, time.process_time() - cpu
