@@ -12,7 +12,6 @@ what the finished model's value rests on now.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
 
@@ -22,6 +21,7 @@ from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError, RowError
 from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.model_rows import load_run_model
+from shapsweep.row_explainers.row_fields import component_game_record
 from shapsweep.run_spec import RunSpec
 
 COLUMNS: dict = {}  # no shard column beyond the common ones: its players are the components
@@ -144,7 +144,7 @@ class AblationGameRows:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.estimators import estimate, normalize
+        from shapsweep.estimators import estimate
         from shapsweep.row_explainers.game import row_seed
 
         shap = self.run["explain"]["shap"]
@@ -166,7 +166,6 @@ class AblationGameRows:
             seed=row_seed(shap["seed"], row_id),
             batch_size=shap["batch_size"],
         )
-        values = np.asarray(result.values, dtype=np.float64)
         details = {
             **result.details,
             "components": self.options["components"],
@@ -174,22 +173,7 @@ class AblationGameRows:
         }
         if self.options["ablation"] == "mean":
             details["reference_rows"] = self.n_reference_rows
-        return {
-            "row_id": row_id,
-            "run_id": run_id,
-            "players": list(game.players),
-            "attribution": values.tolist(),
-            "attribution_normalized": np.asarray(normalize(values, shap["normalizer"]), dtype=np.float64).tolist(),
-            "estimator_details": json.dumps(details, sort_keys=True, default=str),
-            "v_empty": float(result.v_empty),
-            "v_full": float(result.v_full),
-            "n_players": game.n_players,
-            "n_evals": int(result.n_evals),
-            "model_evals": int(result.n_evals),
-            "store_hits": 0,
-            "forward_passes": game.forward_passes,
-            "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
-            "runtime_s": time.perf_counter() - started,
-            "status": "ok",
-            "error": None,
-        }
+        runtime_s = time.perf_counter() - started
+        return component_game_record(
+            row_id, run_id, game, result, shap["normalizer"], details, game.forward_passes, runtime_s
+        )

@@ -8,15 +8,13 @@ On one step it is the reference of the path kernel's component scores (`compare`
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
-
-import numpy as np
 
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.file_schemas import failed_row
+from shapsweep.row_explainers.row_fields import component_game_record
 from shapsweep.row_explainers.traced_model import TracedModel
 from shapsweep.run_spec import RunSpec
 
@@ -39,7 +37,7 @@ class UpdateGameRows:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.estimators import estimate, normalize
+        from shapsweep.estimators import estimate
         from shapsweep.row_explainers.game import row_seed
         from shapsweep.training.update_game import UpdateGame
 
@@ -69,24 +67,8 @@ class UpdateGameRows:
             seed=row_seed(shap["seed"], row_id),
             batch_size=shap["batch_size"],
         )
-        values = np.asarray(result.values, dtype=np.float64)
         details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
-        return {
-            "row_id": row_id,
-            "run_id": run_id,
-            "players": list(game.players),
-            "attribution": values.tolist(),
-            "attribution_normalized": np.asarray(normalize(values, shap["normalizer"]), dtype=np.float64).tolist(),
-            "estimator_details": json.dumps(details, sort_keys=True, default=str),
-            "v_empty": float(result.v_empty),
-            "v_full": float(result.v_full),
-            "n_players": game.n_players,
-            "n_evals": int(result.n_evals),
-            "model_evals": int(result.n_evals),
-            "store_hits": 0,
-            "forward_passes": int(result.n_evals),
-            "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
-            "runtime_s": time.perf_counter() - started,
-            "status": "ok",
-            "error": None,
-        }
+        runtime_s = time.perf_counter() - started
+        return component_game_record(
+            row_id, run_id, game, result, shap["normalizer"], details, result.n_evals, runtime_s
+        )
