@@ -42,15 +42,16 @@ def screened_players(x: np.ndarray, odd: np.ndarray, n: int) -> np.ndarray:
     return np.sort(np.argsort(-np.abs(main), kind="stable")[:SCREEN_PLAYERS])
 
 
-def fit_even_pairs(first: np.ndarray, even: np.ndarray, odd: np.ndarray, n: int, seed: int):
+def fit_even_pairs(first: np.ndarray, even: np.ndarray, odd: np.ndarray, n: int, seed: int, alpha: float | None = None):
     """(matrix, stderr, details): order-2 k-SII / FSII of the pairs from the complementary pairs among the
     evaluations (interactions.pairwise_from_evaluations finds them): each pair's first coalition, its even
     part (v(S) + v(N\\S)) / 2 and its odd part (v(S) - v(N\\S)) / 2.
 
     matrix: (n, n) symmetric, zero diagonal; stderr: (n, n), NaN for pairs the fit left out, None when the
     refit would have too few residual degrees of freedom (REFIT_DOF_SHARE; the Lasso's coefficients are kept). None matrix (with the reason) when there are too few pairs.
+    `alpha`: the Lasso's penalty, else chosen by cross-validation (`details.interactions_lasso_alpha`).
     """
-    from sklearn.linear_model import LassoCV
+    from sklearn.linear_model import Lasso, LassoCV
     from sklearn.model_selection import KFold
 
     m = len(first)
@@ -64,17 +65,22 @@ def fit_even_pairs(first: np.ndarray, even: np.ndarray, odd: np.ndarray, n: int,
     players = screened_players(x, odd, n)
     ii, jj = (players[k] for k in np.triu_indices(len(players), 1))
     design = x[:, ii] * x[:, jj]
-    coef = np.zeros(len(ii))
+    coef, chosen = np.zeros(len(ii)), None
     if np.ptp(even) > 1e-12 * max(1.0, np.abs(even).max()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes at the smallest penalties of the path
-            folds = KFold(CV_FOLDS, shuffle=True, random_state=seed)
-            coef = LassoCV(cv=folds, alphas=CV_ALPHAS, max_iter=5000).fit(design, even).coef_
+            if alpha is None:
+                folds = KFold(CV_FOLDS, shuffle=True, random_state=seed)
+                lasso = LassoCV(cv=folds, alphas=CV_ALPHAS, max_iter=5000).fit(design, even)
+                coef, chosen = lasso.coef_, float(lasso.alpha_)
+            else:
+                coef, chosen = Lasso(alpha=alpha, max_iter=5000).fit(design, even).coef_, alpha
     kept = np.flatnonzero(coef)
     details = {
         "interactions_from": f"even-part Lasso (CV penalty) + refit on {m} complementary pairs",
         "interactions_pairs_kept": len(kept),
         "interactions_candidates": len(ii),
+        "interactions_lasso_alpha": chosen,
     }
     matrix, stderr = np.zeros((n, n)), np.full((n, n), np.nan)
     dof = m - len(kept) - 1
