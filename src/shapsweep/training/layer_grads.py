@@ -81,7 +81,7 @@ def weighted_row_grads(
                     if g.shape[0] != values.shape[0]:
                         raise Unsupported(f"{type(module).__name__} output {tuple(g.shape)} has no row axis")
                     x = _normalized(module, x, y) if _is_norm(module) else x.detach()
-                    seen.setdefault(module, []).append((x, g.detach() * w))
+                    seen.setdefault(module, []).append(_live_pairs(module, x, g, w))
             listening[0] = True
             if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
                 raise Unsupported("a trainable parameter outside Linear, Embedding and norm layers moves the value")
@@ -116,33 +116,47 @@ def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
     return n
 
 
-def _live(delta: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop the (node, position) pairs whose output gradient is 0 in every row: a layer after the last mixing
-    of positions (a classifier's top MLP, its head) only matters where the value is read, so its matmul
-    shrinks by the sequence length."""
-    live = delta.abs().sum(dim=(0, 2)).ne(0)  # a NaN stays live; one pass, cheaper than ne().any()
-    if bool(live.all()):
-        return delta, inputs
-    keep = live.nonzero().squeeze(1)
-    return delta.index_select(1, keep), inputs.index_select(1, keep)
+def _live_pairs(module, x: torch.Tensor, g: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, weight · output gradient) of one call, rows × positions × features (ids: rows × positions),
+    keeping only the positions whose output gradient is nonzero in some row: a layer after the last mixing
+    of positions (a classifier's top MLP, its head) only matters where the value is read, so what is kept,
+    joined and multiplied shrinks by the sequence length. Sliced per call, before anything is joined."""
+    rows, width = g.shape[0], g.shape[-1]
+    delta = g.detach().reshape(rows, -1, width)
+    inputs = (
+        x.reshape(rows, delta.shape[1]) if isinstance(module, torch.nn.Embedding) else x.reshape(rows, -1, x.shape[-1])
+    )
+    # amax | amin: one cheap reduction each, no |g| temporary; a NaN stays live
+    live = torch.amax(delta, dim=(0, 2)).ne(0) | torch.amin(delta, dim=(0, 2)).ne(0)
+    if not bool(live.all()):
+        keep = live.nonzero().squeeze(1)
+        delta, inputs = delta.index_select(1, keep), inputs.index_select(1, keep)
+    elif weight != 1:
+        delta = delta.clone()  # autograd's buffer is scaled in place below; never a caller's tensor
+    if weight != 1:
+        delta.mul_(weight)
+    return inputs, delta
+
+
+def _joined(calls: list, which: int) -> torch.Tensor:
+    """The calls' (node, reuse) tensors on one position axis; one call's as it is (no copy)."""
+    parts = [c[which] for c in calls]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, add: bool) -> None:
     """Write (or with `add`, add) module.<role>'s per-row gradient over all its calls (nodes, reuse): the
     (node, position) pairs joined on one axis, so a weight's gradient is one batched matmul."""
+    delta = _joined(calls, 1)  # row × (node, live position) × out
     if _is_norm(module):
-        width = into[0].numel()
-        delta = torch.cat([g.reshape(rows, -1, width) for _, g in calls], dim=1)  # row × (node, pos) × element
         if role == "weight":
-            normed = torch.cat([n.reshape(rows, -1, width) for n, _ in calls], dim=1)
-            grad = torch.einsum("rke,rke->re", delta, normed).view(into.shape)
+            grad = torch.einsum("rke,rke->re", delta, _joined(calls, 0)).view(into.shape)
         else:
             grad = delta.sum(1).view(into.shape)
         into.add_(grad) if add else into.copy_(grad)
         return
-    delta = torch.cat([g.reshape(rows, -1, g.shape[-1]) for _, g in calls], dim=1)  # row × (node, pos) × out
     if isinstance(module, torch.nn.Embedding):
-        ids = torch.cat([x.reshape(rows, -1) for x, _ in calls], dim=1)
+        ids = _joined(calls, 0)
         if not add:
             into.zero_()
         into.scatter_add_(1, ids[..., None].expand(-1, -1, delta.shape[-1]), delta.to(into.dtype))
@@ -152,7 +166,5 @@ def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, a
         else:
             into.copy_(delta.sum(1))
     else:
-        inputs = torch.cat([x.reshape(rows, -1, x.shape[-1]) for x, _ in calls], dim=1)
-        delta, inputs = _live(delta, inputs)
         # into a zeroed buffer: baddbmm_ measured faster than bmm(out=) here
-        into.baddbmm_(delta.transpose(1, 2), inputs, beta=1 if add else 0)
+        into.baddbmm_(delta.transpose(1, 2), _joined(calls, 0), beta=1 if add else 0)

@@ -100,13 +100,14 @@ class _Layout:
         """(rows, piece size): a view unless the piece is a column slice (a head inside an output projection)."""
         return piece.of(tensor, 1).reshape(tensor.shape[0], -1)
 
-    def dots(self, rows: dict[str, torch.Tensor], vector: dict[str, torch.Tensor]) -> np.ndarray:
-        """(row × component): each row's dot product with `vector`, per component."""
+    def dots(self, rows: dict[str, torch.Tensor], *vectors: dict[str, torch.Tensor]) -> np.ndarray:
+        """(vector × row × component): each row's dot product with each vector, per component; several
+        vectors in one matmul per piece, so the rows (φ: test rows × parameters) are read once."""
         k = next(iter(rows.values())).shape[0]
-        out = np.zeros((k, len(self.components)))
+        out = np.zeros((len(vectors), k, len(self.components)))
         for c, piece in self.pieces:
-            part = self._rows(piece, rows[piece.name]) @ piece.of(vector[piece.name]).reshape(-1)
-            out[:, c] += part.double().cpu().numpy()
+            right = torch.stack([piece.of(v[piece.name]).reshape(-1) for v in vectors], dim=1)
+            out[:, :, c] += (self._rows(piece, rows[piece.name]) @ right).T.double().cpu().numpy()
         return out
 
     def cross_into(self, into: torch.Tensor, left: dict, right: dict, rows: int, alpha: float) -> None:
@@ -268,6 +269,7 @@ def path_kernel(
     phi = layout.buffers(n_test, reference)  # φ_s, overwritten every step
     running = layout.buffers(n_test, reference)  # U_s
     example: dict[str, torch.Tensor] = {}  # a chunk of training rows' gradients, grown on demand
+    partial = torch.empty((n_comp, n_test, 0), dtype=reference.dtype, device=reference.device)  # add_examples'
     # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
     by_layers = [collate is not None]
     node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
@@ -348,8 +350,12 @@ def path_kernel(
             summed = {n: g.new_zeros((len(unique), *g.shape[1:])).index_add_(0, slot, g) for n, g in grads.items()}
             grads = summed
         # a float32 model's products in float32, a chunk at a time (memory flat in the training rows), then
-        # added to the float64 result
-        part = torch.zeros((n_comp, n_test, len(unique)), dtype=reference.dtype, device=reference.device)
+        # added to the float64 result; the chunk's buffer is kept across chunks and steps (a fresh one
+        # per chunk paid its page faults every time)
+        if partial.shape[2] < len(unique):
+            partial.resize_((n_comp, n_test, len(unique)))
+        part = partial[:, :, : len(unique)]
+        part.zero_()
         layout.cross_into(part, running, grads, len(unique), alpha)
         if in_order:
             scores[:, :, first : first + len(groups)] += part
@@ -372,8 +378,9 @@ def path_kernel(
         integrated_gradients(theta, delta)
         t_adam = state.adam_step + 1
         v_hat = {n: v / (1 - beta2**t_adam) for n, v in here(second).items()}
-        totals[:, :, w] = layout.dots(phi, delta)
-        decay -= state.lr * lam * layout.dots(phi, theta)
+        along, at = layout.dots(phi, delta, theta)
+        totals[:, :, w] = along
+        decay -= state.lr * lam * at
         for n in names:  # U_s = φ_s ⊙ P_s + β1 U_{s+1}
             precondition = (state.lr / (1 - beta1**t_adam)) / (v_hat[n].sqrt() + eps)
             running[n].mul_(beta1).addcmul_(phi[n], precondition)
@@ -384,7 +391,7 @@ def path_kernel(
             grads = example_grads(theta, [training_rows[r] for r in rids])
             add_examples(grads, [group_index[key(r)] for r in rids], -coefficient)
         after, second = state.params, state.exp_avg_sq
-    momentum = -beta1 * layout.dots(running, here(state.exp_avg))
+    momentum = -beta1 * layout.dots(running, here(state.exp_avg))[0]
     v_empty = values_at(here(state.params))
     return PathKernelResult(
         groups=list(group_index),
