@@ -1,14 +1,15 @@
-"""The path_kernel kind on transformers models: its batched path (layer hooks over Linear, Embedding and
-norm layers, every quadrature node of a step in one pass per layer) against one vector-Jacobian product per
+"""The path_kernel kind on transformers models: its batched path (layer hooks over Linear, Conv1D, Embedding
+and norm layers, every quadrature node of a step in one pass per layer) against one vector-Jacobian product per
 row and node (the path the kind took before), seconds per test row, in one process on the same trace.
 
-A tiny BERT classifier (`--kind hf_classifier`) or a tiny Llama (`hf_causal_lm`, `--hidden` wide) from
-tests/tiny_models.py is fine-tuned through the pipeline's own `rows` and `trace` commands; its test rows are
+A tiny BERT or RoBERTa classifier (`--kind hf_classifier --arch bert|roberta`) or a tiny Llama or GPT-2
+(`--kind hf_causal_lm --arch llama|gpt2`, the Llama `--hidden` wide) from tests/tiny_models.py is fine-tuned through the pipeline's own `rows` and `trace` commands; its test rows are
 explained by `PathKernelRows.explain` (batched) and by `path_kernel` with the one-row value and per-row
 losses (VJPs), and the largest relative difference of their example scores is printed with the timings:
 
     .venv/bin/python benchmarks/path_kernel_hf.py --kind hf_classifier --rows 16 --steps 4 --midpoints 10
     .venv/bin/python benchmarks/path_kernel_hf.py --kind hf_causal_lm --hidden 128 --rows 16
+    .venv/bin/python benchmarks/path_kernel_hf.py --kind hf_causal_lm --arch gpt2 --rows 16 --steps 4
 """
 
 from __future__ import annotations
@@ -25,19 +26,29 @@ from pathlib import Path
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from tiny_models import CORPUS, build_tiny_bert_classifier, build_tiny_llama  # noqa: E402
+from tiny_models import (  # noqa: E402
+    CORPUS,
+    build_tiny_bert_classifier,
+    build_tiny_gpt2,
+    build_tiny_llama,
+    build_tiny_roberta_classifier,
+)
+
+BUILDERS = {
+    "bert": lambda folder, hidden: build_tiny_bert_classifier(folder),
+    "roberta": lambda folder, hidden: build_tiny_roberta_classifier(folder),
+    "llama": lambda folder, hidden: build_tiny_llama(folder, hidden_size=hidden),
+    "gpt2": lambda folder, hidden: build_tiny_gpt2(folder),
+}
 
 
-def setup(folder: Path, kind: str, hidden: int, n_test: int, n_train: int, steps: int, midpoints: int):
+def setup(folder: Path, kind: str, arch: str, hidden: int, n_test: int, n_train: int, steps: int, midpoints: int):
     from shapsweep.cli import main
     from shapsweep.config.experiment_set import from_config
     from shapsweep.row_explainers.path_kernel import PathKernelRows
 
     texts = list(dict.fromkeys(CORPUS))
-    if kind == "hf_classifier":
-        model_path = build_tiny_bert_classifier(folder / "model")
-    else:
-        model_path = build_tiny_llama(folder / "model", hidden_size=hidden)
+    model_path = BUILDERS[arch](folder / "model", hidden)
     train_lines = [
         {"text": texts[i % len(texts)][:24], "label": i % 3, "target": texts[i % len(texts)][24:40] or "ok"}
         for i in range(n_train)
@@ -99,20 +110,24 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=("hf_classifier", "hf_causal_lm"), default="hf_classifier")
-    parser.add_argument("--hidden", type=int, default=64, help="the Llama's width (the BERT is fixed: 32)")
+    parser.add_argument("--arch", choices=tuple(BUILDERS), help="default: bert (classifier), llama (causal LM)")
+    parser.add_argument("--hidden", type=int, default=64, help="the Llama's width (the others are fixed)")
     parser.add_argument("--rows", type=int, default=16, help="test rows explained")
     parser.add_argument("--train-rows", type=int, default=16)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--midpoints", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    arch = args.arch or ("bert" if args.kind == "hf_classifier" else "llama")
+    if (arch in ("bert", "roberta")) != (args.kind == "hf_classifier"):
+        parser.error(f"--arch {arch} is not a {args.kind} here")
     torch.set_num_threads(args.threads)
     from shapsweep.training.path_kernel import path_kernel
     from shapsweep.training.train import example_losses
 
     with tempfile.TemporaryDirectory() as tmp:
         explainer, rows = setup(
-            Path(tmp), args.kind, args.hidden, args.rows, args.train_rows, args.steps, args.midpoints
+            Path(tmp), args.kind, arch, args.hidden, args.rows, args.train_rows, args.steps, args.midpoints
         )
         traced = explainer.traced
         games = [explainer.connector.game(r) for r in rows]
@@ -137,7 +152,7 @@ def main() -> None:
     scale = np.abs(reference.group_scores).max()
     diff = float(np.abs(batched - reference.group_scores).max() / scale)
     print(
-        f"{args.kind} ({params:,} parameters), {args.rows} test rows, {args.train_rows} training rows, "
+        f"{args.kind} {arch} ({params:,} parameters), {args.rows} test rows, {args.train_rows} training rows, "
         f"{args.steps} steps, {args.midpoints} midpoints, {args.threads} thread(s)"
     )
     print(f"per-row VJPs (before): {vjp_s / args.rows:.3f} s/row")

@@ -5,8 +5,8 @@ window's end θ_{s1}); its network is the one the trace's parameters are loaded 
 change is a small difference of two values). A row's value is its game's full-input value recomputed from
 token ids, so it follows θ and has a gradient in θ.
 
-`collate` and `batch_value` give the path kernel whole batches (rows padded on the right, position ids per
-row): its per-row gradients then come from layer hooks, every quadrature node of a step in one pass per
+`collate` and `batch_value` give the path kernel whole batches (rows padded on the right, the model's own
+default position ids): its per-row gradients then come from layer hooks, every quadrature node of a step in one pass per
 layer, instead of one vector-Jacobian product per row and node; `value` is the one-row-at-a-time reference.
 """
 
@@ -87,7 +87,7 @@ class TracedModel:
         """Test rows (games) or training rows (dicts) as one padded batch with a leading row axis."""
         import torch
 
-        from shapsweep.training.train import training_batch, with_positions
+        from shapsweep.training.train import training_batch
 
         if isinstance(rows[0], dict):
             return training_batch(self.net, self.tokenizer, self.kind, rows)
@@ -98,7 +98,6 @@ class TracedModel:
             "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
             "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
         }
-        with_positions(self.net, batch)
         # where each row's value is read: the target class, or the response's span and tokens
         batch["games"] = rows
         return batch

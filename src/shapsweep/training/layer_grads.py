@@ -1,4 +1,5 @@
-"""Per-row parameter gradients of a model built from `nn.Linear`, `nn.Embedding` and norm layers, by hooks.
+"""Per-row parameter gradients of a model built from `nn.Linear` (or transformers' `Conv1D`), `nn.Embedding`
+and norm layers, by hooks.
 
 For a linear layer the gradient of row r's value is Σ_t δ_{r,t} a_{r,t}ᵀ (its output gradients times its
 inputs, over the row's positions t), so one batched forward and one backward of the summed value give every
@@ -8,7 +9,8 @@ nodes and rows. A norm layer (`nn.LayerNorm`, a transformers `*RMSNorm`) is elem
 and bias, y = (c + w) ⊙ n(x) + b, so its gradients are Σ_t δ_{r,t} ⊙ n_{r,t} and Σ_t δ_{r,t}, with n(x) read
 off the layer itself (its output at w = 1 minus at w = 0; the affine form is checked on the real output).
 Rows must not interact (row r's value depends on row r's inputs only), and every hooked layer's output must
-have the rows on its first axis (pass position ids per row). A model with any other trainable parameter the
+have the rows on its first axis (an embedding looked up once for all rows, such as default position ids,
+is expanded to the rows when the caller says how many there are). A model with any other trainable parameter the
 value touches raises `Unsupported` (the caller then takes vmap(grad) or batched VJPs).
 """
 
@@ -27,13 +29,18 @@ def _is_norm(module: torch.nn.Module) -> bool:
     return isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm")
 
 
+def _is_conv1d(module: torch.nn.Module) -> bool:
+    """transformers' `Conv1D` (GPT-2's layers): a linear layer y = x W + b with W stored (in, out)."""
+    return type(module).__name__ == "Conv1D" and getattr(module, "nf", None) is not None
+
+
 def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str, list]:
     """Parameter name -> the supported modules that use it ((module, 'weight'|'bias') pairs; tied weights
     have several)."""
     by_id = {id(p): n for n, p in params.items()}
     owners: dict[str, list] = {n: [] for n in params}
     for module in model.modules():
-        if isinstance(module, torch.nn.Linear | torch.nn.Embedding) or _is_norm(module):
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding) or _is_norm(module) or _is_conv1d(module):
             for role in ("weight", "bias"):
                 p = getattr(module, role, None)
                 if p is not None and id(p) in by_id:
@@ -48,12 +55,17 @@ def weighted_row_grads(
     load: Callable[[int], None],
     weights: list[float],
     out: dict[str, torch.Tensor] | None = None,
+    rows: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Σ_k weights[k] ∇θ value_r at the parameters `load(k)` sets, per row r: (rows, *shape) per parameter.
 
     `value()` runs the model on the batch and returns one scalar per row; `load(k)` writes node k's
     parameters into `params`. With `out` (contiguous (rows, *shape) tensors, e.g. row slices of a buffer
     the caller reuses) every element of it is overwritten and it is returned: no allocation per call.
+    With `rows` (the batch's row count), an embedding looked up once for all rows (position embeddings
+    of the model's default position ids, shape (1, positions, width)) is expanded to every row as it
+    leaves the layer, so its gradient keeps the row axis: the model runs with the inputs it takes by
+    default, no position ids need be passed.
     """
     owners = _owners(model, params)
     seen: dict = {}  # module -> list over nodes of (input, output gradient)
@@ -62,8 +74,16 @@ def weighted_row_grads(
     listening = [True]  # off while a norm layer is probed (`_normalized` calls it again)
 
     def forward_hook(module, inputs, output):
-        if listening[0]:
-            captured.append((module, inputs[0], output))
+        if not listening[0]:
+            return None
+        x = inputs[0]
+        if rows and rows > 1 and isinstance(module, torch.nn.Embedding) and output.shape[0] == 1:
+            # shared by the rows: expanded (a view), so the gradient w.r.t. it is per row
+            x, output = x.expand(rows, *x.shape[1:]), output.expand(rows, *output.shape[1:])
+            captured.append((module, x, output))
+            return output
+        captured.append((module, x, output))
+        return None
 
     modules = {m for pairs in owners.values() for m, _ in pairs}
     handles = [m.register_forward_hook(forward_hook) for m in modules]
@@ -84,7 +104,7 @@ def weighted_row_grads(
                     seen.setdefault(module, []).append(_live_pairs(module, x, g, w))
             listening[0] = True
             if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
-                raise Unsupported("a trainable parameter outside Linear, Embedding and norm layers moves the value")
+                raise Unsupported("a trainable parameter outside Linear, Conv1D, Embedding and norm layers moves the value")
     finally:
         for handle in handles:
             handle.remove()
@@ -157,6 +177,8 @@ def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, a
         return
     if isinstance(module, torch.nn.Embedding):
         ids = _joined(calls, 0)
+        if module.padding_idx is not None:  # as autograd does: the padding row gets no gradient from lookups
+            delta = delta.masked_fill((ids == module.padding_idx)[..., None], 0)
         if not add:
             into.zero_()
         into.scatter_add_(1, ids[..., None].expand(-1, -1, delta.shape[-1]), delta.to(into.dtype))
@@ -165,6 +187,8 @@ def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, a
             into.add_(delta.sum(1))
         else:
             into.copy_(delta.sum(1))
+    elif _is_conv1d(module):  # weight (in, out): Σ_t x_t δ_tᵀ
+        into.baddbmm_(_joined(calls, 0).transpose(1, 2), delta, beta=1 if add else 0)
     else:
         # into a zeroed buffer: baddbmm_ measured faster than bmm(out=) here
         into.baddbmm_(delta.transpose(1, 2), _joined(calls, 0), beta=1 if add else 0)

@@ -295,6 +295,7 @@ def path_kernel(
                         lambda k: _load(params, {n: theta[n] + float(nodes[k]) * delta[n] for n in names}),
                         [float(w) for w in weights],
                         out={n: phi[n][start : start + len(rows)] for n in names},
+                        rows=len(rows),
                     )
                 return
             except Unsupported:
@@ -324,7 +325,13 @@ def path_kernel(
             batch = collate(rows)
             try:
                 return weighted_row_grads(
-                    model, params, lambda: example_loss(model, batch), lambda _: _load(params, theta), [1.0], out
+                    model,
+                    params,
+                    lambda: example_loss(model, batch),
+                    lambda _: _load(params, theta),
+                    [1.0],
+                    out,
+                    rows=len(rows),
                 )
             except Unsupported:
                 by_layers[0] = False

@@ -11,7 +11,6 @@ the mean of per-example gradients.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import re
@@ -103,14 +102,14 @@ def example_losses(model, tokenizer, kind: str, rows: list[dict]) -> torch.Tenso
 def training_batch(model, tokenizer, kind: str, rows: list[dict]) -> dict:
     """The rows as model inputs with a leading row axis (padded on the right), and their targets.
 
-    Position ids are given per row where the model takes them, so every layer's output has the row axis
-    (per-row gradients by layer hooks need it); they are the positions the model would use by default.
+    No position ids are passed: the model uses its own defaults (RoBERTa-like models offset them past the
+    padding index), exactly as when it explains one row at a time.
     """
     if kind == "hf_classifier":
         batch = dict(tokenizer([r["text"] for r in rows], return_tensors="pt", padding=True, truncation=True))
         label2id = getattr(model.config, "label2id", None) or {}
         batch["labels"] = torch.tensor([class_index(r["label"], label2id, r.get("row_id")) for r in rows])
-        return with_positions(model, batch)
+        return batch
     # causal LM: tokenize prompt and target apart so the target's tokens are known; pad on the right.
     ids, targets = [], []
     for r in rows:
@@ -122,22 +121,11 @@ def training_batch(model, tokenizer, kind: str, rows: list[dict]) -> dict:
         targets.append([-100] * len(prompt) + target)
     width = max(map(len, ids))
     pad = tokenizer.pad_token_id
-    return with_positions(
-        model,
-        {
-            "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
-            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
-            "labels": torch.tensor([t + [-100] * (width - len(t)) for t in targets]),
-        },
-    )
-
-
-def with_positions(model, batch: dict) -> dict:
-    """`batch` with position_ids 0..width−1 per row, when the model's forward takes them."""
-    if "position_ids" in inspect.signature(model.forward).parameters:
-        rows, width = batch["input_ids"].shape
-        batch["position_ids"] = torch.arange(width).expand(rows, width)
-    return batch
+    return {
+        "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
+        "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
+        "labels": torch.tensor([t + [-100] * (width - len(t)) for t in targets]),
+    }
 
 
 def batch_losses(model, kind: str, batch: dict) -> torch.Tensor:

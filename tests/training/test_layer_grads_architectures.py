@@ -1,0 +1,61 @@
+"""Per-row gradients by layer hooks on the transformers architectures users trace, against per-row autograd:
+the models run with their own default position ids (BERT, DistilBERT and GPT-2 look their position
+embeddings up once for all rows; RoBERTa offsets them past its padding index), GPT-2's layers are
+`Conv1D`, and one row is padded on the right (pad tokens look up an embedding's padding row)."""
+
+import pytest
+import torch
+import transformers
+
+from shapsweep.training import layer_grads
+
+SMALL = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_size": 16}
+
+
+def _model(kind: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if kind == "bert":
+        return transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=50, num_labels=2, **SMALL))
+    if kind == "roberta":
+        config = transformers.RobertaConfig(vocab_size=50, num_labels=2, **SMALL)
+        return transformers.RobertaForSequenceClassification(config)
+    if kind == "distilbert":
+        config = transformers.DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=2)
+        return transformers.DistilBertForSequenceClassification(config)
+    config = transformers.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32, bos_token_id=0, eos_token_id=0)
+    return transformers.GPT2LMHeadModel(config)
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta", "distilbert", "gpt2"])
+def test_hooked_per_row_gradients_equal_autograd_row_by_row(kind):
+    model = _model(kind).double().eval()
+    params = dict(model.named_parameters())
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(3, 50, (3, 6), generator=g)
+    mask = torch.ones(3, 6, dtype=torch.long)
+    ids[2, 4:], mask[2, 4:] = model.config.pad_token_id or 1, 0  # the last row padded on the right
+
+    def pick(output):  # a classifier's first logit; the LM's log-prob of token 5 after the 4th position
+        return output.logits[:, 0] if kind != "gpt2" else output.logits[:, 3].log_softmax(-1)[:, 5]
+
+    hooked = layer_grads.weighted_row_grads(
+        model, params, lambda: pick(model(input_ids=ids, attention_mask=mask)), lambda k: None, [1.0], rows=3
+    )
+    reached = 0
+    for r in range(3):
+        value = pick(model(input_ids=ids[r : r + 1], attention_mask=mask[r : r + 1]))[0]
+        grads = torch.autograd.grad(value, list(params.values()), allow_unused=True)
+        for (name, p), grad in zip(params.items(), grads, strict=True):
+            grad = torch.zeros_like(p) if grad is None else grad
+            reached += bool(grad.abs().max() > 0)
+            torch.testing.assert_close(hooked[name][r], grad, rtol=1e-10, atol=1e-13, msg=f"{kind} {name} row {r}")
+    assert reached > len(params)  # the comparison covered real gradients, not zeros
+
+
+def test_a_position_embedding_shared_by_the_rows_is_refused_without_the_row_count():
+    model = _model("bert").double().eval()
+    ids = torch.randint(3, 50, (2, 5), generator=torch.Generator().manual_seed(2))
+    with pytest.raises(layer_grads.Unsupported, match="no row axis"):
+        layer_grads.weighted_row_grads(
+            model, dict(model.named_parameters()), lambda: model(input_ids=ids).logits[:, 0], lambda k: None, [1.0]
+        )
