@@ -1,9 +1,10 @@
-"""A row's full-input value recomputed from its game's token ids, as a tensor that follows the model.
+"""Rows' full-input values recomputed from their games' token ids, as tensors that follow the model.
 
 The game fixes what the value is of (the classifier's target class, the causal LM's response); this runs the
-unmasked input through `model` (any network with the connector's architecture: traced parameters, ablation
-hooks), `copies` times in one batch, so that the value keeps a gradient in the parameters and changes with
-them. hf_classifier (text) and hf_causal_lm `logprob` only (no greedy decoding).
+unmasked inputs through `model` (any network with the connector's architecture: traced parameters, ablation
+hooks), so that each value keeps a gradient in the parameters and changes with them. Games are batched
+padded on the right (the model's own default position ids) and each row's value is read at its own
+positions. hf_classifier (text) and hf_causal_lm `logprob` only (no greedy decoding).
 """
 
 from __future__ import annotations
@@ -14,16 +15,44 @@ from shapsweep.values.classifier import class_value_tensor
 from shapsweep.values.logprob import response_logprob_tensor
 
 
-def full_input_values(connector, model: torch.nn.Module, game, copies: int = 1) -> torch.Tensor:
-    """(copies,) float64: the value of `game`'s full input under `model` (the connector's value kind)."""
+def _causal(connector) -> bool:
+    return connector.model_cfg["connector"] != "hf_classifier"
+
+
+def collate_games(connector, games: list, pad_id: int) -> dict:
+    """The games' full inputs as one batch padded on the right with `pad_id`: input_ids, attention_mask,
+    and the games themselves (where each row's value is read)."""
+    causal = _causal(connector)
+    ids = [list(g.tokenized.ids) + (list(g.response_ids) if causal else []) for g in games]
+    width = max(map(len, ids))
+    return {
+        "input_ids": torch.tensor([x + [pad_id] * (width - len(x)) for x in ids]),
+        "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
+        "games": games,
+    }
+
+
+def batch_values(connector, model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """(rows,) float64: each game's value in a `collate_games` batch under `model`, one forward for all."""
     device = next(model.parameters()).device
-    ids = torch.as_tensor(game.tokenized.ids, dtype=torch.long, device=device)
-    if connector.model_cfg["connector"] == "hf_classifier":
-        batch = ids[None].expand(copies, -1)
-        logits = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits
-        return class_value_tensor(logits, game.target_class, connector.value["kind"])
-    response = torch.as_tensor(game.response_ids, dtype=torch.long, device=device)
-    full = torch.cat([ids, response])[None].expand(copies, -1)
-    logits = model(input_ids=full, attention_mask=torch.ones_like(full), use_cache=False).logits
-    picked = logits[:, -(response.shape[0] + 1) : -1]
-    return response_logprob_tensor(picked, response, connector.value["reduce"])
+    inputs = {k: v.to(device) for k, v in batch.items() if k != "games"}
+    games = batch["games"]
+    if not _causal(connector):
+        logits = model(**inputs).logits
+        kind = connector.value["kind"]
+        return torch.stack(
+            [class_value_tensor(logits[i : i + 1], g.target_class, kind)[0] for i, g in enumerate(games)]
+        )
+    logits = model(**inputs, use_cache=False).logits
+    out = []
+    for i, game in enumerate(games):
+        start, response = len(game.tokenized.ids), torch.as_tensor(game.response_ids, device=device)
+        picked = logits[i : i + 1, start - 1 : start - 1 + response.shape[0]]
+        out.append(response_logprob_tensor(picked, response, connector.value["reduce"])[0])
+    return torch.stack(out)
+
+
+def full_input_values(connector, model: torch.nn.Module, game, copies: int = 1) -> torch.Tensor:
+    """(copies,) float64: the value of `game`'s full input under `model`, `copies` times in one batch (an
+    ablation game's coalitions, each with its own hooks' mask)."""
+    return batch_values(connector, model, collate_games(connector, [game] * copies, pad_id=0))

@@ -85,43 +85,16 @@ class TracedModel:
 
     def collate(self, rows: list) -> dict:
         """Test rows (games) or training rows (dicts) as one padded batch with a leading row axis."""
-        import torch
-
+        from shapsweep.models.full_input_value import collate_games
         from shapsweep.training.train import training_batch
 
         if isinstance(rows[0], dict):
             return training_batch(self.net, self.tokenizer, self.kind, rows)
-        causal = self.connector.model_cfg["connector"] != "hf_classifier"
-        ids = [list(game.tokenized.ids) + (list(game.response_ids) if causal else []) for game in rows]
-        width, pad = max(map(len, ids)), self.tokenizer.pad_token_id
-        batch = {
-            "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
-            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
-        }
-        # where each row's value is read: the target class, or the response's span and tokens
-        batch["games"] = rows
-        return batch
+        return collate_games(self.connector, rows, self.tokenizer.pad_token_id)
 
     def batch_value(self, model, batch: dict):
         """`value` of a collated batch of games: one forward for all rows, then each row's value read as
         `value` reads it (the same functions, so the same numbers)."""
-        import torch
+        from shapsweep.models.full_input_value import batch_values
 
-        from shapsweep.values.classifier import class_value_tensor
-        from shapsweep.values.logprob import response_logprob_tensor
-
-        device = next(model.parameters()).device
-        inputs = {k: v.to(device) for k, v in batch.items() if k != "games"}
-        if self.connector.model_cfg["connector"] == "hf_classifier":
-            logits = model(**inputs).logits
-            kind = self.connector.value["kind"]
-            return torch.stack(
-                [class_value_tensor(logits[i : i + 1], g.target_class, kind)[0] for i, g in enumerate(batch["games"])]
-            )
-        logits = model(**inputs, use_cache=False).logits
-        out = []
-        for i, game in enumerate(batch["games"]):
-            start, response = len(game.tokenized.ids), torch.as_tensor(game.response_ids, device=device)
-            picked = logits[i : i + 1, start - 1 : start - 1 + response.shape[0]]
-            out.append(response_logprob_tensor(picked, response, self.connector.value["reduce"])[0])
-        return torch.stack(out)
+        return batch_values(self.connector, model, batch)
