@@ -40,7 +40,13 @@ DEGREES = (1, 3, 5)
 PRIORS = ((0.0, 0.0), (0.05, 0.0), (0.3, 0.0), (1.0, 0.0), (0.1, 0.05), (0.3, 0.15), (0.3, 0.3), (1.0, 0.5), (2.0, 1.0))
 NOISE = np.logspace(-6, 0, 13)  # ridge penalty, relative to the mean diagonal of the Gram matrix
 SELECT_PAIRS = 512  # hyper-parameters are chosen on at most this many pairs (one eigh each)...
-FIT_PAIRS = 1024  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
+FIT_PAIRS = 2048  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
+# Where the fit holds more than this many rows, the selection uses SELECT_PAIRS_LARGE_FIT rows, so the
+# larger Cholesky costs no more than the 1,024-row fit did at n = 256, 32n. Measured (SOUM orders 3 and 5,
+# tuning seeds 0-11, benchmarks/estimators_peers312.py's games): the 2,048-row fit lowered the error 4-7%
+# at n = 128, 32n and n = 256, 16n-32n; selecting on 384 rows instead of 512 there changed it by < 0.5%.
+LARGE_FIT = 1024
+SELECT_PAIRS_LARGE_FIT = 384
 # ARD priors (interactions scaled by the players' importance in the isotropic fit) are tried from
 # this many pairs per player (measured: they help sentence-embedding games from 16n, not below, where
 # the importances are too rough) and only on at most ARD_MAX_ROWS selection rows (each power costs
@@ -199,8 +205,11 @@ def _inverse_diagonal(factor) -> np.ndarray:
     inv, info = dtrtri(chol, lower=int(lower))
     if info != 0:
         raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
-    inv = np.tril(inv) if lower else np.triu(inv)
-    return np.sum(inv**2, axis=0) if lower else np.sum(inv**2, axis=1)
+    # The other triangle holds leftovers of the factorisation: read each row (column) from the diagonal
+    # on (np.triu of the whole matrix cost as much as the inverse itself at 2,048 rows).
+    if lower:
+        return np.array([inv[i:, i] @ inv[i:, i] for i in range(len(inv))])
+    return np.array([inv[i, i:] @ inv[i, i:] for i in range(len(inv))])
 
 
 def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> FourierSurrogate:
@@ -210,12 +219,13 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
         x: (p, n) rows of +-1 (one per complementary pair, plus the all-present row).
         t: (p,) half-differences (v(S) - v(N\\S)) / 2.
         rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
+        (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
     Returns:
         The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
     """
     n = x.shape[1]
     order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
-    pick = np.sort(order[:SELECT_PAIRS])
+    pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
     minus = _disagreements(x[pick], x[pick])
     degrees = [k for k in DEGREES if k <= n]
     parts = {k: _table(k, n)[minus] / comb(n, k) for k in degrees}
