@@ -71,11 +71,11 @@ def test_95_percent_intervals_cover_under_leverage_spread_pairs():
 
 def test_correction_is_kept_whole_when_the_surrogate_saw_only_part_of_the_pairs():
     # Below 32n the correction is shrunk, unless the fit left pairs out (over fourier_kernel.FIT_PAIRS).
-    n = 72
+    n = 136
     game = SoumGame(n, 2 * n, np.random.default_rng(6), max_order=3)
-    whole = estimate(game, n, "regression_adjusted", budget=30 * n, seed=0)  # 1079 pairs
+    whole = estimate(game, n, "regression_adjusted", budget=31 * n, seed=0)  # 2107 pairs
     assert whole.details["correction"]["weight"] == 1.0
-    assert "fitted on 1024 of the 1079 pairs" in whole.details["correction"]["reason"]
+    assert "fitted on 2048 of the 2107 pairs" in whole.details["correction"]["reason"]
     assert abs(whole.efficiency_gap) < 1e-9
-    shrunk = estimate(game, n, "regression_adjusted", budget=28 * n, seed=0)  # 1007 pairs: all fitted
+    shrunk = estimate(game, n, "regression_adjusted", budget=28 * n, seed=0)  # 1903 pairs: all fitted
     assert "split-half" in shrunk.details["correction"]["reason"]

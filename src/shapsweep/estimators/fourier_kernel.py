@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dtrtri
 from scipy.special import comb
 
 DEGREES = (1, 3, 5)
@@ -39,7 +40,13 @@ DEGREES = (1, 3, 5)
 PRIORS = ((0.0, 0.0), (0.05, 0.0), (0.3, 0.0), (1.0, 0.0), (0.1, 0.05), (0.3, 0.15), (0.3, 0.3), (1.0, 0.5), (2.0, 1.0))
 NOISE = np.logspace(-6, 0, 13)  # ridge penalty, relative to the mean diagonal of the Gram matrix
 SELECT_PAIRS = 512  # hyper-parameters are chosen on at most this many pairs (one eigh each)...
-FIT_PAIRS = 1024  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
+FIT_PAIRS = 2048  # ...and the final fit uses at most this many (one Cholesky): both bound the cost in n
+# Where the fit holds more than this many rows, the selection uses SELECT_PAIRS_LARGE_FIT rows, so the
+# larger Cholesky costs no more than the 1,024-row fit did at n = 256, 32n. Measured (SOUM orders 3 and 5,
+# tuning seeds 0-11, benchmarks/estimators_peers312.py's games): the 2,048-row fit lowered the error 4-7%
+# at n = 128, 32n and n = 256, 16n-32n; selecting on 384 rows instead of 512 there changed it by < 0.5%.
+LARGE_FIT = 1024
+SELECT_PAIRS_LARGE_FIT = 384
 # ARD priors (interactions scaled by the players' importance in the isotropic fit) are tried from
 # this many pairs per player (measured: they help sentence-embedding games from 16n, not below, where
 # the importances are too rough) and only on at most ARD_MAX_ROWS selection rows (each power costs
@@ -69,8 +76,10 @@ def _kernel_table(n: int, weights: dict[int, float]) -> np.ndarray:
 
 
 def _disagreements(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # +-1 entries: the float32 product is exact (integers below 2^24) and twice as fast as float64's
     n = a.shape[1]
-    return np.rint((n - a @ b.T) / 2).astype(np.int64)
+    dot = a.astype(np.float32) @ b.T.astype(np.float32)
+    return np.rint((n - dot) / 2).astype(np.int64)
 
 
 def _newton_esym(power_sums: dict[int, np.ndarray], k_max: int) -> list[np.ndarray]:
@@ -109,6 +118,7 @@ class FourierSurrogate:
     choice: dict  # the chosen prior and noise, for the run's details
     scale: np.ndarray | None = None  # (n,) per-player prior scale of the degree >= 3 characters
     ridge: float = 0.0  # the absolute ridge penalty of the fit (the noise variance, in the prior's units)
+    fitted: np.ndarray | None = None  # prediction at every row given to the fit (= predict(x))
 
     def gram(self, x: np.ndarray) -> np.ndarray:
         """Kernel between +-1 rows x and the training rows."""
@@ -188,6 +198,20 @@ def _loo_path(gram: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     return best
 
 
+def _inverse_diagonal(factor) -> np.ndarray:
+    """diag(K^-1) from K's Cholesky factor: column sums of squares of the inverted triangle (a third of
+    the work of solving for the identity, which dominated the fit's cost at 1,024 rows)."""
+    chol, lower = factor
+    inv, info = dtrtri(chol, lower=int(lower))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
+    # The other triangle holds leftovers of the factorisation: read each row (column) from the diagonal
+    # on (np.triu of the whole matrix cost as much as the inverse itself at 2,048 rows).
+    if lower:
+        return np.array([inv[i:, i] @ inv[i:, i] for i in range(len(inv))])
+    return np.array([inv[i, i:] @ inv[i, i:] for i in range(len(inv))])
+
+
 def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> FourierSurrogate:
     """Fit the odd Fourier surrogate to targets `t` at +-1 rows `x`, hyper-parameters by LOO error.
 
@@ -195,12 +219,13 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
         x: (p, n) rows of +-1 (one per complementary pair, plus the all-present row).
         t: (p,) half-differences (v(S) - v(N\\S)) / 2.
         rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
+        (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
     Returns:
         The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
     """
     n = x.shape[1]
     order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
-    pick = np.sort(order[:SELECT_PAIRS])
+    pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
     minus = _disagreements(x[pick], x[pick])
     degrees = [k for k in DEGREES if k <= n]
     parts = {k: _table(k, n)[minus] / comb(n, k) for k in degrees}
@@ -240,14 +265,17 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
                     scale = b
     fit_rows = np.sort(order[:FIT_PAIRS])
     train = x[fit_rows]
-    gram = kernel_matrix(train, train, weights, scale)
+    # One kernel between every given row and the training rows: the fit's Gram matrix is its training
+    # rows, and the predictions at every row (which the caller needs) come without a second one.
+    cross = kernel_matrix(x, train, weights, scale)
+    gram = cross[fit_rows]
     lam = _ridge(gram, rel)
     factor = cho_factor(gram + lam * np.eye(len(train)))
     alpha = cho_solve(factor, t[fit_rows])
-    inv_diag = np.diag(cho_solve(factor, np.eye(len(train))))
+    inv_diag = _inverse_diagonal(factor)
     loo = t[fit_rows] - alpha / inv_diag
     choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
-    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale, lam)
+    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale, lam, cross @ alpha)
 
 
 def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: np.ndarray, folds) -> np.ndarray:

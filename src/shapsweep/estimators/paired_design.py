@@ -223,22 +223,35 @@ def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str)
     return sampler.sample()
 
 
-def constrained_wls(z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
-    """argmin sum w (y - v_empty - z phi)^2 subject to sum(phi) = v_full - v_empty (KKT, least-norm if singular)."""
+def weighted_kkt(z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The KKT matrix [[Z^T W Z, 1], [1^T, 0]] of `constrained_wls` (pass it to solve several targets on one sample)."""
     n = z.shape[1]
     zf = z.astype(np.float64)
-    a = zf.T @ (zf * w[:, None])
-    b = zf.T @ (w * (y - v_empty))
     kkt = np.zeros((n + 1, n + 1))
-    kkt[:n, :n] = a
+    kkt[:n, :n] = zf.T @ (zf * w[:, None])
     kkt[:n, n] = kkt[n, :n] = 1.0
+    return kkt
+
+
+def constrained_wls(
+    z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float, v_full: float, kkt: np.ndarray | None = None
+) -> np.ndarray:
+    """argmin sum w (y - v_empty - z phi)^2 subject to sum(phi) = v_full - v_empty (KKT, least-norm if singular)."""
+    n = z.shape[1]
+    kkt = weighted_kkt(z, w) if kkt is None else kkt
+    b = z.astype(np.float64).T @ (w * (y - v_empty))
     rhs = np.append(b, v_full - v_empty)
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:n]
 
 
 def constrained_wls_stderr(
-    sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float, phi: np.ndarray | None = None
+    sample: PairedSample,
+    y: np.ndarray,
+    v_empty: float,
+    v_full: float,
+    phi: np.ndarray | None = None,
+    kkt: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(phi, per-player standard errors) of `constrained_wls` on a paired sample, by a sandwich estimate.
 
@@ -246,16 +259,15 @@ def constrained_wls_stderr(
     pairs are drawn without replacement within size groups, so Var(b) is the stratified-sampling
     variance of a total: per group k (1 - k/cap) times the sample covariance of its pairs' scores.
     A group enumerated completely adds nothing: with every coalition evaluated the error is zero.
-    Pass `phi` to score residuals of another fit (e.g. out-of-sample surrogate residuals).
+    Pass `phi` to score residuals of another fit (e.g. out-of-sample surrogate residuals), and `kkt`
+    (`weighted_kkt` of the sample) when it is already at hand.
     """
     z, w = sample.coalitions, sample.weights
     n = z.shape[1]
     zf = z.astype(np.float64)
-    fitted = constrained_wls(z, y, w, v_empty, v_full)
+    kkt = weighted_kkt(z, w) if kkt is None else kkt
+    fitted = constrained_wls(z, y, w, v_empty, v_full, kkt)
     phi = fitted if phi is None else phi
-    kkt = np.zeros((n + 1, n + 1))
-    kkt[:n, :n] = zf.T @ (zf * w[:, None])
-    kkt[:n, n] = kkt[n, :n] = 1.0
     lin = np.linalg.pinv(kkt)[:n, :n]
     scores = zf * (w * (y - v_empty - zf @ phi))[:, None]
     pair = np.minimum(np.arange(len(z)), sample.complement)

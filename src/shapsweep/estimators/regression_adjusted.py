@@ -19,7 +19,7 @@ families compete (`surrogate='auto'`) on the estimated variance of the adjusted 
 On small samples (below SHRINK_BELOW * n coalitions) the residual correction is mostly noise, and it
 is shrunk towards the surrogate by its signal-to-noise ratio, estimated from two split halves of the
 pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk correction, which is
-conservative; where the whole correction's pairs were all in the fit, 32n up to 1,024 pairs, they are
+conservative; where the whole correction's pairs were all in the fit, 32n up to 2,048 pairs, they are
 widened by IN_SAMPLE_STDERR_SCALE). In the same range the sample is designed (`design='auto'`): half
 the pairs are random, and if the Fourier surrogate wins on them clearly (or whatever won, below 8n),
 the rest are chosen to reduce the posterior variance of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
@@ -44,7 +44,14 @@ from .adaptive_design import candidate_pool, choose_pairs
 from .base import Method
 from .fourier_kernel import FIT_PAIRS, cross_validated_predictions, fit_fourier_surrogate
 from .game_batching import BudgetedGame
-from .paired_design import PairedSample, PairedSampler, constrained_wls, constrained_wls_stderr, odd_rows
+from .paired_design import (
+    PairedSample,
+    PairedSampler,
+    constrained_wls,
+    constrained_wls_stderr,
+    odd_rows,
+    weighted_kkt,
+)
 from .permutation import permutation
 from .result import MethodOutput
 from .rounds import reached, round_budgets
@@ -139,8 +146,9 @@ def _adjust(sample, y, v_empty, v_full, first, odd, honest, phi_surrogate, shrin
     r_empty, r_full = v_empty + odd_full, v_full - odd_full
     # In-sample residuals for the value (cross-fitted ones were measured worse: the correction then
     # carries the surrogate's own error), out-of-sample ones for the standard error.
-    phi_res = constrained_wls(sample.coalitions, y - odd_fit, sample.weights, r_empty, r_full)
-    _, stderr = constrained_wls_stderr(sample, y - odd_honest, r_empty, r_full)
+    kkt = weighted_kkt(sample.coalitions, sample.weights)
+    phi_res = constrained_wls(sample.coalitions, y - odd_fit, sample.weights, r_empty, r_full, kkt)
+    _, stderr = constrained_wls_stderr(sample, y - odd_honest, r_empty, r_full, kkt=kkt)
     weight = _split_half_shrinkage(sample, y - odd_fit, r_empty, r_full) if shrink else 1.0
     # Only the deviations from the mean are shrunk: the mean is fixed by efficiency.
     mean = phi_res.mean()
@@ -179,7 +187,7 @@ def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng):
     candidates, four, variance = {}, None, {}
     if surrogate in ("auto", "fourier"):
         four = fit_fourier_surrogate(x, t, rng)
-        odd = four.predict(x)
+        odd = four.fitted
         honest = odd.copy()
         honest[four.fit_rows] = four.loo_prediction
         candidates["fourier"] = (odd, honest, four.shapley(), four.choice)
@@ -291,8 +299,8 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     x_all = np.vstack([x, np.where(chosen, 1.0, -1.0)])
     t_all = np.concatenate([t, (y_new[: len(chosen)] - y_new[len(chosen) :]) / 2])
     refit = fit_fourier_surrogate(x_all, t_all, rng)
-    odd = refit.predict(x)
-    honest = refit.predict(x)
+    odd = refit.fitted[: len(x)]
+    honest = odd.copy()
     in_fit = refit.fit_rows < len(x)
     honest[refit.fit_rows[in_fit]] = refit.loo_prediction[in_fit]
     # The correction and its standard error use only the random pairs: their sampling weights are known.
