@@ -23,8 +23,13 @@ FOLDS = 5
 def jackknife_stderr(fit: Callable[[np.ndarray], np.ndarray], pairs: int, rng: np.random.Generator) -> np.ndarray:
     """(n, n) standard errors of fit(all pairs); fit(kept) takes the indices of the pairs it may use."""
     groups = np.array_split(rng.permutation(pairs), FOLDS)
-    repeats = np.stack([fit(np.setdiff1d(np.arange(pairs), group)) for group in groups])
+    return jackknife_spread(np.stack([fit(np.setdiff1d(np.arange(pairs), group)) for group in groups]))
+
+
+def jackknife_spread(repeats: np.ndarray) -> np.ndarray:
+    """Standard errors from the fits without each of G groups (axis 0), t-scaled as above."""
     from scipy.stats import t
 
+    folds = len(repeats)
     spread = ((repeats - repeats.mean(axis=0)) ** 2).sum(axis=0)
-    return np.sqrt((FOLDS - 1) / FOLDS * spread) * t.ppf(0.975, FOLDS - 1) / 1.96
+    return np.sqrt((folds - 1) / folds * spread) * t.ppf(0.975, folds - 1) / 1.96

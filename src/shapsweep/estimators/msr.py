@@ -17,7 +17,9 @@ sigma^2 n / (m - n) on m pairs; at 4n about 0.7x Kernel Banzhaf's error), and st
 sample (`details.adjust`, `adjust_reason`): order-3 Walsh terms fitted with the main effects, their
 number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 64); the odd parts of
 unanimity sets of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
-from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); and for n <=
+from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); at 8n for n = 32-64,
+pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
+half the linear fit's (odd_pair_triples.py); and for n <=
 MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
 values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
 linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples or
@@ -35,6 +37,7 @@ from .base import Method
 from .game_batching import BudgetedGame
 from .hadamard_design import BlockDesign, draw_blocks
 from .monte_carlo import draw_new_uniform
+from .odd_pair_triples import fit_odd_pair_triples
 from .odd_sets import fit_odd_sets
 from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
@@ -44,6 +47,10 @@ from .sparse_moebius import fit_on_pairs
 ADJUSTMENTS = ("auto", "linear", "none")
 TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
 MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to the linear fit in every cell
+# odd_pair_triples.py: n = 32-64 (pair_triple_fit's range: C(n, 3) triples in its kernel), 4-6 pairs a player
+# (8n: where nothing else beat the linear fit; from 12n the triples and sets are tried)
+PAIR_TRIPLES_PLAYERS = (32, 64)
+PAIR_TRIPLES_ROWS_PER_PLAYER = (4, 6)
 
 
 def _draw_pairs(n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
@@ -154,6 +161,14 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
             candidates["linear"] = (cv_linear, values, stderr)
         if sets_details["odd_sets"] > 0:
             candidates["odd_sets"] = (cv_best, 2 * coef, 2 * sets_stderr)
+    low, high = PAIR_TRIPLES_ROWS_PER_PLAYER
+    if PAIR_TRIPLES_PLAYERS[0] <= n <= PAIR_TRIPLES_PLAYERS[1] and low * n <= len(x) < high * n:
+        fitted, pt_details = fit_odd_pair_triples(x, t, even, rng)
+        details |= pt_details
+        if fitted is not None:
+            coef, pt_stderr, cv_linear, cv_fit = fitted
+            candidates["linear"] = (cv_linear, values, stderr)
+            candidates["odd_pair_triples"] = (cv_fit, 2 * coef, 2 * pt_stderr)
     if 2 < n <= MOEBIUS_MAX_PLAYERS:
         moebius = _moebius(pairs, y, v_empty, v_full, rng)
         if moebius is not None:
