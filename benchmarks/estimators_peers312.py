@@ -310,7 +310,7 @@ def report(rows, mults, seeds) -> str:
         f"{worst[3]}) {'PASS' if worst[2] <= 1.0 else 'FAIL'}"
     )
     lines.append(
-        f"Ratio to the best peer <= 0.8 in every cell: {len(ratios) - len(over08)}/{len(ratios)} cells "
+        f"Ratio to the best peer <= 0.8 in every cell: {len(ratios) - len(over08)}/{len(ratios)} cells under, "
         f"{'PASS' if not over08 else 'FAIL'}"
         + ("" if not over08 else " (over: " + "; ".join(f"{f} {m}n {r:.2f}" for f, m, r, _ in over08) + ")")
     )

@@ -20,9 +20,13 @@ def _model(kind: str) -> torch.nn.Module:
         config = transformers.RobertaConfig(vocab_size=50, num_labels=2, **SMALL)
         return transformers.RobertaForSequenceClassification(config)
     if kind == "distilbert":
-        config = transformers.DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=2)
+        config = transformers.DistilBertConfig(
+            vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=2
+        )
         return transformers.DistilBertForSequenceClassification(config)
-    config = transformers.GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32, bos_token_id=0, eos_token_id=0)
+    config = transformers.GPT2Config(
+        vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32, bos_token_id=0, eos_token_id=0
+    )
     return transformers.GPT2LMHeadModel(config)
 
 

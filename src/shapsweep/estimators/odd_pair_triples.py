@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .interaction_jackknife import jackknife_spread
 from .pair_triple_fit import fit_pairs_and_triples
 
 FOLDS = 5  # 3 (training on 2/3 of the pairs) never offered it at n = 64, 8n, seeds 0-5: too few to find the triples
@@ -71,7 +72,5 @@ def fit_odd_pair_triples(x: np.ndarray, t: np.ndarray, even: np.ndarray, rng):
     stderr = np.sqrt(np.clip(np.diag(np.linalg.pinv(x.T @ x)) * sigma2, 0.0, None))
     # the folds' fits are a delete-a-group jackknife of the slopes (interaction_jackknife.py's scaling): it
     # sees the triples' selection, which the OLS formula does not (n = 64, 8n: 87% coverage without it)
-    from .interaction_jackknife import jackknife_spread
-
     stderr = np.maximum(stderr, jackknife_spread(np.array(repeats)))
     return (slopes, stderr, held_linear, held_fit), details

@@ -104,7 +104,9 @@ def weighted_row_grads(
                     seen.setdefault(module, []).append(_live_pairs(module, x, g, w))
             listening[0] = True
             if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
-                raise Unsupported("a trainable parameter outside Linear, Conv1D, Embedding and norm layers moves the value")
+                raise Unsupported(
+                    "a trainable parameter outside Linear, Conv1D, Embedding and norm layers moves the value"
+                )
     finally:
         for handle in handles:
             handle.remove()
