@@ -63,3 +63,24 @@ def test_a_position_embedding_shared_by_the_rows_is_refused_without_the_row_coun
         layer_grads.weighted_row_grads(
             model, dict(model.named_parameters()), lambda: model(input_ids=ids).logits[:, 0], lambda k: None, [1.0]
         )
+
+
+def test_a_norm_over_two_trailing_axes_gives_per_row_gradients_equal_to_autograd():
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6),
+        torch.nn.Unflatten(1, (2, 3)),
+        torch.nn.LayerNorm((2, 3)),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6, 1),
+    ).double()
+    with torch.no_grad():  # weight and bias away from their initial 1 and 0
+        model[2].weight.normal_()
+        model[2].bias.normal_()
+    params = dict(model.named_parameters())
+    x = torch.randn(4, 4, dtype=torch.float64)
+    hooked = layer_grads.weighted_row_grads(model, params, lambda: model(x)[:, 0], lambda k: None, [1.0], rows=4)
+    for r in range(4):
+        grads = torch.autograd.grad(model(x[r : r + 1])[0, 0], list(params.values()))
+        for (name, _), grad in zip(params.items(), grads, strict=True):
+            torch.testing.assert_close(hooked[name][r], grad, rtol=1e-10, atol=1e-13, msg=f"{name} row {r}")

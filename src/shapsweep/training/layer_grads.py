@@ -110,14 +110,14 @@ def weighted_row_grads(
     finally:
         for handle in handles:
             handle.remove()
-    rows = values.shape[0]
     if out is None:
-        out = {n: torch.empty((rows, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
+        count = values.shape[0]
+        out = {n: torch.empty((count, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
     for name, pairs in owners.items():
         written = False
         for module, role in pairs:
             if module in seen:
-                _accumulate(out[name], module, role, seen[module], rows, add=written)
+                _accumulate(out[name], module, role, seen[module], add=written)
                 written = True
         if not written:  # the value does not reach this parameter
             out[name].zero_()
@@ -143,11 +143,14 @@ def _live_pairs(module, x: torch.Tensor, g: torch.Tensor, weight: float) -> tupl
     keeping only the positions whose output gradient is nonzero in some row: a layer after the last mixing
     of positions (a classifier's top MLP, its head) only matters where the value is read, so what is kept,
     joined and multiplied shrinks by the sequence length. Sliced per call, before anything is joined."""
-    rows, width = g.shape[0], g.shape[-1]
+    rows = g.shape[0]
+    # a norm's elements are its weight's (it may normalize over several trailing axes)
+    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
     delta = g.detach().reshape(rows, -1, width)
-    inputs = (
-        x.reshape(rows, delta.shape[1]) if isinstance(module, torch.nn.Embedding) else x.reshape(rows, -1, x.shape[-1])
-    )
+    if isinstance(module, torch.nn.Embedding):
+        inputs = x.reshape(rows, delta.shape[1])
+    else:
+        inputs = x.reshape(rows, -1, width if _is_norm(module) else x.shape[-1])
     # amax | amin: one cheap reduction each, no |g| temporary; a NaN stays live
     live = torch.amax(delta, dim=(0, 2)).ne(0) | torch.amin(delta, dim=(0, 2)).ne(0)
     if not bool(live.all()):
@@ -166,7 +169,7 @@ def _joined(calls: list, which: int) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
-def _accumulate(into: torch.Tensor, module, role: str, calls: list, rows: int, add: bool) -> None:
+def _accumulate(into: torch.Tensor, module, role: str, calls: list, add: bool) -> None:
     """Write (or with `add`, add) module.<role>'s per-row gradient over all its calls (nodes, reuse): the
     (node, position) pairs joined on one axis, so a weight's gradient is one batched matmul."""
     delta = _joined(calls, 1)  # row × (node, live position) × out
