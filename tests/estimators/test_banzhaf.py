@@ -124,20 +124,28 @@ def test_a_shard_row_states_its_estimand(tiny_bert_classifier_path):
     assert mismatch["status"] == "estimator_error" and "not banzhaf" in mismatch["error"]
 
 
+def _auto_against_linear(n: int, seeds, first_game: int, pairs_per_player: int, adjusts: tuple):
+    """msr's default (`adjust='auto'`) and its linear fit on order-3 SOUM games (game seed first_game + seed):
+    their relative errors, and (result, truth) of each default run, which must have chosen one of `adjusts`."""
+    auto, linear, results = [], [], []
+    for seed in seeds:
+        game = SoumGame(n, 2 * n, np.random.default_rng(first_game + seed), max_order=3)
+        truth = game.banzhaf()
+        result = estimate(game, n, method="msr", budget=pairs_per_player * n, seed=seed)
+        assert result.details["adjust"] in adjusts, result.details
+        plain = estimate(game, n, method="msr", budget=pairs_per_player * n, seed=seed, adjust="linear")
+        assert plain.details["adjust"] == "linear"
+        auto.append(np.linalg.norm(result.values - truth) / np.linalg.norm(truth))
+        linear.append(np.linalg.norm(plain.values - truth) / np.linalg.norm(truth))
+        results.append((result, truth))
+    return auto, linear, results
+
+
 def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
     # a sum of unanimity games with 3-player terms: the sparse surrogate or the order-3 Walsh terms find
     # the terms, a linear fit cannot
-    n, auto, linear = 14, [], []
-    for seed in range(4):
-        game = SoumGame(n, 2 * n, np.random.default_rng(200 + seed), max_order=3)
-        truth = game.banzhaf()
-        result = estimate(game, n, method="msr", budget=16 * n, seed=seed)
-        assert result.details["adjust"] in ("sparse_moebius", "odd_triples"), result.details
-        assert "held-out error" in result.details["adjust_reason"]
-        plain = estimate(game, n, method="msr", budget=16 * n, seed=seed, adjust="linear")
-        assert plain.details["adjust"] == "linear"
-        auto.append(np.linalg.norm(result.values - truth))
-        linear.append(np.linalg.norm(plain.values - truth))
+    auto, linear, results = _auto_against_linear(14, range(4), 200, 16, ("sparse_moebius", "odd_triples"))
+    assert all("held-out error" in result.details["adjust_reason"] for result, _ in results)
     assert np.median(auto) < 0.5 * np.median(linear)
     # above MOEBIUS_MAX_PLAYERS the surrogate is not tried; the triples are, from 12n
     big = SoumGame(40, 80, np.random.default_rng(9), max_order=3)
@@ -154,15 +162,9 @@ def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
 def test_pair_triple_fit_finds_the_triples_at_8n_and_leaves_order_5_games_linear():
     # order <= 3 at n = 32, 8n (4 pairs a player): the odd triples are invisible to a screen of the odd half
     # alone; the order-3 unanimity fit of both halves finds them (seeds 0-5 of the benchmark: 0.095 -> 0.049)
-    n, auto, linear = 32, [], []
-    for seed in range(3):
-        game = SoumGame(n, 2 * n, np.random.default_rng(300 + seed), max_order=3)
-        truth = game.banzhaf()
-        result = estimate(game, n, method="msr", budget=8 * n, seed=seed)
-        assert result.details["adjust"] == "odd_pair_triples", result.details
-        plain = estimate(game, n, method="msr", budget=8 * n, seed=seed, adjust="linear")
-        auto.append(np.linalg.norm(result.values - truth) / np.linalg.norm(truth))
-        linear.append(np.linalg.norm(plain.values - truth) / np.linalg.norm(truth))
+    n = 32
+    auto, linear, results = _auto_against_linear(n, range(3), 300, 8, ("odd_pair_triples",))
+    for result, truth in results:
         assert np.mean(np.abs(result.values - truth) <= 1.96 * result.stderr) >= 0.9
     assert np.median(auto) < 0.7 * np.median(linear), (auto, linear)
     # a game of 4- and 5-player unanimity sets only: the order-3 model misreads it and is not offered
