@@ -6,8 +6,9 @@ change is a small difference of two values). A row's value is its game's full-in
 token ids, so it follows θ and has a gradient in θ.
 
 `collate` and `batch_value` give the path kernel whole batches (rows padded on the right, the model's own
-default position ids): its per-row gradients then come from layer hooks, every quadrature node of a step in one pass per
-layer, instead of one vector-Jacobian product per row and node; `value` is the one-row-at-a-time reference.
+default position ids): its per-row gradients then come from layer hooks, every quadrature node of a step
+in one pass per layer, instead of one vector-Jacobian product per row and node; `value` is the
+one-row-at-a-time reference.
 """
 
 from __future__ import annotations
