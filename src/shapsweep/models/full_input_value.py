@@ -39,16 +39,21 @@ def batch_values(connector, model: torch.nn.Module, batch: dict) -> torch.Tensor
     games = batch["games"]
     if not _causal(connector):
         logits = model(**inputs).logits
-        kind = connector.value["kind"]
-        return torch.stack(
-            [class_value_tensor(logits[i : i + 1], g.target_class, kind)[0] for i, g in enumerate(games)]
-        )
+        # one read per distinct target class over the whole batch (an ablation game's copies: one)
+        targets = [g.target_class for g in games]
+        distinct = sorted(set(targets))
+        per_target = torch.stack([class_value_tensor(logits, t, connector.value["kind"]) for t in distinct])
+        return per_target[[distinct.index(t) for t in targets], torch.arange(len(games))]
     logits = model(**inputs, use_cache=False).logits
+    reduce = connector.value["reduce"]
+    if all(g is games[0] for g in games):  # copies of one game: its response read for all rows at once
+        start, response = len(games[0].tokenized.ids), torch.as_tensor(games[0].response_ids, device=device)
+        return response_logprob_tensor(logits[:, start - 1 : start - 1 + response.shape[0]], response, reduce)
     out = []
     for i, game in enumerate(games):
         start, response = len(game.tokenized.ids), torch.as_tensor(game.response_ids, device=device)
         picked = logits[i : i + 1, start - 1 : start - 1 + response.shape[0]]
-        out.append(response_logprob_tensor(picked, response, connector.value["reduce"])[0])
+        out.append(response_logprob_tensor(picked, response, reduce)[0])
     return torch.stack(out)
 
 
