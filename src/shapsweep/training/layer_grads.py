@@ -156,11 +156,7 @@ def _live_pairs(module, x: torch.Tensor, g: torch.Tensor, weight: float) -> tupl
     if not bool(live.all()):
         keep = live.nonzero().squeeze(1)
         delta, inputs = delta.index_select(1, keep), inputs.index_select(1, keep)
-    elif weight != 1:
-        delta = delta.clone()  # autograd's buffer is scaled in place below; never a caller's tensor
-    if weight != 1:
-        delta.mul_(weight)
-    return inputs, delta
+    return inputs, delta if weight == 1 else delta * weight
 
 
 def _joined(calls: list, which: int) -> torch.Tensor:
