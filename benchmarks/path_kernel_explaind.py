@@ -16,7 +16,10 @@ seconds), explaind in its own virtual environment:
 Prints one table row per side: reconstruction error of f(θ_T) − f(θ_0) (max and mean |error| over the 660
 values), seconds per step, peak RSS, and how far the two sides' θ_T and reconstructed changes are apart;
 then our peak RSS at 300 and 3,000 training rows (memory flat in the training rows, but for the result
-itself), and a CUDA case (ours on the GPU) that prints "skipped: no CUDA" without one.
+itself), and a CUDA case (ours on the GPU) that prints "skipped: no CUDA" without one. `--device cuda`
+runs both sides on the GPU (the package's own default where there is one) and reports peak GPU memory:
+
+    .venv/bin/python benchmarks/path_kernel_explaind.py --device cuda --steps 20 --midpoints 10
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def explaind_trained(data: dict, steps: int, shuffle: bool = False) -> tuple:
+def explaind_trained(data: dict, steps: int, shuffle: bool = False, device: str = "cpu") -> tuple:
     """The package's own recording of the full-batch training (ModelPath, AdamWOptimizerPath, DataPath):
     (model path, optimizer path, data path, loss, training seconds). Prints: call it with stdout redirected."""
     import torch
@@ -72,16 +75,16 @@ def explaind_trained(data: dict, steps: int, shuffle: bool = False) -> tuple:
     x_train, y_train = data["X"][:N_TRAIN], data["y"][:N_TRAIN]
     dataset = ClassificationDataset(x_train.numpy(), [int(v) for v in y_train])
     loader = torch.utils.data.DataLoader(dataset, batch_size=N_TRAIN, shuffle=shuffle)
-    model = ModelPath(new_model(), device="cpu", overwrite=True, output_dim=TOKENS)
-    optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device="cpu", checkpoints=[])
+    model = ModelPath(new_model(), device=device, overwrite=True, output_dim=TOKENS)
+    optimizer = AdamWOptimizerPath(model, lr=LR, weight_decay=WD, betas=BETAS, device=device, checkpoints=[])
     data_path = DataPath(loader, full_batch=False, overwrite=True)
-    loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device="cpu")
+    loss_fn = RegularizedCrossEntropyLoss(alpha=0.0, device=device)
     started = time.perf_counter()
     for _ in range(steps):
         for batch in loader:
             xb, yb = data_path.get_batch(batch)
             optimizer.zero_grad()
-            loss = loss_fn(model.forward(xb.long()), yb)
+            loss = loss_fn(model.forward(xb.long()), yb.to(device))
             loss.backward()
             optimizer.step()
             model.log_checkpoint()
@@ -89,7 +92,7 @@ def explaind_trained(data: dict, steps: int, shuffle: bool = False) -> tuple:
     return model, optimizer, data_path, loss_fn, time.perf_counter() - started
 
 
-def explaind_epk(model, optimizer, data_path, loss_fn, midpoints: int):
+def explaind_epk(model, optimizer, data_path, loss_fn, midpoints: int, device: str = "cpu"):
     """The package's exact path kernel over every recorded step at `midpoints` nodes."""
     from explaind.epk_model import ExactPathKernelModel
 
@@ -101,7 +104,7 @@ def explaind_epk(model, optimizer, data_path, loss_fn, midpoints: int):
         integral_eps=1 / midpoints,
         early_integral_eps=1 / midpoints,
         early_steps=0,
-        device="cpu",
+        device=device,
         train_set_size=N_TRAIN,
         evaluate_predictions=True,
         # its validation script's settings: other combinations crash in 0.1.0 (prev_eval stays None, or a
@@ -111,25 +114,30 @@ def explaind_epk(model, optimizer, data_path, loss_fn, midpoints: int):
     )
 
 
-def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
-    """The package's own recording and EPK prediction (its validation script's settings, full batch)."""
+def side_explaind(folder: Path, steps: int, midpoints: int, device: str = "cpu") -> dict:
+    """The package's own recording and EPK prediction (its validation script's settings, full batch), on
+    `device` (the package's own default is CUDA where there is one)."""
     import contextlib
     import io
 
     import torch
 
     data = torch.load(folder / "data.pt")
-    x_val = data["X"][N_TRAIN:].long()
+    x_val = data["X"][N_TRAIN:].long().to(device)
+    if device != "cpu":
+        on_device_weight_decay()
     with contextlib.redirect_stdout(io.StringIO()):
-        model, optimizer, data_path, loss_fn, train_s = explaind_trained(data, steps)
-        epk = explaind_epk(model, optimizer, data_path, loss_fn, midpoints)
+        model, optimizer, data_path, loss_fn, train_s = explaind_trained(data, steps, device=device)
+        epk = explaind_epk(model, optimizer, data_path, loss_fn, midpoints, device)
+        synchronize(device)
         started, cpu = time.perf_counter(), time.process_time()
-        prediction, initial, *_ = epk.predict(x_val, y_test=data["y"][N_TRAIN:], is_train=False)
+        prediction, initial, *_ = epk.predict(x_val, y_test=data["y"][N_TRAIN:].to(device), is_train=False)
+        synchronize(device)
         explain_s, explain_cpu = time.perf_counter() - started, time.process_time() - cpu
         actual = model.forward(x_val, step=len(model.checkpoints) - 1)
     final = model.checkpoints[-1]
-    torch.save({k: v.clone() for k, v in final.items()}, folder / "explaind_theta_T.pt")
-    torch.save((prediction - initial).detach().double(), folder / "explaind_change.pt")
+    torch.save({k: v.detach().cpu().clone() for k, v in final.items()}, folder / "explaind_theta_T.pt")
+    torch.save((prediction - initial).detach().cpu().double(), folder / "explaind_change.pt")
     error = (prediction - actual).detach().abs()
     return {
         "side": "explaind 0.1.0",
@@ -140,7 +148,30 @@ def side_explaind(folder: Path, steps: int, midpoints: int) -> dict:
         "cpu_s_per_step": explain_cpu / steps,
         "train_s": train_s,
         "peak_rss_mb": peak_rss_mb(),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
     }
+
+
+def on_device_weight_decay() -> None:
+    """explaind 0.1.0 keeps its checkpoints on the CPU and builds the weight-decay features from them, so on
+    CUDA `get_reg_term` multiplies a GPU tensor by a CPU one and stops ("Expected all tensors to be on the same
+    device"). The one fix this benchmark applies to the package: those features follow the model's device."""
+    from explaind.model_paths import ModelPath
+
+    shipped = ModelPath.update_regularization_features
+
+    def update_regularization_features(self, *args, **kwargs):
+        return {k: v.to(self.device) for k, v in shipped(self, *args, **kwargs).items()}
+
+    ModelPath.update_regularization_features = update_regularization_features
+
+
+def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so that wall seconds measure it."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def side_ours(
@@ -225,8 +256,8 @@ def side_ours(
         torch.cuda.synchronize()
     explain_s, explain_cpu = time.perf_counter() - started, time.process_time() - cpu
     error = abs(gap)
-    if train_rows == N_TRAIN and device == "cpu":
-        torch.save(read_final(root), folder / "ours_theta_T.pt")
+    if train_rows == N_TRAIN:
+        torch.save({k: v.cpu() for k, v in read_final(root).items()}, folder / "ours_theta_T.pt")
         torch.save(torch.tensor(change).view(N_VAL, TOKENS), folder / "ours_change.pt")
     return {
         "side": f"shapsweep path_kernel ({quadrature}, {device})",
@@ -288,7 +319,9 @@ def main() -> None:
         "--block", type=int, help="our side explains the window in calls of this many steps (pipeline step blocks)"
     )
     parser.add_argument("--train-rows", type=int, default=N_TRAIN, help=argparse.SUPPRESS)
-    parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="both sides run here (cuda: skips without a GPU)"
+    )
     parser.add_argument("--explaind-python", default="/tmp/explaind-venv/bin/python")
     parser.add_argument("--side", choices=("explaind", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
@@ -299,7 +332,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         if args.side == "explaind":
-            print(json.dumps(side_explaind(args.dir, args.steps, args.midpoints)))
+            print(json.dumps(side_explaind(args.dir, args.steps, args.midpoints, args.device)))
         else:
             result = side_ours(
                 args.dir,
@@ -315,10 +348,17 @@ def main() -> None:
         return
     import torch
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("skipped: --device cuda and no GPU")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_data(folder)
-        theirs = run_side(args.explaind_python, "explaind", folder, args)
+        try:
+            theirs = run_side(args.explaind_python, "explaind", folder, args)
+        except SystemExit as failed:  # report it and still measure our side
+            print(failed)
+            theirs = None
         # our side imports only the package's model class, from its environment's site-packages
         site = subprocess.run(
             [args.explaind_python, "-c", "import explaind, os; print(os.path.dirname(os.path.dirname(explaind.__file__)))"],
@@ -328,36 +368,43 @@ def main() -> None:
         link.mkdir()
         (link / "explaind").symlink_to(Path(site) / "explaind")
         ours = run_side(sys.executable, "ours", folder, args, extra_path=str(link))
-        theta_a, theta_b = torch.load(folder / "explaind_theta_T.pt"), torch.load(folder / "ours_theta_T.pt")
-        theta_gap = max(float((theta_a[n] - theta_b[n]).abs().max()) for n in theta_b)
-        change_gap = float(
-            (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
-        )
+        if theirs is not None:
+            theta_a, theta_b = torch.load(folder / "explaind_theta_T.pt"), torch.load(folder / "ours_theta_T.pt")
+            theta_gap = max(float((theta_a[n] - theta_b[n]).abs().max()) for n in theta_b)
+            change_gap = float(
+                (torch.load(folder / "explaind_change.pt") - torch.load(folder / "ours_change.pt")).abs().max()
+            )
         memory = []
         for rows in args.memory_rows:
             scaled = argparse.Namespace(**{**vars(args), "train_rows": rows, "steps": 5, "chunk": 300, "block": None})
             memory.append(run_side(sys.executable, "ours", folder, scaled, extra_path=str(link)))
         gpu = None
-        if torch.cuda.is_available():
+        if torch.cuda.is_available() and args.device == "cpu":
             on_gpu = argparse.Namespace(**{**vars(args), "device": "cuda"})
             gpu = run_side(sys.executable, "ours", folder, on_gpu, extra_path=str(link))
     print(
         f"modulo addition p={P}, d_model {D_MODEL}, MLP {MLP} ({ours['params']:,} parameters), {N_TRAIN} training "
         f"pairs, {N_VAL} × {TOKENS} test values, {args.steps} full-batch steps, {args.midpoints} midpoints"
     )
-    print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
-    print(f"threads {args.threads}, quadrature {args.quadrature}, our chunk_size {args.chunk}")
-    print("| side | steps explained | max abs error | mean abs error | s/step | CPU s/step | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
-    for r in (theirs, ours):
+    if theirs is not None:
+        print(f"max |θ_T ours − θ_T explaind| = {theta_gap:.2e}; max |Δf ours − Δf explaind| = {change_gap:.2e}")
+    on = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    print(f"device {on}, threads {args.threads}, quadrature {args.quadrature}, our chunk_size {args.chunk}")
+    print(
+        "| side | steps explained | max abs error | mean abs error | s/step | CPU s/step | peak RSS MB | peak GPU MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in (theirs, ours) if theirs is not None else (ours,):
+        gpu_mb = "" if r["peak_gpu_mb"] is None else f"{r['peak_gpu_mb']:.0f}"
         print(
             f"| {r['side']} | {r['steps_explained']} | {r['max_abs_error']:.2e} | {r['mean_abs_error']:.2e} "
-            f"| {r['s_per_step']:.3f} | {r['cpu_s_per_step']:.3f} | {r['peak_rss_mb']:.0f} |"
+            f"| {r['s_per_step']:.3f} | {r['cpu_s_per_step']:.3f} | {r['peak_rss_mb']:.0f} | {gpu_mb} |"
         )
-    print(
-        f"speed-up: {theirs['s_per_step'] / ours['s_per_step']:.1f}x per step "
-        f"({theirs['cpu_s_per_step'] / ours['cpu_s_per_step']:.1f}x in CPU seconds)"
-    )
+    if theirs is not None:
+        print(
+            f"speed-up: {theirs['s_per_step'] / ours['s_per_step']:.1f}x per step "
+            f"({theirs['cpu_s_per_step'] / ours['cpu_s_per_step']:.1f}x in CPU seconds)"
+        )
     blocks = ours["block_s_per_step"]
     if len(blocks) > 1:
         print(
@@ -367,16 +414,18 @@ def main() -> None:
         )
     print(f"our trace on disk: {ours['trace_bytes_per_step'] / ours['params']:.1f} bytes per parameter per step")
     if memory:
+        peak = "peak_gpu_mb" if args.device == "cuda" else "peak_rss_mb"
         print(
-            "our peak RSS by training rows (5 steps, chunk_size 300): "
-            + "; ".join(f"{r['peak_rss_mb']:.0f} MB at {n} rows" for n, r in zip(args.memory_rows, memory, strict=True))
+            f"our {'peak GPU memory' if args.device == 'cuda' else 'peak RSS'} by training rows (5 steps, "
+            "chunk_size 300): "
+            + "; ".join(f"{r[peak]:.0f} MB at {n} rows" for n, r in zip(args.memory_rows, memory, strict=True))
             + " (of which the test row × example × component result: "
             + ", ".join(f"{r['result_mb']:.0f} MB" for r in memory)
             + ")"
         )
-    if gpu is None:
+    if gpu is None and args.device == "cpu":
         print("CUDA case: skipped: no CUDA")
-    else:
+    elif gpu is not None:
         print(
             f"CUDA case ({torch.cuda.get_device_name()}): {gpu['s_per_step']:.3f} s/step, max abs error "
             f"{gpu['max_abs_error']:.2e}, peak GPU memory {gpu['peak_gpu_mb']:.0f} MB"

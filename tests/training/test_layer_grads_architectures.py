@@ -14,6 +14,12 @@ SMALL = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 
 
 def _model(kind: str) -> torch.nn.Module:
     torch.manual_seed(0)
+    if kind == "llama":  # RMSNorm, rotary positions, gated MLP
+        config = transformers.LlamaConfig(
+            vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+            num_key_value_heads=1, max_position_embeddings=32,
+        )  # fmt: skip
+        return transformers.LlamaForCausalLM(config)
     if kind == "bert":
         return transformers.BertForSequenceClassification(transformers.BertConfig(vocab_size=50, num_labels=2, **SMALL))
     if kind == "roberta":
@@ -84,3 +90,58 @@ def test_a_norm_over_two_trailing_axes_gives_per_row_gradients_equal_to_autograd
         grads = torch.autograd.grad(model(x[r : r + 1])[0, 0], list(params.values()))
         for (name, _), grad in zip(params.items(), grads, strict=True):
             torch.testing.assert_close(hooked[name][r], grad, rtol=1e-10, atol=1e-13, msg=f"{name} row {r}")
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta", "distilbert", "gpt2", "llama"])
+def test_every_node_in_one_stacked_pass_equals_the_nodes_one_by_one(kind):
+    """`node_stacked_row_grads` (the batch repeated per quadrature node, each layer with its node's
+    parameters) gives the weighted per-row gradients of the per-node loop, with every parameter moving."""
+    model = _model(kind).double().eval()
+    params = dict(model.named_parameters())
+    g = torch.Generator().manual_seed(4)
+    theta = {n: p.detach().clone() for n, p in params.items()}
+    delta = {n: 0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype) for n, p in params.items()}
+    nodes, weights = [0.1, 0.5, 0.9], [0.2, 0.5, 0.3]
+    ids = torch.randint(3, 50, (3, 6), generator=g)
+    mask = torch.ones(3, 6, dtype=torch.long)
+    ids[2, 4:], mask[2, 4:] = model.config.pad_token_id or 1, 0
+    batch = {"input_ids": ids, "attention_mask": mask}
+
+    def pick(b):
+        logits = model(**b).logits
+        return logits[:, 0] if kind in ("bert", "roberta", "distilbert") else logits[:, 3].log_softmax(-1)[:, 5]
+
+    def load(k):
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(theta[n] + nodes[k] * delta[n])
+
+    one_by_one = layer_grads.weighted_row_grads(model, params, lambda: pick(batch), load, weights, rows=3)
+    load(0)  # the stacked pass reads no loaded parameters: any will do
+    out = {n: torch.full((3, *p.shape), float("nan"), dtype=p.dtype) for n, p in params.items()}
+    stacked = layer_grads.node_stacked_row_grads(model, params, pick, batch, theta, delta, nodes, weights, out, rows=3)
+    assert stacked is out
+    moved = 0
+    for name in params:
+        torch.testing.assert_close(stacked[name], one_by_one[name], rtol=1e-9, atol=1e-12, msg=f"{kind} {name}")
+        moved += bool(stacked[name].abs().max() > 0)
+    assert moved > len(params) // 2
+    assert all("forward" not in m.__dict__ for m in model.modules())  # the layers' own forwards are back
+
+
+def test_a_parameter_read_outside_its_layer_is_refused_by_the_stacked_pass():
+    """A weight read directly (here a tied projection by F.linear) would be read at one node only."""
+    torch.manual_seed(5)
+    embed = torch.nn.Embedding(10, 4).double()
+
+    def value(b):
+        return torch.nn.functional.linear(embed(b["ids"]).sum(1), embed.weight)[:, 0]
+
+    params = dict(embed.named_parameters())
+    theta = {n: p.detach().clone() for n, p in params.items()}
+    delta = {n: torch.ones_like(p) for n, p in params.items()}
+    out = {n: torch.empty((2, *p.shape), dtype=p.dtype) for n, p in params.items()}
+    ids = {"ids": torch.tensor([[1, 2], [3, 4]])}
+    with pytest.raises(layer_grads.Unsupported, match="read outside"):
+        layer_grads.node_stacked_row_grads(embed, params, value, ids, theta, delta, [0.5], [1.0], out, rows=2)
+    assert "forward" not in embed.__dict__

@@ -5,7 +5,7 @@ midpoints (the midpoint rule's h² error)."""
 import numpy as np
 import pytest
 import torch
-from traced_models import TESTS, example_loss, linear, mlp, mlp_norm, record, rows, value
+from traced_models import TESTS, example_loss, linear, mlp, mlp_norm, mlp_scale, record, rows, value
 
 from shapsweep.training.path_kernel import path_kernel
 from shapsweep.training.train import TrainingOptions
@@ -97,9 +97,11 @@ def test_data_groups_and_components_are_sums_of_the_finer_scores(tmp_path):
         path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(2, 9))
 
 
-@pytest.mark.parametrize("build", [mlp, mlp_norm], ids=["layer hooks", "vmap"])
+@pytest.mark.parametrize("build", [mlp, mlp_norm, mlp_scale], ids=["linear layers", "a norm layer", "vmap"])
 def test_per_sample_gradients_with_collate_give_the_same_scores_as_batched_vjps(tmp_path, build):
-    """Linear layers only: per-row gradients by layer hooks; a LayerNorm in the model: by vmap(grad)."""
+    """With `collate`: per-row gradients by layer hooks, every quadrature node in one stacked pass (a norm
+    layer's output rebuilt from its own forward), or by vmap(grad) for a parameter in no such layer;
+    against batched VJPs one node at a time."""
     training = rows()
     options = TrainingOptions(lr=0.05, betas=(0.9, 0.98), weight_decay=0.3, batch_size=4, steps=4, seed=2)
     root = record(tmp_path / "t", build(), training, options)

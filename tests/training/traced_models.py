@@ -19,9 +19,26 @@ def mlp(seed=0):
 
 
 def mlp_norm(seed=0):
-    """An MLP with a LayerNorm: a parameter outside Linear/Embedding layers (per-row gradients by vmap)."""
+    """An MLP with a LayerNorm (its per-row gradients rebuilt from the layer's own forward)."""
     torch.manual_seed(seed)
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+
+class Scale(torch.nn.Module):
+    """x ⊙ s: a trainable parameter in no layer the hooks read."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.s = torch.nn.Parameter(torch.linspace(0.5, 1.5, width))
+
+    def forward(self, x):
+        return x * self.s
+
+
+def mlp_scale(seed=0):
+    """An MLP with a `Scale`: per-row gradients by vmap(grad), the hooks' fallback."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), Scale(8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
 
 
 def linear(seed=0):

@@ -12,6 +12,10 @@ Rows must not interact (row r's value depends on row r's inputs only), and every
 have the rows on its first axis (an embedding looked up once for all rows, such as default position ids,
 is expanded to the rows when the caller says how many there are). A model with any other trainable parameter the
 value touches raises `Unsupported` (the caller then takes vmap(grad) or batched VJPs).
+
+`node_stacked_row_grads` runs all quadrature nodes in one forward and backward (the batch repeated per
+node, each such layer computing its output with its node's parameters); `weighted_row_grads` one node at a
+time, for a model whose parameters are also read outside their layers.
 """
 
 from __future__ import annotations
@@ -122,6 +126,184 @@ def weighted_row_grads(
         if not written:  # the value does not reach this parameter
             out[name].zero_()
     return out
+
+
+def node_stacked_row_grads(
+    model: torch.nn.Module,
+    params: dict[str, torch.nn.Parameter],
+    value: Callable[[object], torch.Tensor],
+    batch,
+    theta: dict[str, torch.Tensor],
+    delta: dict[str, torch.Tensor],
+    nodes: list[float],
+    weights: list[float],
+    out: dict[str, torch.Tensor],
+    rows: int,
+) -> dict[str, torch.Tensor]:
+    """Σ_k weights[k] ∇θ value_r(θ + nodes[k] Δθ) per row r, as `weighted_row_grads`, but every node in ONE
+    forward and backward: the batch is repeated once per node (node-major) and each layer that holds a
+    parameter computes its output with its own node's parameters. The model's operations run once per step
+    instead of once per node, which is what a small model's step costs on a GPU (one launch per operation).
+
+    `value(batch)` runs the model on a collated batch and returns one scalar per row; tensors in `batch`
+    with `rows` rows on their first axis are repeated, others (shared) are passed as they are. Every
+    trainable parameter must be in a Linear, Conv1D, Embedding or norm layer; else `Unsupported` (and the
+    caller runs the nodes one by one). Activations are held for len(nodes) × rows rows.
+    """
+    owners = _owners(model, params)
+    n_nodes = len(nodes)
+    like = next(iter(theta.values()))
+    t = torch.as_tensor(nodes, dtype=like.dtype, device=like.device)
+    stacked = {n: torch.addcmul(theta[n], t.view(-1, *[1] * theta[n].dim()), delta[n]) for n in params}
+    by_id = {id(p): n for n, p in params.items()}
+
+    def at_nodes(module, role: str) -> torch.Tensor | None:
+        """module.<role> per node, (nodes, *shape), or (1, *shape) where it does not train."""
+        p = getattr(module, role, None)
+        if p is None:
+            return None
+        return stacked[by_id[id(p)]] if id(p) in by_id else p.unsqueeze(0)
+
+    captured: list = []  # (module, input, output) per call, stacked over nodes on the row axis
+    patched: dict = {}
+    own_forward = [False]  # on while a norm layer's own forward is probed
+
+    def per_node(module, x):
+        if own_forward[0]:
+            return patched[module][0](x)
+        if isinstance(module, torch.nn.Embedding):
+            y, x = _embedding_at_nodes(module, x, at_nodes(module, "weight"), n_nodes, rows)
+            captured.append((module, x, y.requires_grad_()))  # a leaf: the value's gradient starts here
+            return y
+        if x.shape[0] != n_nodes * rows:
+            raise Unsupported(f"{type(module).__name__} input {tuple(x.shape)} has no stacked row axis")
+        w, b = at_nodes(module, "weight"), at_nodes(module, "bias")
+        if _is_norm(module):
+            own_forward[0] = True
+            try:
+                n, base = _normal_part(module, x)
+            finally:
+                own_forward[0] = False
+            trailing = module.weight.shape
+            y = base.reshape(n_nodes, -1, *trailing) + w.unsqueeze(1) * n.reshape(n_nodes, -1, *trailing)
+            if b is not None:
+                y = y + b.unsqueeze(1)
+            y, x = y.reshape(base.shape), n.detach()
+        else:
+            y = x.reshape(n_nodes, -1, x.shape[-1]) @ (w if _is_conv1d(module) else w.transpose(1, 2))
+            if b is not None:
+                y = y + b.unsqueeze(1)
+            y = y.reshape(*x.shape[:-1], y.shape[-1])
+        if not y.requires_grad:  # the first layer on the inputs: a leaf the value's gradient is taken at
+            y.requires_grad_()
+        captured.append((module, x.detach(), y))
+        return y
+
+    modules = {m for pairs in owners.values() for m, _ in pairs}
+    for module in modules:
+        if isinstance(module, torch.nn.Embedding) and module.max_norm is not None:
+            raise Unsupported("an Embedding with max_norm renormalizes its weight in the forward")
+        patched[module] = (module.forward, "forward" in module.__dict__)
+        module.forward = lambda x, *a, _m=module, **k: per_node(_m, x) if not (a or k) else _refuse(_m)
+    try:
+        tiled = _tile(batch, rows, n_nodes)
+        values = value(tiled)
+        if values.shape != (n_nodes * rows,):
+            raise Unsupported(f"the value gave {tuple(values.shape)} for {n_nodes} × {rows} stacked rows")
+        targets = [y for _, _, y in captured] + list(params.values())
+        grads = torch.autograd.grad(values.sum(), targets, allow_unused=True)
+    finally:
+        for module, (forward, own) in patched.items():
+            if own:
+                module.forward = forward
+            else:
+                del module.forward
+    # the layers computed with their nodes' parameters never read the model's own: a gradient reaching those
+    # means a parameter is read elsewhere (outside any layer, or besides its layer's forward), at one node
+    if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
+        raise Unsupported("a trainable parameter is read outside its Linear, Conv1D, Embedding or norm layer")
+    node_w = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
+    seen: dict = {}
+    for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
+        if g is not None:
+            seen.setdefault(module, []).append(_nodes_joined(module, x, g, node_w, rows))
+    for name, pairs in owners.items():
+        written = False
+        for module, role in pairs:
+            if module in seen:
+                _accumulate(out[name], module, role, seen[module], add=written)
+                written = True
+        if not written:
+            out[name].zero_()
+    return out
+
+
+def _refuse(module):
+    raise Unsupported(f"{type(module).__name__} is called with more than its input")
+
+
+def _tile(batch, rows: int, n_nodes: int):
+    """The collated batch repeated once per node, node-major: stacked row k·rows + r is row r at node k."""
+
+    def repeat(leaf):
+        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0 and leaf.shape[0] == rows:
+            return leaf.repeat(n_nodes, *[1] * (leaf.dim() - 1))
+        return leaf
+
+    return torch.utils._pytree.tree_map(repeat, batch)
+
+
+def _by_node(t: torch.Tensor, n_nodes: int, trailing: tuple = ()) -> torch.Tensor:
+    """(nodes, rest, *trailing) view of a node-major stacked tensor."""
+    return t.reshape(n_nodes, -1, *trailing)
+
+
+def _embedding_at_nodes(module, ids: torch.Tensor, table: torch.Tensor, n_nodes: int, rows: int):
+    """Each stacked row's lookup in its node's table (nodes × vocab rows, one lookup); ids shared by the rows
+    (one row: default position ids) are expanded to the stacked rows first. Returns (output, ids per row)."""
+    if ids.shape[0] == 1 and n_nodes * rows > 1:
+        ids = ids.expand(n_nodes * rows, *ids.shape[1:])
+    if ids.shape[0] != n_nodes * rows:
+        raise Unsupported(f"Embedding ids {tuple(ids.shape)} have no stacked row axis")
+    vocab = table.shape[1]
+    offset = (torch.arange(n_nodes, device=ids.device) * vocab).view(-1, *[1] * ids.dim())
+    flat = (ids.reshape(n_nodes, rows, *ids.shape[1:]) + offset).reshape(ids.shape)
+    return torch.nn.functional.embedding(flat, table.reshape(-1, table.shape[-1])), ids
+
+
+def _normal_part(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n(x), base) of a norm layer y = base + w ⊙ n(x) + b: its own forward at w = 1 and w = 0 (bias 0),
+    differentiable in x (the gradient flows on through them to the layers before), checked at the layer's
+    current parameters so that a layer of another form is refused."""
+    zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
+    base = torch.func.functional_call(module, zeros, (x,))
+    n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
+    with torch.no_grad():
+        y = module(x)
+        bias = getattr(module, "bias", None)
+        rebuilt = base + module.weight * n + (0 if bias is None else bias)
+        if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
+            raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+    return n, base
+
+
+def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, node_w: torch.Tensor, rows: int):
+    """One call's (inputs, weighted output gradients) with the nodes joined into each row's position axis:
+    rows × (node, live position) × features, as `_accumulate` reads them."""
+    n_nodes = node_w.shape[0]
+    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
+    delta = g.detach().reshape(n_nodes, rows, -1, width) * node_w.view(-1, 1, 1, 1)
+    if isinstance(module, torch.nn.Embedding):
+        inputs = x.reshape(n_nodes, rows, delta.shape[2])
+    else:
+        inputs = x.reshape(n_nodes, rows, delta.shape[2], width if _is_norm(module) else x.shape[-1])
+    live = torch.amax(delta, dim=(0, 1, 3)).ne(0) | torch.amin(delta, dim=(0, 1, 3)).ne(0)
+    if not bool(live.all()):
+        keep = live.nonzero().squeeze(1)
+        delta, inputs = delta.index_select(2, keep), inputs.index_select(2, keep)
+    delta = delta.transpose(0, 1).reshape(rows, -1, width)
+    inputs = inputs.transpose(0, 1).reshape(rows, -1, *inputs.shape[3:])
+    return inputs, delta
 
 
 def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

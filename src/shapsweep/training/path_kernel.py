@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from shapsweep.training.components import Piece, component_pieces
-from shapsweep.training.layer_grads import Unsupported, weighted_row_grads
+from shapsweep.training.layer_grads import Unsupported, node_stacked_row_grads, weighted_row_grads
 from shapsweep.training.trace import params_after, read_final_second_moment, read_header, read_step, step_dir
 
 Value = Callable[[torch.nn.Module, list], torch.Tensor]  # (model, test rows) -> one value per row
@@ -103,12 +103,12 @@ class _Layout:
     def dots(self, rows: dict[str, torch.Tensor], *vectors: dict[str, torch.Tensor]) -> np.ndarray:
         """(vector × row × component): each row's dot product with each vector, per component; several
         vectors in one matmul per piece, so the rows (φ: test rows × parameters) are read once."""
-        k = next(iter(rows.values())).shape[0]
-        out = np.zeros((len(vectors), k, len(self.components)))
+        like = next(iter(rows.values()))
+        out = torch.zeros((len(self.components), like.shape[0], len(vectors)), dtype=torch.float64, device=like.device)
         for c, piece in self.pieces:
             right = torch.stack([piece.of(v[piece.name]).reshape(-1) for v in vectors], dim=1)
-            out[:, :, c] += (self._rows(piece, rows[piece.name]) @ right).T.double().cpu().numpy()
-        return out
+            out[c] += self._rows(piece, rows[piece.name]) @ right
+        return out.permute(2, 1, 0).cpu().numpy()  # one copy off the device per call, not one per piece
 
     def cross_into(self, into: torch.Tensor, left: dict, right: dict, rows: int, alpha: float) -> None:
         """into[c] (left row × right row) += alpha · left·right over component c's elements, for the first
@@ -215,11 +215,11 @@ def path_kernel(
     `quadrature_rule` ('midpoint' or 'gauss_legendre') integrate each update. Gradients are taken
     `chunk_size` at a time: k batched vector-Jacobian products through a chunk of rows' graph (k² work), or,
     with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
-    for a model of Linear/Embedding layers (`training.layer_grads`, every node of a step folded into one
-    matmul per weight), else by `torch.func.vmap` (every node of a step in the same call, chunk_size //
-    midpoints rows at a time), else (`vmap=False`: a model that cannot run under vmap) by batched VJPs of
-    the collated batch; then `value` and `example_loss` get the collated batch, their rows must not
-    interact, and for vmap they must run under it.
+    for a model of Linear/Conv1D/Embedding/norm layers (`training.layer_grads`, every node of a step in one
+    stacked forward and backward, then one matmul per weight), else by `torch.func.vmap` (every node of a
+    step in the same call, chunk_size // midpoints rows at a time), else (`vmap=False`: a model that
+    cannot run under vmap) by batched VJPs of the collated batch; then `value` and `example_loss` get the
+    collated batch, their rows must not interact, and for vmap they must run under it.
     """
 
     def batch_of(rows: list):
@@ -268,10 +268,13 @@ def path_kernel(
     totals = np.zeros((n_test, n_comp, len(window)))
     phi = layout.buffers(n_test, reference)  # φ_s, overwritten every step
     running = layout.buffers(n_test, reference)  # U_s
+    run_list = [running[n] for n in names]
     example: dict[str, torch.Tensor] = {}  # a chunk of training rows' gradients, grown on demand
     partial = torch.empty((n_comp, n_test, 0), dtype=reference.dtype, device=reference.device)  # add_examples'
-    # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows
+    # with `collate`, per-row gradients by layer hooks (shapsweep.training.layer_grads) while the model allows,
+    # every node of a step in one stacked pass while that is allowed too
     by_layers = [collate is not None]
+    stacked_nodes = [collate is not None]
     node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
     node_w = torch.as_tensor(weights, dtype=reference.dtype, device=reference.device)
 
@@ -284,6 +287,24 @@ def path_kernel(
 
     def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> None:
         """φ_s per test row into `phi`: Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
+        if collate is not None and stacked_nodes[0]:
+            try:
+                for start, rows in _chunks(test_rows, chunk_size):
+                    node_stacked_row_grads(
+                        model,
+                        params,
+                        lambda b: value(model, b),
+                        collate(rows),
+                        theta,
+                        delta,
+                        [float(t) for t in nodes],
+                        [float(w) for w in weights],
+                        out={n: phi[n][start : start + len(rows)] for n in names},
+                        rows=len(rows),
+                    )
+                return
+            except Unsupported:
+                stacked_nodes[0] = False  # the nodes one at a time from now on
         if collate is not None and by_layers[0]:
             try:
                 for start, rows in _chunks(test_rows, chunk_size):
@@ -384,13 +405,16 @@ def path_kernel(
             second = _second_moment_from_batch(state, model, params, example_loss, rows, beta2)
         integrated_gradients(theta, delta)
         t_adam = state.adam_step + 1
-        v_hat = {n: v / (1 - beta2**t_adam) for n, v in here(second).items()}
+        v_hat = torch._foreach_div(list(here(second).values()), 1 - beta2**t_adam)
         along, at = layout.dots(phi, delta, theta)
         totals[:, :, w] = along
         decay -= state.lr * lam * at
-        for n in names:  # U_s = φ_s ⊙ P_s + β1 U_{s+1}
-            precondition = (state.lr / (1 - beta1**t_adam)) / (v_hat[n].sqrt() + eps)
-            running[n].mul_(beta1).addcmul_(phi[n], precondition)
+        # U_s = φ_s ⊙ P_s + β1 U_{s+1}, P_s = α_s / (1 − β1^t) / (√v̂ + ε): each a fused op over all parameters
+        precondition = torch._foreach_add(torch._foreach_sqrt(v_hat), eps)
+        torch._foreach_reciprocal_(precondition)
+        torch._foreach_mul_(precondition, state.lr / (1 - beta1**t_adam))
+        torch._foreach_mul_(run_list, beta1)
+        torch._foreach_addcmul_(run_list, [phi[n] for n in names], precondition)
         # the batch's per-example gradients at the recorded θ_s, a chunk at a time, reduced into
         # (data group, component) as soon as they are made
         coefficient = (1 - beta1) / len(batch)
