@@ -145,3 +145,27 @@ def test_a_parameter_read_outside_its_layer_is_refused_by_the_stacked_pass():
     with pytest.raises(layer_grads.Unsupported, match="read outside"):
         layer_grads.node_stacked_row_grads(embed, params, value, ids, theta, delta, [0.5], [1.0], out, rows=2)
     assert "forward" not in embed.__dict__
+
+
+class _ScaledEmbedding(torch.nn.Embedding):
+    """An embedding whose forward rescales its lookup (as Gemma's does): not the layer the hooks read."""
+
+    def forward(self, ids):
+        return super().forward(ids) * 3.0
+
+
+def test_a_layer_with_its_own_forward_is_not_read_as_the_plain_layer():
+    torch.manual_seed(6)
+    embed = _ScaledEmbedding(10, 4).double()
+    params = dict(embed.named_parameters())
+    ids = {"ids": torch.tensor([[1, 2], [3, 4]])}
+
+    def value(b):
+        return embed(b["ids"]).sum((1, 2))
+
+    with pytest.raises(layer_grads.Unsupported, match="outside"):
+        layer_grads.weighted_row_grads(embed, params, lambda: value(ids), lambda k: None, [1.0], rows=2)
+    theta = {n: p.detach().clone() for n, p in params.items()}
+    out = {n: torch.empty((2, *p.shape), dtype=p.dtype) for n, p in params.items()}
+    with pytest.raises(layer_grads.Unsupported, match="read outside"):
+        layer_grads.node_stacked_row_grads(embed, params, value, ids, theta, theta, [0.5], [1.0], out, rows=2)

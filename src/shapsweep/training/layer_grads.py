@@ -38,13 +38,23 @@ def _is_conv1d(module: torch.nn.Module) -> bool:
     return type(module).__name__ == "Conv1D" and getattr(module, "nf", None) is not None
 
 
+def _supported(module: torch.nn.Module) -> bool:
+    """A layer whose per-row gradients this module reads: a Linear or Embedding running torch's own forward
+    (a subclass that rescales its output, say, would get wrong gradients), a Conv1D, a norm layer."""
+    if isinstance(module, torch.nn.Linear):
+        return type(module).forward is torch.nn.Linear.forward
+    if isinstance(module, torch.nn.Embedding):
+        return type(module).forward is torch.nn.Embedding.forward
+    return _is_norm(module) or _is_conv1d(module)
+
+
 def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str, list]:
     """Parameter name -> the supported modules that use it ((module, 'weight'|'bias') pairs; tied weights
     have several)."""
     by_id = {id(p): n for n, p in params.items()}
     owners: dict[str, list] = {n: [] for n in params}
     for module in model.modules():
-        if isinstance(module, torch.nn.Linear | torch.nn.Embedding) or _is_norm(module) or _is_conv1d(module):
+        if _supported(module):
             for role in ("weight", "bias"):
                 p = getattr(module, role, None)
                 if p is not None and id(p) in by_id:
