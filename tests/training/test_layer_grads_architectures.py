@@ -122,8 +122,12 @@ def test_every_node_in_one_stacked_pass_equals_the_nodes_one_by_one(kind):
     stacked = layer_grads.node_stacked_row_grads(model, params, pick, batch, theta, delta, nodes, weights, out, rows=3)
     assert stacked is out
     moved = 0
+    # Llama's RMSNorm computes in float32 whatever the model's dtype: the two orders of work round apart
+    # there, by float32's rounding of the gradients' scale
     for name in params:
-        torch.testing.assert_close(stacked[name], one_by_one[name], rtol=1e-9, atol=1e-12, msg=f"{kind} {name}")
+        scale = float(one_by_one[name].abs().max())
+        rtol, atol = (1e-6, 1e-6 * scale) if kind == "llama" else (1e-9, 1e-12)
+        torch.testing.assert_close(stacked[name], one_by_one[name], rtol=rtol, atol=atol, msg=f"{kind} {name}")
         moved += bool(stacked[name].abs().max() > 0)
     assert moved > len(params) // 2
     assert all("forward" not in m.__dict__ for m in model.modules())  # the layers' own forwards are back

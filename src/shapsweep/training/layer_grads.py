@@ -221,7 +221,9 @@ def node_stacked_row_grads(
         if values.shape != (n_nodes * rows,):
             raise Unsupported(f"the value gave {tuple(values.shape)} for {n_nodes} × {rows} stacked rows")
         targets = [y for _, _, y in captured] + list(params.values())
-        grads = torch.autograd.grad(values.sum(), targets, allow_unused=True)
+        # seeded with each stacked row's node weight, so every output gradient comes out weighted
+        seed = torch.as_tensor(weights, dtype=values.dtype, device=values.device).repeat_interleave(rows)
+        grads = torch.autograd.grad(values, targets, grad_outputs=seed, allow_unused=True)
     finally:
         for module, (forward, own) in patched.items():
             if own:
@@ -232,11 +234,10 @@ def node_stacked_row_grads(
     # means a parameter is read elsewhere (outside any layer, or besides its layer's forward), at one node
     if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
         raise Unsupported("a trainable parameter is read outside its Linear, Conv1D, Embedding or norm layer")
-    node_w = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
     seen: dict = {}
     for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
         if g is not None:
-            seen.setdefault(module, []).append(_nodes_joined(module, x, g, node_w, rows))
+            seen.setdefault(module, []).append(_nodes_joined(module, x, g, n_nodes, rows))
     for name, pairs in owners.items():
         written = False
         for module, role in pairs:
@@ -263,11 +264,6 @@ def _tile(batch, rows: int, n_nodes: int):
     return torch.utils._pytree.tree_map(repeat, batch)
 
 
-def _by_node(t: torch.Tensor, n_nodes: int, trailing: tuple = ()) -> torch.Tensor:
-    """(nodes, rest, *trailing) view of a node-major stacked tensor."""
-    return t.reshape(n_nodes, -1, *trailing)
-
-
 def _embedding_at_nodes(module, ids: torch.Tensor, table: torch.Tensor, n_nodes: int, rows: int):
     """Each stacked row's lookup in its node's table (nodes × vocab rows, one lookup); ids shared by the rows
     (one row: default position ids) are expanded to the stacked rows first. Returns (output, ids per row)."""
@@ -285,24 +281,32 @@ def _normal_part(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(n(x), base) of a norm layer y = base + w ⊙ n(x) + b: its own forward at w = 1 and w = 0 (bias 0),
     differentiable in x (the gradient flows on through them to the layers before), checked at the layer's
     current parameters so that a layer of another form is refused."""
-    zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
-    base = torch.func.functional_call(module, zeros, (x,))
-    n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
+    n, base = _norm_parts(module, x)
     with torch.no_grad():
-        y = module(x)
-        bias = getattr(module, "bias", None)
-        rebuilt = base + module.weight * n + (0 if bias is None else bias)
-        if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
-            raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+        _check_affine(module, n, base, module(x))
     return n, base
 
 
-def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, node_w: torch.Tensor, rows: int):
-    """One call's (inputs, weighted output gradients) with the nodes joined into each row's position axis:
+def _norm_parts(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
+    base = torch.func.functional_call(module, zeros, (x,))
+    n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
+    return n, base
+
+
+def _check_affine(module, n: torch.Tensor, base: torch.Tensor, y: torch.Tensor) -> None:
+    """y = base + w ⊙ n + b at the layer's own parameters, or `Unsupported`."""
+    bias = getattr(module, "bias", None)
+    rebuilt = base + module.weight * n + (0 if bias is None else bias)
+    if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
+        raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+
+
+def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, n_nodes: int, rows: int):
+    """One call's (inputs, output gradients) with the nodes joined into each row's position axis:
     rows × (node, live position) × features, as `_accumulate` reads them."""
-    n_nodes = node_w.shape[0]
     width = module.weight.numel() if _is_norm(module) else g.shape[-1]
-    delta = g.detach().reshape(n_nodes, rows, -1, width) * node_w.view(-1, 1, 1, 1)
+    delta = g.detach().reshape(n_nodes, rows, -1, width)
     if isinstance(module, torch.nn.Embedding):
         inputs = x.reshape(n_nodes, rows, delta.shape[2])
     else:
@@ -320,13 +324,8 @@ def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
     """n(x) of a norm layer y = (c + w) ⊙ n(x) + b: its output at w = 1 minus at w = 0 (bias 0), checked
     against the real output so a layer of another form is refused rather than given wrong gradients."""
     with torch.no_grad():
-        zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
-        base = torch.func.functional_call(module, zeros, (x,))
-        n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
-        bias = getattr(module, "bias", None)
-        rebuilt = base + module.weight * n + (0 if bias is None else bias)
-        if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
-            raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+        n, base = _norm_parts(module, x)
+        _check_affine(module, n, base, y)
     return n
 
 
