@@ -1,5 +1,5 @@
 """The path_kernel kind's batched path on transformers models: per-row gradients by layer hooks (Linear,
-Embedding, LayerNorm / RMSNorm layers, every quadrature node of a step in one pass per layer) give the same
+Embedding, LayerNorm / RMSNorm layers, every quadrature node of a step in one stacked pass) give the same
 numbers as one vector-Jacobian product per row and node, on a tiny BERT classifier and a tiny Llama."""
 
 import json
@@ -62,15 +62,17 @@ def test_batched_hooks_give_the_per_row_vjp_numbers(kind, tmp_path, tiny_bert_cl
     explainer = PathKernelRows(run)
     rows = [{"row_id": str(i), "text": t[:30]} for i, t in enumerate(TEXTS[:3])]
     games = [explainer.connector.game(r) for r in rows]
-    # the layer-hook path must be the one taken: a model it cannot read would fall back silently
-    taken = []
-    real = layer_grads._accumulate
+    # the layer-hook path must be the one taken, every node of a step in one stacked pass (the games list
+    # repeated with the batch): a model or batch it cannot read would fall back silently
+    taken, stacked = [], []
+    real, real_joined = layer_grads._accumulate, layer_grads._nodes_joined
     layer_grads._accumulate = lambda *a, **k: (taken.append(type(a[1]).__name__), real(*a, **k))[1]
+    layer_grads._nodes_joined = lambda *a, **k: (stacked.append(type(a[0]).__name__), real_joined(*a, **k))[1]
     try:
         records = list(explainer.explain(rows))
     finally:
-        layer_grads._accumulate = real
-    assert {"Linear", "Embedding"} <= set(taken)
+        layer_grads._accumulate, layer_grads._nodes_joined = real, real_joined
+    assert {"Linear", "Embedding"} <= set(taken) and {"Linear", "Embedding"} <= set(stacked)
     assert {"LayerNorm"} <= set(taken) if kind == "hf_classifier" else {"LlamaRMSNorm"} <= set(taken)
     traced = explainer.traced
     reference = path_kernel(
@@ -109,3 +111,9 @@ def test_a_norm_layer_of_another_form_is_refused_not_given_wrong_gradients():
     x = torch.randn(5, 3)
     with pytest.raises(layer_grads.Unsupported, match="ScaledRMSNorm is not elementwise affine"):
         layer_grads.weighted_row_grads(model, params, lambda: model(x)[:, 0], lambda k: None, [1.0])
+    theta = {n: p.detach().clone() for n, p in params.items()}
+    out = {n: torch.empty((5, *p.shape)) for n, p in params.items()}
+    with pytest.raises(layer_grads.Unsupported, match="ScaledRMSNorm is not elementwise affine"):
+        layer_grads.node_stacked_row_grads(
+            model, params, lambda b: model(b)[:, 0], x, theta, theta, [0.25, 0.75], [0.5, 0.5], out, rows=5
+        )

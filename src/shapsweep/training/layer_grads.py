@@ -155,8 +155,8 @@ def node_stacked_row_grads(
     parameter computes its output with its own node's parameters. The model's operations run once per step
     instead of once per node, which is what a small model's step costs on a GPU (one launch per operation).
 
-    `value(batch)` runs the model on a collated batch and returns one scalar per row; tensors in `batch`
-    with `rows` rows on their first axis are repeated, others (shared) are passed as they are. Every
+    `value(batch)` runs the model on a collated batch and returns one scalar per row; the batch's per-row
+    parts are repeated (`_tile`), others (shared) passed as they are. Every
     trainable parameter must be in a Linear, Conv1D, Embedding or norm layer; else `Unsupported` (and the
     caller runs the nodes one by one). Activations are held for len(nodes) × rows rows.
     """
@@ -254,14 +254,18 @@ def _refuse(module):
 
 
 def _tile(batch, rows: int, n_nodes: int):
-    """The collated batch repeated once per node, node-major: stacked row k·rows + r is row r at node k."""
-
-    def repeat(leaf):
-        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0 and leaf.shape[0] == rows:
-            return leaf.repeat(n_nodes, *[1] * (leaf.dim() - 1))
-        return leaf
-
-    return torch.utils._pytree.tree_map(repeat, batch)
+    """The collated batch repeated once per node, node-major: stacked row k·rows + r is row r at node k.
+    Per row: a tensor with `rows` rows on its first axis, a list of `rows` items (games, say); a dict's
+    values are looked into; anything else is shared by the rows and passed as it is."""
+    if isinstance(batch, torch.Tensor):
+        if batch.dim() > 0 and batch.shape[0] == rows:
+            return batch.repeat(n_nodes, *[1] * (batch.dim() - 1))
+        return batch
+    if isinstance(batch, dict):
+        return {k: _tile(v, rows, n_nodes) for k, v in batch.items()}
+    if isinstance(batch, list) and len(batch) == rows:
+        return batch * n_nodes
+    return batch
 
 
 def _embedding_at_nodes(module, ids: torch.Tensor, table: torch.Tensor, n_nodes: int, rows: int):
