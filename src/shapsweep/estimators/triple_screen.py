@@ -134,10 +134,11 @@ def screen_triples(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray
         _, coef, sigma = fit.solve()
         keep = np.flatnonzero(fit.z_scores(coef, sigma)[n:] > KEEP_SCALE * bar)
     details |= {"screened": len(active), "triples": len(keep), "z_bar": round(bar, 2)}
-    fit = _LeastSquares(x, np.ascontiguousarray(x.T), t)
-    if len(keep):
-        fit.add(active[keep])
-    _, coef, _ = fit.solve()
+    # The final fit by an orthogonal factorisation, not the ridged normal equations: where the triples
+    # explain the odd part exactly, their coefficients are then exact to rounding (with the ridge, to 1e-10,
+    # more than the sandwich's standard errors, which see residuals of zero).
+    design = np.hstack([x, triple_columns(x, active[keep])])
+    coef = np.linalg.lstsq(design, t, rcond=None)[0]
     return active[keep], coef, details
 
 
