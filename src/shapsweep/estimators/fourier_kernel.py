@@ -34,6 +34,8 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dtrtri
 from scipy.special import comb
 
+from .triple_screen import screen_triples, triple_columns
+
 DEGREES = (1, 3, 5)
 # Prior variance of the degree-3 and degree-5 parts relative to degree 1 (rho_1 = 1), tried in turn;
 # (0, 0) is the additive surrogate, which makes the method exact on additive games.
@@ -119,6 +121,16 @@ class FourierSurrogate:
     scale: np.ndarray | None = None  # (n,) per-player prior scale of the degree >= 3 characters
     ridge: float = 0.0  # the absolute ridge penalty of the fit (the noise variance, in the prior's units)
     fitted: np.ndarray | None = None  # prediction at every row given to the fit (= predict(x))
+    # Screened odd triples (triple_screen.py): (K, 3) players and their least-squares coefficients, a
+    # fixed part of the surrogate; the kernel is fitted to what they leave
+    triples: np.ndarray | None = None
+    triple_coef: np.ndarray | None = None
+
+    def triple_part(self, x: np.ndarray) -> np.ndarray:
+        """The screened triples' part of the prediction at +-1 rows x (zeros without triples)."""
+        if self.triples is None:
+            return np.zeros(len(x))
+        return triple_columns(x, self.triples) @ self.triple_coef
 
     def gram(self, x: np.ndarray) -> np.ndarray:
         """Kernel between +-1 rows x and the training rows."""
@@ -126,11 +138,14 @@ class FourierSurrogate:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Odd-part prediction f(s) at +-1 rows (f(-s) = -f(s))."""
-        return self.gram(x) @ self.alpha
+        return self.gram(x) @ self.alpha + self.triple_part(x)
 
     def shapley(self) -> np.ndarray:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
-        return self.alpha @ shapley_rows(self.train, self.weights, self.scale)
+        phi = self.alpha @ shapley_rows(self.train, self.weights, self.scale)
+        if self.triples is not None:  # a degree-3 character with coefficient c gives each member 2 c / 3
+            np.add.at(phi, self.triples.ravel(), np.repeat(2.0 * self.triple_coef / 3.0, 3))
+        return phi
 
 
 def shapley_rows(s: np.ndarray, weights: dict[int, float], scale: np.ndarray | None) -> np.ndarray:
@@ -212,7 +227,9 @@ def _inverse_diagonal(factor) -> np.ndarray:
     return np.array([inv[i, i:] @ inv[i, i:] for i in range(len(inv))])
 
 
-def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> FourierSurrogate:
+def fit_fourier_surrogate(
+    x: np.ndarray, t: np.ndarray, rng: np.random.Generator, triples: bool = False
+) -> FourierSurrogate:
     """Fit the odd Fourier surrogate to targets `t` at +-1 rows `x`, hyper-parameters by LOO error.
 
     Args:
@@ -220,10 +237,20 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
         t: (p,) half-differences (v(S) - v(N\\S)) / 2.
         rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
         (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
+        triples: first screen all C(n, 3) odd triples on every row (triple_screen.py); those kept are
+            a fixed part of the surrogate, and the kernel is fitted to the rest of t.
     Returns:
         The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
     """
     n = x.shape[1]
+    found, screen, offset = None, None, np.zeros(len(x))
+    if triples:
+        found, coef, screen = screen_triples(x, t)
+        if len(found):
+            offset = triple_columns(x, found) @ coef[n:]
+            t = t - offset
+        else:
+            found = None
     order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
     pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
     minus = _disagreements(x[pick], x[pick])
@@ -275,7 +302,22 @@ def fit_fourier_surrogate(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
     inv_diag = _inverse_diagonal(factor)
     loo = t[fit_rows] - alpha / inv_diag
     choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
-    return FourierSurrogate(train, alpha, weights, err, fit_rows, loo, choice, scale, lam, cross @ alpha)
+    if screen is not None:
+        choice["triples"] = screen
+    return FourierSurrogate(
+        train,
+        alpha,
+        weights,
+        err,
+        fit_rows,
+        loo + offset[fit_rows],
+        choice,
+        scale,
+        lam,
+        cross @ alpha + offset,
+        found,
+        None if found is None else coef[n:],
+    )
 
 
 def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: np.ndarray, folds) -> np.ndarray:
@@ -286,9 +328,11 @@ def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: n
     """
     gram = kernel_matrix(x, x, surrogate.weights, surrogate.scale)
     lam = _ridge(gram, surrogate.choice["noise"])
-    out = np.zeros(len(x))
+    offset = surrogate.triple_part(x)  # the screened triples stay fixed: the kernel is refitted to the rest
+    t = t - offset
+    out = offset.copy()
     for test in folds:
         train = np.setdiff1d(np.arange(len(x)), test)
         alpha = cho_solve(cho_factor(gram[np.ix_(train, train)] + lam * np.eye(len(train))), t[train])
-        out[test] = gram[np.ix_(test, train)] @ alpha
+        out[test] += gram[np.ix_(test, train)] @ alpha
     return out

@@ -101,6 +101,15 @@ ADAPTIVE_ALWAYS_BELOW = 8
 # 16n: 0.091 -> 0.068; n = 32, order 3, 32n: unchanged); for n <= 16 it was mixed, and at the design's
 # own budgets leverage-spread random pairs helped some families and hurt others.
 LEVERAGE_MIN_PLAYERS = 16
+# Where every pair is random, for TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and from
+# TRIPLES_MIN_PAIRS_PER_PLAYER pairs a player, the Fourier fit first screens all C(n, 3) odd triples
+# (triple_screen.py) and keeps those that stand out as a fixed part of the surrogate. Measured (SOUM order
+# <= 3, seeds 0-5): n = 128 16n 0.0755 -> 0.056, 32n 0.048 -> 0.012; n = 64 32n 0.044 -> 0.000. At n = 256
+# it gained too (32n 0.049 -> 0.035) but took the method over 1 CPU s (C(256, 3) = 2.8 million triples
+# per screen), and below n = 64 the game's few triples are the kernel's already (docs/estimators.md).
+TRIPLES_MIN_PLAYERS = 64
+TRIPLES_MAX_PLAYERS = 128
+TRIPLES_MIN_PAIRS_PER_PLAYER = 4
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -176,7 +185,7 @@ def _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates):
     return chosen, f"least estimated variance of the adjusted values (sum of stderr^2: {tried})", variance
 
 
-def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng):
+def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False):
     """Fit the surrogate candidates to a sample's pairs and choose one.
 
     Returns (rows, candidates, chosen, reason, fourier fit or None, estimated variances if both competed):
@@ -186,7 +195,7 @@ def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng):
     x, t, first = odd_rows(sample, y, v_empty, v_full)
     candidates, four, variance = {}, None, {}
     if surrogate in ("auto", "fourier"):
-        four = fit_fourier_surrogate(x, t, rng)
+        four = fit_fourier_surrogate(x, t, rng, triples=triples)
         odd = four.fitted
         honest = odd.copy()
         honest[four.fit_rows] = four.loo_prediction
@@ -228,8 +237,16 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
         reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
         return _plain(sample, y, v_empty, v_full, reason)
-    (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
+    triples = TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
+    (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
+        sample, y, v_empty, v_full, n, surrogate, rng, triples
+    )
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
+    if triples and "triples" in fit:
+        fit["triples"]["reason"] = (
+            f"odd triples screened: {TRIPLES_MIN_PLAYERS} <= n <= {TRIPLES_MAX_PLAYERS}, every pair random and "
+            f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player; those kept are a fixed part of the surrogate"
+        )
     coalitions = 2 * n_pairs + 2
     shrink = coalitions < SHRINK_BELOW * n and n_pairs <= FIT_PAIRS
     phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd_pairs, honest, phi_sur, shrink)
