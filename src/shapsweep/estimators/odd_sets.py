@@ -39,6 +39,13 @@ ROUNDS = 8  # greedy rounds per path, up to geometrically spaced column counts (
 MAX_PLAYERS = 128  # as odd_triples.py: scoring C(256,3) triples costs more
 MIN_ROWS_PER_PLAYER = 6  # below (under 12n), the sets gained nothing on seeds 0-5 (n = 64 and 128 at 8n)
 PATH_FLOPS = 1.5e8  # bounds a path's column products, as in odd_triples.py
+# each fit's set coefficients shrink by the garrote (1 - 3^2 / z^2)+ (odd_triples.garrote_solve): seeds 0-23,
+# 16n, order 5, ratio to Kernel Banzhaf n = 32 0.78 -> 0.67, n = 64 0.82 -> 0.78, n = 128 0.91 -> 0.87
+# (2: 0.69, 0.79, 0.87; 4: 0.69, 0.78, 0.87; 5: 0.72, 0.81, 0.88); on the triples' fit it changed nothing.
+# From 24n (12 pairs a player) it is off: there the sets' scores are strong and it shrank true sets
+# (seeds 0-23, 32n, n = 128: order 5 0.72 -> 0.76, order 3 0.18 -> 0.20)
+GARROTE = 3.0
+GARROTE_MAX_ROWS_PER_PLAYER = 12
 
 
 class TripleScreen:
@@ -250,4 +257,5 @@ def fit_odd_sets(
     def grow(weight, counts):
         return _greedy(x, t, weight, screen, counts, even)
 
-    return cross_validated_fit(x, t, grow, sizes, folds, rng, "odd_sets", "sets")
+    garrote = GARROTE if m < GARROTE_MAX_ROWS_PER_PLAYER * n else 0.0
+    return cross_validated_fit(x, t, grow, sizes, folds, rng, "odd_sets", "sets", garrote)
