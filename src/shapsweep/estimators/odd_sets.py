@@ -17,9 +17,12 @@ strongest triples grow into 4-sets by one player, the FIVE_SEEDS strongest 4-set
 more; the best-scored candidates are rescored on their actual columns and the best added to the
 least-squares fit with the main effects (the even half is fitted with their even columns alongside,
 for the next round's scores). The number of sets is chosen by K-fold cross-validation on the pairs (0,
-the linear fit, unless a path beats it). A fixed dictionary from one screen of the linear fit's
-residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what finds the sets.
-Reference: Kang et al., "Learning to understand: identifying interactions via the Moebius transform",
+the linear fit, unless a path beats it). Below 24n each fit's set coefficients are shrunk by the
+non-negative garrote (odd_triples.garrote_solve): a false set, kept for its large score, has as large a
+coefficient as a true one and moves the main effects it aliases. A fixed dictionary from one screen
+of the linear fit's residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what
+finds the sets.
+References: Breiman, "Better subset regression using the nonnegative garrote", 1995; Kang et al., "Learning to understand: identifying interactions via the Moebius transform",
 2024 (sparse Moebius structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
 """
 
