@@ -167,6 +167,21 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
     return cross_validated_fit(x, t, grow, sizes, FOLDS, rng, "odd_triples", "triples")
 
 
+def _inverse_diagonals(path: _Path) -> np.ndarray:
+    """(p, p): row s - 1 holds the diagonal of the inverse of the path's first s columns' normal matrix
+    (p: the path's columns). With gram = L L', the first s columns' gram is L_s L_s' and L_s^-1 is the
+    leading block of L^-1, so every leading block's inverse diagonal is a running sum of squares of
+    L^-1's rows: one factorisation per path, not one inversion per size (cached on the path)."""
+    cached = getattr(path, "_inverse_diagonals", None)
+    if cached is None or len(cached) != path.size:
+        gram = path.gram
+        ridge = RIDGE * max(1.0, float(np.trace(gram)) / path.size)
+        factor = np.linalg.inv(np.linalg.cholesky(gram + ridge * np.eye(path.size)))
+        cached = np.cumsum(factor**2, axis=0)
+        path._inverse_diagonals = cached
+    return cached
+
+
 def garrote_solve(path: _Path, n: int, size: int, garrote: float) -> np.ndarray:
     """The path's least squares on its first `size` columns, each added term's coefficient then shrunk by
     the non-negative garrote (1 - garrote^2 / z^2)+ (z: its OLS t-statistic) and the n main effects
@@ -177,10 +192,9 @@ def garrote_solve(path: _Path, n: int, size: int, garrote: float) -> np.ndarray:
     coef = path.solve(size)
     if garrote <= 0 or size <= n:
         return coef
-    gram = path.normal[:size, :size]
     residual = path.w * (path.t - path.store[:, :size] @ coef)
     sigma2 = float(residual @ residual) / max(1.0, float(path.w.sum()) - size)
-    variance = np.diag(np.linalg.inv(gram + RIDGE * max(1.0, float(np.trace(gram)) / size) * np.eye(size)))[n:]
+    variance = _inverse_diagonals(path)[size - 1, n:size]
     z2 = coef[n:] ** 2 / np.maximum(variance * sigma2, 1e-300)
     terms = coef[n:] * np.clip(1 - garrote**2 / np.maximum(z2, 1e-300), 0.0, None)
     right = path.right[:n] - path.normal[:n, n:size] @ terms
