@@ -22,8 +22,9 @@ non-negative garrote (odd_triples.garrote_solve): a false set, kept for its larg
 coefficient as a true one and moves the main effects it aliases. A fixed dictionary from one screen
 of the linear fit's residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what
 finds the sets.
-References: Breiman, "Better subset regression using the nonnegative garrote", 1995; Kang et al., "Learning to understand: identifying interactions via the Moebius transform",
-2024 (sparse Moebius structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
+References: Breiman, "Better subset regression using the nonnegative garrote", 1995; Kang et al.,
+"Learning to understand: identifying interactions via the Moebius transform", 2024 (sparse Moebius
+structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
 """
 
 from __future__ import annotations
