@@ -17,10 +17,14 @@ strongest triples grow into 4-sets by one player, the FIVE_SEEDS strongest 4-set
 more; the best-scored candidates are rescored on their actual columns and the best added to the
 least-squares fit with the main effects (the even half is fitted with their even columns alongside,
 for the next round's scores). The number of sets is chosen by K-fold cross-validation on the pairs (0,
-the linear fit, unless a path beats it). A fixed dictionary from one screen of the linear fit's
-residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what finds the sets.
-Reference: Kang et al., "Learning to understand: identifying interactions via the Moebius transform",
-2024 (sparse Moebius structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
+the linear fit, unless a path beats it). Below 24n each fit's set coefficients are shrunk by the
+non-negative garrote (odd_triples.garrote_solve): a false set, kept for its large score, has as large a
+coefficient as a true one and moves the main effects it aliases. A fixed dictionary from one screen
+of the linear fit's residual did worse than the linear fit at 16n (seeds 0-5): the rescreening is what
+finds the sets.
+References: Breiman, "Better subset regression using the nonnegative garrote", 1995; Kang et al.,
+"Learning to understand: identifying interactions via the Moebius transform", 2024 (sparse Moebius
+structure); Pati, Rezaiifar and Krishnaprasad, "Orthogonal matching pursuit", 1993.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ ROUNDS = 8  # greedy rounds per path, up to geometrically spaced column counts (
 MAX_PLAYERS = 128  # as odd_triples.py: scoring C(256,3) triples costs more
 MIN_ROWS_PER_PLAYER = 6  # below (under 12n), the sets gained nothing on seeds 0-5 (n = 64 and 128 at 8n)
 PATH_FLOPS = 1.5e8  # bounds a path's column products, as in odd_triples.py
+# each fit's set coefficients shrink by the garrote (1 - 3^2 / z^2)+ (odd_triples.garrote_solve): seeds 0-23,
+# 16n, order 5, ratio to Kernel Banzhaf n = 32 0.78 -> 0.67, n = 64 0.82 -> 0.78, n = 128 0.91 -> 0.87
+# (2: 0.69, 0.79, 0.87; 4: 0.69, 0.78, 0.87; 5: 0.72, 0.81, 0.88); on the triples' fit it changed nothing.
+# From 24n (12 pairs a player) it is off: there the sets' scores are strong and it shrank true sets
+# (seeds 0-23, 32n, n = 128: order 5 0.72 -> 0.76, order 3 0.18 -> 0.20)
+GARROTE = 3.0
+GARROTE_MAX_ROWS_PER_PLAYER = 12
 
 
 class TripleScreen:
@@ -250,4 +261,5 @@ def fit_odd_sets(
     def grow(weight, counts):
         return _greedy(x, t, weight, screen, counts, even)
 
-    return cross_validated_fit(x, t, grow, sizes, folds, rng, "odd_sets", "sets")
+    garrote = GARROTE if m < GARROTE_MAX_ROWS_PER_PLAYER * n else 0.0
+    return cross_validated_fit(x, t, grow, sizes, folds, rng, "odd_sets", "sets", garrote)

@@ -167,12 +167,49 @@ def fit_odd_triples(x: np.ndarray, t: np.ndarray, design: BlockDesign, block: np
     return cross_validated_fit(x, t, grow, sizes, FOLDS, rng, "odd_triples", "triples")
 
 
-def cross_validated_fit(x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, folds: int, rng, key: str, terms: str):
+def _inverse_diagonals(path: _Path) -> np.ndarray:
+    """(p, p): row s - 1 holds the diagonal of the inverse of the path's first s columns' normal matrix
+    (p: the path's columns). With gram = L L', the first s columns' gram is L_s L_s' and L_s^-1 is the
+    leading block of L^-1, so every leading block's inverse diagonal is a running sum of squares of
+    L^-1's rows: one factorisation per path, not one inversion per size (cached on the path)."""
+    cached = getattr(path, "_inverse_diagonals", None)
+    if cached is None or len(cached) != path.size:
+        gram = path.gram
+        ridge = RIDGE * max(1.0, float(np.trace(gram)) / path.size)
+        factor = np.linalg.inv(np.linalg.cholesky(gram + ridge * np.eye(path.size)))
+        cached = np.cumsum(factor**2, axis=0)
+        path._inverse_diagonals = cached
+    return cached
+
+
+def garrote_solve(path: _Path, n: int, size: int, garrote: float) -> np.ndarray:
+    """The path's least squares on its first `size` columns, each added term's coefficient then shrunk by
+    the non-negative garrote (1 - garrote^2 / z^2)+ (z: its OLS t-statistic) and the n main effects
+    refitted on what the shrunk terms leave. Why: a greedy path keeps terms for their large scores, so a
+    false term's coefficient is as large as a true one's (winner's curse), and each term moves the main
+    effects it aliases by its coefficient; the garrote keeps strong terms nearly whole and shrinks the
+    marginal ones, most of them false. garrote = 0: plain least squares."""
+    coef = path.solve(size)
+    if garrote <= 0 or size <= n:
+        return coef
+    residual = path.w * (path.t - path.store[:, :size] @ coef)
+    sigma2 = float(residual @ residual) / max(1.0, float(path.w.sum()) - size)
+    variance = _inverse_diagonals(path)[size - 1, n:size]
+    z2 = coef[n:] ** 2 / np.maximum(variance * sigma2, 1e-300)
+    terms = coef[n:] * np.clip(1 - garrote**2 / np.maximum(z2, 1e-300), 0.0, None)
+    right = path.right[:n] - path.normal[:n, n:size] @ terms
+    return np.concatenate([np.linalg.solve(path.normal[:n, :n], right), terms])
+
+
+def cross_validated_fit(
+    x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, folds: int, rng, key: str, terms: str, garrote: float = 0.0
+):
     """The greedy path's number of terms chosen by K-fold error on the rows, refitted on all of them:
     (main effects, their OLS standard errors, the linear and chosen fits' held-out errors, details).
 
     `grow(weight, counts)` runs the greedy path on the rows of weight 1 up to the largest of `counts`
-    added terms, -> (terms added, path); odd_sets.py grows sets where this module grows triples."""
+    added terms, -> (terms added, path); odd_sets.py grows sets where this module grows triples.
+    `garrote` > 0: every fit, in the folds and the final one, shrinks its terms (garrote_solve)."""
     m, n = x.shape
     fold = rng.permutation(m) % folds
     held_error = np.zeros(len(sizes) + 1)
@@ -181,11 +218,12 @@ def cross_validated_fit(x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, f
         added, path = grow((~held).astype(np.float64), sizes)
         for r, size in enumerate([0, *sizes]):
             size = n + min(added, size)
-            held_error[r] += float(np.sum((t[held] - path.columns[held, :size] @ path.solve(size)) ** 2))
+            fitted = path.columns[held, :size] @ garrote_solve(path, n, size, garrote)
+            held_error[r] += float(np.sum((t[held] - fitted) ** 2))
     held_error /= m
     best = int(np.argmin(held_error))
     _added, path = grow(np.ones(m), sizes[:best])
-    coef = path.solve()
+    coef = garrote_solve(path, n, path.size, garrote)
     p = path.gram.shape[0]
     residual = t - path.columns @ coef
     # the held-out error prices the selection, which the in-sample residual does not see; the floor keeps
@@ -198,4 +236,6 @@ def cross_validated_fit(x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, f
         f"{key}_cv": f"{folds}-fold error by number of {terms}: "
         + ", ".join(f"{k}: {e:.4g}" for k, e in zip([0, *sizes.tolist()], held_error, strict=True)),
     }
+    if garrote > 0:
+        details[f"{key}_garrote"] = garrote
     return coef[:n], stderr, held_error[0], held_error[best], details
