@@ -365,3 +365,41 @@ def test_n_128_screens_odd_triples_and_beats_the_kernel_alone(monkeypatch):
     assert "triples" not in runs_alone[0].details["fit"]
     assert np.all(screened < alone)
     assert screened.mean() < 0.7 * alone.mean()
+
+
+def test_n_256_screens_odd_triples_at_32n_only_and_beats_the_kernel_alone(monkeypatch):
+    # Issue 22 section 1, fifth round: at n = 256 the screen runs only where the kernel sees part of the
+    # pairs (32n: 4,095 > FIT_PAIRS), cut to fit the cost floor (triple_screen.LARGE), and the kernel then
+    # fits what the kept triples leave on FIT_PAIRS_WITH_TRIPLES rows. On closed-form order-3 SOUM games
+    # (512 terms, seeds 700-701) the error falls below the kernel alone's; an order-5 game's first path
+    # keeps too few, so the screen gives up and the values are the kernel alone's, bit for bit.
+    import shapsweep.estimators.fourier_kernel as fk
+    import shapsweep.estimators.regression_adjusted as ra
+
+    n = 256
+    games = [SoumGame(n, 2 * n, np.random.default_rng(700 + s), max_order=3) for s in range(2)]
+    order5 = SoumGame(n, 2 * n, np.random.default_rng(710), max_order=5)
+
+    def run(game, seed, mult=32):
+        r = estimate(game, n, DEFAULT_METHOD, budget=mult * n, seed=seed)
+        exact = game.shapley()
+        return np.linalg.norm(r.values - exact) / np.linalg.norm(exact), r
+
+    screened = []
+    for seed, game in enumerate(games):
+        err, r = run(game, seed)
+        found = r.details["fit"]["triples"]
+        assert found["triples"] >= 10 and not found["gave_up"] and "more than the kernel's" in found["reason"]
+        assert found["full_screens"] <= 3 and r.details["fit"]["fit_rows"] == fk.FIT_PAIRS_WITH_TRIPLES
+        screened.append(err)
+    err5, r5 = run(order5, 0)
+    assert r5.details["fit"]["triples"]["gave_up"] and r5.details["fit"]["triples"]["triples"] == 0
+    assert r5.details["fit"]["fit_rows"] == fk.FIT_PAIRS
+    _, r16 = run(games[0], 0, mult=16)  # 2,047 pairs: the kernel sees them all, no screen
+    assert "triples" not in r16.details["fit"]
+    monkeypatch.setattr(ra, "TRIPLES_MAX_PLAYERS", 128)
+    alone = [run(game, seed)[0] for seed, game in enumerate(games)]
+    err5_alone, r5_alone = run(order5, 0)
+    assert "triples" not in r5_alone.details["fit"]
+    assert np.array_equal(r5.values, r5_alone.values) and err5 == err5_alone
+    assert np.all(np.array(screened) < 0.9 * np.array(alone))

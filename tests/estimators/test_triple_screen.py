@@ -51,3 +51,50 @@ def test_surrogate_with_screened_triples_has_exact_shapley_values_of_itself():
 
     np.testing.assert_allclose(surrogate.shapley(), estimate(game, n, "exact").values, atol=1e-9)
     np.testing.assert_allclose(surrogate.fitted, surrogate.predict(x), atol=1e-9)
+
+
+def test_full_screen_ranks_every_triple_as_brute_force_does():
+    # The blocked screen (players j in blocks, only j < k) against |r . chi_T| for all C(n, 3) triples; n
+    # spans several blocks so every block boundary is crossed.
+    from itertools import combinations
+
+    from shapsweep.estimators import triple_screen as ts
+
+    rng = np.random.default_rng(5)
+    n, m, keep = 2 * ts.SCREEN_BLOCK + 7, 300, 40
+    x = rng.choice([-1.0, 1.0], size=(m, n)).astype(np.float32)
+    r = rng.normal(size=m)
+    every = np.array(list(combinations(range(n), 3)))
+    scores = np.abs(triple_columns(x.astype(np.float64), every).T @ r)
+    best = every[np.argsort(-scores)[:keep]]
+    found = ts._full_screen(x, r, keep)
+    assert found.shape == (keep, 3) and np.all(found[:, 0] < found[:, 1]) and np.all(found[:, 1] < found[:, 2])
+    assert {tuple(q) for q in found} == {tuple(q) for q in best}
+    xt = np.ascontiguousarray(x.T)
+    np.testing.assert_array_equal(ts._rows(xt, found), triple_columns(x, found).T)
+
+
+def test_large_screens_give_up_on_no_sparse_part_and_are_cut_short(monkeypatch):
+    # Where a full screen is over triple_screen.LARGE triples (n = 256), a first path that would keep
+    # fewer than GIVE_UP_BELOW triples stops and keeps none (the order-5 games' 0-2 cost accuracy), and at
+    # most FULL_SCREENS_LARGE full screens run. n = 64 made "large" here by lowering the threshold.
+    from shapsweep.estimators import triple_screen as ts
+
+    monkeypatch.setattr(ts, "LARGE", 1e3)
+    x, t, triples, _, _ = _sparse_odd_part(64, 1000, 30, seed=0)
+    found, fitted, details = screen_triples(x, t)
+    assert not details["gave_up"] and details["first_path_kept"] >= ts.GIVE_UP_BELOW
+    assert details["full_screens"] <= ts.FULL_SCREENS_LARGE
+    assert {tuple(q) for q in found} <= {tuple(q) for q in triples} and len(found) >= 25
+    # Two strong triples only: found on the first path, but fewer than GIVE_UP_BELOW, so none is kept.
+    rng = np.random.default_rng(4)
+    x = rng.choice([-1.0, 1.0], size=(1000, 64))
+    t = x @ rng.normal(size=64) + 0.8 * x[:, 1] * x[:, 7] * x[:, 9] - 0.8 * x[:, 20] * x[:, 30] * x[:, 40]
+    t += 0.3 * rng.normal(size=1000)
+    found, fitted, details = screen_triples(x, t)
+    assert details["gave_up"] and details["full_screens"] == 1 and details["screened"] >= 2
+    assert len(found) == 0 and details["triples"] == 0 and len(fitted) == 64
+    np.testing.assert_allclose(fitted, np.linalg.lstsq(x, t, rcond=None)[0], atol=1e-8)
+    monkeypatch.setattr(ts, "LARGE", 1e12)  # not large: the same data keeps both
+    found, _, details = screen_triples(x, t)
+    assert {tuple(q) for q in found} == {(1, 7, 9), (20, 30, 40)} and "gave_up" not in details

@@ -104,11 +104,14 @@ LEVERAGE_MIN_PLAYERS = 16
 # Where every pair is random, for TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and from
 # TRIPLES_MIN_PAIRS_PER_PLAYER pairs a player, the Fourier fit first screens all C(n, 3) odd triples
 # (triple_screen.py) and keeps those that stand out as a fixed part of the surrogate. Measured (SOUM order
-# <= 3, seeds 0-5): n = 128 16n 0.0755 -> 0.056, 32n 0.048 -> 0.012; n = 64 32n 0.044 -> 0.000. At n = 256
-# it gained too (32n 0.049 -> 0.035) but took the method over 1 CPU s (C(256, 3) = 2.8 million triples
-# per screen), and below n = 64 the game's few triples are the kernel's already (docs/estimators.md).
+# <= 3, seeds 0-5): n = 128 16n 0.0755 -> 0.056, 32n 0.048 -> 0.012; n = 64 32n 0.044 -> 0.000; below n = 64
+# the game's few triples are the kernel's already. Above TRIPLES_ANY_BUDGET_MAX_PLAYERS (n = 256: C(256, 3)
+# = 2.8 million triples a screen) only where the kernel sees part of the pairs (over FIT_PAIRS, i.e. 32n):
+# there, with the screen cut to fit the cost floor (triple_screen.LARGE), order 3 0.0493 -> 0.0374 and
+# order 5 unchanged (0.0868), seeds 0-5; at 16n the fourth round measured 0.0694 -> 0.0692 (docs/estimators.md).
 TRIPLES_MIN_PLAYERS = 64
-TRIPLES_MAX_PLAYERS = 128
+TRIPLES_MAX_PLAYERS = 256
+TRIPLES_ANY_BUDGET_MAX_PLAYERS = 128
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
 
 
@@ -237,15 +240,24 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
         reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
         return _plain(sample, y, v_empty, v_full, reason)
-    triples = TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
+    triples = (
+        TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS
+        and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
+        and (n <= TRIPLES_ANY_BUDGET_MAX_PLAYERS or n_pairs > FIT_PAIRS)
+    )
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
         sample, y, v_empty, v_full, n, surrogate, rng, triples
     )
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
     if triples and "triples" in fit:
+        above = (
+            f", more than the kernel's {FIT_PAIRS} pairs (n > {TRIPLES_ANY_BUDGET_MAX_PLAYERS})"
+            if n > TRIPLES_ANY_BUDGET_MAX_PLAYERS
+            else ""
+        )
         fit["triples"]["reason"] = (
             f"odd triples screened: {TRIPLES_MIN_PLAYERS} <= n <= {TRIPLES_MAX_PLAYERS}, every pair random and "
-            f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player; those kept are a fixed part of the surrogate"
+            f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player{above}; those kept are a fixed part of the surrogate"
         )
     coalitions = 2 * n_pairs + 2
     shrink = coalitions < SHRINK_BELOW * n and n_pairs <= FIT_PAIRS
