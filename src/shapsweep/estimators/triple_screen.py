@@ -64,7 +64,7 @@ def _full_screen(x32: np.ndarray, r: np.ndarray, keep: int) -> np.ndarray:
     n = x32.shape[1]
     xt = np.ascontiguousarray(x32.T)
     rf = r.astype(np.float32)
-    lower = np.tril(np.ones((n, SCREEN_BLOCK), dtype=np.float32), -1)  # (a, b) is 1 iff a > b
+    lower = np.tril(np.ones((SCREEN_BLOCK, SCREEN_BLOCK), dtype=np.float32), -1)  # (a, b) is 1 iff a > b
     found_t, found_s = [], []
     held, floor = 0, 0.0  # floor: the keep-th best score so far; only scores above it are kept
     for i in range(n - 2):
@@ -76,7 +76,8 @@ def _full_screen(x32: np.ndarray, r: np.ndarray, keep: int) -> np.ndarray:
         for c in range(0, width - 1, SCREEN_BLOCK):
             prod = rest[c:] @ weighted[c : c + SCREEN_BLOCK].T  # (k, j)
             np.abs(prod, out=prod)
-            prod *= lower[: width - c, : prod.shape[1]]
+            head = prod[: prod.shape[1]]  # only the block's own players k can have k <= j
+            head *= lower[: len(head), : prod.shape[1]]
             idx = np.flatnonzero(prod > floor)
             if not len(idx):
                 continue
