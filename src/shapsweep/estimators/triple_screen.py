@@ -17,6 +17,8 @@ where the largest of N null scores lies); when the pool has nothing left, the wh
 at most FULL_SCREENS times in all. Once the path ends, a triple is kept only if its z-score in the final
 fit clears KEEP_SCALE * sqrt(2 ln C(n, 3)): a triple selected near the bar has its coefficient inflated by
 the noise that selected it, which on games with many weak terms (order 5) cost more than it gave.
+Over LARGE triples (n = 256) a full screen costs ~0.13 CPU s, so there at most FULL_SCREENS_LARGE run and
+a first path that would keep fewer than GIVE_UP_BELOW triples stops and keeps none.
 Reference: orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad, 1993) over Walsh characters;
 OddSHAP (shapiq 1.8) for fitting odd terms of paired samples.
 """
