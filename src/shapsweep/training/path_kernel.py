@@ -275,6 +275,11 @@ def path_kernel(
     # every node of a step in one stacked pass while that is allowed too
     by_layers = [collate is not None]
     stacked_nodes = [collate is not None]
+    # stacked only where it makes fewer passes than node by node: when a chunk holds more test rows than the
+    # shard has, the nodes fill it (chunk_size stays the bound on rows held either way)
+    stacked_rows = max(1, chunk_size // midpoints)
+    stacked_passes = -(-len(test_rows) // stacked_rows)
+    node_passes = midpoints * -(-len(test_rows) // chunk_size)
     node_t = torch.as_tensor(nodes, dtype=reference.dtype, device=reference.device)
     node_w = torch.as_tensor(weights, dtype=reference.dtype, device=reference.device)
 
@@ -287,9 +292,9 @@ def path_kernel(
 
     def integrated_gradients(theta: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]) -> None:
         """φ_s per test row into `phi`: Σ_k w_k ∇θ f(θ_s + t_k Δθ_s)."""
-        if collate is not None and stacked_nodes[0]:
-            try:
-                for start, rows in _chunks(test_rows, chunk_size):
+        if collate is not None and stacked_nodes[0] and stacked_passes < node_passes:
+            try:  # chunk_size bounds the rows whose activations are held: test rows × nodes, stacked
+                for start, rows in _chunks(test_rows, stacked_rows):
                     node_stacked_row_grads(
                         model,
                         params,
