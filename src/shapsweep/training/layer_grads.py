@@ -127,14 +127,7 @@ def weighted_row_grads(
     if out is None:
         count = values.shape[0]
         out = {n: torch.empty((count, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
-    for name, pairs in owners.items():
-        written = False
-        for module, role in pairs:
-            if module in seen:
-                _accumulate(out[name], module, role, seen[module], add=written)
-                written = True
-        if not written:  # the value does not reach this parameter
-            out[name].zero_()
+    _write_all(out, owners, seen)
     return out
 
 
@@ -238,15 +231,20 @@ def node_stacked_row_grads(
     for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
         if g is not None:
             seen.setdefault(module, []).append(_nodes_joined(module, x, g, n_nodes, rows))
+    _write_all(out, owners, seen)
+    return out
+
+
+def _write_all(out: dict, owners: dict, seen: dict) -> None:
+    """Each parameter's per-row gradient into `out`, summed over the layers that use it (tied weights)."""
     for name, pairs in owners.items():
         written = False
         for module, role in pairs:
             if module in seen:
                 _accumulate(out[name], module, role, seen[module], add=written)
                 written = True
-        if not written:
+        if not written:  # the value does not reach this parameter
             out[name].zero_()
-    return out
 
 
 def _refuse(module):
