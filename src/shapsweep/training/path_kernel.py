@@ -215,8 +215,9 @@ def path_kernel(
     `quadrature_rule` ('midpoint' or 'gauss_legendre') integrate each update. Gradients are taken
     `chunk_size` at a time: k batched vector-Jacobian products through a chunk of rows' graph (k² work), or,
     with `collate(rows) -> tensors with a leading row axis`, per-sample gradients (k work): by layer hooks
-    for a model of Linear/Conv1D/Embedding/norm layers (`training.layer_grads`, every node of a step in one
-    stacked forward and backward, then one matmul per weight), else by `torch.func.vmap` (every node of a
+    for a model of Linear/Conv1D/Embedding/norm layers (`training.layer_grads`: where a shard has fewer
+    test rows than a chunk, every node of a step in one stacked forward and backward, else one pass per
+    node; then one matmul per weight), else by `torch.func.vmap` (every node of a
     step in the same call, chunk_size // midpoints rows at a time), else (`vmap=False`: a model that
     cannot run under vmap) by batched VJPs of the collated batch; then `value` and `example_loss` get the
     collated batch, their rows must not interact, and for vmap they must run under it.
