@@ -45,10 +45,6 @@ def batch_values(connector, model: torch.nn.Module, batch: dict) -> torch.Tensor
         per_target = torch.stack([class_value_tensor(logits, t, connector.value["kind"]) for t in distinct])
         return per_target[[distinct.index(t) for t in targets], torch.arange(len(games))]
     logits = model(**inputs, use_cache=False).logits
-    reduce = connector.value["reduce"]
-    if all(g is games[0] for g in games):  # copies of one game: its response read for all rows at once
-        start, response = len(games[0].tokenized.ids), torch.as_tensor(games[0].response_ids, device=device)
-        return response_logprob_tensor(logits[:, start - 1 : start - 1 + response.shape[0]], response, reduce)
     # every row's response read at once: one gather of the positions that predict it (padded to the longest
     # response), not a slice per row, whose backward would write a batch-sized gradient per row
     lengths = [len(g.response_ids) for g in games]
@@ -56,14 +52,10 @@ def batch_values(connector, model: torch.nn.Module, batch: dict) -> torch.Tensor
     starts = [len(g.tokenized.ids) - 1 for g in games]
     positions = torch.tensor([[s + min(j, n - 1) for j in range(width)] for s, n in zip(starts, lengths, strict=True)])
     tokens = torch.tensor([list(g.response_ids) + [0] * (width - n) for g, n in zip(games, lengths, strict=True)])
-    live = torch.tensor([[j < n for j in range(width)] for n in lengths], device=device)
     rows = torch.arange(len(games)).unsqueeze(1)
-    logprobs = torch.log_softmax(logits[rows.to(device), positions.to(device)].float(), dim=-1)
-    picked = logprobs.gather(-1, tokens.to(device).unsqueeze(-1)).squeeze(-1).masked_fill(~live, 0.0)
-    totals = picked.sum(dim=1)
-    if reduce != "sum":
-        totals = totals / torch.tensor(lengths, device=device, dtype=totals.dtype)
-    return totals.double()
+    padded = None if min(lengths) == width else torch.tensor(lengths, device=device)
+    picked = logits[rows.to(device), positions.to(device)]
+    return response_logprob_tensor(picked, tokens.to(device), connector.value["reduce"], padded)
 
 
 def full_input_values(connector, model: torch.nn.Module, game, copies: int = 1) -> torch.Tensor:

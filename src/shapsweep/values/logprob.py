@@ -15,9 +15,21 @@ def response_logprob(logits: torch.Tensor, response_ids: torch.Tensor, reduce: s
     return response_logprob_tensor(logits, response_ids, reduce).cpu().numpy()
 
 
-def response_logprob_tensor(logits: torch.Tensor, response_ids: torch.Tensor, reduce: str) -> torch.Tensor:
-    """`response_logprob` as a float64 tensor that keeps the autograd graph (integrated gradients)."""
+def response_logprob_tensor(
+    logits: torch.Tensor, response_ids: torch.Tensor, reduce: str, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`response_logprob` as a float64 tensor that keeps the autograd graph (integrated gradients).
+
+    `response_ids` may also be one response per row (b, R); with `lengths` (b,) row i's response is its
+    first lengths[i] tokens (padded to R), the rest read as nothing."""
     logprobs = torch.log_softmax(logits.float(), dim=-1)
-    picked = logprobs.gather(-1, response_ids.view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(-1)
-    totals = picked.sum(dim=1) if reduce == "sum" else picked.mean(dim=1)
+    ids = response_ids.view(1, -1) if response_ids.dim() == 1 else response_ids
+    picked = logprobs.gather(-1, ids.expand(logits.shape[0], -1).unsqueeze(-1)).squeeze(-1)
+    if lengths is None:
+        totals = picked.sum(dim=1) if reduce == "sum" else picked.mean(dim=1)
+    else:
+        live = torch.arange(picked.shape[1], device=picked.device) < lengths.view(-1, 1)
+        totals = picked.masked_fill(~live, 0.0).sum(dim=1)
+        if reduce != "sum":
+            totals = totals / lengths.to(totals.dtype)
     return totals.double()
