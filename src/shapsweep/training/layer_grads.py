@@ -307,19 +307,34 @@ def _check_affine(module, n: torch.Tensor, base: torch.Tensor, y: torch.Tensor) 
 def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, n_nodes: int, rows: int):
     """One call's (inputs, output gradients) with the nodes joined into each row's position axis:
     rows × (node, live position) × features, as `_accumulate` reads them."""
-    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
-    delta = g.detach().reshape(n_nodes, rows, -1, width)
-    if isinstance(module, torch.nn.Embedding):
-        inputs = x.reshape(n_nodes, rows, delta.shape[2])
-    else:
-        inputs = x.reshape(n_nodes, rows, delta.shape[2], width if _is_norm(module) else x.shape[-1])
-    live = torch.amax(delta, dim=(0, 1, 3)).ne(0) | torch.amin(delta, dim=(0, 1, 3)).ne(0)
-    if not bool(live.all()):
-        keep = live.nonzero().squeeze(1)
-        delta, inputs = delta.index_select(2, keep), inputs.index_select(2, keep)
+    inputs, delta = _live_positions(*_by_position(module, x, g, (n_nodes, rows)), axis=2)
+    width = delta.shape[-1]
     delta = delta.transpose(0, 1).reshape(rows, -1, width)
     inputs = inputs.transpose(0, 1).reshape(rows, -1, *inputs.shape[3:])
     return inputs, delta
+
+
+def _by_position(module, x: torch.Tensor, g: torch.Tensor, lead: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, output gradients) of one call as lead × positions × features (ids: lead × positions)."""
+    # a norm's elements are its weight's (it may normalize over several trailing axes)
+    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
+    delta = g.detach().reshape(*lead, -1, width)
+    if isinstance(module, torch.nn.Embedding):
+        return x.reshape(*lead, delta.shape[-2]), delta
+    return x.reshape(*lead, delta.shape[-2], width if _is_norm(module) else x.shape[-1]), delta
+
+
+def _live_positions(inputs: torch.Tensor, delta: torch.Tensor, axis: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Only the positions (on `axis`) whose output gradient is nonzero somewhere: a layer after the last
+    mixing of positions (a classifier's top MLP, its head) only matters where the value is read, so what is
+    kept, joined and multiplied shrinks by the sequence length."""
+    others = tuple(d for d in range(delta.dim()) if d != axis)
+    # amax | amin: one cheap reduction each, no |g| temporary; a NaN stays live
+    live = torch.amax(delta, dim=others).ne(0) | torch.amin(delta, dim=others).ne(0)
+    if bool(live.all()):
+        return inputs, delta
+    keep = live.nonzero().squeeze(1)
+    return inputs.index_select(axis, keep), delta.index_select(axis, keep)
 
 
 def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -332,23 +347,9 @@ def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
 
 
 def _live_pairs(module, x: torch.Tensor, g: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, weight · output gradient) of one call, rows × positions × features (ids: rows × positions),
-    keeping only the positions whose output gradient is nonzero in some row: a layer after the last mixing
-    of positions (a classifier's top MLP, its head) only matters where the value is read, so what is kept,
-    joined and multiplied shrinks by the sequence length. Sliced per call, before anything is joined."""
-    rows = g.shape[0]
-    # a norm's elements are its weight's (it may normalize over several trailing axes)
-    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
-    delta = g.detach().reshape(rows, -1, width)
-    if isinstance(module, torch.nn.Embedding):
-        inputs = x.reshape(rows, delta.shape[1])
-    else:
-        inputs = x.reshape(rows, -1, width if _is_norm(module) else x.shape[-1])
-    # amax | amin: one cheap reduction each, no |g| temporary; a NaN stays live
-    live = torch.amax(delta, dim=(0, 2)).ne(0) | torch.amin(delta, dim=(0, 2)).ne(0)
-    if not bool(live.all()):
-        keep = live.nonzero().squeeze(1)
-        delta, inputs = delta.index_select(1, keep), inputs.index_select(1, keep)
+    """(inputs, weight · output gradient) of one call, rows × live positions × features (ids: rows ×
+    positions), sliced per call, before anything is joined."""
+    inputs, delta = _live_positions(*_by_position(module, x, g, (g.shape[0],)), axis=1)
     return inputs, delta if weight == 1 else delta * weight
 
 
