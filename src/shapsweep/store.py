@@ -84,15 +84,24 @@ def _row_content(row: dict) -> dict:
     return out
 
 
-def game_key(model: dict, features: dict, value: dict, row: dict) -> str:
+def row_digest(row: dict) -> str:
+    """A row's content as one hash (not its id; a media file's bytes, not its path)."""
+    text = json.dumps(_row_content(row), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def game_key(model: dict, features: dict, value: dict, row: dict, players: dict | None = None) -> str:
     """The store key of one row's game: its resolved blocks and the row's content (not its id; a media
-    file's bytes, not its path)."""
+    file's bytes, not its path). `players`: what else fixes the game when its players are not the row's
+    input players (an ablation game's components and what replaces them)."""
     content = {
         "model": {k: v for k, v in model.items() if k not in _NOT_VALUE_CHANGING},
         "features": features,
         "value": value,
         "row": _row_content(row),
     }
+    if players is not None:
+        content["players"] = players
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

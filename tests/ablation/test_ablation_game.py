@@ -4,6 +4,7 @@ the identity, a run's shard names its components; bad options are refused by fie
 
 import io
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -113,8 +114,18 @@ def test_a_run_fills_its_options_and_is_compared_with_no_input_shapley_reference
         ({"ablation": "median"}, {}, r"experiments\[0\] \(heads\)\.shap\.options\.ablation"),
         ({"layers": [0]}, {}, r"experiments\[0\] \(heads\)\.shap\.options.*layers"),
         ({"reference_rows": 0}, {}, r"experiments\[0\] \(heads\)\.shap\.options\.reference_rows"),
-        ({"estimator": "kernel"}, {}, r"\(heads\)\.shap\.budget: required for shap\.options\.estimator 'kernel'"),
-        ({}, {"interactions": {"index": "k-SII"}}, r"\(heads\)\.shap\.interactions: method 'ablation_game'"),
+        (
+            {"estimator": "kernel"},
+            {},
+            r"\(heads\)\.shap\.budget: required for method 'kernel' \(shap\.options\.estimator\)",
+        ),
+        (
+            {"estimator": "kernel"},
+            {"budget": 32, "index": "banzhaf"},
+            r"\(heads\)\.shap\.index: method 'kernel' \(shap\.options\.estimator\) estimates shapley values, not banzhaf",
+        ),
+        ({}, {"target_stderr": 0.01}, r"\(heads\)\.shap\.target_stderr: method 'exact' \(shap\.options\.estimator\)"),
+        ({"estimator": "kernel"}, {"budget": 32, "linear": 4}, r"\(heads\)\.shap: give one budget knob"),
     ],
 )
 def test_bad_options_are_refused_by_field_name(tmp_path, tiny_bert_classifier_path, options, shap, message):
@@ -180,3 +191,83 @@ def test_the_training_example_has_an_ablation_run_over_its_models_layers(
     assert record["status"] == "ok"
     assert record["players"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
     assert json.loads(record["estimator_details"])["reference_rows"] == 3  # all the rows file has
+
+
+def test_an_ablation_run_gives_banzhaf_values_and_interactions_of_its_components(tmp_path, tiny_llama_path):
+    """shap.index and shap.interactions reach the ablation game's estimator: exact Banzhaf values and exact
+    pairwise Shapley-Taylor interactions of tiny Llama's 8 heads, against sums written out from all 2^8 values."""
+    cfg = _config(tmp_path, tiny_llama_path, index="banzhaf", interactions={"index": "STII", "top_k": 3})
+    cfg["model"] = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
+    cfg["value"] = {"kind": "logprob"}
+    run = next(r for r in from_config(cfg).runs.values() if r["variant"] == "heads")
+    rows = tmp_path / "rows.parquet"
+    pl.DataFrame({"row_id": ["a"], "text": [TEXT]}).write_parquet(rows)
+    out = tmp_path / "shard.parquet"
+    explain_shards(run, rows, [ShardJob("00000", 0, 1, out)], threads=1, log=io.StringIO())
+    record = pl.read_parquet(out).row(0, named=True)
+    assert record["status"] == "ok" and record["index"] == "banzhaf"
+
+    connector = load_model(cfg["model"], {}, {"kind": "logprob"})
+    target = connector.game({"row_id": "a", "text": TEXT})
+    game = AblationGame(ComponentAblation(connector.model, "head"), connector, target)
+    n = game.n_players
+    masks = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(bool)
+    v = game(masks)
+    banzhaf = [np.mean(v[masks[:, i]]) - np.mean(v[~masks[:, i]]) for i in range(n)]
+    assert max(map(abs, banzhaf)) > 1e-2
+    np.testing.assert_allclose(record["attribution"], banzhaf, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(record["attribution"], estimate(game, n, method="exact").values, atol=1e-4)
+
+    # order-2 Shapley-Taylor (the top order): (2 / n) sum over S without i, j of the pair's discrete
+    # derivative v(S+ij) - v(S+i) - v(S+j) + v(S), weighted 1 / C(n - 1, |S|)
+    def stii(i, j):
+        total = 0.0
+        for s in range(2**n):
+            if s >> i & 1 or s >> j & 1:
+                continue
+            derivative = v[s | 1 << i | 1 << j] - v[s | 1 << i] - v[s | 1 << j] + v[s]
+            total += derivative / math.comb(n - 1, bin(s).count("1"))
+        return 2 / n * total
+
+    exact_pairs = {(i, j): stii(i, j) for i in range(n) for j in range(i + 1, n)}
+    strongest = sorted(exact_pairs, key=lambda pair: -abs(exact_pairs[pair]))[:3]
+    assert abs(exact_pairs[strongest[0]]) > 1e-2  # heads do interact: the check below can fail
+    assert record["interaction_index"] == "STII"
+    assert list(zip(record["interaction_i"], record["interaction_j"])) == strongest
+    np.testing.assert_allclose(record["interaction_value"], [exact_pairs[p] for p in strongest], rtol=1e-4, atol=1e-5)
+
+
+def test_a_second_ablation_run_takes_the_first_runs_coalitions_from_the_store(tmp_path, tiny_llama_path):
+    """Two runs of one ablation game (exact, then kernel sampling): the second asks the model for nothing the
+    first computed, and its values are those it computes without the store. Another ablation is another game."""
+    from shapsweep.store import EvaluationStore
+
+    cfg = _config(tmp_path, tiny_llama_path, {"components": "head", "estimator": "exact"})
+    cfg["model"] = {"connector": "hf_causal_lm", "path_or_id": tiny_llama_path, "max_new_tokens": 4}
+    cfg["value"] = {"kind": "logprob"}
+    cfg["experiments"] += [
+        {"name": "kernel", "shap": {"method": "ablation_game", "budget": 40, "options": {"estimator": "kernel"}}},
+        {"name": "mean", "shap": {"method": "ablation_game", "options": {"ablation": "mean", "reference_rows": 2}}},
+    ]
+    runs = {r["variant"]: r for r in from_config(cfg).runs.values()}
+    rows = tmp_path / "rows.parquet"
+    pl.DataFrame({"row_id": ["a", "b"], "text": [TEXT, OTHER]}).write_parquet(rows)
+    store = EvaluationStore(tmp_path / "store")
+
+    def shard(variant, with_store=True, name=None):
+        out = tmp_path / f"{name or variant}.parquet"
+        job = [ShardJob("00000", 0, 2, out)]
+        explain_shards(runs[variant], rows, job, threads=1, log=io.StringIO(), store=store if with_store else None)
+        return pl.read_parquet(out)
+
+    exact = shard("heads")
+    assert exact["store_hits"].to_list() == [0, 0] and exact["model_evals"].to_list() == [2**8, 2**8]
+    kernel = shard("kernel")
+    assert kernel["store_hits"].to_list() == kernel["n_evals"].to_list() == [40, 40]
+    assert kernel["model_evals"].to_list() == [0, 0] and kernel["forward_passes"].to_list() == [0, 0]
+    alone = shard("kernel", with_store=False, name="alone")
+    assert alone["store_hits"].to_list() == [0, 0] and alone["model_evals"].to_list() == [40, 40]
+    for with_store, without in zip(kernel["attribution"].to_list(), alone["attribution"].to_list()):
+        np.testing.assert_allclose(with_store, without, rtol=1e-5, atol=1e-6)
+    mean = shard("mean")  # the same heads, mean-ablated: none of the zero ablation's values apply
+    assert mean["store_hits"].to_list() == [0, 0] and mean["model_evals"].to_list() == [2**8, 2**8]

@@ -122,6 +122,22 @@ def test_a_path_kernel_run_without_training_is_refused_naming_the_field(tmp_path
         from_config(cfg)
 
 
+def test_an_update_games_estimator_settings_are_checked_by_field_name(tmp_path, tiny_bert_classifier_path):
+    cfg = _config(tmp_path, tiny_bert_classifier_path)
+    game = {"method": "update_game", "options": {"estimator": "kernel", "steps": [0, 1]}}
+    cfg["experiments"] = [{"name": "game", "shap": game}]
+    with pytest.raises(ConfigError, match=r"\(game\)\.shap\.budget: required for method 'kernel' \(shap\.options"):
+        from_config(cfg)
+    cfg["experiments"] = [{"name": "game", "shap": {**game, "linear": 4, "index": "banzhaf"}}]
+    with pytest.raises(ConfigError, match=r"\(game\)\.shap\.index: method 'kernel' \(shap\.options\.estimator\)"):
+        from_config(cfg)
+    cfg["experiments"] = [
+        {"name": "game", "shap": {**game, "options": {"estimator": "msr"}, "linear": 4, "index": "banzhaf"}}
+    ]
+    (run,) = from_config(cfg).runs.values()
+    assert run["explain"]["shap"]["index"] == "banzhaf"
+
+
 def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores_on_one_step(
     tmp_path, tiny_bert_classifier_path
 ):
@@ -135,6 +151,15 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
     cfg["experiments"] = [
         {"name": "pk", "shap": {"method": "path_kernel", "options": {**one_step, "midpoints": 16}}},
         {"name": "game", "reference": True, "shap": {"method": "update_game", "options": one_step}},
+        {
+            "name": "banzhaf",
+            "shap": {
+                "method": "update_game",
+                "options": one_step,
+                "index": "banzhaf",
+                "interactions": {"index": "STII", "top_k": 2},
+            },
+        },
     ]
     config_path = tmp_path / "set.json"
     config_path.write_text(json.dumps(cfg))
@@ -158,6 +183,14 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
     assert np.allclose(kernel["component_scores"], game["attribution"], rtol=0, atol=1e-5 * largest)
     errors = row_errors(shards["pk"], shards["game"], top_k=3)  # what compare reports for the pair
     assert errors.height == 2 and errors["rel_l2"].max() < 1e-5
+    # the same game's Banzhaf values and pair interactions (shap.index, shap.interactions reach its estimator):
+    # one small step is nearly additive, so Banzhaf ~ Shapley, but not to the last digit
+    banzhaf = shards["banzhaf"].row(0, named=True)
+    assert banzhaf["index"] == "banzhaf" and game["index"] == "shapley"
+    difference = np.abs(np.subtract(banzhaf["attribution"], game["attribution"])).max()
+    assert 0 < difference < 1e-2 * largest
+    assert banzhaf["interaction_index"] == "STII" and len(banzhaf["interaction_value"]) == 2
+    assert 0 < max(map(abs, banzhaf["interaction_value"])) < 1e-2 * largest  # second order in the step
 
 
 def test_a_user_recorded_trace_is_explained_like_the_pipelines_own(tmp_path, tiny_bert_classifier_path):

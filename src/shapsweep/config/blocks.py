@@ -24,6 +24,9 @@ PATH_KERNEL = "path_kernel"
 UPDATE_GAME = "update_game"
 ABLATION_GAME = "ablation_game"
 TRACE_METHODS = (PATH_KERNEL, UPDATE_GAME)  # methods that explain the set's trace (config/training.py)
+# Kinds whose players are model components, valued by a game estimator (`shap.options.estimator`) with the
+# input games' estimator settings: budget knobs, index, interactions, target_stderr.
+COMPONENT_GAMES = (UPDATE_GAME, ABLATION_GAME)
 MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS, ABLATION_GAME)
 
 IG_BASELINES = ("pad", "mask", "zero")
@@ -90,7 +93,12 @@ PATH_KERNEL_OPTIONS = defaults(PATH_KERNEL_FIELDS)
 UPDATE_GAME_FIELDS = (
     PATH_KERNEL_FIELDS[1],  # steps
     PATH_KERNEL_FIELDS[2],  # components
-    Field("estimator", enum(METHODS), "exact", "the game estimator of the components' Shapley values (shap.budget)"),
+    Field(
+        "estimator",
+        enum(METHODS),
+        "exact",
+        "the game estimator of the components' values (with shap's budget knob, index, interactions, target_stderr)",
+    ),
 )
 UPDATE_GAME_OPTIONS = defaults(UPDATE_GAME_FIELDS)
 ABLATION_GAME_FIELDS = (

@@ -157,11 +157,24 @@ def _check_local_columns(dataset: dict) -> None:
 def _check_estimator(run: dict, label: str) -> None:
     """Catch what would fail every row, before any job starts: unknown method or option, exact's limit."""
     from shapsweep.config import methods
-    from shapsweep.config.blocks import ABLATION_GAME, INTEGRATED_GRADIENTS, MODEL_METHODS, TRACE_METHODS
-    from shapsweep.estimators import BUDGET_KNOBS, METHODS, methods_for
+    from shapsweep.config.blocks import (
+        ABLATION_GAME,
+        COMPONENT_GAMES,
+        INTEGRATED_GRADIENTS,
+        MODEL_METHODS,
+        TRACE_METHODS,
+    )
+    from shapsweep.estimators import METHODS, methods_for
 
     shap = run["shap"]
     method = shap["method"]
+    if method in COMPONENT_GAMES:  # its options first (they name the estimator), then the estimator's settings
+        if method == ABLATION_GAME:
+            methods.check_ablation_game(run, label)
+        else:
+            methods.check_trace_method(run, label)
+        _check_game_estimator(run, label, shap["options"]["estimator"], "shap.options.estimator")
+        return
     if method in MODEL_METHODS:
         if shap.get("target_stderr") is not None:
             raise ConfigError(f"{label}.shap.target_stderr: method {method!r} does not sample; remove it")
@@ -179,8 +192,6 @@ def _check_estimator(run: dict, label: str) -> None:
             methods.check_integrated_gradients(run, label)
         elif method in TRACE_METHODS:
             methods.check_trace_method(run, label)
-        elif method == ABLATION_GAME:
-            methods.check_ablation_game(run, label)
         else:
             methods.check_empirical(run, label)
         return
@@ -193,23 +204,8 @@ def _check_estimator(run: dict, label: str) -> None:
             f"{label}.shap.options.{unknown[0]}: not an option of {method!r} "
             f"(its options: {', '.join(METHODS[method].options) or 'none'})"
         )
-    index = shap.get("index")
-    if index is not None and index not in METHODS[method].indices:
-        raise ConfigError(
-            f"{label}.shap.index: method {method!r} (shap.method) estimates {' / '.join(METHODS[method].indices)} "
-            f"values, not {index}; for shap.index {index!r} set shap.method to one of {', '.join(methods_for(index))}"
-        )
-    knobs = [k for k in BUDGET_KNOBS if shap.get(k) is not None]
-    if len(knobs) > 1:
-        raise ConfigError(f"{label}.shap: give one budget knob, got {', '.join(knobs)}")
-    if shap.get("target_stderr") is not None and not METHODS[method].rounds:
-        rounds = ", ".join(m for m, spec in METHODS.items() if spec.rounds)
-        raise ConfigError(
-            f"{label}.shap.target_stderr: method {method!r} does not sample in rounds (these do: {rounds})"
-        )
-    if not knobs and method not in ("exact", "random"):
-        raise ConfigError(f"{label}.shap.budget: required for method {method!r} (or num_samples, fraction, linear)")
-    if method == "exact":
+    _check_game_estimator(run, label, method, "shap.method")
+    if method == "exact":  # a component game checks its player count once its model is loaded
         from shapsweep.estimators.exact import DEFAULT_MAX_PLAYERS
         from shapsweep.models.config import fixed_player_count
 
@@ -226,6 +222,32 @@ def _check_estimator(run: dict, label: str) -> None:
                 f"{label}.{field}: {players} players is over the exact method's limit of {limit} "
                 f"(2^{players} coalitions per row); {fix} or use a sampling method"
             )
+
+
+def _check_game_estimator(run: dict, label: str, method: str, field: str) -> None:
+    """A game estimator's settings: its index, one budget knob (none for exact and random), target_stderr only
+    for a method that samples in rounds. `field` is where the method was named."""
+    from shapsweep.estimators import BUDGET_KNOBS, METHODS, methods_for
+
+    shap = run["shap"]
+    index = shap.get("index")
+    if index is not None and index not in METHODS[method].indices:
+        raise ConfigError(
+            f"{label}.shap.index: method {method!r} ({field}) estimates {' / '.join(METHODS[method].indices)} "
+            f"values, not {index}; for shap.index {index!r} set {field} to one of {', '.join(methods_for(index))}"
+        )
+    knobs = [k for k in BUDGET_KNOBS if shap.get(k) is not None]
+    if len(knobs) > 1:
+        raise ConfigError(f"{label}.shap: give one budget knob, got {', '.join(knobs)}")
+    if shap.get("target_stderr") is not None and not METHODS[method].rounds:
+        rounds = ", ".join(m for m, spec in METHODS.items() if spec.rounds)
+        raise ConfigError(
+            f"{label}.shap.target_stderr: method {method!r} ({field}) does not sample in rounds (these do: {rounds})"
+        )
+    if not knobs and method not in ("exact", "random"):
+        raise ConfigError(
+            f"{label}.shap.budget: required for method {method!r} ({field}) (or num_samples, fraction, linear)"
+        )
 
 
 def _resolve_model_blocks(merged: dict, label: str, top: dict) -> None:

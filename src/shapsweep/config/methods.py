@@ -92,12 +92,7 @@ def check_ablation_game(merged: dict, label: str) -> None:
     except ValueError as exc:
         why = str(exc).replace("integrated_gradients", "ablation_game").replace("is not differentiable", "is generated")
         raise ConfigError(f"{label}.{why}") from None
-    if options["estimator"] not in ("exact", "random") and shap.get("budget") is None:
-        raise ConfigError(
-            f"{label}.shap.budget: required for shap.options.estimator {options['estimator']!r} (coalitions of "
-            "components per row), or use estimator 'exact'"
-        )
-    shap["options"] = options
+    shap["options"] = options  # the estimator's own settings: experiment_set._check_game_estimator
 
 
 def check_empirical(merged: dict, label: str) -> None:

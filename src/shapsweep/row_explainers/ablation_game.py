@@ -23,32 +23,66 @@ from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.model_rows import load_run_model
 from shapsweep.row_explainers.row_fields import component_game_record
 from shapsweep.run_spec import RunSpec
+from shapsweep.store import game_key, row_digest
 
 COLUMNS: dict = {}  # no shard column beyond the common ones: its players are the components
 
 
 def load(run: RunSpec, inputs) -> AblationGameRows:
-    return AblationGameRows(run, inputs.rows_path)
+    return AblationGameRows(run, inputs.rows_path, inputs.store)
 
 
 class AblationGame:
-    """A `Game` over one row's components: each call evaluates up to `batch_size` coalitions per forward pass."""
+    """A `Game` over one row's components: each call evaluates up to `batch_size` coalitions per forward pass.
+    Values known from the evaluation store (`use_known`) are taken instead; `evaluated()` is what it computed."""
 
     def __init__(self, ablation, connector, target, batch_size: int = 64):
         self.ablation, self.connector, self.target, self.batch_size = ablation, connector, target, batch_size
         self.players = list(ablation.players)
         self.forward_passes = 0
+        self._known: dict[bytes, float] = {}
+        self._hits: set[bytes] = set()  # distinct coalitions taken from the store
+        self._computed: dict[bytes, float] = {}
 
     @property
     def n_players(self) -> int:
         return len(self.players)
 
+    @property
+    def store_hits(self) -> int:
+        return len(self._hits)
+
+    def use_known(self, values: dict[bytes, float]) -> None:
+        """Values of coalitions (packed with np.packbits) computed before, by another run of the sweep."""
+        self._known = values
+
+    def evaluated(self) -> tuple[list[bytes], np.ndarray]:
+        keys = list(self._computed)
+        return keys, np.fromiter(self._computed.values(), dtype=np.float64, count=len(keys))
+
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
+        coalitions = np.asarray(coalitions, dtype=bool)
+        keys = [row.tobytes() for row in np.packbits(coalitions, axis=1)]
+        values = np.empty(len(keys))
+        todo = []
+        for i, key in enumerate(keys):
+            if key in self._known:
+                values[i] = self._known[key]
+                self._hits.add(key)
+            elif key in self._computed:
+                values[i] = self._computed[key]
+            else:
+                todo.append(i)
+        if todo:
+            values[todo] = self._forward(coalitions[todo])
+            self._computed.update((keys[i], float(values[i])) for i in todo)
+        return values
+
+    def _forward(self, coalitions: np.ndarray) -> np.ndarray:
         import torch
 
         from shapsweep.models.full_input_value import full_input_values
 
-        coalitions = np.asarray(coalitions, dtype=bool)
         out = []
         with torch.no_grad(), self.ablation.hooked():
             for start in range(0, len(coalitions), self.batch_size):
@@ -57,7 +91,7 @@ class AblationGame:
                     values = full_input_values(self.connector, self.connector.model, self.target, len(chunk))
                 self.forward_passes += 1
                 out.append(values.cpu().numpy())
-        return np.concatenate(out) if out else np.empty(0)
+        return np.concatenate(out)
 
 
 def reference_games(connector, rows: Iterable[dict]) -> list:
@@ -93,10 +127,11 @@ def _any_input_length(run: RunSpec) -> RunSpec:
 class AblationGameRows:
     columns = COLUMNS
 
-    def __init__(self, run: RunSpec, rows_path=None):
+    def __init__(self, run: RunSpec, rows_path=None, store=None):
         from shapsweep.models.ablation import ComponentAblation
 
-        self.run = run
+        self.run, self.store = run, store
+        self.reference_digests: list[str] = []  # mean ablation: the reference rows' contents (the store key's)
         self.options = run["explain"]["shap"]["options"]
         self.label = f"experiments[{run['variant_index']}] ({run['slug']})"
         self.connector = self.computes_with = load_run_model(_any_input_length(run))
@@ -130,7 +165,8 @@ class AblationGameRows:
                 f"{self.label}.shap.options.ablation: 'mean' needs the run's rows file for its reference rows "
                 "(explain it through the workflow), or use ablation 'zero'"
             )
-        rows = pl.read_parquet(rows_path).head(self.options["reference_rows"]).iter_rows(named=True)
+        rows = list(pl.read_parquet(rows_path).head(self.options["reference_rows"]).iter_rows(named=True))
+        self.reference_digests = [row_digest(row) for row in rows]
         games = reference_games(self.connector, rows)
         if not games:
             raise ConfigError(
@@ -140,12 +176,22 @@ class AblationGameRows:
         record_reference_means(self.ablation, self.connector, games)
         self.n_reference_rows = len(games)
 
+    def _store_key(self, row: dict) -> str | None:
+        """The row's ablation game in the evaluation store: the row's input game plus the components, what
+        replaces them and (mean ablation) the reference rows' contents; None without a store."""
+        if self.store is None:
+            return None
+        ex = self.run["explain"]
+        players = {k: self.options[k] for k in ("components", "ablation")}
+        if self.options["ablation"] == "mean":
+            players["reference_rows"] = self.reference_digests
+        return game_key(ex["model"], ex["features"], ex["value"], row, players)
+
     def explain(self, rows: Iterable[dict]) -> Iterator[dict]:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.estimators import estimate
-        from shapsweep.row_explainers.game import row_seed
+        from shapsweep.row_explainers.game import estimate_game
 
         shap = self.run["explain"]["shap"]
         row_id, run_id = str(row["row_id"]), self.run["run_id"]
@@ -158,14 +204,16 @@ class AblationGameRows:
         if skip is not None:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
         game = AblationGame(self.ablation, self.connector, target, shap["batch_size"])
-        result = estimate(
-            game,
-            game.n_players,
-            method=self.options["estimator"],
-            budget=shap.get("budget"),
-            seed=row_seed(shap["seed"], row_id),
-            batch_size=shap["batch_size"],
-        )
+        key = self._store_key(row)
+        if key is not None:
+            game.use_known(self.store.load(key, game.n_players))
+        try:
+            result, budget = estimate_game(game, game.n_players, self.run, row_id, self.options["estimator"], {})
+        except ValueError as exc:
+            return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+        finally:  # what the model computed is kept, also for a row the estimator refused
+            if key is not None:
+                self.store.save(key, *game.evaluated())
         details = {
             **result.details,
             "components": self.options["components"],
@@ -175,5 +223,5 @@ class AblationGameRows:
             details["reference_rows"] = self.n_reference_rows
         runtime_s = time.perf_counter() - started
         return component_game_record(
-            row_id, run_id, game, result, shap["normalizer"], details, game.forward_passes, runtime_s
+            row_id, run_id, game, result, self.run, budget, details, game.forward_passes, runtime_s
         )

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from shapsweep.data.selection import outside_selection
-from shapsweep.file_schemas import INTERACTION_MATRIX_KEY, failed_row
+from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers import row_fields
 from shapsweep.row_explainers.model_rows import ModelRows
 from shapsweep.run_spec import RunSpec
@@ -32,35 +32,27 @@ def row_seed(seed: int, row_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def _interaction_columns(result, asked: dict | None, row_id: str, run_id: str) -> dict:
-    """The top-k pairs of the row's interaction matrix as shard columns (nothing when none was asked); with
-    full_matrix the whole matrix too, under a key explain.py moves to the shard's side file."""
-    from shapsweep.estimators import top_pairs
+def estimate_game(game, n: int, run: RunSpec, row_id: str, method: str, options: dict):
+    """(result, resolved budget) of the run's shap settings (budget knob, index, interactions, target_stderr)
+    on one row's game, by `method` with its `options`; a ValueError is the estimator's refusal of this row."""
+    from shapsweep.estimators import BUDGET_KNOBS, estimate, resolve_budget
 
-    if not asked or result.interactions is None:
-        return {}
-    pairs = top_pairs(result.interactions, asked["top_k"])
-    se = result.interaction_stderr
-    full = {}
-    if asked.get("full_matrix"):
-        full[INTERACTION_MATRIX_KEY] = {
-            "row_id": row_id,
-            "run_id": run_id,
-            "interaction_index": asked["index"],
-            "n_players": len(result.interactions),
-            "matrix": np.asarray(result.interactions, dtype=np.float64).ravel().tolist(),
-            "stderr": None if se is None else np.asarray(se, dtype=np.float64).ravel().tolist(),
-        }
-    return {
-        **full,
-        "interaction_index": asked["index"],
-        "interaction_i": [i for i, _, _ in pairs],
-        "interaction_j": [j for _, j, _ in pairs],
-        "interaction_value": [v for _, _, v in pairs],
-        "interaction_stderr": None
-        if se is None
-        else [float(se[i, j]) if np.isfinite(se[i, j]) else None for i, j, _ in pairs],
-    }
+    shap = run["explain"]["shap"]
+    knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
+    budget = resolve_budget(n, **knobs) if knobs else None
+    result = estimate(
+        game,
+        n,
+        method=method,
+        budget=budget,
+        seed=row_seed(shap["seed"], row_id),
+        batch_size=shap["batch_size"],
+        target_stderr=shap.get("target_stderr"),
+        index=shap.get("index"),
+        interactions=(shap.get("interactions") or {}).get("index"),
+        **options,
+    )
+    return result, budget
 
 
 def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = None) -> dict:
@@ -69,7 +61,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
     With a `store`, coalitions another run (or an earlier job) already evaluated for the same game are
     taken from it, and what the model computes here is added to it once the row is explained.
     """
-    from shapsweep.estimators import BUDGET_KNOBS, estimate, normalize, resolve_budget
+    from shapsweep.estimators import normalize
     from shapsweep.models import RowError
 
     shap, selection = run["explain"]["shap"], run["explain"]["selection"]
@@ -95,20 +87,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
             generations = generation_key(model_key, ex["features"], row)
             game.generations.known = store.load_generations(generations, n)
     try:
-        knobs = {k: shap[k] for k in BUDGET_KNOBS if shap.get(k) is not None}
-        budget = resolve_budget(n, **knobs) if knobs else None
-        result = estimate(
-            game,
-            n,
-            method=shap["method"],
-            budget=budget,
-            seed=row_seed(shap["seed"], row_id),
-            batch_size=shap["batch_size"],
-            target_stderr=shap.get("target_stderr"),
-            index=shap.get("index"),
-            interactions=(shap.get("interactions") or {}).get("index"),
-            **shap["options"],
-        )
+        result, budget = estimate_game(game, n, run, row_id, shap["method"], shap["options"])
         normalized = normalize(result.values, shap["normalizer"])
     except ValueError as exc:
         return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
@@ -133,7 +112,7 @@ def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = 
         "stderr": None if result.stderr is None else np.asarray(result.stderr, dtype=np.float64).tolist(),
         "max_stderr": result.max_stderr,
         "index": result.index,
-        **_interaction_columns(result, shap.get("interactions"), row_id, run_id),
+        **row_fields.interactions(result, shap.get("interactions"), row_id, run_id),
         "estimator_details": json.dumps(result.details, sort_keys=True, default=str),
         "v_empty": float(result.v_empty),
         "v_full": float(result.v_full),

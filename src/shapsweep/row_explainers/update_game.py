@@ -37,11 +37,10 @@ class UpdateGameRows:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.estimators import estimate
-        from shapsweep.row_explainers.game import row_seed
+        from shapsweep.row_explainers.game import estimate_game
         from shapsweep.training.update_game import UpdateGame
 
-        shap, options = self.run["explain"]["shap"], self.traced.options
+        options = self.traced.options
         row_id, run_id = str(row["row_id"]), self.run["run_id"]
         started = time.perf_counter()
         try:
@@ -59,16 +58,10 @@ class UpdateGameRows:
             steps=self.traced.window,
             components=options["components"],
         )
-        result = estimate(
-            game,
-            game.n_players,
-            method=options["estimator"],
-            budget=shap.get("budget"),
-            seed=row_seed(shap["seed"], row_id),
-            batch_size=shap["batch_size"],
-        )
+        try:
+            result, budget = estimate_game(game, game.n_players, self.run, row_id, options["estimator"], {})
+        except ValueError as exc:
+            return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
         details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
         runtime_s = time.perf_counter() - started
-        return component_game_record(
-            row_id, run_id, game, result, shap["normalizer"], details, result.n_evals, runtime_s
-        )
+        return component_game_record(row_id, run_id, game, result, self.run, budget, details, result.n_evals, runtime_s)
