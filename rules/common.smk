@@ -13,7 +13,7 @@ from snakemake.exceptions import WorkflowError
 from shapsweep import layout
 from shapsweep.atomic_outputs import write_json
 from shapsweep.config import ConfigError
-from shapsweep.config.blocks import MODEL_METHODS
+from shapsweep.config.blocks import evaluates_every_coalition, uses_store
 from shapsweep.config.methods import training_options
 from shapsweep.config.overrides import split_snakemake_config
 from shapsweep.config.set_sources import load_experiment_sets
@@ -164,16 +164,17 @@ def run_rows_file(wildcards):
 
 
 def store_first(wildcards):
-    """With the store on, a shard of a run compared against an exact reference is explained after the
-    reference's shard: exact evaluates every coalition of each game, so this run finds its own stored.
+    """With the store on, a shard of a run compared against an exact reference (an input game's, or an
+    ablation game's with estimator exact) is explained after the reference's shard: exact evaluates every
+    coalition of each game, so this run finds its own stored.
     Only for shards not made yet: a finished shard never waits for, nor goes stale by, its reference
     (Snakemake would re-run it when the reference shard is redone), and its inputs stay the same
     whether the store is on or off."""
     exp = SETS[wildcards.set]
     ref = exp.references.get(wildcards.run)
-    if exp.runs[wildcards.run]["explain"]["shap"]["method"] in MODEL_METHODS:
-        return []  # integrated gradients and empirical explainers evaluate no coalitions
-    if not exp.config["store"]["enabled"] or ref is None or exp.runs[ref]["explain"]["shap"]["method"] != "exact":
+    if not uses_store(exp.runs[wildcards.run]["explain"]["shap"]):
+        return []  # integrated gradients, empirical explainers, the trace methods
+    if not exp.config["store"]["enabled"] or ref is None or not evaluates_every_coalition(exp.runs[ref]["explain"]["shap"]):
         return []
     if exp.runs[ref]["shard_size"] != exp.runs[wildcards.run]["shard_size"]:
         return []  # other row bounds: the same shard id holds other rows

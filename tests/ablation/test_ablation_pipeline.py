@@ -1,5 +1,7 @@
 """Ablation games through real Snakemake with a tiny BERT classifier: each shard row's players are the model's
-components (heads; MLP blocks mean-ablated over the first rows of the selection), and the report builds."""
+components (heads; MLP blocks mean-ablated over the first rows of the selection), a sampled run of the heads'
+game takes every coalition from the store its exact reference filled, and the report builds with the
+heads' interaction pairs on the row pages."""
 
 import json
 
@@ -20,7 +22,10 @@ SET = """
   value: { kind: 'logit', target_class: 'positive' },
   features: { max_players: 9 },
   experiments: [
-    { name: 'heads', shap: { method: 'ablation_game', options: { components: 'head' } } },
+    { name: 'heads', reference: true, shap: { method: 'ablation_game', options: { components: 'head' },
+                                              interactions: { index: 'k-SII', top_k: 3 } } },
+    { name: 'sampled', shap: { method: 'ablation_game', options: { components: 'head', estimator: 'kernel' },
+                               budget: 12 } },
     { name: 'mlps', shap: { method: 'ablation_game', options: { components: 'mlp', ablation: 'mean', reference_rows: 3 } } },
     { name: 'words', shap: { method: 'exact' } },
   ],
@@ -60,3 +65,18 @@ def test_each_shard_row_has_the_models_components_as_players_and_adds_up(set_dir
     np.testing.assert_allclose(heads["v_full"].to_numpy(), words["v_full"].to_numpy(), rtol=1e-5, atol=1e-6)
     assert json.loads(_shards(set_dir, "mlps")["estimator_details"][0])["reference_rows"] == 3
     assert (set_dir / "report" / "index.html").exists()
+
+
+def test_a_sampled_run_takes_every_coalition_from_its_references_store_and_pairs_of_heads_show(set_dir):
+    heads, sampled = _shards(set_dir, "heads"), _shards(set_dir, "sampled")
+    assert heads["model_evals"].to_list() == [16] * 4 and heads["store_hits"].to_list() == [0] * 4
+    # explained after its exact reference's shards (store_first): the model computes nothing again
+    assert sampled["n_evals"].to_list() == sampled["budget"].to_list() == [12] * 4
+    assert sampled["store_hits"].to_list() == [12] * 4 and sampled["model_evals"].to_list() == [0] * 4
+    assert sampled["forward_passes"].to_list() == [0] * 4
+    for row in heads.iter_rows(named=True):  # the exact run's pairs of heads (shap.interactions)
+        assert row["interaction_index"] == "k-SII" and len(row["interaction_value"]) == 3
+        assert all(0 <= i < j < 4 for i, j in zip(row["interaction_i"], row["interaction_j"]))
+    run_id = heads["run_id"][0]
+    page = sorted((set_dir / "report" / "rows").glob("*.html"))[0].read_text()
+    assert run_id in page and "k-SII" in page  # the row page's interaction block for the heads' pairs

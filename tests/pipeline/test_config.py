@@ -141,6 +141,24 @@ def test_reference_pairs_runs_on_the_same_data_and_model(base):
     assert exp.references[ref] is None
 
 
+def test_a_reference_is_one_of_the_same_estimand(base):
+    """Banzhaf runs (msr; mc by its own index) are scored against exact Banzhaf values, Shapley runs against
+    exact Shapley values; with no reference of its estimand a run has none."""
+    base["experiments"] += [
+        {"name": "exact-banzhaf", "reference": True, "shap": {"method": "exact", "index": "banzhaf"}},
+        {"name": "msr", "shap": {"method": "msr", "budget": 16}},
+        {"name": "mc", "shap": {"method": "mc", "budget": 16}},
+    ]
+    exp = from_config(base)
+    by_slug = {spec["slug"]: run_id for run_id, spec in exp.runs.items()}
+    refs = {slug: exp.references[run_id] for slug, run_id in by_slug.items()}
+    assert refs["kernel_budget-16"] == refs["kernel_budget-32"] == by_slug["exact"]
+    assert refs["msr"] == refs["mc"] == by_slug["exact-banzhaf"]
+    del base["experiments"][2]
+    exp = from_config(base)
+    assert {exp.references[r] for r, spec in exp.runs.items() if spec["slug"] in ("msr", "mc")} == {None}
+
+
 def test_jsonnet_with_library_and_ext_vars(tmp_path, data_file):
     path = tmp_path / "set.jsonnet"
     path.write_text(f"""

@@ -27,6 +27,20 @@ TRACE_METHODS = (PATH_KERNEL, UPDATE_GAME)  # methods that explain the set's tra
 # Kinds whose players are model components, valued by a game estimator (`shap.options.estimator`) with the
 # input games' estimator settings: budget knobs, index, interactions, target_stderr.
 COMPONENT_GAMES = (UPDATE_GAME, ABLATION_GAME)
+
+
+def uses_store(shap: dict) -> bool:
+    """Whether a run's explain job reads and writes the evaluation store: the game estimators and the
+    ablation game (the other model methods evaluate no coalitions of a model call's inputs)."""
+    return shap["method"] not in MODEL_METHODS or shap["method"] == ABLATION_GAME
+
+
+def evaluates_every_coalition(shap: dict) -> bool:
+    """Exact estimation (of an input game or an ablation game): every coalition of each row's game is stored."""
+    estimator = shap["options"].get("estimator") if shap["method"] == ABLATION_GAME else shap["method"]
+    return estimator == "exact"
+
+
 MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS, ABLATION_GAME)
 
 IG_BASELINES = ("pad", "mask", "zero")

@@ -109,15 +109,20 @@ class ExperimentSet:
 
     @cached_property
     def references(self) -> dict[str, str | None]:
-        """run_id -> the reference run it is compared against (same data, model, features, value)."""
+        """run_id -> the reference run it is compared against (same data, model, features, value, and
+        estimand: a Banzhaf run is never scored against Shapley values, nor the other way round)."""
         out: dict[str, str | None] = {}
         refs = [r for r in self.runs.values() if r["reference"]]
         for run_id, run in self.runs.items():
             match = None
             # a path_kernel run's component scores are scored against an update_game run's (compare.row_errors);
             # its other players are training examples, which no other run has
+            shap = run["explain"]["shap"]
             refs_here = [
-                r for r in refs if _comparable(r["explain"]["shap"]["method"], run["explain"]["shap"]["method"])
+                r
+                for r in refs
+                if _comparable(r["explain"]["shap"]["method"], shap["method"])
+                and _estimand(r["explain"]["shap"]) == _estimand(shap)
             ]
             for ref in refs_here:
                 if (
@@ -129,6 +134,18 @@ class ExperimentSet:
                     break
             out[run_id] = match
         return out
+
+
+def _estimand(shap: dict) -> str:
+    """What a run's attributions are: its shap.index, else its estimator's own ('banzhaf' for mc and msr);
+    integrated gradients, empirical explainers and the path kernel approximate Shapley values."""
+    from shapsweep.config.blocks import COMPONENT_GAMES
+    from shapsweep.estimators import METHODS
+
+    if shap.get("index"):
+        return shap["index"]
+    method = shap["options"]["estimator"] if shap["method"] in COMPONENT_GAMES else shap["method"]
+    return METHODS[method].indices[0] if method in METHODS else "shapley"
 
 
 def _comparable(reference_method: str, method: str) -> bool:

@@ -82,7 +82,8 @@ def render_reference() -> str:
         "## A variant (`experiments[i]`)",
         "",
         "`name` (required, the start of each run's slug), `reference` (default `false`: other runs with the same "
-        "data, model, features and value are compared against it), `description`, block overrides, `shard_size`, "
+        "data, model, features, value and estimand (Shapley or Banzhaf) are compared against it), `description`, "
+        "block overrides, `shard_size`, "
         "and the sweep forms `grid` / `zip` (dotted path -> list of values) and `group` (a list of alternative "
         f"sub-variants). Fields: {', '.join(f'`{k}`' for k in variant)}.",
         "",
