@@ -101,7 +101,7 @@ def explain_shards(
     (a block job's `layout.block_record`) is written once every shard is, before the links are removed.
 
     The run's row explainer is opened once (`store`, `explainer_dir` and `step_block` go to the kinds that
-    read them: games and ablation games, empirical runs, path_kernel runs split into step blocks; the rows file to ablation_game
+    read them: games and component games, empirical runs, path_kernel runs split into step blocks; the rows file to ablation_game
     runs, whose mean ablation takes its reference rows from it).
 
     Each shard file carries its provenance (`job_facts` from `shapsweep.provenance.job_facts`, the

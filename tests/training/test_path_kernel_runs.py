@@ -143,6 +143,7 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
 ):
     from shapsweep.compare import row_errors
     from shapsweep.file_schemas import read_shards
+    from shapsweep.store import EvaluationStore
 
     # a small step: the update game's discrete Shapley values and the path kernel's integrated gradients
     # (Aumann-Shapley values) differ by the components' interactions, second order in the step
@@ -170,9 +171,11 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
     test_rows = exp.set_dir / "test_rows.parquet"
     pl.DataFrame({"row_id": ["a", "b"], "text": TEXTS[:2]}).write_parquet(test_rows)
     shards = {}
-    for name, run in by_name.items():
+    store = EvaluationStore(tmp_path / "store")
+    for name in ("pk", "game", "banzhaf"):  # the Banzhaf run after the exact Shapley one: its store
         out = tmp_path / f"{name}.parquet"
-        explain_shards(run, test_rows, [ShardJob("00000", 0, 2, out)], threads=1, log=io.StringIO())
+        job = [ShardJob("00000", 0, 2, out)]
+        explain_shards(by_name[name], test_rows, job, threads=1, log=io.StringIO(), store=store)
         shards[name] = read_shards([out])
     kernel, game = shards["pk"].row(0, named=True), shards["game"].row(0, named=True)
     assert game["players"] == kernel["components"] and len(game["players"]) >= 4
@@ -187,6 +190,9 @@ def test_the_update_game_reference_agrees_with_the_path_kernels_component_scores
     # one small step is nearly additive, so Banzhaf ~ Shapley, but not to the last digit
     banzhaf = shards["banzhaf"].row(0, named=True)
     assert banzhaf["index"] == "banzhaf" and game["index"] == "shapley"
+    every = 2 ** len(game["players"])
+    assert (game["model_evals"], game["store_hits"], game["forward_passes"]) == (every, 0, every)
+    assert (banzhaf["model_evals"], banzhaf["store_hits"], banzhaf["forward_passes"]) == (0, every, 0)
     difference = np.abs(np.subtract(banzhaf["attribution"], game["attribution"])).max()
     assert 0 < difference < 1e-2 * largest
     assert banzhaf["interaction_index"] == "STII" and len(banzhaf["interaction_value"]) == 2

@@ -31,13 +31,13 @@ COMPONENT_GAMES = (UPDATE_GAME, ABLATION_GAME)
 
 def uses_store(shap: dict) -> bool:
     """Whether a run's explain job reads and writes the evaluation store: the game estimators and the
-    ablation game (the other model methods evaluate no coalitions of a model call's inputs)."""
-    return shap["method"] not in MODEL_METHODS or shap["method"] == ABLATION_GAME
+    component games (integrated gradients, empirical explainers and the path kernel evaluate no coalitions)."""
+    return shap["method"] not in MODEL_METHODS or shap["method"] in COMPONENT_GAMES
 
 
 def evaluates_every_coalition(shap: dict) -> bool:
-    """Exact estimation (of an input game or an ablation game): every coalition of each row's game is stored."""
-    estimator = shap["options"].get("estimator") if shap["method"] == ABLATION_GAME else shap["method"]
+    """Exact estimation (of an input or a component game): every coalition of each row's game is stored."""
+    estimator = shap["options"].get("estimator") if shap["method"] in COMPONENT_GAMES else shap["method"]
     return estimator == "exact"
 
 

@@ -34,7 +34,7 @@ KINDS = {
 class ExplainInputs:
     """What a job may hand a kind beyond the run spec: the shared evaluation store and input folders."""
 
-    store: Any = None  # shapsweep.store.EvaluationStore, shared by game and ablation_game runs
+    store: Any = None  # shapsweep.store.EvaluationStore, shared by the game and component-game runs
     explainer_dir: Path | None = None  # an empirical run's trained explainer
     step_block: int | None = None  # a path_kernel run's block of trace steps (run["trace"]["step_blocks"])
     rows_path: Path | None = None  # the run's rows file (an ablation_game run's reference rows)

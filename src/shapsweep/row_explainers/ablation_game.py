@@ -22,6 +22,7 @@ from shapsweep.errors import ConfigError, RowError
 from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.model_rows import load_run_model
 from shapsweep.row_explainers.row_fields import component_game_record
+from shapsweep.row_explainers.stored_game import StoredGame
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import game_key, row_digest
 
@@ -33,56 +34,23 @@ def load(run: RunSpec, inputs) -> AblationGameRows:
 
 
 class AblationGame:
-    """A `Game` over one row's components: each call evaluates up to `batch_size` coalitions per forward pass.
-    Values known from the evaluation store (`use_known`) are taken instead; `evaluated()` is what it computed."""
+    """A `Game` over one row's components: each call evaluates up to `batch_size` coalitions per forward pass."""
 
     def __init__(self, ablation, connector, target, batch_size: int = 64):
         self.ablation, self.connector, self.target, self.batch_size = ablation, connector, target, batch_size
         self.players = list(ablation.players)
         self.forward_passes = 0
-        self._known: dict[bytes, float] = {}
-        self._hits: set[bytes] = set()  # distinct coalitions taken from the store
-        self._computed: dict[bytes, float] = {}
 
     @property
     def n_players(self) -> int:
         return len(self.players)
 
-    @property
-    def store_hits(self) -> int:
-        return len(self._hits)
-
-    def use_known(self, values: dict[bytes, float]) -> None:
-        """Values of coalitions (packed with np.packbits) computed before, by another run of the sweep."""
-        self._known = values
-
-    def evaluated(self) -> tuple[list[bytes], np.ndarray]:
-        keys = list(self._computed)
-        return keys, np.fromiter(self._computed.values(), dtype=np.float64, count=len(keys))
-
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
-        coalitions = np.asarray(coalitions, dtype=bool)
-        keys = [row.tobytes() for row in np.packbits(coalitions, axis=1)]
-        values = np.empty(len(keys))
-        todo = []
-        for i, key in enumerate(keys):
-            if key in self._known:
-                values[i] = self._known[key]
-                self._hits.add(key)
-            elif key in self._computed:
-                values[i] = self._computed[key]
-            else:
-                todo.append(i)
-        if todo:
-            values[todo] = self._forward(coalitions[todo])
-            self._computed.update((keys[i], float(values[i])) for i in todo)
-        return values
-
-    def _forward(self, coalitions: np.ndarray) -> np.ndarray:
         import torch
 
         from shapsweep.models.full_input_value import full_input_values
 
+        coalitions = np.asarray(coalitions, dtype=bool)
         out = []
         with torch.no_grad(), self.ablation.hooked():
             for start in range(0, len(coalitions), self.batch_size):
@@ -91,7 +59,7 @@ class AblationGame:
                     values = full_input_values(self.connector, self.connector.model, self.target, len(chunk))
                 self.forward_passes += 1
                 out.append(values.cpu().numpy())
-        return np.concatenate(out)
+        return np.concatenate(out) if out else np.empty(0)
 
 
 def reference_games(connector, rows: Iterable[dict]) -> list:
@@ -203,10 +171,9 @@ class AblationGameRows:
         skip = outside_selection(target.n_players, self.run["explain"]["selection"])
         if skip is not None:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
-        game = AblationGame(self.ablation, self.connector, target, shap["batch_size"])
+        ablated = AblationGame(self.ablation, self.connector, target, shap["batch_size"])
         key = self._store_key(row)
-        if key is not None:
-            game.use_known(self.store.load(key, game.n_players))
+        game = StoredGame(ablated, None if key is None else self.store.load(key, ablated.n_players))
         try:
             result, budget = estimate_game(game, game.n_players, self.run, row_id, self.options["estimator"], {})
         except ValueError as exc:
@@ -223,5 +190,5 @@ class AblationGameRows:
             details["reference_rows"] = self.n_reference_rows
         runtime_s = time.perf_counter() - started
         return component_game_record(
-            row_id, run_id, game, result, self.run, budget, details, game.forward_passes, runtime_s
+            row_id, run_id, game, result, self.run, budget, details, ablated.forward_passes, runtime_s
         )

@@ -15,23 +15,38 @@ from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.row_fields import component_game_record
+from shapsweep.row_explainers.stored_game import StoredGame
 from shapsweep.row_explainers.traced_model import TracedModel
 from shapsweep.run_spec import RunSpec
+from shapsweep.store import game_key
 
 COLUMNS: dict = {}  # no shard column beyond the common ones: its players are the components
 
 
 def load(run: RunSpec, inputs) -> UpdateGameRows:
-    return UpdateGameRows(run)
+    return UpdateGameRows(run, inputs.store)
 
 
 class UpdateGameRows:
     columns = COLUMNS
 
-    def __init__(self, run: RunSpec):
-        self.run = run
+    def __init__(self, run: RunSpec, store=None):
+        self.run, self.store = run, store
         self.traced = TracedModel(run)
         self.computes_with = self.traced.connector
+
+    def _store_key(self, row: dict) -> str | None:
+        """The row's update game in the evaluation store: the row's input game plus the trace, the window and
+        the components; None without a store."""
+        if self.store is None:
+            return None
+        ex = self.run["explain"]
+        players = {
+            "trace": self.run["trace"]["trace_id"],
+            "window": list(self.traced.window),
+            "components": self.traced.options["components"],
+        }
+        return game_key(ex["model"], ex["features"], ex["value"], row, players)
 
     def explain(self, rows: Iterable[dict]) -> Iterator[dict]:
         return (self._row(row) for row in rows)
@@ -50,7 +65,7 @@ class UpdateGameRows:
         skip = outside_selection(target.n_players, self.run["explain"]["selection"])
         if skip is not None:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
-        game = UpdateGame(
+        updates = UpdateGame(
             self.traced.root,
             self.traced.net,
             self.traced.value,
@@ -58,10 +73,17 @@ class UpdateGameRows:
             steps=self.traced.window,
             components=options["components"],
         )
+        key = self._store_key(row)
+        game = StoredGame(updates, None if key is None else self.store.load(key, updates.n_players))
         try:
             result, budget = estimate_game(game, game.n_players, self.run, row_id, options["estimator"], {})
         except ValueError as exc:
             return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
+        finally:  # what the model computed is kept, also for a row the estimator refused
+            if key is not None:
+                self.store.save(key, *game.evaluated())
         details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
         runtime_s = time.perf_counter() - started
-        return component_game_record(row_id, run_id, game, result, self.run, budget, details, result.n_evals, runtime_s)
+        return component_game_record(
+            row_id, run_id, game, result, self.run, budget, details, len(game.evaluated()[0]), runtime_s
+        )
