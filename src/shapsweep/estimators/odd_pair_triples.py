@@ -29,6 +29,7 @@ MARGIN = 0.5  # held-out error ratio to the linear fit under which the fit is of
 # linear one): seeds 0-5 and 100-105, n = 32 and 64, 8n, order-3 games never had a fold over 0.77, and each
 # decision was the same as with all five folds; order-5 games, where it is not offered, pay less.
 GIVE_UP = 1.0
+FOLD_ROUNDS = None  # the folds' reweighting rounds (None: pair_triple_fit.ROUNDS)
 
 
 def _triple_part(members: np.ndarray, coef: np.ndarray):
@@ -45,8 +46,8 @@ def _triple_part(members: np.ndarray, coef: np.ndarray):
     return part
 
 
-def _fit(x: np.ndarray, even: np.ndarray, t: np.ndarray):
-    part = _triple_part(*fit_pairs_and_triples(x > 0, even, t))
+def _fit(x: np.ndarray, even: np.ndarray, t: np.ndarray, rounds: int | None = None):
+    part = _triple_part(*fit_pairs_and_triples(x > 0, even, t, rounds))
     slopes = np.linalg.lstsq(x, t - part(x), rcond=None)[0]
     return slopes, part
 
@@ -62,7 +63,7 @@ def fit_odd_pair_triples(x: np.ndarray, t: np.ndarray, even: np.ndarray, rng):
     for k in range(FOLDS):
         held, train = fold == k, fold != k
         scored += int(held.sum())
-        slopes, part = _fit(x[train], even[train], t[train])
+        slopes, part = _fit(x[train], even[train], t[train], FOLD_ROUNDS)
         repeats.append(slopes)
         held_fit += float(np.sum((t[held] - x[held] @ slopes - part(x[held])) ** 2))
         linear = np.linalg.lstsq(x[train], t[train], rcond=None)[0]

@@ -77,12 +77,13 @@ def _ridge(k: np.ndarray, t: np.ndarray, lam: float) -> np.ndarray:
     return cho_solve(cho_factor(k, lower=True, check_finite=False), t, check_finite=False)
 
 
-def fit_pairs_and_triples(first: np.ndarray, even: np.ndarray, odd: np.ndarray):
+def fit_pairs_and_triples(first: np.ndarray, even: np.ndarray, odd: np.ndarray, rounds: int | None = None):
     """Moebius coefficients of the pairs and the kept triples: (members (atoms, n) bool, coef (atoms,)).
 
     first: (m, n) bool, each complementary pair's first coalition; even, odd: its (v(S) + v(N\\S)) / 2
-    and (v(S) - v(N\\S)) / 2.
+    and (v(S) - v(N\\S)) / 2. rounds: reweighting rounds (ROUNDS unless given).
     """
+    rounds = ROUNDS if rounds is None else rounds
     from itertools import combinations
 
     m, n = first.shape
@@ -121,7 +122,7 @@ def fit_pairs_and_triples(first: np.ndarray, even: np.ndarray, odd: np.ndarray):
     )
     beta = np.concatenate([beta_pairs, beta_triples])
     keep = _strongest(beta, np.arange(len(beta)), min(KEEP, len(beta)))
-    if ROUNDS > 0 and len(keep) > KEEP_MIN:  # round 1's halving, before any column is built: half as many built
+    if rounds > 0 and len(keep) > KEEP_MIN:  # round 1's halving, before any column is built: half as many built
         keep = _strongest(beta, keep, max(KEEP_MIN, len(keep) // 2))
     members = np.zeros((len(keep), n), bool)
     is_pair = keep < len(ii)
@@ -136,7 +137,7 @@ def fit_pairs_and_triples(first: np.ndarray, even: np.ndarray, odd: np.ndarray):
     design[:m, ~is_pair] = odd_cols - x @ (pinv @ odd_cols)  # proj_odd @ M without the m x m product
     design[m:, ~is_pair] = _centred(a * b + a * c + b * c) / 8
     beta = beta[keep]
-    for r in range(ROUNDS):
+    for r in range(rounds):
         if r > 0 and len(beta) > KEEP_MIN:
             sel = _strongest(beta, np.arange(len(beta)), max(KEEP_MIN, len(beta) // 2))
             design, beta, members = design[:, sel], beta[sel], members[sel]
