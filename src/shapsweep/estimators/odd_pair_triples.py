@@ -39,13 +39,11 @@ FOLD_ROUNDS = 8
 def _triple_part(members: np.ndarray, coef: np.ndarray):
     """x -> the fitted triples' odd terms, sum_T c_T / 8 prod_{j in T} x_j (+-1 rows)."""
     triple = members.sum(axis=1) == 3
-    sets, c = members[triple], coef[triple]
+    players = np.argsort(~members[triple], axis=1, kind="stable")[:, :3]  # each triple's three players
+    c = coef[triple] / 8
 
-    def part(x: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(x))
-        for mask, value in zip(sets, c, strict=True):
-            out += value / 8 * np.prod(x[:, mask], axis=1)
-        return out
+    def part(x: np.ndarray) -> np.ndarray:  # one product of columns, not a loop over ~2000 triples
+        return (x[:, players[:, 0]] * x[:, players[:, 1]] * x[:, players[:, 2]]) @ c
 
     return part
 
