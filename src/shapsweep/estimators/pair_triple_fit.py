@@ -14,8 +14,8 @@ reset every round from its |coefficient|, penalty by closed-form leave-one-out e
 sparser fits than the Lasso on these designs. The penalty is chosen in round 0 (one eigh); while the
 atoms outnumber the rows (2048 against at most 514 at n = 32-64, 8n) the reweighting rounds solve at it
 by Cholesky: there the leave-one-out choice stayed at round 0's in every round of every fit checked, and
-an eigh per round was half the fit's cost. With fewer atoms than rows each round chooses its own. The reset is |coefficient|^POWER (scaled), not
-|coefficient|: with the Lasso-like power 1 every kept atom pays the same shrinkage, and the strongest
+an eigh per round was half the fit's cost. With fewer atoms than rows each round chooses its own.
+The reset is |coefficient|^POWER (scaled), not |coefficient|: with the Lasso-like power 1 every kept atom pays the same shrinkage, and the strongest
 pairs came out 10-45% short of their values; a power above 1 leans toward a sparse (ARD-like) prior
 that shrinks the large atoms less and the small ones more. Round 0 covers every pair and all C(n, 3) triples at once
 through their kernel in closed form (`triple_kernels`: it depends on two coalitions only through their

@@ -56,10 +56,9 @@ def _loo_ridge(k: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
     evals, u = np.linalg.eigh(k)
     evals = np.clip(evals, 0.0, None)
     ut = u.T @ t
-    u2 = u**2  # once, not per penalty: a tenth of the call at 514 rows
     best = (np.inf, None)
     for lam in KERNEL_PENALTIES:
-        inv_diag = u2 @ (1.0 / (evals + lam))
+        inv_diag = (u**2) @ (1.0 / (evals + lam))
         alpha = u @ (ut / (evals + lam))
         err = np.mean((alpha / inv_diag) ** 2)
         if err < best[0]:
