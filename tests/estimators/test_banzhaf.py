@@ -175,6 +175,28 @@ def test_pair_triple_fit_finds_the_triples_at_8n_and_leaves_order_5_games_linear
     assert details["adjust"] != "odd_pair_triples" and "pairs and triples" in details["odd_pair_triples_cv"]
 
 
+def test_pair_triple_folds_run_fewer_rounds_and_leave_the_estimate_as_with_full_folds(monkeypatch):
+    """The cross-validation's fold fits run odd_pair_triples.FOLD_ROUNDS (8) reweighting rounds, the final fit
+    pair_triple_fit.ROUNDS (24): the folds only decide whether the fit is offered and give the jackknife's
+    spread, so the estimate is the one with 24-round folds; the intervals still cover."""
+    import shapsweep.estimators.odd_pair_triples as opt
+    import shapsweep.estimators.pair_triple_fit as ptf
+
+    n = 32
+    game = SoumGame(n, 2 * n, np.random.default_rng(301), max_order=3)
+    rounds, fit = [], ptf.fit_pairs_and_triples
+    monkeypatch.setattr(opt, "fit_pairs_and_triples", lambda *a: rounds.append(a[3]) or fit(*a))
+    fast = estimate(game, n, method="msr", budget=8 * n, seed=1)
+    assert fast.details["adjust"] == "odd_pair_triples" and "5-fold" in fast.details["odd_pair_triples_cv"]
+    assert opt.FOLD_ROUNDS < ptf.ROUNDS and rounds == [opt.FOLD_ROUNDS] * opt.FOLDS + [None]
+    monkeypatch.setattr(opt, "FOLD_ROUNDS", None)
+    full = estimate(game, n, method="msr", budget=8 * n, seed=1)
+    assert full.details["adjust"] == "odd_pair_triples"
+    np.testing.assert_allclose(fast.values, full.values, atol=1e-12)
+    assert fast.details["odd_pair_triples_cv"] != full.details["odd_pair_triples_cv"]  # the folds did change
+    assert np.mean(np.abs(fast.values - game.banzhaf()) <= 1.96 * fast.stderr) >= 0.9
+
+
 def test_odd_triples_recover_a_game_of_main_effects_and_triples_exactly():
     # odd part = main effects + 3-player Walsh terms: once the CV picks the triples, the fit is exact
     n = 48

@@ -87,3 +87,12 @@ def test_stii_pairs_get_jackknife_intervals_that_cover_them():
             (np.abs(r.interactions - closed_form(game.soum, n, "STII")) <= 1.96 * r.interaction_stderr)[off]
         )
     assert np.mean(covered) >= 0.9, np.mean(covered)
+
+
+def test_jackknife_spread_is_the_t_scaled_delete_a_group_jackknife():
+    """Five fits whose spread is known: sqrt(4/5 * sum (r - mean)^2) times t_{0.975, 4} / 1.96, with the t
+    quantile 2.7764451051977987 (tables; scipy.stats.t.ppf(0.975, 4)) without importing scipy.stats."""
+    from shapsweep.estimators.interaction_jackknife import jackknife_spread
+
+    repeats = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0], [5.0, 0.0]])
+    np.testing.assert_allclose(jackknife_spread(repeats), [np.sqrt(0.8 * 10) * 2.7764451051977987 / 1.96, 0.0])

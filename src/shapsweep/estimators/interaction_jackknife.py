@@ -28,8 +28,10 @@ def jackknife_stderr(fit: Callable[[np.ndarray], np.ndarray], pairs: int, rng: n
 
 def jackknife_spread(repeats: np.ndarray) -> np.ndarray:
     """Standard errors from the fits without each of G groups (axis 0), t-scaled as above."""
-    from scipy.stats import t
+    # scipy.special's t quantile (what scipy.stats.t.ppf computes, bit for bit): importing scipy.stats cost the
+    # first explanation of a process about 0.4 CPU s (msr at 8n, n = 32: 1.2 s of which the fit was 0.7)
+    from scipy.special import stdtrit
 
     folds = len(repeats)
     spread = ((repeats - repeats.mean(axis=0)) ** 2).sum(axis=0)
-    return np.sqrt((folds - 1) / folds * spread) * t.ppf(0.975, folds - 1) / 1.96
+    return np.sqrt((folds - 1) / folds * spread) * stdtrit(folds - 1, 0.975) / 1.96
