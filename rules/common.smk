@@ -174,7 +174,11 @@ def store_first(wildcards):
     ref = exp.references.get(wildcards.run)
     if not uses_store(exp.runs[wildcards.run]["explain"]["shap"]):
         return []  # integrated gradients, empirical explainers, the trace methods
-    if not exp.config["store"]["enabled"] or ref is None or not evaluates_every_coalition(exp.runs[ref]["explain"]["shap"]):
+    if (
+        not exp.config["store"]["enabled"]
+        or ref is None
+        or not evaluates_every_coalition(exp.runs[ref]["explain"]["shap"])
+    ):
         return []
     if exp.runs[ref]["shard_size"] != exp.runs[wildcards.run]["shard_size"]:
         return []  # other row bounds: the same shard id holds other rows
