@@ -21,8 +21,7 @@ from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError, RowError
 from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.model_rows import load_run_model
-from shapsweep.row_explainers.row_fields import component_game_record
-from shapsweep.row_explainers.stored_game import StoredGame
+from shapsweep.row_explainers.row_fields import component_game, component_game_record
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import game_key, row_digest
 
@@ -173,7 +172,8 @@ class AblationGameRows:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
         ablated = AblationGame(self.ablation, self.connector, target, shap["batch_size"])
         key = self._store_key(row)
-        game = StoredGame(ablated, None if key is None else self.store.load(key, ablated.n_players))
+        known = None if key is None else self.store.load(key, ablated.n_players)
+        game = component_game(ablated.players, ablated, shap["batch_size"], known)
         try:
             result, budget = estimate_game(game, game.n_players, self.run, row_id, self.options["estimator"], {})
         except ValueError as exc:

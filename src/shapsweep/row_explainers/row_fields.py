@@ -48,16 +48,26 @@ def interactions(result, asked: dict | None, row_id: str, run_id: str) -> dict:
     }
 
 
+def component_game(players: list, evaluate, batch_size: int, known: dict | None):
+    """A game over model components (the update and ablation games) as the input games are: a
+    `models.game.CachedGame`, so each distinct coalition reaches `evaluate` once and the evaluation store's
+    values (`known`) are taken instead."""
+    from shapsweep.models.device import BatchRunner
+    from shapsweep.models.game import CachedGame, Usage
+
+    game = CachedGame(players, None, evaluate, BatchRunner(batch_size), Usage())
+    game.use_known(known or {})
+    return game
+
+
 def component_game_record(
     row_id: str, run_id: str, game, result, run, budget, details: dict, forward_passes: int, runtime_s: float
 ) -> dict:
-    """The shard record of a game over model components (the update and ablation games). `model_evals`:
-    what the model computed here (all of the estimator's evaluations unless the store held some)."""
+    """The shard record of a `component_game` row (the update and ablation games)."""
     from shapsweep.estimators import normalize
 
     shap = run["explain"]["shap"]
     values = np.asarray(result.values, dtype=np.float64)
-    store_hits = int(getattr(game, "store_hits", 0))
     return {
         "row_id": row_id,
         "run_id": run_id,
@@ -74,8 +84,8 @@ def component_game_record(
         "n_players": game.n_players,
         "n_evals": int(result.n_evals),
         "budget": budget,
-        "model_evals": int(result.n_evals) - store_hits,
-        "store_hits": store_hits,
+        "model_evals": game.stats["model_evals"],
+        "store_hits": game.stats["store_hits"],
         "forward_passes": int(forward_passes),
         "efficiency_gap": float(values.sum() - (result.v_full - result.v_empty)),
         "runtime_s": runtime_s,

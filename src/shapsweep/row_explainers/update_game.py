@@ -14,8 +14,7 @@ from collections.abc import Iterable, Iterator
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.file_schemas import failed_row
-from shapsweep.row_explainers.row_fields import component_game_record
-from shapsweep.row_explainers.stored_game import StoredGame
+from shapsweep.row_explainers.row_fields import component_game, component_game_record
 from shapsweep.row_explainers.traced_model import TracedModel
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import game_key
@@ -74,7 +73,8 @@ class UpdateGameRows:
             components=options["components"],
         )
         key = self._store_key(row)
-        game = StoredGame(updates, None if key is None else self.store.load(key, updates.n_players))
+        known = None if key is None else self.store.load(key, updates.n_players)
+        game = component_game(updates.players, updates, self.run["explain"]["shap"]["batch_size"], known)
         try:
             result, budget = estimate_game(game, game.n_players, self.run, row_id, options["estimator"], {})
         except ValueError as exc:
@@ -84,6 +84,5 @@ class UpdateGameRows:
                 self.store.save(key, *game.evaluated())
         details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
         runtime_s = time.perf_counter() - started
-        return component_game_record(
-            row_id, run_id, game, result, self.run, budget, details, len(game.evaluated()[0]), runtime_s
-        )
+        passes = game.stats["model_evals"]  # UpdateGame runs one forward pass a coalition
+        return component_game_record(row_id, run_id, game, result, self.run, budget, details, passes, runtime_s)
