@@ -29,16 +29,23 @@ TRACE_METHODS = (PATH_KERNEL, UPDATE_GAME)  # methods that explain the set's tra
 COMPONENT_GAMES = (UPDATE_GAME, ABLATION_GAME)
 
 
+def game_estimator(shap: dict) -> str | None:
+    """The game estimator a run's coalitions go to: its shap.method, or a component game's
+    shap.options.estimator; None for the methods that evaluate no coalitions."""
+    if shap["method"] in COMPONENT_GAMES:
+        return shap["options"]["estimator"]
+    return None if shap["method"] in MODEL_METHODS else shap["method"]
+
+
 def uses_store(shap: dict) -> bool:
-    """Whether a run's explain job reads and writes the evaluation store: the game estimators and the
-    component games (integrated gradients, empirical explainers and the path kernel evaluate no coalitions)."""
-    return shap["method"] not in MODEL_METHODS or shap["method"] in COMPONENT_GAMES
+    """Whether a run's explain job reads and writes the evaluation store: every run whose coalitions go to a
+    game estimator (integrated gradients, empirical explainers and the path kernel evaluate none)."""
+    return game_estimator(shap) is not None
 
 
 def evaluates_every_coalition(shap: dict) -> bool:
     """Exact estimation (of an input or a component game): every coalition of each row's game is stored."""
-    estimator = shap["options"].get("estimator") if shap["method"] in COMPONENT_GAMES else shap["method"]
-    return estimator == "exact"
+    return game_estimator(shap) == "exact"
 
 
 MODEL_METHODS = (INTEGRATED_GRADIENTS, EMPIRICAL, *TRACE_METHODS, ABLATION_GAME)

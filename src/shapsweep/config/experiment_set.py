@@ -139,13 +139,13 @@ class ExperimentSet:
 def _estimand(shap: dict) -> str:
     """What a run's attributions are: its shap.index, else its estimator's own ('banzhaf' for mc and msr);
     integrated gradients, empirical explainers and the path kernel approximate Shapley values."""
-    from shapsweep.config.blocks import COMPONENT_GAMES
+    from shapsweep.config.blocks import game_estimator
     from shapsweep.estimators import METHODS
 
     if shap.get("index"):
         return shap["index"]
-    method = shap["options"]["estimator"] if shap["method"] in COMPONENT_GAMES else shap["method"]
-    return METHODS[method].indices[0] if method in METHODS else "shapley"
+    method = game_estimator(shap)
+    return "shapley" if method is None else METHODS[method].indices[0]
 
 
 def _comparable(reference_method: str, method: str) -> bool:
