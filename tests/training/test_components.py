@@ -1,7 +1,8 @@
 """`components: 'head'`: attention heads split out of their projection tensors (BERT-like, Llama-like with
 grouped key/value heads, GPT-2's fused c_attn, one module per head), every parameter element in exactly one
 component; on a trained tiny BERT the head scores and the rest of a block sum to the block's score, and the
-update game with head players agrees with the path kernel on one step."""
+update game with head players agrees with the path kernel on one step, with its coalitions batched in one
+forward as one at a time."""
 
 import numpy as np
 import pytest
@@ -162,3 +163,32 @@ def test_update_game_with_head_players_agrees_with_the_path_kernel_on_one_step(
         # the data + momentum + decay split rebuilds Δθ from AdamW's terms, off the float32-recorded
         # θ_{s+1} by its rounding (~1e-5 of an lr-1e-3 update)
         np.testing.assert_allclose(kernel.component_scores[i], shapley.values, rtol=0, atol=1e-4 * scale)
+
+
+def test_head_players_coalitions_in_one_forward_equal_one_forward_a_coalition(
+    tmp_path, tiny_bert_classifier_path, float64
+):
+    """The batched forward gives each coalition its heads' rows of the query/key/value projections and its
+    columns of the output projection (pieces along both dimensions of a weight)."""
+    root = _bert_trace(tmp_path, tiny_bert_classifier_path, steps=3)
+    model, value, tests, _, _ = _explained(root)
+    tokenizer = load_for_training(root / "base", "hf_classifier")[1]
+
+    def collate(rows):
+        return dict(tokenizer([r["text"] for r in rows], return_tensors="pt", padding=True))
+
+    def batch_value(m, batch):
+        return m(**batch).logits[:, 0]
+
+    one_by_one = UpdateGame(root, model, value, tests[0], steps=(0, 3), components="head")
+    stacked = UpdateGame(
+        root, model, batch_value, tests[0], steps=(0, 3), components="head", collate=collate, batch_size=8
+    )
+    assert sum(".head" in p for p in stacked.players) == 4  # two heads in each of the two layers
+    coalitions = np.random.default_rng(0).random((20, stacked.n_players)) < 0.5
+    coalitions[0], coalitions[1] = False, True
+    expected = one_by_one(coalitions)
+    got = stacked(coalitions)
+    assert stacked.stacked and stacked.forward_passes == 3
+    assert np.ptp(expected) > 1e-4
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

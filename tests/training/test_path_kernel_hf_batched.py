@@ -117,3 +117,37 @@ def test_a_norm_layer_of_another_form_is_refused_not_given_wrong_gradients():
         layer_grads.node_stacked_row_grads(
             model, params, lambda b: model(b)[:, 0], x, theta, theta, [0.25, 0.75], [0.5, 0.5], out, rows=5
         )
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_update_game_coalitions_in_one_forward_equal_one_forward_a_coalition(
+    arch, tmp_path, tiny_llama_path, tiny_gpt2_path
+):
+    """The update game's batched coalitions on causal LMs: Llama's RMSNorm, gated MLP and grouped key/value
+    heads; GPT-2's Conv1D layers, whose fused q/k/v columns are split by heads."""
+    from shapsweep.training.update_game import UpdateGame
+
+    cfg = _config(tmp_path, "hf_causal_lm", tiny_llama_path if arch == "llama" else tiny_gpt2_path)
+    config_path = tmp_path / "set.json"
+    config_path.write_text(json.dumps(cfg))
+    exp = from_config(cfg)
+    _trace(exp, config_path)
+    explainer = PathKernelRows(next(iter(exp.runs.values())))
+    traced = explainer.traced
+    game = explainer.connector.game({"row_id": "0", "text": TEXTS[0][:30]})
+
+    def update_game(batched: bool) -> UpdateGame:
+        value = traced.batch_value if batched else traced.value
+        collate = traced.collate if batched else None
+        return UpdateGame(
+            traced.root, traced.net, value, game, steps=(0, 3), components="head", collate=collate, batch_size=16
+        )
+
+    stacked, one_by_one = update_game(True), update_game(False)
+    assert sum(".head" in p or ".kv_head" in p for p in stacked.players) >= 2
+    coalitions = np.random.default_rng(1).random((40, stacked.n_players)) < 0.5
+    got, expected = stacked(coalitions), one_by_one(coalitions)
+    assert stacked.stacked and stacked.forward_passes == 3
+    assert np.ptp(expected) > 1e-3
+    # the log-prob is read in float32 (values.logprob), so the two orders of work may part by its rounding
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -64,17 +64,20 @@ class UpdateGameRows:
         skip = outside_selection(target.n_players, self.run["explain"]["selection"])
         if skip is not None:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
+        batch_size = self.run["explain"]["shap"]["batch_size"]
         updates = UpdateGame(
             self.traced.root,
             self.traced.net,
-            self.traced.value,
+            self.traced.batch_value,
             target,
             steps=self.traced.window,
             components=options["components"],
+            collate=self.traced.collate,
+            batch_size=batch_size,
         )
         key = self._store_key(row)
         known = None if key is None else self.store.load(key, updates.n_players)
-        game = component_game(updates.players, updates, self.run["explain"]["shap"]["batch_size"], known)
+        game = component_game(updates.players, updates, batch_size, known)
         try:
             result, budget = estimate_game(game, game.n_players, self.run, row_id, options["estimator"], {})
         except ValueError as exc:
@@ -84,5 +87,7 @@ class UpdateGameRows:
                 self.store.save(key, *game.evaluated())
         details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
         runtime_s = time.perf_counter() - started
-        passes = game.stats["model_evals"]  # UpdateGame runs one forward pass a coalition
-        return component_game_record(row_id, run_id, game, result, self.run, budget, details, passes, runtime_s)
+        details["stacked_coalitions"] = updates.stacked  # False: the model took one forward a coalition
+        return component_game_record(
+            row_id, run_id, game, result, self.run, budget, details, updates.forward_passes, runtime_s
+        )

@@ -24,42 +24,21 @@ from collections.abc import Callable
 
 import torch
 
+from shapsweep.training.per_copy_layers import (
+    Unsupported,
+    check_affine,
+    check_stacked,
+    is_conv1d,
+    is_norm,
+    norm_parts,
+    normal_part,
+    owners,
+    patched_layers,
+    stacked_ids,
+    tile,
+)
 
-class Unsupported(Exception):
-    """A trainable parameter the value depends on is in no layer this module reads per row."""
-
-
-def _is_norm(module: torch.nn.Module) -> bool:
-    return isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm")
-
-
-def _is_conv1d(module: torch.nn.Module) -> bool:
-    """transformers' `Conv1D` (GPT-2's layers): a linear layer y = x W + b with W stored (in, out)."""
-    return type(module).__name__ == "Conv1D" and getattr(module, "nf", None) is not None
-
-
-def _supported(module: torch.nn.Module) -> bool:
-    """A layer whose per-row gradients this module reads: a Linear or Embedding running torch's own forward
-    (a subclass that rescales its output, say, would get wrong gradients), a Conv1D, a norm layer."""
-    if isinstance(module, torch.nn.Linear):
-        return type(module).forward is torch.nn.Linear.forward
-    if isinstance(module, torch.nn.Embedding):
-        return type(module).forward is torch.nn.Embedding.forward
-    return _is_norm(module) or _is_conv1d(module)
-
-
-def _owners(model: torch.nn.Module, params: dict[str, torch.Tensor]) -> dict[str, list]:
-    """Parameter name -> the supported modules that use it ((module, 'weight'|'bias') pairs; tied weights
-    have several)."""
-    by_id = {id(p): n for n, p in params.items()}
-    owners: dict[str, list] = {n: [] for n in params}
-    for module in model.modules():
-        if _supported(module):
-            for role in ("weight", "bias"):
-                p = getattr(module, role, None)
-                if p is not None and id(p) in by_id:
-                    owners[by_id[id(p)]].append((module, role))
-    return owners
+__all__ = ["Unsupported", "node_stacked_row_grads", "weighted_row_grads"]
 
 
 def weighted_row_grads(
@@ -81,7 +60,7 @@ def weighted_row_grads(
     leaves the layer, so its gradient keeps the row axis: the model runs with the inputs it takes by
     default, no position ids need be passed.
     """
-    owners = _owners(model, params)
+    by_layer = owners(model, params)
     seen: dict = {}  # module -> list over nodes of (input, output gradient)
     captured: list = []
 
@@ -99,14 +78,14 @@ def weighted_row_grads(
         captured.append((module, x, output))
         return None
 
-    modules = {m for pairs in owners.values() for m, _ in pairs}
+    modules = {m for pairs in by_layer.values() for m, _ in pairs}
     handles = [m.register_forward_hook(forward_hook) for m in modules]
     try:
         for k, w in enumerate(weights):
             load(k)
             captured.clear()
             values = value()
-            loose = [p for n, p in params.items() if not owners[n]]
+            loose = [p for n, p in params.items() if not by_layer[n]]
             targets = [o for _, _, o in captured] + loose
             grads = torch.autograd.grad(values.sum(), targets, allow_unused=True)
             listening[0] = False
@@ -114,7 +93,7 @@ def weighted_row_grads(
                 if g is not None:
                     if g.shape[0] != values.shape[0]:
                         raise Unsupported(f"{type(module).__name__} output {tuple(g.shape)} has no row axis")
-                    x = _normalized(module, x, y) if _is_norm(module) else x.detach()
+                    x = _normalized(module, x, y) if is_norm(module) else x.detach()
                     seen.setdefault(module, []).append(_live_pairs(module, x, g, w))
             listening[0] = True
             if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
@@ -127,7 +106,7 @@ def weighted_row_grads(
     if out is None:
         count = values.shape[0]
         out = {n: torch.empty((count, *p.shape), dtype=p.dtype, device=p.device) for n, p in params.items()}
-    _write_all(out, owners, seen)
+    _write_all(out, by_layer, seen)
     return out
 
 
@@ -149,11 +128,11 @@ def node_stacked_row_grads(
     instead of once per node, which is what a small model's step costs on a GPU (one launch per operation).
 
     `value(batch)` runs the model on a collated batch and returns one scalar per row; the batch's per-row
-    parts are repeated (`_tile`), others (shared) passed as they are. Every
+    parts are repeated (`per_copy_layers.tile`), others (shared) passed as they are. Every
     trainable parameter must be in a Linear, Conv1D, Embedding or norm layer; else `Unsupported` (and the
     caller runs the nodes one by one). Activations are held for len(nodes) × rows rows.
     """
-    owners = _owners(model, params)
+    by_layer = owners(model, params)
     n_nodes = len(nodes)
     like = next(iter(theta.values()))
     t = torch.as_tensor(nodes, dtype=like.dtype, device=like.device)
@@ -167,49 +146,35 @@ def node_stacked_row_grads(
             return None
         return stacked[by_id[id(p)]] if id(p) in by_id else p.unsqueeze(0)
 
-    captured: list = []  # (module, input, output) per call, stacked over nodes on the row axis
-    patched: dict = {}
-    own_forward = [False]  # on while a norm layer's own forward is probed
-
-    def per_node(module, x):
-        if own_forward[0]:
-            return patched[module][0](x)
+    def output(module, x, probe):
+        """The layer's output with each node's parameters for that node's rows; (output, its input)."""
         if isinstance(module, torch.nn.Embedding):
-            y, x = _embedding_at_nodes(module, x, at_nodes(module, "weight"), n_nodes, rows)
-            captured.append((module, x, y.requires_grad_()))  # a leaf: the value's gradient starts here
-            return y
-        if x.shape[0] != n_nodes * rows:
-            raise Unsupported(f"{type(module).__name__} input {tuple(x.shape)} has no stacked row axis")
+            ids = stacked_ids(x, n_nodes, rows)
+            return _embedding_at_nodes(ids, at_nodes(module, "weight"), n_nodes, rows), ids
+        check_stacked(module, x, n_nodes, rows)
         w, b = at_nodes(module, "weight"), at_nodes(module, "bias")
-        if _is_norm(module):
-            own_forward[0] = True
-            try:
-                n, base = _normal_part(module, x)
-            finally:
-                own_forward[0] = False
+        if is_norm(module):
+            n, base = probe(lambda: normal_part(module, x, w[0], None if b is None else b[0], rows))
             trailing = module.weight.shape
             y = base.reshape(n_nodes, -1, *trailing) + w.unsqueeze(1) * n.reshape(n_nodes, -1, *trailing)
             if b is not None:
                 y = y + b.unsqueeze(1)
-            y, x = y.reshape(base.shape), n.detach()
-        else:
-            y = x.reshape(n_nodes, -1, x.shape[-1]) @ (w if _is_conv1d(module) else w.transpose(1, 2))
-            if b is not None:
-                y = y + b.unsqueeze(1)
-            y = y.reshape(*x.shape[:-1], y.shape[-1])
+            return y.reshape(base.shape), n
+        y = x.reshape(n_nodes, -1, x.shape[-1]) @ (w if is_conv1d(module) else w.transpose(1, 2))
+        if b is not None:
+            y = y + b.unsqueeze(1)
+        return y.reshape(*x.shape[:-1], y.shape[-1]), x
+
+    captured: list = []  # (module, input, output) per call, stacked over nodes on the row axis
+
+    def capture(module, x, y):
         if not y.requires_grad:  # the first layer on the inputs: a leaf the value's gradient is taken at
             y.requires_grad_()
         captured.append((module, x.detach(), y))
-        return y
 
-    modules = {m for pairs in owners.values() for m, _ in pairs}
-    for module in modules:
-        if isinstance(module, torch.nn.Embedding) and module.max_norm is not None:
-            raise Unsupported("an Embedding with max_norm renormalizes its weight in the forward")
-        patched[module] = (module.forward, "forward" in module.__dict__)
-        module.forward = lambda x, *a, _m=module, **k: per_node(_m, x) if not (a or k) else _refuse(_m)
-    try:
-        tiled = _tile(batch, rows, n_nodes)
+    modules = {m for pairs in by_layer.values() for m, _ in pairs}
+    with patched_layers(modules, output, capture):
+        tiled = tile(batch, rows, n_nodes)
         values = value(tiled)
         if values.shape != (n_nodes * rows,):
             raise Unsupported(f"the value gave {tuple(values.shape)} for {n_nodes} × {rows} stacked rows")
@@ -217,12 +182,6 @@ def node_stacked_row_grads(
         # seeded with each stacked row's node weight, so every output gradient comes out weighted
         seed = torch.as_tensor(weights, dtype=values.dtype, device=values.device).repeat_interleave(rows)
         grads = torch.autograd.grad(values, targets, grad_outputs=seed, allow_unused=True)
-    finally:
-        for module, (forward, own) in patched.items():
-            if own:
-                module.forward = forward
-            else:
-                del module.forward
     # the layers computed with their nodes' parameters never read the model's own: a gradient reaching those
     # means a parameter is read elsewhere (outside any layer, or besides its layer's forward), at one node
     if any(g is not None and bool(g.ne(0).any()) for g in grads[len(captured) :]):
@@ -231,7 +190,7 @@ def node_stacked_row_grads(
     for (module, x, _), g in zip(captured, grads[: len(captured)], strict=True):
         if g is not None:
             seen.setdefault(module, []).append(_nodes_joined(module, x, g, n_nodes, rows))
-    _write_all(out, owners, seen)
+    _write_all(out, by_layer, seen)
     return out
 
 
@@ -247,61 +206,12 @@ def _write_all(out: dict, owners: dict, seen: dict) -> None:
             out[name].zero_()
 
 
-def _refuse(module):
-    raise Unsupported(f"{type(module).__name__} is called with more than its input")
-
-
-def _tile(batch, rows: int, n_nodes: int):
-    """The collated batch repeated once per node, node-major: stacked row k·rows + r is row r at node k.
-    Per row: a tensor with `rows` rows on its first axis, a list of `rows` items (games, say); a dict's
-    values are looked into; anything else is shared by the rows and passed as it is."""
-    if isinstance(batch, torch.Tensor):
-        if batch.dim() > 0 and batch.shape[0] == rows:
-            return batch.repeat(n_nodes, *[1] * (batch.dim() - 1))
-        return batch
-    if isinstance(batch, dict):
-        return {k: _tile(v, rows, n_nodes) for k, v in batch.items()}
-    if isinstance(batch, list) and len(batch) == rows:
-        return batch * n_nodes
-    return batch
-
-
-def _embedding_at_nodes(module, ids: torch.Tensor, table: torch.Tensor, n_nodes: int, rows: int):
-    """Each stacked row's lookup in its node's table (nodes × vocab rows, one lookup); ids shared by the rows
-    (one row: default position ids) are expanded to the stacked rows first. Returns (output, ids per row)."""
-    if ids.shape[0] == 1 and n_nodes * rows > 1:
-        ids = ids.expand(n_nodes * rows, *ids.shape[1:])
-    if ids.shape[0] != n_nodes * rows:
-        raise Unsupported(f"Embedding ids {tuple(ids.shape)} have no stacked row axis")
+def _embedding_at_nodes(ids: torch.Tensor, table: torch.Tensor, n_nodes: int, rows: int) -> torch.Tensor:
+    """Each stacked row's lookup in its node's table (nodes × vocab rows, one lookup)."""
     vocab = table.shape[1]
     offset = (torch.arange(n_nodes, device=ids.device) * vocab).view(-1, *[1] * ids.dim())
     flat = (ids.reshape(n_nodes, rows, *ids.shape[1:]) + offset).reshape(ids.shape)
-    return torch.nn.functional.embedding(flat, table.reshape(-1, table.shape[-1])), ids
-
-
-def _normal_part(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n(x), base) of a norm layer y = base + w ⊙ n(x) + b: its own forward at w = 1 and w = 0 (bias 0),
-    differentiable in x (the gradient flows on through them to the layers before), checked at the layer's
-    current parameters so that a layer of another form is refused."""
-    n, base = _norm_parts(module, x)
-    with torch.no_grad():
-        _check_affine(module, n, base, module(x))
-    return n, base
-
-
-def _norm_parts(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
-    base = torch.func.functional_call(module, zeros, (x,))
-    n = torch.func.functional_call(module, {**zeros, "weight": torch.ones_like(zeros["weight"])}, (x,)) - base
-    return n, base
-
-
-def _check_affine(module, n: torch.Tensor, base: torch.Tensor, y: torch.Tensor) -> None:
-    """y = base + w ⊙ n + b at the layer's own parameters, or `Unsupported`."""
-    bias = getattr(module, "bias", None)
-    rebuilt = base + module.weight * n + (0 if bias is None else bias)
-    if not torch.allclose(rebuilt, y, rtol=1e-4, atol=1e-6 * float(y.abs().max())):
-        raise Unsupported(f"{type(module).__name__} is not elementwise affine in its weight")
+    return torch.nn.functional.embedding(flat, table.reshape(-1, table.shape[-1]))
 
 
 def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, n_nodes: int, rows: int):
@@ -317,11 +227,11 @@ def _nodes_joined(module, x: torch.Tensor, g: torch.Tensor, n_nodes: int, rows: 
 def _by_position(module, x: torch.Tensor, g: torch.Tensor, lead: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, output gradients) of one call as lead × positions × features (ids: lead × positions)."""
     # a norm's elements are its weight's (it may normalize over several trailing axes)
-    width = module.weight.numel() if _is_norm(module) else g.shape[-1]
+    width = module.weight.numel() if is_norm(module) else g.shape[-1]
     delta = g.detach().reshape(*lead, -1, width)
     if isinstance(module, torch.nn.Embedding):
         return x.reshape(*lead, delta.shape[-2]), delta
-    return x.reshape(*lead, delta.shape[-2], width if _is_norm(module) else x.shape[-1]), delta
+    return x.reshape(*lead, delta.shape[-2], width if is_norm(module) else x.shape[-1]), delta
 
 
 def _live_positions(inputs: torch.Tensor, delta: torch.Tensor, axis: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -341,8 +251,8 @@ def _normalized(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> to
     """n(x) of a norm layer y = (c + w) ⊙ n(x) + b: its output at w = 1 minus at w = 0 (bias 0), checked
     against the real output so a layer of another form is refused rather than given wrong gradients."""
     with torch.no_grad():
-        n, base = _norm_parts(module, x)
-        _check_affine(module, n, base, y)
+        n, base = norm_parts(module, x)
+        check_affine(n, base, y, module.weight, getattr(module, "bias", None), type(module).__name__)
     return n
 
 
@@ -363,7 +273,7 @@ def _accumulate(into: torch.Tensor, module, role: str, calls: list, add: bool) -
     """Write (or with `add`, add) module.<role>'s per-row gradient over all its calls (nodes, reuse): the
     (node, position) pairs joined on one axis, so a weight's gradient is one batched matmul."""
     delta = _joined(calls, 1)  # row × (node, live position) × out
-    if _is_norm(module):
+    if is_norm(module):
         if role == "weight":
             grad = torch.einsum("rke,rke->re", delta, _joined(calls, 0)).view(into.shape)
         else:
@@ -382,7 +292,7 @@ def _accumulate(into: torch.Tensor, module, role: str, calls: list, add: bool) -
             into.add_(delta.sum(1))
         else:
             into.copy_(delta.sum(1))
-    elif _is_conv1d(module):  # weight (in, out): Σ_t x_t δ_tᵀ
+    elif is_conv1d(module):  # weight (in, out): Σ_t x_t δ_tᵀ
         into.baddbmm_(_joined(calls, 0).transpose(1, 2), delta, beta=1 if add else 0)
     else:
         # into a zeroed buffer: baddbmm_ measured faster than bmm(out=) here

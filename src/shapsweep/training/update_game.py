@@ -5,6 +5,12 @@ parameter updates applied. It is an ordinary `Game` for the existing estimators 
 On one small step its Shapley values match the path kernel's component scores (integrated gradients along
 a straight line are the Aumann-Shapley values, which the discrete ones approach as the step gets linear);
 over many steps they differ, and the difference is the training path's dependence.
+
+With `collate` (a model of Linear, Conv1D, Embedding and norm layers, as the path kernel's layer hooks
+read), `batch_size` coalitions go through ONE forward: the row repeated once per coalition, each layer
+computing with its coalition's parameters (`masked_updates`: two matmuls a layer shared by the coalitions,
+no copy of the parameters). Otherwise, or where the model has a parameter those layers do not hold, one
+forward a coalition with the parameters written in place.
 """
 
 from __future__ import annotations
@@ -15,21 +21,29 @@ import numpy as np
 import torch
 
 from shapsweep.training.components import component_pieces
+from shapsweep.training.masked_updates import coalition_masks, coalition_values
+from shapsweep.training.per_copy_layers import Unsupported
 from shapsweep.training.trace import params_after, read_header, read_step
 
 
 class UpdateGame:
-    """A `Game` over one test row: players are the components of `grouping`, in trace parameter order."""
+    """A `Game` over one test row: players are the components of `grouping`, in trace parameter order.
+
+    `value(model, rows)` gives one value per row; with `collate`, it gets `collate(rows)` instead of the
+    rows (as the path kernel's `value` does), and coalitions are evaluated `batch_size` per forward.
+    """
 
     def __init__(
         self,
         trace_root,
         model: torch.nn.Module,
-        value: Callable[[torch.nn.Module, list], torch.Tensor],
+        value: Callable[[torch.nn.Module, object], torch.Tensor],
         row,
         *,
         steps: tuple[int, int],
         components: str = "tensor",
+        collate: Callable[[list], object] | None = None,
+        batch_size: int = 64,
     ):
         s0, s1 = steps
         names = [p["name"] for p in read_header(trace_root)["params"]]
@@ -38,22 +52,50 @@ class UpdateGame:
         self.groups = component_pieces({n: tuple(p.shape) for n, p in self.params.items()}, components, model)
         self.players = list(self.groups)
         self.model, self.value, self.row = model.eval(), value, row
-        self.start = read_step(trace_root, s0).params
-        end = params_after(trace_root, s1 - 1)
-        self.delta = {n: end[n] - self.start[n] for n in names}
+        self.collate = collate
+        start, end = read_step(trace_root, s0).params, params_after(trace_root, s1 - 1)
+        # in the model's dtype and on its device, once: θ_{s0} + Δθ is then θ_{s1} to the last bit
+        self.start = {n: start[n].to(p.device, p.dtype) for n, p in self.params.items()}
+        self.delta = {n: end[n].to(p.device, p.dtype) - self.start[n] for n, p in self.params.items()}
+        self.batch_size = batch_size
+        self.stacked = collate is not None  # off for good once the model refuses it
+        self.forward_passes = 0
 
     @property
     def n_players(self) -> int:
         return len(self.players)
 
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
+        coalitions = np.asarray(coalitions, dtype=bool)
+        if self.stacked:
+            try:
+                return self._stacked(coalitions)
+            except Unsupported:
+                self.stacked = False  # a parameter outside the layers it reads: one coalition at a time
+        return self._one_by_one(coalitions)
+
+    def _stacked(self, coalitions: np.ndarray) -> np.ndarray:
+        batch = self.collate([self.row])
+        out = []
+        for begin in range(0, len(coalitions), self.batch_size):
+            masks = coalition_masks(self.groups, coalitions[begin : begin + self.batch_size], self.delta)
+            values = coalition_values(
+                self.model, self.params, lambda b: self.value(self.model, b), batch, self.start, self.delta, masks
+            )
+            self.forward_passes += 1
+            out.append(values.detach().cpu().numpy())
+        return np.concatenate(out) if out else np.empty(0)
+
+    def _one_by_one(self, coalitions: np.ndarray) -> np.ndarray:
+        rows = [self.row] if self.collate is None else self.collate([self.row])
         out = np.empty(len(coalitions))
         with torch.no_grad():
-            for k, coalition in enumerate(np.asarray(coalitions, dtype=bool)):
+            for k, coalition in enumerate(coalitions):
                 for c, member in zip(self.players, coalition, strict=True):
                     for piece in self.groups[c]:
                         start = piece.of(self.start[piece.name])
                         target = start + piece.of(self.delta[piece.name]) if member else start
                         piece.of(self.params[piece.name]).copy_(target)
-                out[k] = float(self.value(self.model, [self.row])[0])
+                out[k] = float(self.value(self.model, rows)[0])
+                self.forward_passes += 1
         return out
