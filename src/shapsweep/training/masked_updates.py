@@ -45,20 +45,20 @@ def coalition_masks(
         for piece in pieces:
             if along.setdefault(piece.name, piece.dim) != piece.dim:
                 raise Unsupported(f"{piece.name} is split along two dimensions; its mask cannot be factored")
-    masks: dict[str, Mask] = {}
+    on_cpu: dict[str, tuple[int | None, torch.Tensor]] = {}  # filled on the host, moved once a tensor
     for name, dim in along.items():
         t = like[name]
         size = (len(coalitions),) if dim is None else (len(coalitions), t.shape[dim])
-        masks[name] = (dim, torch.zeros(size, dtype=t.dtype, device=t.device))
+        on_cpu[name] = (dim, torch.zeros(size, dtype=t.dtype))
     for members, pieces in zip(np.asarray(coalitions, dtype=bool).T, groups.values(), strict=True):
-        on = torch.as_tensor(members)
         for piece in pieces:
-            dim, mask = masks[piece.name]
+            dim, mask = on_cpu[piece.name]
+            on = torch.as_tensor(members, dtype=mask.dtype)
             if dim is None:
-                mask.copy_(on.to(mask))
+                mask.copy_(on)
             else:
-                mask[:, piece.start : piece.stop] = on.to(mask).unsqueeze(1)
-    return masks
+                mask[:, piece.start : piece.stop] = on.unsqueeze(1)
+    return {name: (dim, mask.to(like[name].device)) for name, (dim, mask) in on_cpu.items()}
 
 
 def coalition_values(
