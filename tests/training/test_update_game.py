@@ -61,9 +61,9 @@ def test_coalitions_in_one_forward_equal_one_forward_a_coalition(tmp_path, make)
     training = rows()
     options = TrainingOptions(lr=1e-2, betas=(0.9, 0.98), weight_decay=0.1, batch_size=5, steps=4, seed=0)
     root = record(tmp_path / "t", make(), training, options)
-    model = make()
+    model, other = make(), make()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    one_by_one = UpdateGame(root, make(), value, TESTS[1], steps=(1, 3))
+    one_by_one = UpdateGame(root, other, value, TESTS[1], steps=(1, 3))
     stacked = UpdateGame(root, model, batch_value, TESTS[1], steps=(1, 3), collate=collate, batch_size=5)
     coalitions = _every_coalition(stacked.n_players)
     expected = one_by_one(coalitions)
@@ -72,7 +72,10 @@ def test_coalitions_in_one_forward_equal_one_forward_a_coalition(tmp_path, make)
     assert one_by_one.forward_passes == len(coalitions)
     assert np.ptp(expected) > 1e-3  # the updates move the value
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
-    for name, p in model.named_parameters():  # the model's own parameters are put back as they were
+    # both ways put the model's own parameters back as they were: the next row's game is built from them
+    for name, p in model.named_parameters():
+        assert torch.equal(p.detach(), before[name]), name
+    for name, p in other.named_parameters():
         assert torch.equal(p.detach(), before[name]), name
 
 

@@ -87,15 +87,22 @@ class UpdateGame:
         return np.concatenate(out) if out else np.empty(0)
 
     def _one_by_one(self, coalitions: np.ndarray) -> np.ndarray:
+        """One forward a coalition, its parameters written into the model; the model's own are put back after
+        (the next row's game is built from them: a classifier's target class, a causal LM's response)."""
         rows = [self.row] if self.collate is None else self.collate([self.row])
         out = np.empty(len(coalitions))
+        saved = {n: p.detach().clone() for n, p in self.params.items()}
         with torch.no_grad():
-            for k, coalition in enumerate(coalitions):
-                for c, member in zip(self.players, coalition, strict=True):
-                    for piece in self.groups[c]:
-                        start = piece.of(self.start[piece.name])
-                        target = start + piece.of(self.delta[piece.name]) if member else start
-                        piece.of(self.params[piece.name]).copy_(target)
-                out[k] = float(self.value(self.model, rows)[0])
-                self.forward_passes += 1
+            try:
+                for k, coalition in enumerate(coalitions):
+                    for c, member in zip(self.players, coalition, strict=True):
+                        for piece in self.groups[c]:
+                            start = piece.of(self.start[piece.name])
+                            target = start + piece.of(self.delta[piece.name]) if member else start
+                            piece.of(self.params[piece.name]).copy_(target)
+                    out[k] = float(self.value(self.model, rows)[0])
+                    self.forward_passes += 1
+            finally:
+                for n, p in self.params.items():
+                    p.copy_(saved[n])
         return out
