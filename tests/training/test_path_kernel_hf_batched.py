@@ -14,6 +14,7 @@ from shapsweep.config.experiment_set import from_config
 from shapsweep.row_explainers.path_kernel import PathKernelRows
 from shapsweep.training import layer_grads
 from shapsweep.training.path_kernel import path_kernel
+from shapsweep.training.trace import params_after
 from shapsweep.training.train import example_losses
 
 
@@ -95,6 +96,13 @@ def test_batched_hooks_give_the_per_row_vjp_numbers(kind, tmp_path, tiny_bert_cl
         np.testing.assert_allclose(record["step_totals"], reference.step_totals[k].sum(axis=0), rtol=1e-5, atol=1e-12)
         assert record["v_full"] == pytest.approx(reference.v_full[k], rel=1e-9)
         assert record["efficiency_gap"] == pytest.approx(reference.efficiency_gap[k], rel=1e-4, abs=1e-10)
+    # a block job explains its next shard with the same explainer: the network must hold θ_{s1} again (the
+    # games' target classes and responses are built from it), not the θ_{s0} the path kernel ends at
+    explainer.explain(rows[:1])
+    end = params_after(traced.root, explainer.window[1] - 1)
+    for name, p in traced.net.named_parameters():
+        if name in end:
+            assert torch.equal(p.detach(), end[name].to(p)), name
 
 
 def test_a_norm_layer_of_another_form_is_refused_not_given_wrong_gradients():

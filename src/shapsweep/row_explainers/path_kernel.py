@@ -111,6 +111,8 @@ class PathKernelRows:
                 )
             except ValueError as exc:
                 raise ConfigError(f"experiments[{self.run['variant_index']}] ({self.run['slug']}).shap.{exc}") from None
+            finally:  # the path kernel leaves θ_{s0} loaded; the next shard's games are built from θ_{s1}
+                self.traced.at_window_end()
             per_row = (time.perf_counter() - started) / len(games)
             labels, classes = self._labels(result.groups), self._classes(result.groups)
             for k, row_id in enumerate(todo):

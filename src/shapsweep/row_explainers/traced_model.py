@@ -39,7 +39,7 @@ class TracedModel:
     def __init__(self, run: RunSpec):
         import torch
 
-        from shapsweep.training.trace import params_after, read_header
+        from shapsweep.training.trace import read_header
 
         if "trace" not in run:
             raise ConfigError(f"run {run['run_id']} reads a trace but has none: set the `training` block")
@@ -50,7 +50,14 @@ class TracedModel:
         self.net = self.connector.model.to(torch.float64)
         self.header = read_header(self.root)
         self.window = trace_window(self.root, self.options["steps"])
-        self.load(params_after(self.root, self.window[1] - 1))  # the games' targets are θ_{s1}'s
+        self.at_window_end()
+
+    def at_window_end(self) -> None:
+        """θ_{s1} into the network: the rows' games (a classifier's target class, a causal LM's response)
+        are built from it, so a method that moves the parameters puts these back before the next rows."""
+        from shapsweep.training.trace import params_after
+
+        self.load(params_after(self.root, self.window[1] - 1))
 
     def load(self, values: dict) -> None:
         import torch
