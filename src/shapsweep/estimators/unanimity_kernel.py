@@ -4,8 +4,9 @@ Why: the Fourier kernel (fourier_kernel.py) puts independent priors on the odd c
 degree. A sum of unanimity games u_T(S) = [T subset of S] ties them: u_T's odd part has the same
 coefficient 2^-|T| on every odd subset of T, so a game's main effects, triples and 5-sets move together.
 A Gaussian prior c_T ~ N(0, w_k / C(n, k)) per order k = |T| <= K keeps that tie. Measured (SOUM n = 256,
-order <= 5, 8n and 16n, tuning seeds 0-11): 2-3% lower error than the Fourier prior, 10 of 12 games each;
-order <= 3 unchanged (docs/estimators.md).
+tuning seeds 0-11, median error against the Fourier prior): on the odd parts at 16n order <= 5 0.1289 ->
+0.1255, order <= 3 0.0700 -> 0.0703; on both halves of the pairs at 8n (below) order <= 5 0.1983 -> 0.1940,
+order <= 3 0.1111 -> 0.1058 (docs/estimators.md, issue 22's seventh round).
 How: the odd part of u_T at S is ([T in S] - [T in N \ S]) / 2, so with a, b, c, d the sizes of
 S & S', S - S', S' - S and N - (S | S'),
     k(S, S') = sum_k w_k / C(n, k) / 4 * (C(a, k) - C(b, k) - C(c, k) + C(d, k)),
