@@ -34,6 +34,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dtrtri
 from scipy.special import comb
 
+from . import unanimity_kernel
 from .triple_screen import screen_triples, triple_columns
 
 DEGREES = (1, 3, 5)
@@ -52,6 +53,11 @@ LARGE_FIT = 1024
 # triples 0.0359 as on 2,048, at ~0.25 CPU s less.
 FIT_PAIRS_WITH_TRIPLES = 1024
 SELECT_PAIRS_LARGE_FIT = 384
+# The unanimity prior on whole values (two rows a pair) competes with the Fourier prior on this many of the
+# selection rows (a joint eigh of twice as many rows per prior).
+VALUE_SELECT_PAIRS = 256
+# ...and its final fit takes the even parts of at most this many of its pairs (each adds a row to the Cholesky).
+VALUE_EVEN_PAIRS = 1024
 # ARD priors (interactions scaled by the players' importance in the isotropic fit) are tried from
 # this many pairs per player (measured: they help sentence-embedding games from 16n, not below, where
 # the importances are too rough) and only on at most ARD_MAX_ROWS selection rows (each power costs
@@ -128,6 +134,23 @@ class FourierSurrogate:
     # fixed part of the surrogate; the kernel is fitted to what they leave
     triples: np.ndarray | None = None
     triple_coef: np.ndarray | None = None
+    # Where the unanimity prior won the leave-one-out choice (unanimity_kernel.py): its weights per order,
+    # which then replace the Fourier prior (`weights` and `scale` unused)
+    unanimity: dict[int, float] | None = None
+    # ...fitted to the odd parts at `train` and the even parts at these rows: alpha holds the odd rows'
+    # weights, then the even rows'
+    even_train: np.ndarray | None = None
+
+    def kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The fitted prior's kernel between +-1 rows a and b (of the odd parts)."""
+        if self.even_train is not None:
+            raise ValueError(
+                "the unanimity prior on whole values has no odd-only kernel to refit on folds; it is used only "
+                "where no other surrogate family competes (regression_adjusted.UNANIMITY_MIN_PLAYERS)"
+            )
+        if self.unanimity is not None:
+            return unanimity_kernel.kernel_matrix(a, b, self.unanimity)
+        return kernel_matrix(a, b, self.weights, self.scale)
 
     def triple_part(self, x: np.ndarray) -> np.ndarray:
         """The screened triples' part of the prediction at +-1 rows x (zeros without triples)."""
@@ -137,15 +160,28 @@ class FourierSurrogate:
 
     def gram(self, x: np.ndarray) -> np.ndarray:
         """Kernel between +-1 rows x and the training rows."""
-        return kernel_matrix(x, self.train, self.weights, self.scale)
+        return self.kernel(x, self.train)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Odd-part prediction f(s) at +-1 rows (f(-s) = -f(s))."""
+        if self.even_train is not None:
+            p = len(self.train)
+            odd = unanimity_kernel.value_blocks(x, self.train, self.unanimity)[0] @ self.alpha[:p]
+            even = unanimity_kernel.value_blocks(x, self.even_train, self.unanimity)[1] @ self.alpha[p:]
+            return odd + even + self.triple_part(x)
         return self.gram(x) @ self.alpha + self.triple_part(x)
 
     def shapley(self) -> np.ndarray:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
-        phi = self.alpha @ shapley_rows(self.train, self.weights, self.scale)
+        if self.even_train is not None:
+            p = len(self.train)
+            odd = unanimity_kernel.value_shapley_rows(self.train, self.unanimity)[:p]
+            even = unanimity_kernel.value_shapley_rows(self.even_train, self.unanimity)[len(self.even_train) :]
+            phi = self.alpha[:p] @ odd + self.alpha[p:] @ even
+        elif self.unanimity is not None:
+            phi = self.alpha @ unanimity_kernel.shapley_rows(self.train, self.unanimity)
+        else:
+            phi = self.alpha @ shapley_rows(self.train, self.weights, self.scale)
         if self.triples is not None:  # a degree-3 character with coefficient c gives each member 2 c / 3
             np.add.at(phi, self.triples.ravel(), np.repeat(2.0 * self.triple_coef / 3.0, 3))
         return phi
@@ -216,6 +252,75 @@ def _loo_path(gram: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     return best
 
 
+def _pair_out_path(joint: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, float]:
+    """(least mean squared leave-one-pair-out error of the odd parts, its relative noise) over NOISE, from
+    one eigh of the joint (odd rows, then even rows) Gram matrix."""
+    p = len(t)
+    evals, u = np.linalg.eigh(joint)
+    evals = np.clip(evals, 0.0, None)
+    scale = _ridge(joint, 1.0)
+    uy = u.T @ np.concatenate([t, even])
+    u_o, u_e = u[:p], u[p:]
+    best = (np.inf, float(NOISE[0]))
+    for rel in NOISE:
+        d = 1.0 / (evals + rel * scale)
+        blocks = ((u_o**2) @ d, (u_o * u_e) @ d, (u_e**2) @ d)
+        alpha = u @ (uy * d)
+        held = unanimity_kernel.pair_out_odd(blocks, alpha[:p], alpha[p:], t)
+        err = float(np.mean((t - held) ** 2))
+        if err < best[0]:
+            best = (err, float(rel))
+    return best
+
+
+def _fit_values(x, t, even, fit_rows, weights, rel, err, found, screen, offset, triple_coef) -> FourierSurrogate:
+    """The unanimity prior fitted to the odd parts at `fit_rows` and the even parts of at most
+    VALUE_EVEN_PAIRS of them (spread over the rows; see fit_fourier_surrogate)."""
+    train, p = x[fit_rows], len(fit_rows)
+    ev = np.linspace(0, p - 1, min(p, VALUE_EVEN_PAIRS)).astype(int) if p > VALUE_EVEN_PAIRS else np.arange(p)
+    q = len(ev)
+    oo, oe, _, _ = unanimity_kernel.value_blocks(x, train, weights)
+    _, _, eo, ee = unanimity_kernel.value_blocks(train[ev], train, weights)
+    gram = np.block([[oo[fit_rows], oe[fit_rows][:, ev]], [eo, ee[:, ev]]])
+    lam = _ridge(gram, rel)
+    factor = cho_factor(gram + lam * np.eye(p + q), lower=True)
+    alpha = cho_solve(factor, np.concatenate([t[fit_rows], even[fit_rows][ev]]))
+    inv, info = dtrtri(factor[0], lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
+    # M = inv' inv with inv lower triangular: M[i, j] sums inv[k, i] inv[k, j] over k >= max(i, j); the
+    # other triangle holds the factorisation's leftovers, so each column is read from its diagonal on.
+    diag = np.array([inv[i:, i] @ inv[i:, i] for i in range(p + q)])
+    cross = np.array([inv[p + j :, i] @ inv[p + j :, p + j] for j, i in enumerate(ev)])
+    # Held out: a pair with an even row leaves both of its rows out, the others their odd row.
+    loo = t[fit_rows] - alpha[:p] / diag[:p]
+    loo[ev] = unanimity_kernel.pair_out_odd((diag[ev], cross, diag[p:]), alpha[ev], alpha[p:], t[fit_rows][ev])
+    choice = {
+        "prior": f"unanimity on whole values, orders <= {max(weights)}",
+        "noise": rel,
+        "fit_rows": p,
+        "even_rows": q,
+    }
+    if screen is not None:
+        choice["triples"] = screen
+    return FourierSurrogate(
+        train,
+        alpha,
+        {},
+        err,
+        fit_rows,
+        loo + offset[fit_rows],
+        choice,
+        None,
+        lam,
+        oo @ alpha[:p] + oe[:, ev] @ alpha[p:] + offset,
+        found,
+        triple_coef,
+        weights,
+        train[ev],
+    )
+
+
 def _inverse_diagonal(factor) -> np.ndarray:
     """diag(K^-1) from K's Cholesky factor: column sums of squares of the inverted triangle (a third of
     the work of solving for the identity, which dominated the fit's cost at 1,024 rows)."""
@@ -230,32 +335,10 @@ def _inverse_diagonal(factor) -> np.ndarray:
     return np.array([inv[i, i:] @ inv[i, i:] for i in range(len(inv))])
 
 
-def fit_fourier_surrogate(
-    x: np.ndarray, t: np.ndarray, rng: np.random.Generator, triples: bool = False
-) -> FourierSurrogate:
-    """Fit the odd Fourier surrogate to targets `t` at +-1 rows `x`, hyper-parameters by LOO error.
-
-    Args:
-        x: (p, n) rows of +-1 (one per complementary pair, plus the all-present row).
-        t: (p,) half-differences (v(S) - v(N\\S)) / 2.
-        rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
-        (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
-        triples: first screen all C(n, 3) odd triples on every row (triple_screen.py); those kept are
-            a fixed part of the surrogate, and the kernel is fitted to the rest of t.
-    Returns:
-        The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
-    """
+def _select_fourier(x: np.ndarray, t: np.ndarray, pick: np.ndarray):
+    """The Fourier prior (per-degree scales, ARD where it applies) and noise of least leave-one-out error
+    on the rows `pick`: (error, relative noise, rho, weights, scale, ARD power)."""
     n = x.shape[1]
-    found, screen, offset = None, None, np.zeros(len(x))
-    if triples:
-        found, coef, screen = screen_triples(x, t)
-        if len(found):
-            offset = triple_columns(x, found) @ coef[n:]
-            t = t - offset
-        else:
-            found = None
-    order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
-    pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
     minus = _disagreements(x[pick], x[pick])
     degrees = [k for k in DEGREES if k <= n]
     parts = {k: _table(k, n)[minus] / comb(n, k) for k in degrees}
@@ -293,6 +376,73 @@ def fit_fourier_surrogate(
                     err, rel, rho, power = cand_err, cand_rel, cand, p
                     weights = {1: 1.0 / n} | {k: cand[k] / float(e_b[k]) for k in degrees if k > 1 and cand[k] > 0}
                     scale = b
+    return err, rel, rho, weights, scale, power
+
+
+def fit_fourier_surrogate(
+    x: np.ndarray,
+    t: np.ndarray,
+    rng: np.random.Generator,
+    triples: bool = False,
+    unanimity: bool = False,
+    even: np.ndarray | None = None,
+) -> FourierSurrogate:
+    """Fit the odd Fourier surrogate to targets `t` at +-1 rows `x`, hyper-parameters by LOO error.
+
+    Args:
+        x: (p, n) rows of +-1 (one per complementary pair, plus the all-present row).
+        t: (p,) half-differences (v(S) - v(N\\S)) / 2.
+        rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
+        (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
+        triples: first screen all C(n, 3) odd triples on every row (triple_screen.py); those kept are
+            a fixed part of the surrogate, and the kernel is fitted to the rest of t.
+        unanimity: also try the odd part of a unanimity (Moebius) prior (unanimity_kernel.py) on the same
+            selection rows; it replaces the Fourier prior if its leave-one-out error is lower.
+        even: with `unanimity`, the even parts (v(S) + v(N\\S)) / 2 at the rows x: the unanimity prior is
+            then fitted to both parts of every pair (unanimity_kernel.value_gram), on VALUE_SELECT_PAIRS
+            selection rows, and competes by its leave-one-pair-out error of the odd parts there.
+    Returns:
+        The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
+    """
+    n = x.shape[1]
+    found, screen, offset = None, None, np.zeros(len(x))
+    if triples:
+        found, coef, screen = screen_triples(x, t)
+        if len(found):
+            offset = triple_columns(x, found) @ coef[n:]
+            t = t - offset
+        else:
+            found = None
+    order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
+    pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
+    tied = None  # the unanimity prior's weights, where it wins
+    if unanimity and even is not None:
+        # The unanimity prior on whole values is chosen on VALUE_SELECT_PAIRS of the rows (a joint eigh has
+        # two rows a pair) and competes with the Fourier prior chosen on the same rows, the Fourier one by
+        # its leave-one-out error of t, the unanimity one by its leave-one-pair-out error of t. Where the
+        # Fourier prior wins, it is chosen again on all the selection rows, as without this competition.
+        sub = pick[:: max(1, len(pick) // VALUE_SELECT_PAIRS)][:VALUE_SELECT_PAIRS]
+        err_sub = _select_fourier(x, t, sub)[0]
+        for order_max in unanimity_kernel.MAX_ORDERS:
+            if order_max > n:
+                continue
+            cand = unanimity_kernel.prior(order_max)
+            joint = unanimity_kernel.value_gram(x[sub], x[sub], cand)
+            cand_err, cand_rel = _pair_out_path(joint, t[sub], even[sub])
+            if cand_err < err_sub:
+                err_sub, err, rel, tied = cand_err, cand_err, cand_rel, cand
+    if tied is None:
+        err, rel, rho, weights, scale, power = _select_fourier(x, t, pick)
+    else:
+        rho, weights, scale, power = {3: 0.0, 5: 0.0}, {}, None, 0.0
+    if unanimity and even is None:
+        for order_max in unanimity_kernel.MAX_ORDERS:
+            if order_max > n:
+                continue
+            cand = unanimity_kernel.prior(order_max)
+            cand_err, cand_rel = _loo_path(unanimity_kernel.kernel_matrix(x[pick], x[pick], cand), t[pick])
+            if cand_err < err:
+                err, rel, tied = cand_err, cand_rel, cand
     # Where triples were kept and there are more rows than FIT_PAIRS (n = 256, 32n), the kernel fits what
     # they leave on fewer rows: the screen's cost is paid from the Cholesky's.
     cap = FIT_PAIRS_WITH_TRIPLES if found is not None and len(x) > FIT_PAIRS else FIT_PAIRS
@@ -300,7 +450,14 @@ def fit_fourier_surrogate(
     train = x[fit_rows]
     # One kernel between every given row and the training rows: the fit's Gram matrix is its training
     # rows, and the predictions at every row (which the caller needs) come without a second one.
-    cross = kernel_matrix(x, train, weights, scale)
+    if tied is not None and even is not None:
+        return _fit_values(
+            x, t, even, fit_rows, tied, rel, err, found, screen, offset, coef if found is not None else None
+        )
+    if tied is not None:
+        cross = unanimity_kernel.kernel_matrix(x, train, tied)
+    else:
+        cross = kernel_matrix(x, train, weights, scale)
     gram = cross[fit_rows]
     lam = _ridge(gram, rel)
     factor = cho_factor(gram + lam * np.eye(len(train)))
@@ -308,6 +465,8 @@ def fit_fourier_surrogate(
     inv_diag = _inverse_diagonal(factor)
     loo = t[fit_rows] - alpha / inv_diag
     choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
+    if unanimity:
+        choice["prior"] = "fourier" if tied is None else f"unanimity, orders <= {max(tied)}"
     if screen is not None:
         choice["triples"] = screen
     return FourierSurrogate(
@@ -323,6 +482,7 @@ def fit_fourier_surrogate(
         cross @ alpha + offset,
         found,
         None if found is None else coef[n:],
+        tied,
     )
 
 
@@ -332,7 +492,7 @@ def cross_validated_predictions(surrogate: FourierSurrogate, x: np.ndarray, t: n
     Lets the Fourier fit be compared with another family on the very same folds and targets
     (leave-one-out would train on more rows than a 3-fold fit, and flatter it).
     """
-    gram = kernel_matrix(x, x, surrogate.weights, surrogate.scale)
+    gram = surrogate.kernel(x, x)
     lam = _ridge(gram, surrogate.choice["noise"])
     offset = surrogate.triple_part(x)  # the screened triples stay fixed: the kernel is refitted to the rest
     t = t - offset

@@ -25,7 +25,8 @@ the pairs are random, and if the Fourier surrogate wins on them clearly (or what
 the rest are chosen to reduce the posterior variance of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
 and standard errors use the random half only, whose sampling weights are known. Past the design's
 budgets (>= 32n, or over 512 pairs) the random pairs are spread over sizes by leverage score, equal
-mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16). Below
+mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16); at n = 256 from 8n
+to 16n the Fourier fit also tries a unanimity (Moebius) prior, at 8n on both halves of every pair. Below
 `permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
 runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
@@ -113,6 +114,17 @@ TRIPLES_MIN_PLAYERS = 64
 TRIPLES_MAX_PLAYERS = 256
 TRIPLES_ANY_BUDGET_MAX_PLAYERS = 128
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
+# Where n > UNANIMITY_MIN_PLAYERS, every pair is random past the design, the Fourier fit sees every pair and
+# no triples are screened (n = 256 at 8n and 16n), the Fourier fit also tries the odd part of a unanimity (Moebius) prior (unanimity_kernel.py)
+# and keeps whichever prior has the lower leave-one-out error. Measured (SOUM n = 256, tuning seeds 0-11,
+# median relative error, Fourier prior -> with the choice): order <= 5 8n 0.1983 -> 0.1940, 16n 0.1289 ->
+# 0.1255; order <= 3 8n 0.1111 -> 0.1058, 16n 0.0700 -> 0.0703 (docs/estimators.md, issue 22's seventh
+# round). Not elsewhere: every other cell of the benchmarks was measured without it.
+UNANIMITY_MIN_PLAYERS = 128
+# Up to this many pairs (n = 256 at 8n) the unanimity prior is fitted to both parts of every pair (two rows
+# a pair; unanimity_kernel.value_gram: the even parts share its coefficients); above (16n), to the odd parts
+# only: the joint fit on 4,096 rows took 1.1-1.9 CPU s there (on 2,047 odd and 512 even rows), for 1-5%.
+UNANIMITY_VALUES_MAX_PAIRS = 1024
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -188,7 +200,7 @@ def _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates):
     return chosen, f"least estimated variance of the adjusted values (sum of stderr^2: {tried})", variance
 
 
-def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False):
+def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False, unanimity=None):
     """Fit the surrogate candidates to a sample's pairs and choose one.
 
     Returns (rows, candidates, chosen, reason, fourier fit or None, estimated variances if both competed):
@@ -198,7 +210,10 @@ def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False
     x, t, first = odd_rows(sample, y, v_empty, v_full)
     candidates, four, variance = {}, None, {}
     if surrogate in ("auto", "fourier"):
-        four = fit_fourier_surrogate(x, t, rng, triples=triples)
+        even = None
+        if unanimity == "values":  # the even parts (v(S) + v(N \\ S)) / 2 of the rows of x
+            even = np.concatenate([[(v_full + v_empty) / 2], (y[first] + y[sample.complement[first]]) / 2])
+        four = fit_fourier_surrogate(x, t, rng, triples=triples, unanimity=unanimity is not None, even=even)
         odd = four.fitted
         honest = odd.copy()
         honest[four.fit_rows] = four.loo_prediction
@@ -245,8 +260,11 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
         and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
         and (n <= TRIPLES_ANY_BUDGET_MAX_PLAYERS or n_pairs > FIT_PAIRS)
     )
+    unanimity = None
+    if n > UNANIMITY_MIN_PLAYERS and ADAPTIVE_MAX_PAIRS < n_pairs <= FIT_PAIRS and not triples:
+        unanimity = "values" if n_pairs <= UNANIMITY_VALUES_MAX_PAIRS else "odd"
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
-        sample, y, v_empty, v_full, n, surrogate, rng, triples
+        sample, y, v_empty, v_full, n, surrogate, rng, triples, unanimity
     )
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
     if triples and "triples" in fit:

@@ -1,0 +1,127 @@
+"""unanimity_kernel: the odd and whole-value covariances of a unanimity prior, their Shapley values, and
+the leave-one-pair-out predictions of the fit on whole values, against brute force on small games."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.special import comb
+
+from shapsweep.estimators import estimate
+from shapsweep.estimators import fourier_kernel as fk
+from shapsweep.estimators import unanimity_kernel as uk
+
+
+def _brute_value_cov(a_in: np.ndarray, b_in: np.ndarray, weights: dict[int, float]) -> float:
+    """Cov(v(A), v(B)) under c_T ~ N(0, w_k / C(n, k)) for every T of size k in weights, plus a unit constant."""
+    n = len(a_in)
+    total = 1.0
+    for k, w in weights.items():
+        for t in itertools.combinations(range(n), k):
+            total += w / comb(n, k) * (a_in[list(t)].all() and b_in[list(t)].all())
+    return total
+
+
+def _rows(rng, count, n):
+    return rng.choice([-1.0, 1.0], size=(count, n))
+
+
+@pytest.mark.parametrize("max_order", [3, 5])
+def test_kernels_match_brute_force_covariances(max_order):
+    n, rng = 7, np.random.default_rng(0)
+    a, b = _rows(rng, 5, n), _rows(rng, 4, n)
+    w = uk.prior(max_order)
+    oo, oe, eo, ee = uk.value_blocks(a, b, w)
+    for i, j in itertools.product(range(len(a)), range(len(b))):
+        sa, sb = a[i] > 0, b[j] > 0
+        c = {(x, y): _brute_value_cov(p, q, w) for x, p in ((1, sa), (-1, ~sa)) for y, q in ((1, sb), (-1, ~sb))}
+        odd_odd = (c[1, 1] - c[1, -1] - c[-1, 1] + c[-1, -1]) / 4
+        assert oo[i, j] == pytest.approx(odd_odd, abs=1e-12)
+        assert oe[i, j] == pytest.approx((c[1, 1] + c[1, -1] - c[-1, 1] - c[-1, -1]) / 4, abs=1e-12)
+        assert eo[i, j] == pytest.approx((c[1, 1] - c[1, -1] + c[-1, 1] - c[-1, -1]) / 4, abs=1e-12)
+        assert ee[i, j] == pytest.approx((c[1, 1] + c[1, -1] + c[-1, 1] + c[-1, -1]) / 4, abs=1e-12)
+    np.testing.assert_allclose(uk.kernel_matrix(a, b, w), oo, atol=1e-12)
+
+
+def test_shapley_rows_are_the_exact_shapley_values_of_the_kernel_sections():
+    n, rng = 7, np.random.default_rng(1)
+    s = _rows(rng, 6, n)
+    alpha_odd, alpha_even = rng.normal(size=6), rng.normal(size=6)
+    w = uk.prior(4)
+
+    def odd_game(z):
+        return uk.kernel_matrix(np.where(np.asarray(z, bool), 1.0, -1.0), s, w) @ alpha_odd
+
+    np.testing.assert_allclose(uk.shapley_rows(s, w).T @ alpha_odd, estimate(odd_game, n, "exact").values, atol=1e-12)
+
+    def value_game(z):  # sum_p alpha_odd_p Cov(v(.), t_p) + alpha_even_p Cov(v(.), e_p), on whole coalitions
+        x = np.where(np.asarray(z, bool), 1.0, -1.0)
+        out = []
+        for row in x:
+            zs = row > 0
+            cov = np.array(
+                [
+                    [(_brute_value_cov(zs, sp > 0, w) - sign * _brute_value_cov(zs, sp < 0, w)) / 2 for sp in s]
+                    for sign in (1, -1)
+                ]
+            )
+            out.append(cov[0] @ alpha_odd + cov[1] @ alpha_even)
+        return np.array(out)
+
+    rows = uk.value_shapley_rows(s, w)
+    np.testing.assert_allclose(
+        rows[:6].T @ alpha_odd + rows[6:].T @ alpha_even, estimate(value_game, n, "exact").values, atol=1e-10
+    )
+
+
+@pytest.mark.parametrize("even_pairs", [1024, 7])
+def test_fit_on_whole_values_is_consistent_and_its_pair_out_predictions_are_refits(monkeypatch, even_pairs):
+    # A sum of unanimity games of order <= 3 at n = 9: the unanimity prior on whole values wins the
+    # leave-one-out choice; the surrogate's Shapley values are those of its own prediction (exact), and its
+    # leave-one-pair-out predictions equal refits without the pair's rows (both, or the odd one where the
+    # pair has no even row: with 7 even rows of 24).
+    monkeypatch.setattr(fk, "VALUE_EVEN_PAIRS", even_pairs)
+    n, rng = 9, np.random.default_rng(2)
+    terms = [rng.choice(n, size=int(rng.integers(1, 4)), replace=False) for _ in range(12)]
+    coef = rng.normal(size=12)
+
+    def game(z):
+        z = np.asarray(z, bool)
+        return sum(c * z[:, t].all(axis=1) for t, c in zip(terms, coef))
+
+    x = np.vstack([np.ones((1, n)), _rows(rng, 23, n)])
+    full, comp = game(x > 0), game(x < 0)
+    t, even = (full - comp) / 2, (full + comp) / 2
+    sur = fk.fit_fourier_surrogate(x, t, np.random.default_rng(0), unanimity=True, even=even)
+    assert sur.even_train is not None and sur.choice["prior"].startswith("unanimity on whole values")
+    q = len(sur.even_train)
+    assert q == min(even_pairs, 24) and sur.choice["even_rows"] == q
+
+    def own(z):
+        return sur.predict(np.where(np.asarray(z, bool), 1.0, -1.0))
+
+    np.testing.assert_allclose(sur.shapley(), estimate(own, n, "exact").values, atol=1e-9)
+    np.testing.assert_allclose(sur.fitted, sur.predict(x), atol=1e-9)
+    # Brute-force leave-one-pair-out on the same joint system and ridge
+    ev = np.linspace(0, 23, q).astype(int) if q < 24 else np.arange(24)
+    oo, oe, eo, ee = uk.value_blocks(x, x, sur.unanimity)
+    gram = np.block([[oo, oe[:, ev]], [eo[ev], ee[np.ix_(ev, ev)]]]) + sur.ridge * np.eye(24 + q)
+    y = np.concatenate([t, even[ev]])
+    for p in range(24):
+        keep = np.ones(24 + q, bool)
+        keep[p] = False
+        keep[24 + np.flatnonzero(ev == p)] = False
+        alpha = np.linalg.solve(gram[np.ix_(keep, keep)], y[keep])
+        assert sur.loo_prediction[p] == pytest.approx((gram[p, keep] @ alpha), abs=1e-8)
+
+
+def test_the_fourier_prior_stays_where_it_fits_better():
+    # An additive game plus dense random degree-3 Fourier terms (no unanimity structure): the odd-part
+    # Fourier prior keeps the lower leave-one-out error, and the surrogate is the plain Fourier fit.
+    n, rng = 10, np.random.default_rng(3)
+    x = _rows(rng, 80, n)
+    triples = np.array(list(itertools.combinations(range(n), 3)))
+    w3 = 0.05 * rng.normal(size=len(triples))
+    t = x @ rng.normal(size=n) + x[:, triples].prod(axis=2) @ w3
+    sur = fk.fit_fourier_surrogate(x, t, np.random.default_rng(0), unanimity=True, even=rng.normal(size=80))
+    assert sur.choice["prior"] == "fourier" and sur.even_train is None and sur.unanimity is None
