@@ -14,7 +14,9 @@ K = 0: msr as it is (random labels). K > 0 (oracle): the game's K strongest TRUE
 (by |Walsh coefficient|). K = screen (two-stage, what a design could do): the terms screened on the first
 blocks' pairs, `--screen sets` (odd_sets' greedy, both halves, 24 sets: their odd terms of degree >= 3,
 weighted by the fitted coefficient squared) or `--screen triples` (the `--pool` triples of the best
-two-half score on the linear fits' residuals, odd_sets.candidate_sets' score, weighted by it squared).
+two-half score on the linear fits' residuals, odd_sets.candidate_sets' score, weighted by it squared) or
+`--screen pair_triples` (the `--pool` triples of pair_triple_fit's order-3 fit of both halves with the
+largest coefficients c, weighted by (c / 8)^2; n <= 64).
 Prints msr's median relative L2 error (auto and linear) per K, its ratio to mllm-shap's Kernel Banzhaf
 (peers' venv) on the same seeds (default: tuning seeds 0-23), on how many seeds it beats K = the first,
 and the share of the game's true odd energy aliased onto a player in the chosen blocks (median).
@@ -42,6 +44,7 @@ import shapsweep.estimators.msr as msr_mod  # noqa: E402
 from shapsweep.estimators import estimate  # noqa: E402
 from shapsweep.estimators.hadamard_design import BlockDesign, block_size, draw_blocks  # noqa: E402
 from shapsweep.estimators.odd_sets import ROUNDS, TripleScreen, _greedy, _top  # noqa: E402
+from shapsweep.estimators.pair_triple_fit import fit_pairs_and_triples  # noqa: E402
 
 
 def avoiding_labels(n, size, terms, weights, rng, sweeps=4) -> np.ndarray:
@@ -123,6 +126,16 @@ def screened_triples(x, t, even, screen, pool):
     return terms, score[top] ** 2
 
 
+def screened_pair_triples(x, t, even, pool):
+    """The `pool` triples of pair_triple_fit's order-3 unanimity fit of both halves with the largest
+    coefficients, weighted by their odd Walsh coefficient (c / 8) squared."""
+    members, beta = fit_pairs_and_triples(x > 0, even, t)
+    triple = members.sum(axis=1) == 3
+    members, beta = members[triple], beta[triple]
+    top = _top(np.abs(beta), pool)
+    return members[top], (beta[top] / 8) ** 2
+
+
 def _merge(first: BlockDesign, second: BlockDesign) -> BlockDesign:
     shift = np.where(second.block >= 0, second.block + len(first.labels), -1)
     return BlockDesign(
@@ -142,7 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ks", default="0,16,64,256", help="numbers of true terms avoided, or `screen`")
     parser.add_argument("--from", dest="start", type=float, default=0.5, help="share of blocks with random labels")
     parser.add_argument("--adjust", default="auto,linear")
-    parser.add_argument("--screen", default="sets", help="K = screen: sets | triples")
+    parser.add_argument("--screen", default="sets", help="K = screen: sets | triples | pair_triples")
     parser.add_argument("--pool", type=int, default=1024, help="triples screened (--screen triples)")
     parser.add_argument("--venv", default=str(games_mod.OUT / "peers312"))
     args = parser.parse_args(argv)
@@ -172,6 +185,8 @@ def main(argv=None) -> int:
             screen = TripleScreen(early, block, index)
             if args.screen == "sets":
                 terms, weights = screened_sets(x, t, even, screen)
+            elif args.screen == "pair_triples":
+                terms, weights = screened_pair_triples(x, t, even, args.pool)
             else:
                 terms, weights = screened_triples(x, t, even, screen, args.pool)
         else:
