@@ -349,3 +349,27 @@ def test_a_shard_row_keeps_the_top_interaction_pairs(tiny_bert_classifier_path):
     )
     frame = shard_frame([record])
     assert frame["interaction_value"].to_list()[0] == record["interaction_value"]
+
+
+def test_hadamard_blocks_with_chosen_labels_stay_orthogonal_and_balanced():
+    from shapsweep.estimators.hadamard_design import draw_blocks, parity
+
+    n, rng = 20, np.random.default_rng(1)
+    taken = {np.packbits(np.zeros(n, bool)).tobytes(), np.packbits(np.ones(n, bool)).tobytes()}
+    chosen = np.arange(11, 31)  # block 1's labels, given; block 0's random
+
+    def fail(k, r, tk):
+        pytest.fail("no uniform pairs needed")
+
+    design = draw_blocks(n, 64, rng, taken, fail, lambda b, r: chosen if b == 1 else None)
+    np.testing.assert_array_equal(design.labels[1], chosen)
+    assert len(set(design.labels[0])) == n and not np.array_equal(design.labels[0], chosen)
+    x = np.where(design.rows, 1.0, -1.0)
+    for b in range(2):  # random signs: each full block's columns orthogonal and balanced whatever the labels
+        block = x[design.block == b]
+        np.testing.assert_array_equal(block.T @ block, 32 * np.eye(n))
+        np.testing.assert_array_equal(block.sum(axis=0), np.zeros(n))
+        rows = design.index[design.block == b]  # the Hadamard columns of the labels, times the signs
+        signs = np.where(design.flips[b], -1.0, 1.0)
+        expected = (1 - 2 * parity(rows[:, None] & design.labels[b][None, :])) * signs
+        np.testing.assert_array_equal(block, expected)

@@ -54,9 +54,13 @@ def _keys(rows: np.ndarray) -> list[bytes]:
     return [k.tobytes() for k in np.packbits(rows, axis=1)]
 
 
-def draw_blocks(n: int, p: int, rng: np.random.Generator, taken: set[bytes], draw_uniform) -> BlockDesign:
+def draw_blocks(
+    n: int, p: int, rng: np.random.Generator, taken: set[bytes], draw_uniform, labels_for=None
+) -> BlockDesign:
     """p pairs' first coalitions (fewer if the game has fewer left), new and distinct; adds both
-    coalitions of each pair to `taken`. `draw_uniform(k, rng, taken)` supplies uniform pairs."""
+    coalitions of each pair to `taken`. `draw_uniform(k, rng, taken)` supplies uniform pairs.
+    `labels_for(b, rng)`, if given, chooses block b's labels (None: random); the signs stay random, so each
+    row is still uniform (benchmarks/estimators_banzhaf_alias_oracle.py's labels that avoid aliasing)."""
     size = block_size(n)
     count = -(-p // size) if p > 0 else 0
     labels = np.zeros((count, n), dtype=np.int64)
@@ -65,7 +69,8 @@ def draw_blocks(n: int, p: int, rng: np.random.Generator, taken: set[bytes], dra
     for b in range(count):
         take = min(size, p - b * size)
         for _ in range(LABEL_TRIES):
-            labels[b] = rng.choice(np.arange(1, size), n, replace=False)
+            chosen_labels = labels_for(b, rng) if labels_for is not None else None
+            labels[b] = rng.choice(np.arange(1, size), n, replace=False) if chosen_labels is None else chosen_labels
             hadamard = (parity(np.arange(size)[:, None] & labels[b][None, :]) == 0) ^ flips[b][None, :]
             if len(set(_keys(hadamard)) | set(_keys(~hadamard))) == 2 * size:
                 break

@@ -198,14 +198,16 @@ def _variance(residual: np.ndarray, weight: np.ndarray) -> float:
 
 def _greedy(x, t, weight, screen, sizes, even=None):
     """OMP on the rows with weight 1, the candidates rescreened from each round's residual:
-    (columns added, the _Path). With `even` (the pairs' even parts), a set's even columns are fitted
-    alongside (with a constant) and their residual adds its evidence to the scores."""
+    (columns added, the _Path; `path.sets`: the sets in the order added). With `even` (the pairs' even
+    parts), a set's even columns are fitted alongside (with a constant) and their residual adds its
+    evidence to the scores."""
     path = _Path(x, t, weight, int(sizes[-1]) if len(sizes) else 0)
     residual = weight * (t - x @ path.solve())
     if even is not None:
         even_path = _Path(np.ones((len(t), 1)), even, weight, int(sizes[-1]) if len(sizes) else 0)
         even_residual = weight * (even - even_path.solve()[0])
     chosen: set = set()
+    path.sets = []
     added, pool = 0, None
     for size in sizes:
         wo = 1.0 / _variance(residual, weight)
@@ -234,6 +236,7 @@ def _greedy(x, t, weight, screen, sizes, even=None):
         score = np.abs(fit) / np.sqrt(np.maximum(norm, 1e-300))
         best = np.argsort(-score)[: size - added]
         chosen.update(sets[k] for k in best)
+        path.sets += [sets[k] for k in best]
         added += len(best)
         path.add(columns[:, best])
         residual = weight * (t - path.columns @ path.solve())
