@@ -31,7 +31,7 @@ from shapsweep.training.per_copy_layers import (
     is_conv1d,
     is_norm,
     norm_parts,
-    normal_part,
+    norm_per_copy,
     owners,
     patched_layers,
     stacked_ids,
@@ -154,12 +154,7 @@ def node_stacked_row_grads(
         check_stacked(module, x, n_nodes, rows)
         w, b = at_nodes(module, "weight"), at_nodes(module, "bias")
         if is_norm(module):
-            n, base = probe(lambda: normal_part(module, x, w[0], None if b is None else b[0], rows))
-            trailing = module.weight.shape
-            y = base.reshape(n_nodes, -1, *trailing) + w.unsqueeze(1) * n.reshape(n_nodes, -1, *trailing)
-            if b is not None:
-                y = y + b.unsqueeze(1)
-            return y.reshape(base.shape), n
+            return norm_per_copy(module, x, w, b, n_nodes, rows, probe)
         y = x.reshape(n_nodes, -1, x.shape[-1]) @ (w if is_conv1d(module) else w.transpose(1, 2))
         if b is not None:
             y = y + b.unsqueeze(1)

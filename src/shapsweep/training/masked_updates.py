@@ -26,7 +26,7 @@ from shapsweep.training.per_copy_layers import (
     check_stacked,
     is_conv1d,
     is_norm,
-    normal_part,
+    norm_per_copy,
     owners,
     patched_layers,
     stacked_ids,
@@ -192,10 +192,4 @@ def _norm(module, x, weight, bias, copies: int, rows: int, probe) -> torch.Tenso
             return p0.unsqueeze(0)
         return p0 + dp * _along(mask, (mask[0] or 0) + 1, dp.dim() + 1)
 
-    w, b = per_copy(*weight), per_copy(*bias)
-    n, base = probe(lambda: normal_part(module, x, w[0], None if b is None else b[0], rows))
-    trailing = module.weight.shape
-    y = base.reshape(copies, -1, *trailing) + w.unsqueeze(1) * n.reshape(copies, -1, *trailing)
-    if b is not None:
-        y = y + b.unsqueeze(1)
-    return y.reshape(base.shape)
+    return norm_per_copy(module, x, per_copy(*weight), per_copy(*bias), copies, rows, probe)[0]

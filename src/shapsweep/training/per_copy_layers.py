@@ -99,6 +99,17 @@ def normal_part(module, x: torch.Tensor, weight, bias, rows: int) -> tuple[torch
     return n, base
 
 
+def norm_per_copy(module, x: torch.Tensor, weight, bias, copies: int, rows: int, probe):
+    """A norm layer's output y = base + w_k ⊙ n(x) + b_k with copy k's `weight`, `bias` ((copies or 1,
+    *shape); bias may be None) for copy k's rows: (y, n(x))."""
+    n, base = probe(lambda: normal_part(module, x, weight[0], None if bias is None else bias[0], rows))
+    trailing = module.weight.shape
+    y = base.reshape(copies, -1, *trailing) + weight.unsqueeze(1) * n.reshape(copies, -1, *trailing)
+    if bias is not None:
+        y = y + bias.unsqueeze(1)
+    return y.reshape(base.shape), n
+
+
 def norm_parts(module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     zeros = {role: torch.zeros_like(p) for role, p in module.named_parameters(recurse=False)}
     base = torch.func.functional_call(module, zeros, (x,))
