@@ -74,6 +74,33 @@ def test_shapley_rows_are_the_exact_shapley_values_of_the_kernel_sections():
     )
 
 
+def test_banzhaf_rows_are_the_exact_banzhaf_values_of_the_kernel_sections():
+    # msr's unanimity_kernel candidate: u_T gives 2^(1 - |T|) to each member (not 1 / |T|)
+    n, rng = 7, np.random.default_rng(2)
+    s = _rows(rng, 5, n)
+    alpha_odd, alpha_even = rng.normal(size=5), rng.normal(size=5)
+    w = {1: 1.0, 2: 0.7, 3: 0.5, 4: 0.3}
+
+    def value_game(z):
+        out = []
+        for row in np.asarray(z, bool):
+            cov = np.array(
+                [
+                    [(_brute_value_cov(row, sp > 0, w) - sign * _brute_value_cov(row, sp < 0, w)) / 2 for sp in s]
+                    for sign in (1, -1)
+                ]
+            )
+            out.append(cov[0] @ alpha_odd + cov[1] @ alpha_even)
+        return np.array(out)
+
+    rows = uk.value_banzhaf_rows(s, w)
+    exact = estimate(value_game, n, "exact", index="banzhaf").values
+    np.testing.assert_allclose(rows[:5].T @ alpha_odd + rows[5:].T @ alpha_even, exact, atol=1e-10)
+    # and they differ from the Shapley rows (the test would not see a Shapley/Banzhaf mix-up otherwise)
+    shapley = uk.value_shapley_rows(s, w)
+    assert np.abs(shapley[:5].T @ alpha_odd + shapley[5:].T @ alpha_even - exact).max() > 1e-3
+
+
 @pytest.mark.parametrize("even_pairs", [1024, 7])
 def test_fit_on_whole_values_is_consistent_and_its_pair_out_predictions_are_refits(monkeypatch, even_pairs):
     # A sum of unanimity games of order <= 3 at n = 9: the unanimity prior on whole values wins the

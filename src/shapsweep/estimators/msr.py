@@ -19,8 +19,9 @@ number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 64); th
 unanimity sets of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
 from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); at 8n for n = 32-64,
 pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
-half the linear fit's (odd_pair_triples.py); and for n <=
-MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
+half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
+both halves, its K-fold error taken relative to the linear fit's on its own folds (banzhaf_unanimity.py);
+and for n <= MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
 values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
 linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples or
 sets, the OLS ones with the cross-validated error as the residual variance (it prices the selection).
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .banzhaf_unanimity import fit_banzhaf_unanimity
 from .base import Method
 from .game_batching import BudgetedGame
 from .hadamard_design import BlockDesign, draw_blocks
@@ -51,6 +53,12 @@ MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to 
 # (8n: where nothing else beat the linear fit; from 12n the triples and sets are tried)
 PAIR_TRIPLES_PLAYERS = (32, 64)
 PAIR_TRIPLES_ROWS_PER_PLAYER = (4, 6)
+# banzhaf_unanimity.py: the unanimity prior's kernel fit of both halves, at 4-6 pairs a player (8n; from 12n
+# it lost to auto at n = 32-128 on tuning seeds 0-23, and at n = 128, 16n it costs about 7 CPU s); n = 64-128:
+# below, sparse_moebius is there and the kernel raised the tuning medians (n = 32 order 5 0.1571 -> 0.1577,
+# n = 16 order 3 0.058 -> 0.064)
+UNANIMITY_PLAYERS = (64, 128)
+UNANIMITY_ROWS_PER_PLAYER = (4, 6)
 
 
 def _draw_pairs(n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
@@ -173,6 +181,14 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
         moebius = _moebius(pairs, y, v_empty, v_full, rng)
         if moebius is not None:
             candidates["sparse_moebius"] = (moebius[1], moebius[0], moebius[2])
+    low, high = UNANIMITY_ROWS_PER_PLAYER
+    if UNANIMITY_PLAYERS[0] <= n <= UNANIMITY_PLAYERS[1] and low * n <= len(x) < high * n:
+        # last: it draws its folds from rng after every other candidate, which stay as they were
+        u_values, u_stderr, cv_linear, cv_fit, u_details = fit_banzhaf_unanimity(x, t, even, rng)
+        details |= u_details
+        if cv_linear > 0:
+            # its folds are not the others': it enters as its ratio to the linear fit on its own folds
+            candidates["unanimity_kernel"] = (candidates["linear"][0] * cv_fit / cv_linear, u_values, u_stderr)
     name = min(candidates, key=lambda k: candidates[k][0])
     reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items())
     details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}

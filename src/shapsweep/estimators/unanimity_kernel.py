@@ -114,6 +114,23 @@ def value_shapley_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
     return np.vstack([(own - other) / 2, (own + other) / 2])
 
 
+def value_banzhaf_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
+    """(2p, n): Banzhaf values of the covariance of v with each pair's odd part, then with its even part.
+
+    u_T gives 2^(1 - |T|) to each member, so cov(v, v(S_p)) gives player i
+    sum_k w_k / C(n, k) 2^(1 - k) C(|S_p| - 1, k - 1) if i is in S_p, else 0 (msr's unanimity_kernel candidate).
+    """
+    n = s.shape[1]
+    inside = s > 0
+    size = inside.sum(axis=1, keepdims=True)
+    own, other = np.zeros(s.shape), np.zeros(s.shape)  # the Banzhaf values of cov(v, v(S_p)), cov(v, v(N \ S_p))
+    for k, w in weights.items():
+        unit = w / comb(n, k) * 2.0 ** (1 - k)
+        own += unit * np.where(inside, comb(size - 1, k - 1), 0.0)
+        other += unit * np.where(inside, 0.0, comb(n - size - 1, k - 1))
+    return np.vstack([(own - other) / 2, (own + other) / 2])
+
+
 def pair_out_odd(inverse_blocks, alpha_odd: np.ndarray, alpha_even: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Leave-one-pair-out predictions of the odd parts t: each pair's odd and even rows left out together.
 
