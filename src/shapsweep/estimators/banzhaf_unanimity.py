@@ -7,7 +7,7 @@ order k <= K (unanimity_kernel.py), ties every odd and even term of a set to one
 even parts (v(S) + v(N \ S)) / 2 inform their odd parts; the posterior mean shrinks rather than selects.
 Measured on tuning seeds 0-23, 8n (docs/estimators.md, issue 22 section 2, round 10).
 How: the posterior mean of v is sum_r alpha_r cov(v, y_r) over the pairs' odd and even rows y, and the
-Banzhaf value of a kernel section is unanimity_kernel.value_banzhaf_rows. The order K and the noise are
+Banzhaf value of a kernel section is value_banzhaf_rows. The order K and the noise are
 chosen by leave-one-pair-out error of the odd parts (each pair's two rows left out together, as in
 fourier_kernel.py) on at most SELECT_PAIRS pairs; the fit uses every pair. It competes in msr's auto by
 its K-fold error of the odd parts relative to the linear fit's on the same folds (`FOLDS`), read off the
@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from . import unanimity_kernel
 from .fourier_kernel import NOISE
+from .unanimity_kernel import MAX_ORDERS as UNANIMITY_ORDERS
+from .unanimity_kernel import pair_out_odd, value_banzhaf_rows, value_gram
+from .unanimity_kernel import prior as unanimity_prior
 
 FOLDS = 5
 # The prior and noise are chosen on at most this many pairs (one eigh of twice as many rows per order):
@@ -31,11 +33,11 @@ SELECT_PAIRS = 256
 def _select(x: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, int, float]:
     """(least leave-one-pair-out error of the odd parts, its order K, its relative noise)."""
     p, n = x.shape
-    best = (np.inf, unanimity_kernel.MAX_ORDERS[0], float(NOISE[0]))
-    for order in unanimity_kernel.MAX_ORDERS:
+    best = (np.inf, UNANIMITY_ORDERS[0], float(NOISE[0]))
+    for order in UNANIMITY_ORDERS:
         if order > n:
             continue
-        joint = unanimity_kernel.value_gram(x, x, unanimity_kernel.prior(order))
+        joint = value_gram(x, x, unanimity_prior(order))
         evals, u = np.linalg.eigh(joint)
         evals = np.clip(evals, 0.0, None)
         scale = max(float(np.mean(np.diag(joint))), 1e-300)
@@ -45,7 +47,7 @@ def _select(x: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, int,
             d = 1.0 / (evals + rel * scale)
             blocks = ((u_o**2) @ d, (u_o * u_e) @ d, (u_e**2) @ d)
             alpha = u @ (uy * d)
-            held = unanimity_kernel.pair_out_odd(blocks, alpha[:p], alpha[p:], t)
+            held = pair_out_odd(blocks, alpha[:p], alpha[p:], t)
             err = float(np.mean((t - held) ** 2))
             if err < best[0]:
                 best = (err, order, float(rel))
@@ -62,12 +64,12 @@ def fit_banzhaf_unanimity(x: np.ndarray, t: np.ndarray, even: np.ndarray, rng: n
     p = len(x)
     sub = np.sort(rng.permutation(p)[:SELECT_PAIRS]) if p > SELECT_PAIRS else np.arange(p)
     _err, order, rel = _select(x[sub], t[sub], even[sub])
-    weights = unanimity_kernel.prior(order)
-    joint = unanimity_kernel.value_gram(x, x, weights)
+    weights = unanimity_prior(order)
+    joint = value_gram(x, x, weights)
     lam = rel * max(float(np.mean(np.diag(joint))), 1e-300)
     inverse = cho_solve(cho_factor(joint + lam * np.eye(2 * p)), np.eye(2 * p))
     alpha = inverse @ np.concatenate([t, even])
-    values = alpha @ unanimity_kernel.value_banzhaf_rows(x, weights)
+    values = alpha @ value_banzhaf_rows(x, weights)
     fold = rng.permutation(p) % FOLDS
     held_fit = held_linear = 0.0
     for k in range(FOLDS):

@@ -34,8 +34,12 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dtrtri
 from scipy.special import comb
 
-from . import unanimity_kernel
 from .triple_screen import screen_triples, triple_columns
+from .unanimity_kernel import MAX_ORDERS as UNANIMITY_ORDERS
+from .unanimity_kernel import kernel_matrix as unanimity_kernel_matrix
+from .unanimity_kernel import pair_out_odd, value_blocks, value_gram, value_shapley_rows
+from .unanimity_kernel import prior as unanimity_prior
+from .unanimity_kernel import shapley_rows as unanimity_shapley_rows
 
 DEGREES = (1, 3, 5)
 # Prior variance of the degree-3 and degree-5 parts relative to degree 1 (rho_1 = 1), tried in turn;
@@ -149,7 +153,7 @@ class FourierSurrogate:
                 "where no other surrogate family competes (regression_adjusted.UNANIMITY_MIN_PLAYERS)"
             )
         if self.unanimity is not None:
-            return unanimity_kernel.kernel_matrix(a, b, self.unanimity)
+            return unanimity_kernel_matrix(a, b, self.unanimity)
         return kernel_matrix(a, b, self.weights, self.scale)
 
     def triple_part(self, x: np.ndarray) -> np.ndarray:
@@ -166,8 +170,8 @@ class FourierSurrogate:
         """Odd-part prediction f(s) at +-1 rows (f(-s) = -f(s))."""
         if self.even_train is not None:
             p = len(self.train)
-            odd = unanimity_kernel.value_blocks(x, self.train, self.unanimity)[0] @ self.alpha[:p]
-            even = unanimity_kernel.value_blocks(x, self.even_train, self.unanimity)[1] @ self.alpha[p:]
+            odd = value_blocks(x, self.train, self.unanimity)[0] @ self.alpha[:p]
+            even = value_blocks(x, self.even_train, self.unanimity)[1] @ self.alpha[p:]
             return odd + even + self.triple_part(x)
         return self.gram(x) @ self.alpha + self.triple_part(x)
 
@@ -175,11 +179,11 @@ class FourierSurrogate:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
         if self.even_train is not None:
             p = len(self.train)
-            odd = unanimity_kernel.value_shapley_rows(self.train, self.unanimity)[:p]
-            even = unanimity_kernel.value_shapley_rows(self.even_train, self.unanimity)[len(self.even_train) :]
+            odd = value_shapley_rows(self.train, self.unanimity)[:p]
+            even = value_shapley_rows(self.even_train, self.unanimity)[len(self.even_train) :]
             phi = self.alpha[:p] @ odd + self.alpha[p:] @ even
         elif self.unanimity is not None:
-            phi = self.alpha @ unanimity_kernel.shapley_rows(self.train, self.unanimity)
+            phi = self.alpha @ unanimity_shapley_rows(self.train, self.unanimity)
         else:
             phi = self.alpha @ shapley_rows(self.train, self.weights, self.scale)
         if self.triples is not None:  # a degree-3 character with coefficient c gives each member 2 c / 3
@@ -266,7 +270,7 @@ def _pair_out_path(joint: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[
         d = 1.0 / (evals + rel * scale)
         blocks = ((u_o**2) @ d, (u_o * u_e) @ d, (u_e**2) @ d)
         alpha = u @ (uy * d)
-        held = unanimity_kernel.pair_out_odd(blocks, alpha[:p], alpha[p:], t)
+        held = pair_out_odd(blocks, alpha[:p], alpha[p:], t)
         err = float(np.mean((t - held) ** 2))
         if err < best[0]:
             best = (err, float(rel))
@@ -279,8 +283,8 @@ def _fit_values(x, t, even, fit_rows, weights, rel, err, found, screen, offset, 
     train, p = x[fit_rows], len(fit_rows)
     ev = np.linspace(0, p - 1, min(p, VALUE_EVEN_PAIRS)).astype(int) if p > VALUE_EVEN_PAIRS else np.arange(p)
     q = len(ev)
-    oo, oe, _, _ = unanimity_kernel.value_blocks(x, train, weights)
-    _, _, eo, ee = unanimity_kernel.value_blocks(train[ev], train, weights)
+    oo, oe, _, _ = value_blocks(x, train, weights)
+    _, _, eo, ee = value_blocks(train[ev], train, weights)
     gram = np.block([[oo[fit_rows], oe[fit_rows][:, ev]], [eo, ee[:, ev]]])
     lam = _ridge(gram, rel)
     factor = cho_factor(gram + lam * np.eye(p + q), lower=True)
@@ -294,7 +298,7 @@ def _fit_values(x, t, even, fit_rows, weights, rel, err, found, screen, offset, 
     cross = np.array([inv[p + j :, i] @ inv[p + j :, p + j] for j, i in enumerate(ev)])
     # Held out: a pair with an even row leaves both of its rows out, the others their odd row.
     loo = t[fit_rows] - alpha[:p] / diag[:p]
-    loo[ev] = unanimity_kernel.pair_out_odd((diag[ev], cross, diag[p:]), alpha[ev], alpha[p:], t[fit_rows][ev])
+    loo[ev] = pair_out_odd((diag[ev], cross, diag[p:]), alpha[ev], alpha[p:], t[fit_rows][ev])
     choice = {
         "prior": f"unanimity on whole values, orders <= {max(weights)}",
         "noise": rel,
@@ -399,7 +403,7 @@ def fit_fourier_surrogate(
         unanimity: also try the odd part of a unanimity (Moebius) prior (unanimity_kernel.py) on the same
             selection rows; it replaces the Fourier prior if its leave-one-out error is lower.
         even: with `unanimity`, the even parts (v(S) + v(N\\S)) / 2 at the rows x: the unanimity prior is
-            then fitted to both parts of every pair (unanimity_kernel.value_gram), on VALUE_SELECT_PAIRS
+            then fitted to both parts of every pair (value_gram), on VALUE_SELECT_PAIRS
             selection rows, and competes by its leave-one-pair-out error of the odd parts there.
     Returns:
         The fitted surrogate, with its leave-one-out error and predictions and the chosen prior.
@@ -423,11 +427,11 @@ def fit_fourier_surrogate(
         # Fourier prior wins, it is chosen again on all the selection rows, as without this competition.
         sub = pick[:: max(1, len(pick) // VALUE_SELECT_PAIRS)][:VALUE_SELECT_PAIRS]
         err_sub = _select_fourier(x, t, sub)[0]
-        for order_max in unanimity_kernel.MAX_ORDERS:
+        for order_max in UNANIMITY_ORDERS:
             if order_max > n:
                 continue
-            cand = unanimity_kernel.prior(order_max)
-            joint = unanimity_kernel.value_gram(x[sub], x[sub], cand)
+            cand = unanimity_prior(order_max)
+            joint = value_gram(x[sub], x[sub], cand)
             cand_err, cand_rel = _pair_out_path(joint, t[sub], even[sub])
             if cand_err < err_sub:
                 err_sub, err, rel, tied = cand_err, cand_err, cand_rel, cand
@@ -436,11 +440,11 @@ def fit_fourier_surrogate(
     else:
         rho, weights, scale, power = {3: 0.0, 5: 0.0}, {}, None, 0.0
     if unanimity and even is None:
-        for order_max in unanimity_kernel.MAX_ORDERS:
+        for order_max in UNANIMITY_ORDERS:
             if order_max > n:
                 continue
-            cand = unanimity_kernel.prior(order_max)
-            cand_err, cand_rel = _loo_path(unanimity_kernel.kernel_matrix(x[pick], x[pick], cand), t[pick])
+            cand = unanimity_prior(order_max)
+            cand_err, cand_rel = _loo_path(unanimity_kernel_matrix(x[pick], x[pick], cand), t[pick])
             if cand_err < err:
                 err, rel, tied = cand_err, cand_rel, cand
     # Where triples were kept and there are more rows than FIT_PAIRS (n = 256, 32n), the kernel fits what
@@ -455,7 +459,7 @@ def fit_fourier_surrogate(
             x, t, even, fit_rows, tied, rel, err, found, screen, offset, coef if found is not None else None
         )
     if tied is not None:
-        cross = unanimity_kernel.kernel_matrix(x, train, tied)
+        cross = unanimity_kernel_matrix(x, train, tied)
     else:
         cross = kernel_matrix(x, train, weights, scale)
     gram = cross[fit_rows]
