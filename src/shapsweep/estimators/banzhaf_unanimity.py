@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .fourier_kernel import NOISE
+from .fourier_kernel import NOISE, pair_out_path
 from .unanimity_kernel import MAX_ORDERS as UNANIMITY_ORDERS
-from .unanimity_kernel import pair_out_odd, value_banzhaf_rows, value_gram
 from .unanimity_kernel import prior as unanimity_prior
+from .unanimity_kernel import value_banzhaf_rows, value_gram
 
 FOLDS = 5
 # The prior and noise are chosen on at most this many pairs (one eigh of twice as many rows per order):
@@ -32,25 +32,13 @@ SELECT_PAIRS = 256
 
 def _select(x: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, int, float]:
     """(least leave-one-pair-out error of the odd parts, its order K, its relative noise)."""
-    p, n = x.shape
     best = (np.inf, UNANIMITY_ORDERS[0], float(NOISE[0]))
     for order in UNANIMITY_ORDERS:
-        if order > n:
+        if order > x.shape[1]:
             continue
-        joint = value_gram(x, x, unanimity_prior(order))
-        evals, u = np.linalg.eigh(joint)
-        evals = np.clip(evals, 0.0, None)
-        scale = max(float(np.mean(np.diag(joint))), 1e-300)
-        uy = u.T @ np.concatenate([t, even])
-        u_o, u_e = u[:p], u[p:]
-        for rel in NOISE:
-            d = 1.0 / (evals + rel * scale)
-            blocks = ((u_o**2) @ d, (u_o * u_e) @ d, (u_e**2) @ d)
-            alpha = u @ (uy * d)
-            held = pair_out_odd(blocks, alpha[:p], alpha[p:], t)
-            err = float(np.mean((t - held) ** 2))
-            if err < best[0]:
-                best = (err, order, float(rel))
+        err, rel = pair_out_path(value_gram(x, x, unanimity_prior(order)), t, even)
+        if err < best[0]:
+            best = (err, order, rel)
     return best
 
 

@@ -256,7 +256,7 @@ def _loo_path(gram: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     return best
 
 
-def _pair_out_path(joint: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, float]:
+def pair_out_path(joint: np.ndarray, t: np.ndarray, even: np.ndarray) -> tuple[float, float]:
     """(least mean squared leave-one-pair-out error of the odd parts, its relative noise) over NOISE, from
     one eigh of the joint (odd rows, then even rows) Gram matrix."""
     p = len(t)
@@ -432,7 +432,7 @@ def fit_fourier_surrogate(
                 continue
             cand = unanimity_prior(order_max)
             joint = value_gram(x[sub], x[sub], cand)
-            cand_err, cand_rel = _pair_out_path(joint, t[sub], even[sub])
+            cand_err, cand_rel = pair_out_path(joint, t[sub], even[sub])
             if cand_err < err_sub:
                 err_sub, err, rel, tied = cand_err, cand_err, cand_rel, cand
     if tied is None:
