@@ -22,6 +22,28 @@ def _brute_value_cov(a_in: np.ndarray, b_in: np.ndarray, weights: dict[int, floa
     return total
 
 
+def _sections_game(s: np.ndarray, alpha_odd: np.ndarray, alpha_even: np.ndarray, weights: dict[int, float]):
+    """The game sum_p alpha_odd_p Cov(v(.), t_p) + alpha_even_p Cov(v(.), e_p) on whole coalitions, by brute
+    force (t_p, e_p: pair p's odd and even parts)."""
+
+    def value_game(z):
+        out = []
+        for row in np.asarray(z, bool):
+            cov = np.array(
+                [
+                    [
+                        (_brute_value_cov(row, sp > 0, weights) - sign * _brute_value_cov(row, sp < 0, weights)) / 2
+                        for sp in s
+                    ]
+                    for sign in (1, -1)
+                ]
+            )
+            out.append(cov[0] @ alpha_odd + cov[1] @ alpha_even)
+        return np.array(out)
+
+    return value_game
+
+
 def _rows(rng, count, n):
     return rng.choice([-1.0, 1.0], size=(count, n))
 
@@ -54,20 +76,7 @@ def test_shapley_rows_are_the_exact_shapley_values_of_the_kernel_sections():
 
     np.testing.assert_allclose(uk.shapley_rows(s, w).T @ alpha_odd, estimate(odd_game, n, "exact").values, atol=1e-12)
 
-    def value_game(z):  # sum_p alpha_odd_p Cov(v(.), t_p) + alpha_even_p Cov(v(.), e_p), on whole coalitions
-        x = np.where(np.asarray(z, bool), 1.0, -1.0)
-        out = []
-        for row in x:
-            zs = row > 0
-            cov = np.array(
-                [
-                    [(_brute_value_cov(zs, sp > 0, w) - sign * _brute_value_cov(zs, sp < 0, w)) / 2 for sp in s]
-                    for sign in (1, -1)
-                ]
-            )
-            out.append(cov[0] @ alpha_odd + cov[1] @ alpha_even)
-        return np.array(out)
-
+    value_game = _sections_game(s, alpha_odd, alpha_even, w)
     rows = uk.value_shapley_rows(s, w)
     np.testing.assert_allclose(
         rows[:6].T @ alpha_odd + rows[6:].T @ alpha_even, estimate(value_game, n, "exact").values, atol=1e-10
@@ -81,20 +90,8 @@ def test_banzhaf_rows_are_the_exact_banzhaf_values_of_the_kernel_sections():
     alpha_odd, alpha_even = rng.normal(size=5), rng.normal(size=5)
     w = {1: 1.0, 2: 0.7, 3: 0.5, 4: 0.3}
 
-    def value_game(z):
-        out = []
-        for row in np.asarray(z, bool):
-            cov = np.array(
-                [
-                    [(_brute_value_cov(row, sp > 0, w) - sign * _brute_value_cov(row, sp < 0, w)) / 2 for sp in s]
-                    for sign in (1, -1)
-                ]
-            )
-            out.append(cov[0] @ alpha_odd + cov[1] @ alpha_even)
-        return np.array(out)
-
     rows = uk.value_banzhaf_rows(s, w)
-    exact = estimate(value_game, n, "exact", index="banzhaf").values
+    exact = estimate(_sections_game(s, alpha_odd, alpha_even, w), n, "exact", index="banzhaf").values
     np.testing.assert_allclose(rows[:5].T @ alpha_odd + rows[5:].T @ alpha_even, exact, atol=1e-10)
     # and they differ from the Shapley rows (the test would not see a Shapley/Banzhaf mix-up otherwise)
     shapley = uk.value_shapley_rows(s, w)

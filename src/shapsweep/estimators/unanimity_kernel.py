@@ -102,16 +102,9 @@ def value_gram(a: np.ndarray, b: np.ndarray, weights: dict[int, float]) -> np.nd
 
 
 def value_shapley_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
-    """(2p, n): Shapley values of the covariance of v with each pair's odd part, then with its even part."""
-    n = s.shape[1]
-    inside = s > 0
-    size = inside.sum(axis=1, keepdims=True)
-    own, other = np.zeros(s.shape), np.zeros(s.shape)  # the Shapley values of cov(v, v(S_p)), cov(v, v(N \ S_p))
-    for k, w in weights.items():
-        unit = w / comb(n, k) / k
-        own += unit * np.where(inside, comb(size - 1, k - 1), 0.0)
-        other += unit * np.where(inside, 0.0, comb(n - size - 1, k - 1))
-    return np.vstack([(own - other) / 2, (own + other) / 2])
+    """(2p, n): Shapley values of the covariance of v with each pair's odd part, then with its even part
+    (u_T gives 1 / |T| to each member)."""
+    return _value_rows(s, weights, lambda k: k)
 
 
 def value_banzhaf_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
@@ -120,12 +113,17 @@ def value_banzhaf_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
     u_T gives 2^(1 - |T|) to each member, so cov(v, v(S_p)) gives player i
     sum_k w_k / C(n, k) 2^(1 - k) C(|S_p| - 1, k - 1) if i is in S_p, else 0 (msr's unanimity_kernel candidate).
     """
+    return _value_rows(s, weights, lambda k: 2.0 ** (k - 1))
+
+
+def _value_rows(s: np.ndarray, weights: dict[int, float], parts) -> np.ndarray:
+    """The value rows of the index whose u_T gives 1 / `parts(|T|)` to each member of T."""
     n = s.shape[1]
     inside = s > 0
     size = inside.sum(axis=1, keepdims=True)
-    own, other = np.zeros(s.shape), np.zeros(s.shape)  # the Banzhaf values of cov(v, v(S_p)), cov(v, v(N \ S_p))
+    own, other = np.zeros(s.shape), np.zeros(s.shape)  # the values of cov(v, v(S_p)), cov(v, v(N \ S_p))
     for k, w in weights.items():
-        unit = w / comb(n, k) * 2.0 ** (1 - k)
+        unit = w / comb(n, k) / parts(k)
         own += unit * np.where(inside, comb(size - 1, k - 1), 0.0)
         other += unit * np.where(inside, 0.0, comb(n - size - 1, k - 1))
     return np.vstack([(own - other) / 2, (own + other) / 2])
