@@ -31,7 +31,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from shapsweep.training.update_game import UpdateGame
+    from shapsweep.training.update_game import UpdateGame, UpdateWindow
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=("llama", "gpt2", "bert", "roberta"), default="llama")
@@ -50,17 +50,12 @@ def main() -> None:
         traced = explainer.traced
         games = [explainer.connector.game(r) for r in rows]
 
+        window = UpdateWindow(traced.root, traced.net, steps=(0, 4), components=args.components)  # once, as the kind
+
         def game(target, batched: bool) -> UpdateGame:
-            return UpdateGame(
-                traced.root,
-                traced.net,
-                traced.batch_value if batched else traced.value,
-                target,
-                steps=(0, 4),
-                components=args.components,
-                collate=traced.collate if batched else None,
-                batch_size=args.batch_size,
-            )
+            value = traced.batch_value if batched else traced.value
+            collate = traced.collate if batched else None
+            return UpdateGame(window, value, target, collate=collate, batch_size=args.batch_size)
 
         n = game(games[0], True).n_players
         rng = np.random.default_rng(0)

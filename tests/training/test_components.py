@@ -14,7 +14,7 @@ from shapsweep.estimators import estimate
 from shapsweep.training.components import component_pieces
 from shapsweep.training.path_kernel import path_kernel
 from shapsweep.training.train import TrainingOptions, example_losses, load_for_training, train
-from shapsweep.training.update_game import UpdateGame
+from shapsweep.training.update_game import UpdateGame, UpdateWindow
 
 
 class PerHeadModules(torch.nn.Module):
@@ -153,7 +153,7 @@ def test_update_game_with_head_players_agrees_with_the_path_kernel_on_one_step(
     )
     assert kernel.components == ["bert.encoder.layer.0.head0", "bert.encoder.layer.0.head1", "bert.encoder.layer.0"]
     for i, row in enumerate(tests):
-        game = UpdateGame(root, model, value, row, steps=(2, 3), components="head")
+        game = UpdateGame(UpdateWindow(root, model, steps=(2, 3), components="head"), value, row)
         assert game.players == kernel.components
         shapley = estimate(game, game.n_players, method="exact")
         scale = np.abs(shapley.values).max()
@@ -180,10 +180,9 @@ def test_head_players_coalitions_in_one_forward_equal_one_forward_a_coalition(
     def batch_value(m, batch):
         return m(**batch).logits[:, 0]
 
-    one_by_one = UpdateGame(root, model, value, tests[0], steps=(0, 3), components="head")
-    stacked = UpdateGame(
-        root, model, batch_value, tests[0], steps=(0, 3), components="head", collate=collate, batch_size=8
-    )
+    window = UpdateWindow(root, model, steps=(0, 3), components="head")  # read once, shared by both games
+    one_by_one = UpdateGame(window, value, tests[0])
+    stacked = UpdateGame(window, batch_value, tests[0], collate=collate, batch_size=8)
     assert sum(".head" in p for p in stacked.players) == 4  # two heads in each of the two layers
     coalitions = np.random.default_rng(0).random((20, stacked.n_players)) < 0.5
     coalitions[0], coalitions[1] = False, True

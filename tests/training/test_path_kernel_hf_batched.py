@@ -133,7 +133,7 @@ def test_update_game_coalitions_in_one_forward_equal_one_forward_a_coalition(
 ):
     """The update game's batched coalitions on causal LMs: Llama's RMSNorm, gated MLP and grouped key/value
     heads; GPT-2's Conv1D layers, whose fused q/k/v columns are split by heads."""
-    from shapsweep.training.update_game import UpdateGame
+    from shapsweep.training.update_game import UpdateGame, UpdateWindow
 
     cfg = _config(tmp_path, "hf_causal_lm", tiny_llama_path if arch == "llama" else tiny_gpt2_path)
     config_path = tmp_path / "set.json"
@@ -144,14 +144,9 @@ def test_update_game_coalitions_in_one_forward_equal_one_forward_a_coalition(
     traced = explainer.traced
     game = explainer.connector.game({"row_id": "0", "text": TEXTS[0][:30]})
 
-    def update_game(batched: bool) -> UpdateGame:
-        value = traced.batch_value if batched else traced.value
-        collate = traced.collate if batched else None
-        return UpdateGame(
-            traced.root, traced.net, value, game, steps=(0, 3), components="head", collate=collate, batch_size=16
-        )
-
-    stacked, one_by_one = update_game(True), update_game(False)
+    window = UpdateWindow(traced.root, traced.net, steps=(0, 3), components="head")
+    stacked = UpdateGame(window, traced.batch_value, game, collate=traced.collate, batch_size=16)
+    one_by_one = UpdateGame(window, traced.value, game)
     assert sum(".head" in p or ".kv_head" in p for p in stacked.players) >= 2
     coalitions = np.random.default_rng(1).random((40, stacked.n_players)) < 0.5
     got, expected = stacked(coalitions), one_by_one(coalitions)

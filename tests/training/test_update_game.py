@@ -10,7 +10,7 @@ from traced_models import TESTS, example_loss, mlp, mlp_norm, mlp_scale, record,
 from shapsweep.estimators import estimate
 from shapsweep.training.path_kernel import path_kernel
 from shapsweep.training.train import TrainingOptions
-from shapsweep.training.update_game import UpdateGame
+from shapsweep.training.update_game import UpdateGame, UpdateWindow
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def test_exact_update_game_matches_path_kernel_components_on_one_step_and_not_ov
     by_id = {r["row_id"]: r for r in training}
     kernel = path_kernel(root, mlp(), value, TESTS, example_loss, by_id, steps=(5, 6), midpoints=10)
     for i, row in enumerate(TESTS):
-        game = UpdateGame(root, mlp(), value, row, steps=(5, 6))
+        game = UpdateGame(UpdateWindow(root, mlp(), steps=(5, 6)), value, row)
         assert game.players == kernel.components
         shapley = estimate(game, game.n_players, method="exact")
         assert shapley.v_empty == pytest.approx(kernel.v_empty[i], abs=1e-12)
@@ -38,7 +38,7 @@ def test_exact_update_game_matches_path_kernel_components_on_one_step_and_not_ov
         np.testing.assert_allclose(kernel.component_scores[i], shapley.values, rtol=0, atol=1e-5 * scale)
     # over 30 steps the straight-line game and the path's sum of steps part ways
     many = path_kernel(root, mlp(), value, TESTS[:1], example_loss, by_id, steps=(0, 30), midpoints=4)
-    game = UpdateGame(root, mlp(), value, TESTS[0], steps=(0, 30))
+    game = UpdateGame(UpdateWindow(root, mlp(), steps=(0, 30)), value, TESTS[0])
     shapley = estimate(game, game.n_players, method="exact")
     difference = np.abs(many.component_scores[0] - shapley.values).max()
     assert difference > 100 * np.abs(many.efficiency_gap).max()
@@ -63,8 +63,8 @@ def test_coalitions_in_one_forward_equal_one_forward_a_coalition(tmp_path, make)
     root = record(tmp_path / "t", make(), training, options)
     model, other = make(), make()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    one_by_one = UpdateGame(root, other, value, TESTS[1], steps=(1, 3))
-    stacked = UpdateGame(root, model, batch_value, TESTS[1], steps=(1, 3), collate=collate, batch_size=5)
+    one_by_one = UpdateGame(UpdateWindow(root, other, steps=(1, 3)), value, TESTS[1])
+    stacked = UpdateGame(UpdateWindow(root, model, steps=(1, 3)), batch_value, TESTS[1], collate=collate, batch_size=5)
     coalitions = _every_coalition(stacked.n_players)
     expected = one_by_one(coalitions)
     got = stacked(coalitions)
@@ -85,8 +85,8 @@ def test_a_parameter_outside_the_layers_falls_back_to_one_forward_a_coalition(tm
     training = rows()
     options = TrainingOptions(lr=1e-2, betas=(0.9, 0.98), weight_decay=0.1, batch_size=5, steps=3, seed=0)
     root = record(tmp_path / "t", mlp_scale(), training, options)
-    one_by_one = UpdateGame(root, mlp_scale(), value, TESTS[0], steps=(0, 3))
-    fallback = UpdateGame(root, mlp_scale(), batch_value, TESTS[0], steps=(0, 3), collate=collate)
+    one_by_one = UpdateGame(UpdateWindow(root, mlp_scale(), steps=(0, 3)), value, TESTS[0])
+    fallback = UpdateGame(UpdateWindow(root, mlp_scale(), steps=(0, 3)), batch_value, TESTS[0], collate=collate)
     coalitions = _every_coalition(fallback.n_players)
     got = fallback(coalitions)
     assert not fallback.stacked and fallback.forward_passes == len(coalitions)

@@ -30,9 +30,15 @@ class UpdateGameRows:
     columns = COLUMNS
 
     def __init__(self, run: RunSpec, store=None):
+        from shapsweep.training.update_game import UpdateWindow
+
         self.run, self.store = run, store
         self.traced = TracedModel(run)
         self.computes_with = self.traced.connector
+        # the window's θ_{s0} and Δθ, read from the trace once for every row
+        self.window = UpdateWindow(
+            self.traced.root, self.traced.net, steps=self.traced.window, components=self.traced.options["components"]
+        )
 
     def _store_key(self, row: dict) -> str | None:
         """The row's update game in the evaluation store: the row's input game plus the trace, the window and
@@ -54,7 +60,6 @@ class UpdateGameRows:
         from shapsweep.row_explainers.game import estimate_game
         from shapsweep.training.update_game import UpdateGame
 
-        options = self.traced.options
         row_id, run_id = str(row["row_id"]), self.run["run_id"]
         started = time.perf_counter()
         try:
@@ -66,20 +71,13 @@ class UpdateGameRows:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
         batch_size = self.run["explain"]["shap"]["batch_size"]
         updates = UpdateGame(
-            self.traced.root,
-            self.traced.net,
-            self.traced.batch_value,
-            target,
-            steps=self.traced.window,
-            components=options["components"],
-            collate=self.traced.collate,
-            batch_size=batch_size,
+            self.window, self.traced.batch_value, target, collate=self.traced.collate, batch_size=batch_size
         )
         key = self._store_key(row)
         known = None if key is None else self.store.load(key, updates.n_players)
         game = component_game(updates.players, updates, batch_size, known)
         try:
-            result, budget = estimate_game(game, game.n_players, self.run, row_id, options["estimator"], {})
+            result, budget = estimate_game(game, game.n_players, self.run, row_id, self.traced.options["estimator"], {})
         except ValueError as exc:
             return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
         finally:  # what the model computed is kept, also for a row the estimator refused

@@ -26,8 +26,30 @@ from shapsweep.training.per_copy_layers import Unsupported
 from shapsweep.training.trace import params_after, read_header, read_step
 
 
+class UpdateWindow:
+    """What every row's update game over one trace window shares, read once: the model's traced parameters,
+    their components (`grouping`) in trace parameter order, θ_{s0} and Δθ = θ_{s1} − θ_{s0}.
+
+    `stacked` is whether coalitions go through one forward in batches; it goes off for good (for every row
+    after) once the model refuses it (a parameter outside the layers `masked_updates` reads).
+    """
+
+    def __init__(self, trace_root, model: torch.nn.Module, *, steps: tuple[int, int], components: str = "tensor"):
+        s0, s1 = steps
+        names = [p["name"] for p in read_header(trace_root)["params"]]
+        named = dict(model.named_parameters())
+        self.model = model.eval()
+        self.params = {n: named[n] for n in names}
+        self.groups = component_pieces({n: tuple(p.shape) for n, p in self.params.items()}, components, model)
+        start, end = read_step(trace_root, s0).params, params_after(trace_root, s1 - 1)
+        # in the model's dtype and on its device, once: θ_{s0} + Δθ is then θ_{s1} to the last bit
+        self.start = {n: start[n].to(p.device, p.dtype) for n, p in self.params.items()}
+        self.delta = {n: end[n].to(p.device, p.dtype) - self.start[n] for n, p in self.params.items()}
+        self.stacked = True
+
+
 class UpdateGame:
-    """A `Game` over one test row: players are the components of `grouping`, in trace parameter order.
+    """A `Game` over one test row: players are the window's components.
 
     `value(model, rows)` gives one value per row; with `collate`, it gets `collate(rows)` instead of the
     rows (as the path kernel's `value` does), and coalitions are evaluated `batch_size` per forward.
@@ -35,31 +57,22 @@ class UpdateGame:
 
     def __init__(
         self,
-        trace_root,
-        model: torch.nn.Module,
+        window: UpdateWindow,
         value: Callable[[torch.nn.Module, object], torch.Tensor],
         row,
         *,
-        steps: tuple[int, int],
-        components: str = "tensor",
         collate: Callable[[list], object] | None = None,
         batch_size: int = 64,
     ):
-        s0, s1 = steps
-        names = [p["name"] for p in read_header(trace_root)["params"]]
-        named = dict(model.named_parameters())
-        self.params = {n: named[n] for n in names}
-        self.groups = component_pieces({n: tuple(p.shape) for n, p in self.params.items()}, components, model)
-        self.players = list(self.groups)
-        self.model, self.value, self.row = model.eval(), value, row
-        self.collate = collate
-        start, end = read_step(trace_root, s0).params, params_after(trace_root, s1 - 1)
-        # in the model's dtype and on its device, once: θ_{s0} + Δθ is then θ_{s1} to the last bit
-        self.start = {n: start[n].to(p.device, p.dtype) for n, p in self.params.items()}
-        self.delta = {n: end[n].to(p.device, p.dtype) - self.start[n] for n, p in self.params.items()}
-        self.batch_size = batch_size
-        self.stacked = collate is not None  # off for good once the model refuses it
+        self.window, self.value, self.row = window, value, row
+        self.players = list(window.groups)
+        self.collate, self.batch_size = collate, batch_size
         self.forward_passes = 0
+
+    @property
+    def stacked(self) -> bool:
+        """Whether this game's coalitions go through one forward in batches."""
+        return self.collate is not None and self.window.stacked
 
     @property
     def n_players(self) -> int:
@@ -71,16 +84,16 @@ class UpdateGame:
             try:
                 return self._stacked(coalitions)
             except Unsupported:
-                self.stacked = False  # a parameter outside the layers it reads: one coalition at a time
+                self.window.stacked = False  # a parameter outside the layers it reads: one coalition at a time
         return self._one_by_one(coalitions)
 
     def _stacked(self, coalitions: np.ndarray) -> np.ndarray:
-        batch = self.collate([self.row])
+        w, batch = self.window, self.collate([self.row])
         out = []
         for begin in range(0, len(coalitions), self.batch_size):
-            masks = coalition_masks(self.groups, coalitions[begin : begin + self.batch_size], self.delta)
+            masks = coalition_masks(w.groups, coalitions[begin : begin + self.batch_size], w.delta)
             values = coalition_values(
-                self.model, self.params, lambda b: self.value(self.model, b), batch, self.start, self.delta, masks
+                w.model, w.params, lambda b: self.value(w.model, b), batch, w.start, w.delta, masks
             )
             self.forward_passes += 1
             out.append(values.detach().cpu().numpy())
@@ -89,20 +102,21 @@ class UpdateGame:
     def _one_by_one(self, coalitions: np.ndarray) -> np.ndarray:
         """One forward a coalition, its parameters written into the model; the model's own are put back after
         (the next row's game is built from them: a classifier's target class, a causal LM's response)."""
+        w = self.window
         rows = [self.row] if self.collate is None else self.collate([self.row])
         out = np.empty(len(coalitions))
-        saved = {n: p.detach().clone() for n, p in self.params.items()}
+        saved = {n: p.detach().clone() for n, p in w.params.items()}
         with torch.no_grad():
             try:
                 for k, coalition in enumerate(coalitions):
                     for c, member in zip(self.players, coalition, strict=True):
-                        for piece in self.groups[c]:
-                            start = piece.of(self.start[piece.name])
-                            target = start + piece.of(self.delta[piece.name]) if member else start
-                            piece.of(self.params[piece.name]).copy_(target)
-                    out[k] = float(self.value(self.model, rows)[0])
+                        for piece in w.groups[c]:
+                            start = piece.of(w.start[piece.name])
+                            target = start + piece.of(w.delta[piece.name]) if member else start
+                            piece.of(w.params[piece.name]).copy_(target)
+                    out[k] = float(self.value(w.model, rows)[0])
                     self.forward_passes += 1
             finally:
-                for n, p in self.params.items():
+                for n, p in w.params.items():
                     p.copy_(saved[n])
         return out
