@@ -21,7 +21,7 @@ from shapsweep.data.selection import outside_selection
 from shapsweep.errors import ConfigError, RowError
 from shapsweep.file_schemas import failed_row
 from shapsweep.row_explainers.model_rows import load_run_model
-from shapsweep.row_explainers.row_fields import component_game, component_game_record
+from shapsweep.row_explainers.row_fields import component_game_record
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import game_key, row_digest
 
@@ -158,7 +158,7 @@ class AblationGameRows:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.row_explainers.game import estimate_game
+        from shapsweep.row_explainers.game import estimate_component_game
 
         shap = self.run["explain"]["shap"]
         row_id, run_id = str(row["row_id"]), self.run["run_id"]
@@ -171,16 +171,12 @@ class AblationGameRows:
         if skip is not None:
             return failed_row(row_id, run_id, "skipped", skip, time.perf_counter() - started, list(target.players))
         ablated = AblationGame(self.ablation, self.connector, target, shap["batch_size"])
-        key = self._store_key(row)
-        known = None if key is None else self.store.load(key, ablated.n_players)
-        game = component_game(ablated.players, ablated, shap["batch_size"], known)
         try:
-            result, budget = estimate_game(game, game.n_players, self.run, row_id, self.options["estimator"], {})
+            game, result, budget = estimate_component_game(ablated, self.run, row_id, self.store, self._store_key(row))
         except ValueError as exc:
-            return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
-        finally:  # what the model computed is kept, also for a row the estimator refused
-            if key is not None:
-                self.store.save(key, *game.evaluated())
+            return failed_row(
+                row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, ablated.players
+            )
         details = {
             **result.details,
             "components": self.options["components"],

@@ -55,6 +55,22 @@ def estimate_game(game, n: int, run: RunSpec, row_id: str, method: str, options:
     return result, budget
 
 
+def estimate_component_game(evaluate, run: RunSpec, row_id: str, store, key: str | None):
+    """(game, result, resolved budget) of a game over model components (the update and ablation games'
+    `evaluate`: players, n_players, called with coalitions) by the run's `shap.options.estimator` and shap
+    settings, as a `row_fields.component_game` through the evaluation store under `key` (None: no store).
+    What the model computed is stored also for a row the estimator refuses (its ValueError is raised on)."""
+    shap = run["explain"]["shap"]
+    known = None if key is None else store.load(key, evaluate.n_players)
+    game = row_fields.component_game(evaluate.players, evaluate, shap["batch_size"], known)
+    try:
+        result, budget = estimate_game(game, game.n_players, run, row_id, shap["options"]["estimator"], {})
+    finally:
+        if key is not None:
+            store.save(key, *game.evaluated())
+    return game, result, budget
+
+
 def explain_row(model, row: dict, run: RunSpec, store: EvaluationStore | None = None) -> dict:
     """One shard row (DESIGN.md shard contract) for one dataset row; never raises for a bad row.
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from shapsweep.data.selection import outside_selection
 from shapsweep.errors import RowError
 from shapsweep.file_schemas import failed_row
-from shapsweep.row_explainers.row_fields import component_game, component_game_record
+from shapsweep.row_explainers.row_fields import component_game_record
 from shapsweep.row_explainers.traced_model import TracedModel
 from shapsweep.run_spec import RunSpec
 from shapsweep.store import game_key
@@ -57,7 +57,7 @@ class UpdateGameRows:
         return (self._row(row) for row in rows)
 
     def _row(self, row: dict) -> dict:
-        from shapsweep.row_explainers.game import estimate_game
+        from shapsweep.row_explainers.game import estimate_component_game
         from shapsweep.training.update_game import UpdateGame
 
         row_id, run_id = str(row["row_id"]), self.run["run_id"]
@@ -73,19 +73,19 @@ class UpdateGameRows:
         updates = UpdateGame(
             self.window, self.traced.batch_value, target, collate=self.traced.collate, batch_size=batch_size
         )
-        key = self._store_key(row)
-        known = None if key is None else self.store.load(key, updates.n_players)
-        game = component_game(updates.players, updates, batch_size, known)
         try:
-            result, budget = estimate_game(game, game.n_players, self.run, row_id, self.traced.options["estimator"], {})
+            game, result, budget = estimate_component_game(updates, self.run, row_id, self.store, self._store_key(row))
         except ValueError as exc:
-            return failed_row(row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, game.players)
-        finally:  # what the model computed is kept, also for a row the estimator refused
-            if key is not None:
-                self.store.save(key, *game.evaluated())
-        details = {**result.details, "trace_id": self.run["trace"]["trace_id"], "window": list(self.traced.window)}
+            return failed_row(
+                row_id, run_id, "estimator_error", str(exc), time.perf_counter() - started, updates.players
+            )
+        details = {
+            **result.details,
+            "trace_id": self.run["trace"]["trace_id"],
+            "window": list(self.traced.window),
+            "stacked_coalitions": updates.stacked,  # False: the model took one forward a coalition
+        }
         runtime_s = time.perf_counter() - started
-        details["stacked_coalitions"] = updates.stacked  # False: the model took one forward a coalition
         return component_game_record(
             row_id, run_id, game, result, self.run, budget, details, updates.forward_passes, runtime_s
         )
