@@ -86,8 +86,7 @@ def _row_content(row: dict) -> dict:
 
 def row_digest(row: dict) -> str:
     """A row's content as one hash (not its id; a media file's bytes, not its path)."""
-    text = json.dumps(_row_content(row), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _digest(_row_content(row))
 
 
 def game_key(model: dict, features: dict, value: dict, row: dict, players: dict | None = None) -> str:
@@ -102,6 +101,11 @@ def game_key(model: dict, features: dict, value: dict, row: dict, players: dict 
     }
     if players is not None:
         content["players"] = players
+    return _digest(content)
+
+
+def _digest(content) -> str:
+    """sha256 of `content` as canonical JSON (sorted keys, no spaces)."""
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
