@@ -43,8 +43,20 @@ def digest(*parts: Any) -> str:
             if part.height:
                 h.update(str([part.hash_rows(seed=seed).sum() for seed in (0, 1)]).encode())
         else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+            h.update(json.dumps(_rounded(part), sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def _rounded(value: Any) -> Any:
+    """JSON-able values with their floats at 12 significant digits, as the frames' are: a run's budget is
+    the polars mean of its rows' budgets, whose last bits can differ from one build to the next."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    return value
 
 
 class InputDigests:
