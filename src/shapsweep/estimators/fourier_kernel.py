@@ -456,7 +456,7 @@ def fit_fourier_surrogate(
     # rows, and the predictions at every row (which the caller needs) come without a second one.
     if tied is not None and even is not None:
         return _fit_values(
-            x, t, even, fit_rows, tied, rel, err, found, screen, offset, coef if found is not None else None
+            x, t, even, fit_rows, tied, rel, err, found, screen, offset, coef[n:] if found is not None else None
         )
     if tied is not None:
         cross = unanimity_kernel_matrix(x, train, tied)

@@ -25,8 +25,10 @@ the pairs are random, and if the Fourier surrogate wins on them clearly (or what
 the rest are chosen to reduce the posterior variance of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
 and standard errors use the random half only, whose sampling weights are known. Past the design's
 budgets (>= 32n, or over 512 pairs) the random pairs are spread over sizes by leverage score, equal
-mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16); at n = 256 from 8n
-to 16n the Fourier fit also tries a unanimity (Moebius) prior, at 8n on both halves of every pair. Below
+mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16). Where the Fourier
+fit sees every pair (after the design, and on random pairs up to FIT_PAIRS for n > 16), it also tries a
+unanimity (Moebius) prior, on both halves of every pair up to 1,024 pairs, and keeps the prior with the
+lower leave-one-out error (UNANIMITY_* below). Below
 `permutation_below` * n coalitions there are too few pairs per player to fit anything, and the method
 runs antithetic permutation sampling instead. The choice and its reason are in the result's
 `details`. Measurements behind these choices: docs/estimators.md and benchmarks/estimators.py.
@@ -114,17 +116,31 @@ TRIPLES_MIN_PLAYERS = 64
 TRIPLES_MAX_PLAYERS = 256
 TRIPLES_ANY_BUDGET_MAX_PLAYERS = 128
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
-# Where n > UNANIMITY_MIN_PLAYERS, every pair is random past the design, the Fourier fit sees every pair and
-# no triples are screened (n = 256 at 8n and 16n), the Fourier fit also tries the odd part of a unanimity (Moebius) prior (unanimity_kernel.py)
-# and keeps whichever prior has the lower leave-one-out error. Measured (SOUM n = 256, tuning seeds 0-11,
-# median relative error, Fourier prior -> with the choice): order <= 5 8n 0.1983 -> 0.1940, 16n 0.1289 ->
-# 0.1255; order <= 3 8n 0.1111 -> 0.1058, 16n 0.0700 -> 0.0703 (docs/estimators.md, issue 22's seventh
-# round). Not elsewhere: every other cell of the benchmarks was measured without it.
-UNANIMITY_MIN_PLAYERS = 128
-# Up to this many pairs (n = 256 at 8n) the unanimity prior is fitted to both parts of every pair (two rows
-# a pair; unanimity_kernel.value_gram: the even parts share its coefficients); above (16n), to the odd parts
-# only: the joint fit on 4,096 rows took 1.1-1.9 CPU s there (on 2,047 odd and 512 even rows), for 1-5%.
+# The unanimity (Moebius) prior (unanimity_kernel.py) ties a sum of unanimity games' odd Fourier terms of
+# degree 1, 3 and 5 (u_T puts one coefficient on every odd subset of T) and, fitted to both halves of every
+# pair, lets the even parts (v(S) + v(N \\ S)) / 2, which the Fourier fit throws away, measure the same
+# coefficients again. The Fourier fit tries it on the same rows and keeps whichever prior has the lower
+# leave-one-(pair-)out error of the odd parts, so games it does not suit keep the Fourier prior (the MiniLM
+# and tiny-Llama games never chose it, n = 12-16, 4n-16n). Where:
+# - after the adaptive design (the refit on every pair), from UNANIMITY_AFTER_DESIGN_MIN_PLAYERS players;
+# - on random pairs where the Fourier fit sees every pair (up to FIT_PAIRS), for n > UNANIMITY_MIN_PLAYERS
+#   (at and below it the sparse Moebius fit competes on folds, which the joint fit of both halves has no
+#   odd-only kernel for), with or without screened triples (the triples are odd Walsh terms: the even parts
+#   need no offset): both halves up to UNANIMITY_VALUES_MAX_PAIRS pairs, the odd parts only above that and
+#   only for n > UNANIMITY_ODD_MIN_PLAYERS (n = 256 at 16n: the joint fit on 4,096 rows took 1.1-1.9 CPU s,
+#   for 1-5%; n = 128 at 32n on the odd parts: 0.0742 -> 0.0729 at 1.0 CPU s, not taken).
+# Measured (SOUM orders 3 / 5, tuning seeds 0-11, median relative error, Fourier prior -> with the choice;
+# docs/estimators.md, issue 22's eighth round): after the design n = 16 4n 0.152 / 0.201 -> 0.129 / 0.158,
+# n = 32 4n 0.141 / 0.301 -> 0.125 / 0.216, 8n 0.085 / 0.167 -> 0.077 / 0.140, n = 64 4n 0.147 / 0.292 ->
+# 0.134 / 0.230, 8n 0.079 / 0.150 -> 0.073 / 0.135, 16n 0.055 / 0.096 -> 0.051 / 0.082, n = 128 4n
+# 0.154 / 0.297 -> 0.129 / 0.220, 8n 0.091 / 0.164 -> 0.081 / 0.137, n = 256 4n 0.155 / 0.288 -> 0.144 /
+# 0.232; random pairs n = 32 32n 0.039 / 0.072 -> 0.036 / 0.060, n = 64 32n 0.000 / 0.072 -> 0.000 / 0.071,
+# n = 128 16n 0.046 / 0.125 -> 0.046 / 0.112; n = 256 8n 0.111 / 0.198 -> 0.106 / 0.194 and 16n 0.070 /
+# 0.129 -> 0.070 / 0.126 (the seventh round).
+UNANIMITY_AFTER_DESIGN_MIN_PLAYERS = 12
+UNANIMITY_MIN_PLAYERS = MOEBIUS_AUTO_MAX_PLAYERS
 UNANIMITY_VALUES_MAX_PAIRS = 1024
+UNANIMITY_ODD_MIN_PLAYERS = 128
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -250,6 +266,16 @@ def _correction_details(weight, coalitions, shrink, n_pairs=0):
     return {"weight": round(weight, 4), "reason": reason}
 
 
+def _unanimity_fit(n: int, n_pairs: int) -> str | None:
+    """Whether the Fourier fit also tries the unanimity prior: on both halves of every pair ('values'),
+    on the odd parts ('odd'), or not (None)."""
+    if n <= UNANIMITY_MIN_PLAYERS or n_pairs > FIT_PAIRS:
+        return None
+    if n_pairs <= UNANIMITY_VALUES_MAX_PAIRS:
+        return "values"
+    return "odd" if n > UNANIMITY_ODD_MIN_PLAYERS else None
+
+
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     n_pairs = len(sample.coalitions) // 2  # every row has its complement in the sample
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
@@ -260,9 +286,7 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
         and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
         and (n <= TRIPLES_ANY_BUDGET_MAX_PLAYERS or n_pairs > FIT_PAIRS)
     )
-    unanimity = None
-    if n > UNANIMITY_MIN_PLAYERS and ADAPTIVE_MAX_PAIRS < n_pairs <= FIT_PAIRS and not triples:
-        unanimity = "values" if n_pairs <= UNANIMITY_VALUES_MAX_PAIRS else "odd"
+    unanimity = _unanimity_fit(n, n_pairs)
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
         sample, y, v_empty, v_full, n, surrogate, rng, triples, unanimity
     )
@@ -345,7 +369,13 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     y_new = game(np.vstack([chosen, ~chosen]))
     x_all = np.vstack([x, np.where(chosen, 1.0, -1.0)])
     t_all = np.concatenate([t, (y_new[: len(chosen)] - y_new[len(chosen) :]) / 2])
-    refit = fit_fourier_surrogate(x_all, t_all, rng)
+    even_all = None
+    if n >= UNANIMITY_AFTER_DESIGN_MIN_PLAYERS:  # the pairs' even parts, in x_all's order (row 0: N and the empty set)
+        even_random = (y[first] + y[sample.complement[first]]) / 2
+        even_all = np.concatenate(
+            [[(v_full + v_empty) / 2], even_random, (y_new[: len(chosen)] + y_new[len(chosen) :]) / 2]
+        )
+    refit = fit_fourier_surrogate(x_all, t_all, rng, unanimity=even_all is not None, even=even_all)
     odd = refit.fitted[: len(x)]
     honest = odd.copy()
     in_fit = refit.fit_rows < len(x)
