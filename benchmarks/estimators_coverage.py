@@ -85,14 +85,14 @@ def build(args, log) -> list[tuple[str, int, object]]:
     return games
 
 
-def run_cells(games, mults, method, log) -> dict:
+def run_cells(games, mults, method, log, **options) -> dict:
     """{(family, mult): [(regime, |error| array, stderr array, weight)]} over the games' seeds."""
     cells = defaultdict(list)
     for family, seed, game in games:
         exact = exact_of(game, method)
         for mult in mults:
             budget = min(mult * game.n, 2**game.n)
-            r = estimate(game, game.n, method, budget=budget, seed=seed, batch_size=1024)
+            r = estimate(game, game.n, method, budget=budget, seed=seed, batch_size=1024, **options)
             weight = r.details.get("correction", {}).get("weight", 1.0)
             cells[(family, mult)].append((regime(r.details), np.abs(r.values - exact), r.stderr, weight))
         log(f"{family} seed {seed} done")
@@ -185,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mults", default="4,8,16,32")
     parser.add_argument("--seeds", default="100-105", help="held-out seeds 100-105 (verdict); tuning: 0-23")
     parser.add_argument("--families", default="soum", help="soum, minilm, llama (comma-separated)")
+    parser.add_argument("--design", default="", help="regression_adjusted's design option (e.g. random)")
     parser.add_argument("--quick", action="store_true", help="leave out n = 256 (about 1 s a run)")
     parser.add_argument("--target", action="store_true", help="also the evaluations target_stderr spends (SOUM)")
     parser.add_argument("--out-name", default="estimators_coverage")
@@ -195,7 +196,8 @@ def main(argv=None) -> int:
 
     t0 = time.process_time()
     games = build(args, log)
-    text = report(run_cells(games, mults, args.method, log), mults, args)
+    options = {"design": args.design} if args.design else {}
+    text = report(run_cells(games, mults, args.method, log, **options), mults, args)
     if args.target:
         text += target_runs(games, args, log)
     text += f"\n({time.process_time() - t0:.0f} CPU s)\n"
