@@ -18,8 +18,9 @@ families compete (`surrogate='auto'`) on the estimated variance of the adjusted 
   interactions (sums of unanimity games).
 On small samples (below SHRINK_BELOW * n coalitions) the residual correction is mostly noise, and it
 is shrunk towards the surrogate by its signal-to-noise ratio, estimated from two split halves of the
-pairs (a James-Stein-type factor; the standard errors stay those of the unshrunk correction, which is
-conservative; where the whole correction's pairs were all in the fit, 32n up to 2,048 pairs, they are
+pairs (a James-Stein-type factor; with random pairs the standard errors stay those of the unshrunk
+correction, which is conservative, and under the design they are scaled to the shrunk value's error,
+DESIGN_STDERR_SURROGATE_RATIO; where the whole correction's pairs were all in the fit, 32n up to 2,048 pairs, they are
 widened by IN_SAMPLE_STDERR_SCALE). In the same range the sample is designed (`design='auto'`): half
 the pairs are random, and if the Fourier surrogate wins on them clearly (or whatever won, below 8n),
 the rest are chosen to reduce the posterior variance of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
