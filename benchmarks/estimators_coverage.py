@@ -60,6 +60,8 @@ def exact_of(game, method: str) -> np.ndarray:
 
 def regime(details: dict) -> str:
     """Which stderr branch a result came from (regression_adjusted's details; other methods: their sampler)."""
+    if "adjust" in details:  # msr: its adjustment (linear fit, triples, sets, a surrogate)
+        return f"adjust {details['adjust']}"
     correction = details.get("correction")
     if correction is None:
         return details.get("sampler", details.get("surrogate", "?"))
