@@ -25,7 +25,8 @@ and for n <= MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of reg
 values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
 linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples or
 sets, the OLS ones with the cross-validated error as the residual variance (it prices the selection).
-Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones.
+Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones
+(the linear fit's widened by LINEAR_TAIL_SCALE below 4n odd rows, where its errors are heavy-tailed).
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
 value estimation via leverage score sampling" (Kernel Banzhaf), 2024.
 """
