@@ -231,8 +231,12 @@ def test_details_say_how_much_of_the_residual_correction_is_kept(mult, shrunk):
     assert ("split-half" in correction["reason"]) == shrunk
     if not shrunk:
         assert correction["weight"] == 1.0
-    # the whole correction on pairs all seen by the fit: its intervals are widened, and say so
-    assert ("stderr_scale" in correction) == (not shrunk)
+    # the whole correction on pairs all seen by the fit: its intervals are widened, and say so; under the
+    # design they are narrowed to the shrunk value's error, and say so too
+    designed = r.details["design"]["kind"] == "adaptive"
+    assert ("stderr_scale" in correction) == (not shrunk or designed)
+    if shrunk and designed:
+        assert "sqrt(w^2 + (1 - w)^2" in correction["stderr_scale"]
     json.dumps(r.details)
 
 

@@ -39,6 +39,26 @@ def test_95_percent_intervals_cover_the_exact_values(method, mult):
     assert _coverage(method, n, mult * n, seeds=40) >= 0.9
 
 
+@pytest.mark.parametrize("mult", [4, 8])
+def test_design_intervals_are_calibrated_not_the_unshrunk_corrections(mult):
+    # Under the adaptive design the value is mostly the surrogate refitted on every pair, whose error is
+    # smaller than the random pairs' correction noise: the unshrunk stderr was 2.4-2.5x the RMS error here
+    # (coverage 99.7%); scaled by sqrt(w^2 + (1 - w)^2 c) it is 1.5x with 98% coverage.
+    n = 32
+    errors, stderrs = [], []
+    for g in range(4):
+        game = SoumGame(n, 2 * n, np.random.default_rng(100 + g), max_order=3)
+        truth = game.shapley()
+        for seed in range(6):
+            r = estimate(game, n, "regression_adjusted", budget=mult * n, seed=seed)
+            assert r.details["design"]["kind"] == "adaptive" and "stderr_scale" in r.details["correction"]
+            errors.append(np.abs(r.values - truth))
+            stderrs.append(r.stderr)
+    err, se = np.concatenate(errors), np.concatenate(stderrs)
+    assert np.mean(err <= 1.96 * se) >= 0.93  # not too narrow
+    assert np.mean(se) / np.sqrt(np.mean(err**2)) <= 2.0  # not back to the old, conservative width
+
+
 def test_every_sampling_method_reports_standard_errors_or_says_why_not():
     n = 9
     game = SoumGame(n, 15, np.random.default_rng(3))
