@@ -216,6 +216,12 @@ def odd_rows(sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float)
     return x, t, first
 
 
+def even_rows(sample: PairedSample, y: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
+    """The pairs' even parts (v(S) + v(N\\S)) / 2, in `odd_rows`' order (the full coalition's first)."""
+    first = np.arange(len(sample.coalitions)) < sample.complement
+    return np.concatenate([[(v_full + v_empty) / 2], (y[first] + y[sample.complement[first]]) / 2])
+
+
 def sample_pairs(n: int, n_coalitions: int, rng: np.random.Generator, mass: str) -> PairedSample:
     """Up to n_coalitions distinct proper coalitions, in complementary pairs (an odd one left over is unused)."""
     sampler = PairedSampler(n, rng, mass)

@@ -53,6 +53,7 @@ from .paired_design import (
     PairedSampler,
     constrained_wls,
     constrained_wls_stderr,
+    even_rows,
     odd_rows,
     weighted_kkt,
 )
@@ -240,7 +241,7 @@ def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False
     if surrogate in ("auto", "fourier"):
         even = None
         if unanimity == "values":  # the even parts (v(S) + v(N \\ S)) / 2 of the rows of x
-            even = np.concatenate([[(v_full + v_empty) / 2], (y[first] + y[sample.complement[first]]) / 2])
+            even = even_rows(sample, y, v_empty, v_full)
         four = fit_fourier_surrogate(x, t, rng, triples=triples, unanimity=unanimity is not None, even=even)
         odd = four.fitted
         honest = odd.copy()
@@ -383,10 +384,8 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     t_all = np.concatenate([t, (y_new[: len(chosen)] - y_new[len(chosen) :]) / 2])
     even_all = None
     if n >= UNANIMITY_AFTER_DESIGN_MIN_PLAYERS:  # the pairs' even parts, in x_all's order (row 0: N and the empty set)
-        even_random = (y[first] + y[sample.complement[first]]) / 2
-        even_all = np.concatenate(
-            [[(v_full + v_empty) / 2], even_random, (y_new[: len(chosen)] + y_new[len(chosen) :]) / 2]
-        )
+        designed_even = (y_new[: len(chosen)] + y_new[len(chosen) :]) / 2
+        even_all = np.concatenate([even_rows(sample, y, v_empty, v_full), designed_even])
     refit = fit_fourier_surrogate(x_all, t_all, rng, unanimity=even_all is not None, even=even_all)
     odd = refit.fitted[: len(x)]
     honest = odd.copy()
