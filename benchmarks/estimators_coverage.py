@@ -43,15 +43,6 @@ Z95 = peers312.Z95
 MODEL_FAMILIES = {"minilm": "MiniLM 13-14 words", "llama": "tiny Llama logprob 12 words"}
 
 
-def seeds_arg(text: str) -> list[int]:
-    """'100-105' or '0,1,2' (or a mix)."""
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    return out
-
-
 def exact_of(game, method: str) -> np.ndarray:
     if method == "msr":  # Banzhaf of a sum of unanimity games: c_T / 2^(|T| - 1) to each member of T
         return game.incidence @ (game.coef / 2.0 ** (game.sizes - 1))
@@ -192,7 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--target", action="store_true", help="also the evaluations target_stderr spends (SOUM)")
     parser.add_argument("--out-name", default="estimators_coverage")
     args = parser.parse_args(argv)
-    args.seeds_text, args.seeds = args.seeds, seeds_arg(args.seeds)
+    args.seeds_text, args.seeds = args.seeds, games_mod.seed_list(args.seeds)
     mults = [int(x) for x in args.mults.split(",") if x]
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 

@@ -50,6 +50,15 @@ LLAMA_PROMPTS = [
 ]
 
 
+def seed_list(text: str) -> list[int]:
+    """Seeds from a command line: '100-105' or '0,1,2' (or a mix)."""
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return out
+
+
 @dataclass
 class TabulatedGame:
     """A game given by its value on every coalition (index = bitmask, bit i = player i)."""

@@ -35,14 +35,6 @@ from shapsweep.estimators import (
 RIDGE = 1e-8  # relative to the Gram matrix's mean diagonal: the games are noiseless
 
 
-def seeds_of(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def pairs_evaluated(seen: list[np.ndarray], n: int) -> np.ndarray:
     """One side of every complementary pair among the evaluated coalitions (the empty and full sets left out)."""
     z = np.unique(np.vstack(seen), axis=0)
@@ -69,7 +61,7 @@ def main(argv=None) -> int:
     value_rows = unanimity_kernel.value_banzhaf_rows if banzhaf else unanimity_kernel.value_shapley_rows
     for mult in (int(m) for m in args.mults.split(",")):
         errors = []
-        for seed in seeds_of(args.seeds):
+        for seed in games_mod.seed_list(args.seeds):
             game = games_mod.SoumClosedForm(n, 1000 * order + seed, max_order=order)
             seen: list[np.ndarray] = []
 

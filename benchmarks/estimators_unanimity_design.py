@@ -71,14 +71,6 @@ def unanimity_block_greedy(x, pool, count, weights, block, clock):
     return np.array(chosen, dtype=np.int64)
 
 
-def seeds_of(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def run(games, n, budget):
     errors, cpu = [], []
     for seed, game in games:
@@ -106,7 +98,9 @@ def main(argv=None) -> int:
     )
     weights, clock = unanimity_kernel.prior(args.prior_order), [0.0]
     for order in (int(o) for o in args.orders.split(",")):
-        games = [(s, games_mod.SoumClosedForm(n, 1000 * order + s, max_order=order)) for s in seeds_of(args.seeds)]
+        games = [
+            (s, games_mod.SoumClosedForm(n, 1000 * order + s, max_order=order)) for s in games_mod.seed_list(args.seeds)
+        ]
         default, default_cpu = run(games, n, budget)
         saved = ra.choose_pairs, ra.ADAPTIVE_MAX_PAIRS, ra.ADAPTIVE_STEP_CELLS
         ra.choose_pairs = lambda _four, x, pool, count: unanimity_block_greedy(
