@@ -149,3 +149,46 @@ def test_the_fourier_prior_stays_where_it_fits_better():
     t = x @ rng.normal(size=n) + x[:, triples].prod(axis=2) @ w3
     sur = fk.fit_fourier_surrogate(x, t, np.random.default_rng(0), unanimity=True, even=rng.normal(size=80))
     assert sur.choice["prior"] == "fourier" and sur.even_train is None and sur.unanimity is None
+
+
+def test_choice_on_all_rows_keeps_the_prior_of_lower_error_over_every_row(monkeypatch):
+    # choose_on_all_rows (the design past 512 pairs): both priors, as chosen on the selection rows, are
+    # fitted to every row and the lower leave-one-(pair-)out error wins. The margin is opened so that both
+    # games reach the comparison: a sum of unanimity games keeps the unanimity prior, an additive game with
+    # dense degree-3 Fourier terms the Fourier one, whose leave-one-out predictions are refits without the row.
+    monkeypatch.setattr(fk, "ALL_ROWS_CHOICE_MARGIN", 1e9)
+    n, rng = 10, np.random.default_rng(4)
+    terms = [rng.choice(n, size=int(rng.integers(1, 4)), replace=False) for _ in range(14)]
+    coef = rng.normal(size=14)
+
+    def soum(z):
+        z = np.asarray(z, bool)
+        return sum(c * z[:, t].all(axis=1) for t, c in zip(terms, coef))
+
+    x = np.vstack([np.ones((1, n)), _rows(rng, 59, n)])
+    full, comp = soum(x > 0), soum(x < 0)
+    tied = fk.fit_fourier_surrogate(
+        x, (full - comp) / 2, np.random.default_rng(0), unanimity=True, even=(full + comp) / 2, choose_on_all_rows=True
+    )
+    verdict = tied.choice["all_rows_loo"]
+    assert tied.even_train is not None and verdict["unanimity"] < verdict["fourier"] and verdict["rows"] == 60
+
+    triples = np.array(list(itertools.combinations(range(n), 3)))
+    t = x @ rng.normal(size=n) + x[:, triples].prod(axis=2) @ (0.05 * rng.normal(size=len(triples)))
+    four = fk.fit_fourier_surrogate(
+        x, t, np.random.default_rng(0), unanimity=True, even=rng.normal(size=60), choose_on_all_rows=True
+    )
+    verdict = four.choice["all_rows_loo"]
+    assert four.choice["prior"] == "fourier" and four.even_train is None and four.unanimity is None
+    assert verdict["fourier"] < verdict["unanimity"] and four.loo_error == pytest.approx(verdict["fourier"], rel=1e-5)
+    np.testing.assert_allclose(four.fitted, four.predict(x), atol=1e-9)
+
+    def own(z):
+        return four.predict(np.where(np.asarray(z, bool), 1.0, -1.0))
+
+    np.testing.assert_allclose(four.shapley(), estimate(own, n, "exact").values, atol=1e-9)
+    gram = fk.kernel_matrix(x, x, four.weights, four.scale) + four.ridge * np.eye(60)
+    for p in (0, 17, 59):
+        keep = np.arange(60) != p
+        alpha = np.linalg.solve(gram[np.ix_(keep, keep)], t[keep])
+        assert four.loo_prediction[p] == pytest.approx(gram[p, keep] @ alpha, abs=1e-8)

@@ -21,9 +21,17 @@ Singh & Guestrin, "Near-optimal sensor placements in Gaussian processes", JMLR 2
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cholesky, solve_triangular
 
 from .fourier_kernel import FourierSurrogate, kernel_matrix, shapley_rows
 from .paired_design import PairedSampler
+from .unanimity_kernel import kernel_matrix as unanimity_kernel_matrix
+from .unanimity_kernel import odd_variance as unanimity_odd_variance
+from .unanimity_kernel import shapley_rows as unanimity_shapley_rows
+
+# The fixed prior's ridge, relative to the data's mean prior variance: the design's noise only keeps the
+# factorisations stable (the greedy's choice barely depends on it; the refit chooses its own noise).
+UNANIMITY_DESIGN_JITTER = 1e-6
 
 
 def candidate_pool(sampler: PairedSampler, size: int) -> np.ndarray:
@@ -67,3 +75,43 @@ def choose_pairs(surrogate: FourierSurrogate, x: np.ndarray, pool: np.ndarray, c
         factors[:, step] = column / np.sqrt(d)
         variance -= column**2 / d
     return chosen
+
+
+def choose_pairs_unanimity(
+    x: np.ndarray, pool: np.ndarray, count: int, weights: dict[int, float], block: int
+) -> np.ndarray:
+    """Indexes into `pool` of `count` pairs chosen greedily under a fixed unanimity prior, `block` a step.
+
+    A Gaussian process's posterior covariance does not depend on the values observed, so under a fixed
+    prior (unanimity_kernel.py, orders and weights `weights`) the design needs no fit of the first pairs.
+    Each step takes the `block` best scores and conditions on them at once (a Cholesky of their block of
+    the posterior covariance), which turns `count` rank-one updates into count / block matrix products.
+    """
+    cand = np.where(pool, 1.0, -1.0)
+    k_data = unanimity_kernel_matrix(x, x, weights)
+    jitter = UNANIMITY_DESIGN_JITTER * float(np.mean(np.diag(k_data)))
+    chol = cholesky(k_data + jitter * np.eye(len(x)), lower=True)
+    # The pool's posterior covariance is K0 - F F^T, F growing by `block` columns a step
+    # The pool's posterior covariance is K0 - F F^T: F's first columns condition on the data, and each
+    # step appends `block` more (allocated once: growing it by copies faulted in fresh pages each step)
+    factors = np.empty((len(cand), len(x) + count))
+    factors[:, : len(x)] = solve_triangular(chol, unanimity_kernel_matrix(cand, x, weights).T, lower=True).T
+    used = len(x)
+    variance = unanimity_odd_variance(cand, weights) - np.sum(factors[:, :used] ** 2, axis=1)
+    rows_data = solve_triangular(chol, unanimity_shapley_rows(x, weights), lower=True)
+    cov_phi = unanimity_shapley_rows(cand, weights) - factors[:, :used] @ rows_data  # Cov(f(pool), phi | data)
+    chosen, free = [], np.ones(len(cand), dtype=bool)
+    while len(chosen) < count:
+        b = min(block, count - len(chosen))
+        score = np.where(free, np.sum(cov_phi * cov_phi, axis=1) / (np.maximum(variance, 0.0) + jitter), -np.inf)
+        picked = np.argpartition(-score, b - 1)[:b]
+        free[picked] = False
+        chosen.extend(picked.tolist())
+        column = unanimity_kernel_matrix(cand, cand[picked], weights) - factors[:, :used] @ factors[picked, :used].T
+        block_chol = cholesky(column[picked] + jitter * np.eye(b), lower=True)
+        new = solve_triangular(block_chol, column.T, lower=True).T
+        cov_phi -= new @ solve_triangular(block_chol, cov_phi[picked], lower=True)
+        variance -= np.sum(new * new, axis=1)
+        factors[:, used : used + b] = new
+        used += b
+    return np.array(chosen, dtype=np.int64)

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adaptive_design import candidate_pool, choose_pairs
+from .adaptive_design import candidate_pool, choose_pairs, choose_pairs_unanimity
 from .base import Method
 from .fourier_kernel import FIT_PAIRS, cross_validated_predictions, fit_fourier_surrogate
 from .game_batching import BudgetedGame
@@ -61,6 +61,7 @@ from .permutation import permutation
 from .result import MethodOutput
 from .rounds import reached, round_budgets
 from .sparse_moebius import fit_on_pairs, folds, moebius_shapley
+from .unanimity_kernel import prior as unanimity_prior
 
 SURROGATES = ("auto", "fourier", "sparse_moebius", "none")
 # 'auto' tries the sparse Moebius fit only for few players: above, its order drops to 2-3 within the
@@ -154,6 +155,17 @@ UNANIMITY_AFTER_DESIGN_MIN_PLAYERS = 12
 UNANIMITY_MIN_PLAYERS = MOEBIUS_AUTO_MAX_PLAYERS
 UNANIMITY_VALUES_MAX_PAIRS = 1024
 UNANIMITY_ODD_MIN_PLAYERS = 128
+# Past ADAPTIVE_MAX_PAIRS, for n > UNANIMITY_DESIGN_ABOVE_PLAYERS and up to UNANIMITY_DESIGN_MAX_PAIRS pairs
+# (n = 256 at 8n), the design still runs, with its pairs chosen under a fixed unanimity prior of orders
+# <= UNANIMITY_DESIGN_ORDER instead of the Fourier prior fitted to the first pairs: a Gaussian process's
+# posterior covariance does not depend on the values, so no first fit is needed, and the greedy takes
+# UNANIMITY_DESIGN_BLOCK pairs a step from a pool of UNANIMITY_DESIGN_POOL candidates a designed pair
+# (adaptive_design.choose_pairs_unanimity). Measured: see the cost floor and docs/estimators.md.
+UNANIMITY_DESIGN_ABOVE_PLAYERS = 128
+UNANIMITY_DESIGN_MAX_PAIRS = 1024
+UNANIMITY_DESIGN_ORDER = 3
+UNANIMITY_DESIGN_POOL = 3
+UNANIMITY_DESIGN_BLOCK = 32
 
 
 def _with_pairs(sample: PairedSample, first: np.ndarray, per_pair: np.ndarray) -> np.ndarray:
@@ -343,13 +355,18 @@ def _design_split(n: int, budget: int, design: str, surrogate: str, target_stder
         why_not = f"surrogate {surrogate!r} has no Gaussian prior to design for"
     elif budget >= SHRINK_BELOW * n:
         why_not = f"budget {budget} >= {SHRINK_BELOW:g}n, where the unshrunk residual correction needs random pairs"
-    elif pairs > ADAPTIVE_MAX_PAIRS:
+    elif pairs > ADAPTIVE_MAX_PAIRS and not _unanimity_design(n, pairs):
         why_not = f"{pairs} pairs > {ADAPTIVE_MAX_PAIRS} (the design's cost bound)"
     elif random_pairs >= pairs:
         why_not = f"{pairs} pairs leave none to design after {random_pairs} random ones"
     if why_not is not None:
         return pairs, 0, f"random pairs: {why_not}"
-    return random_pairs, pairs - random_pairs, "adaptive"
+    return random_pairs, pairs - random_pairs, "unanimity" if pairs > ADAPTIVE_MAX_PAIRS else "adaptive"
+
+
+def _unanimity_design(n: int, pairs: int) -> bool:
+    """Whether a sample of `pairs` pairs past ADAPTIVE_MAX_PAIRS is designed under the fixed unanimity prior."""
+    return n > UNANIMITY_DESIGN_ABOVE_PLAYERS and pairs <= UNANIMITY_DESIGN_MAX_PAIRS
 
 
 def _random_mass(n: int, budget: int, designed: int, surrogate: str) -> tuple[str, str]:
@@ -374,11 +391,29 @@ def _random_mass(n: int, budget: int, designed: int, surrogate: str) -> tuple[st
 
 
 def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng):
-    """Choose `designed` pairs for the fitted Fourier surrogate, refit on all pairs, correct on the random ones."""
+    """Choose `designed` pairs for the fitted Fourier surrogate (`four`; None: under the fixed unanimity
+    prior), refit on all pairs, correct on the random ones."""
     x, t, first = rows
     pairs = len(x) - 1 + designed
-    pool = candidate_pool(sampler, min(ADAPTIVE_POOL * designed, ADAPTIVE_STEP_CELLS // (n + pairs)))
-    chosen = pool[choose_pairs(four, x, pool, min(designed, len(pool)))]
+    if four is None:
+        pool = candidate_pool(sampler, UNANIMITY_DESIGN_POOL * designed)
+        prior = unanimity_prior(UNANIMITY_DESIGN_ORDER)
+        index = choose_pairs_unanimity(x, pool, min(designed, len(pool)), prior, UNANIMITY_DESIGN_BLOCK)
+        design_prior = f"unanimity, orders <= {UNANIMITY_DESIGN_ORDER} (fixed)"
+        why = (
+            f"pairs chosen to reduce the posterior variance of the Shapley values under a fixed unanimity prior "
+            f"(orders <= {UNANIMITY_DESIGN_ORDER}), {UNANIMITY_DESIGN_BLOCK} a step: past {ADAPTIVE_MAX_PAIRS} "
+            f"pairs, n > {UNANIMITY_DESIGN_ABOVE_PLAYERS}, measured better than random pairs (docs/estimators.md)"
+        )
+    else:
+        pool = candidate_pool(sampler, min(ADAPTIVE_POOL * designed, ADAPTIVE_STEP_CELLS // (n + pairs)))
+        index = choose_pairs(four, x, pool, min(designed, len(pool)))
+        design_prior = "fourier (fitted to the random pairs)"
+        why = (
+            "pairs chosen to reduce the posterior variance of the Fourier surrogate's Shapley values; "
+            f"below {SHRINK_BELOW:g}n measured better than random pairs (docs/estimators.md)"
+        )
+    chosen = pool[index]
     y_new = game(np.vstack([chosen, ~chosen]))
     x_all = np.vstack([x, np.where(chosen, 1.0, -1.0)])
     t_all = np.concatenate([t, (y_new[: len(chosen)] - y_new[len(chosen) :]) / 2])
@@ -386,7 +421,9 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
     if n >= UNANIMITY_AFTER_DESIGN_MIN_PLAYERS:  # the pairs' even parts, in x_all's order (row 0: N and the empty set)
         designed_even = (y_new[: len(chosen)] + y_new[len(chosen) :]) / 2
         even_all = np.concatenate([even_rows(sample, y, v_empty, v_full), designed_even])
-    refit = fit_fourier_surrogate(x_all, t_all, rng, unanimity=even_all is not None, even=even_all)
+    refit = fit_fourier_surrogate(
+        x_all, t_all, rng, unanimity=even_all is not None, even=even_all, choose_on_all_rows=four is None
+    )
     odd = refit.fitted[: len(x)]
     honest = odd.copy()
     in_fit = refit.fit_rows < len(x)
@@ -409,8 +446,8 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
             "random_pairs": random_pairs,
             "designed_pairs": len(chosen),
             "pool": len(pool),
-            "reason": "pairs chosen to reduce the posterior variance of the Fourier surrogate's Shapley values; "
-            f"below {SHRINK_BELOW:g}n measured better than random pairs (docs/estimators.md)",
+            "prior": design_prior,
+            "reason": why,
         },
     }
     return phi, scale * stderr, info
@@ -455,17 +492,22 @@ def regression_adjusted(
         sampler.grow(2 * random_pairs)
         sample = sampler.sample()
         y = game(sample.coalitions)
-        rows, _, chosen, reason, four, variance = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
-        # Sparse Moebius fits gain more from more random pairs: design only when Fourier is clearly ahead,
-        # except on the smallest samples, where the choice on the first pairs is too noisy to follow.
-        ahead = not variance or variance["fourier"] < ADAPTIVE_MARGIN * variance["sparse_moebius"]
-        tiny = game.budget < ADAPTIVE_ALWAYS_BELOW * n
-        if (chosen == "fourier" and ahead) or tiny:
-            if chosen != "fourier":
+        if design_reason == "unanimity":  # the fixed prior's design needs no fit of the first pairs
+            rows, four, run_design = odd_rows(sample, y, v_empty, v_full), None, True
+            reason = "fourier or unanimity prior refitted on every pair, chosen by leave-one-out error"
+        else:
+            rows, _, chosen, reason, four, variance = _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng)
+            # Sparse Moebius fits gain more from more random pairs: design only when Fourier is clearly ahead,
+            # except on the smallest samples, where the choice on the first pairs is too noisy to follow.
+            ahead = not variance or variance["fourier"] < ADAPTIVE_MARGIN * variance["sparse_moebius"]
+            tiny = game.budget < ADAPTIVE_ALWAYS_BELOW * n
+            run_design = (chosen == "fourier" and ahead) or tiny
+            if run_design and chosen != "fourier":
                 reason = (
                     f"fourier designed for although {chosen} was chosen on the first {random_pairs} pairs: "
                     f"below {ADAPTIVE_ALWAYS_BELOW:g}n that choice is too noisy to follow ({reason})"
                 )
+        if run_design:
             phi, stderr, info = _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four, rng)
             return MethodOutput(
                 phi,

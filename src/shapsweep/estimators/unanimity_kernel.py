@@ -58,6 +58,13 @@ def kernel_matrix(a: np.ndarray, b: np.ndarray, weights: dict[int, float]) -> np
     return table[both] - table[only_a] - table[only_b] + table[neither]
 
 
+def odd_variance(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
+    """diag(kernel_matrix(s, s)): |S & S| = |S|, |N - S| the rest, and nothing in either difference."""
+    table = _table(s.shape[1], weights)
+    size = (s > 0).sum(axis=1)
+    return table[size] - 2 * table[0] + table[s.shape[1] - size]
+
+
 def shapley_rows(s: np.ndarray, weights: dict[int, float]) -> np.ndarray:
     """(p, n): row p is the Shapley values of the kernel section k(., s_p)."""
     n = s.shape[1]
