@@ -16,6 +16,7 @@ LAYERS = [
             "layout",
             "fields",
             "atomic_outputs",
+            "allocator",
             "hashing",
             "provenance",
             "version",
