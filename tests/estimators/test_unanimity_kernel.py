@@ -98,6 +98,22 @@ def test_banzhaf_rows_are_the_exact_banzhaf_values_of_the_kernel_sections():
     assert np.abs(shapley[:5].T @ alpha_odd + shapley[5:].T @ alpha_even - exact).max() > 1e-3
 
 
+def _soum_pairs(n: int, n_terms: int, pairs: int, seed: int):
+    """(+-1 rows: the full coalition then `pairs` random ones, their odd parts, their even parts, the rng) of
+    a sum of `n_terms` unanimity games of order <= 3."""
+    rng = np.random.default_rng(seed)
+    terms = [rng.choice(n, size=int(rng.integers(1, 4)), replace=False) for _ in range(n_terms)]
+    coef = rng.normal(size=n_terms)
+
+    def game(z):
+        z = np.asarray(z, bool)
+        return sum(c * z[:, t].all(axis=1) for t, c in zip(terms, coef))
+
+    x = np.vstack([np.ones((1, n)), _rows(rng, pairs, n)])
+    full, comp = game(x > 0), game(x < 0)
+    return x, (full - comp) / 2, (full + comp) / 2, rng
+
+
 @pytest.mark.parametrize("even_pairs", [1024, 7])
 def test_fit_on_whole_values_is_consistent_and_its_pair_out_predictions_are_refits(monkeypatch, even_pairs):
     # A sum of unanimity games of order <= 3 at n = 9: the unanimity prior on whole values wins the
@@ -105,17 +121,8 @@ def test_fit_on_whole_values_is_consistent_and_its_pair_out_predictions_are_refi
     # leave-one-pair-out predictions equal refits without the pair's rows (both, or the odd one where the
     # pair has no even row: with 7 even rows of 24).
     monkeypatch.setattr(fk, "VALUE_EVEN_PAIRS", even_pairs)
-    n, rng = 9, np.random.default_rng(2)
-    terms = [rng.choice(n, size=int(rng.integers(1, 4)), replace=False) for _ in range(12)]
-    coef = rng.normal(size=12)
-
-    def game(z):
-        z = np.asarray(z, bool)
-        return sum(c * z[:, t].all(axis=1) for t, c in zip(terms, coef))
-
-    x = np.vstack([np.ones((1, n)), _rows(rng, 23, n)])
-    full, comp = game(x > 0), game(x < 0)
-    t, even = (full - comp) / 2, (full + comp) / 2
+    n = 9
+    x, t, even, _ = _soum_pairs(n, 12, 23, seed=2)
     sur = fk.fit_fourier_surrogate(x, t, np.random.default_rng(0), unanimity=True, even=even)
     assert sur.even_train is not None and sur.choice["prior"].startswith("unanimity on whole values")
     q = len(sur.even_train)
@@ -157,19 +164,9 @@ def test_choice_on_all_rows_keeps_the_prior_of_lower_error_over_every_row(monkey
     # games reach the comparison: a sum of unanimity games keeps the unanimity prior, an additive game with
     # dense degree-3 Fourier terms the Fourier one, whose leave-one-out predictions are refits without the row.
     monkeypatch.setattr(fk, "ALL_ROWS_CHOICE_MARGIN", 1e9)
-    n, rng = 10, np.random.default_rng(4)
-    terms = [rng.choice(n, size=int(rng.integers(1, 4)), replace=False) for _ in range(14)]
-    coef = rng.normal(size=14)
-
-    def soum(z):
-        z = np.asarray(z, bool)
-        return sum(c * z[:, t].all(axis=1) for t, c in zip(terms, coef))
-
-    x = np.vstack([np.ones((1, n)), _rows(rng, 59, n)])
-    full, comp = soum(x > 0), soum(x < 0)
-    tied = fk.fit_fourier_surrogate(
-        x, (full - comp) / 2, np.random.default_rng(0), unanimity=True, even=(full + comp) / 2, choose_on_all_rows=True
-    )
+    n = 10
+    x, t, even, rng = _soum_pairs(n, 14, 59, seed=4)
+    tied = fk.fit_fourier_surrogate(x, t, np.random.default_rng(0), unanimity=True, even=even, choose_on_all_rows=True)
     verdict = tied.choice["all_rows_loo"]
     assert tied.even_train is not None and verdict["unanimity"] < verdict["fourier"] and verdict["rows"] == 60
 

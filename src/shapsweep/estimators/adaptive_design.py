@@ -91,7 +91,6 @@ def choose_pairs_unanimity(
     k_data = unanimity_kernel_matrix(x, x, weights)
     jitter = UNANIMITY_DESIGN_JITTER * float(np.mean(np.diag(k_data)))
     chol = cholesky(k_data + jitter * np.eye(len(x)), lower=True)
-    # The pool's posterior covariance is K0 - F F^T, F growing by `block` columns a step
     # The pool's posterior covariance is K0 - F F^T: F's first columns condition on the data, and each
     # step appends `block` more (allocated once: growing it by copies faulted in fresh pages each step)
     factors = np.empty((len(cand), len(x) + count))

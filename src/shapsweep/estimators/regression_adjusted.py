@@ -25,7 +25,9 @@ widened by IN_SAMPLE_STDERR_SCALE). In the same range the sample is designed (`d
 the pairs are random, and if the Fourier surrogate wins on them clearly (or whatever won, below 8n),
 the rest are chosen to reduce the posterior variance of its Shapley values (`adaptive_design.py`); the surrogate is refitted on all pairs and the correction
 and standard errors use the random half only, whose sampling weights are known. Past the design's
-budgets (>= 32n, or over 512 pairs) the random pairs are spread over sizes by leverage score, equal
+budgets (>= 32n, or over 512 pairs, except at n > 128 up to 1,024 pairs, n = 256 at 8n, where the
+design chooses its pairs under a fixed unanimity prior instead, UNANIMITY_DESIGN_* below) the random
+pairs are spread over sizes by leverage score, equal
 mass per size as in Leverage SHAP, instead of by the Shapley kernel's mass (n > 16). Where the Fourier
 fit sees every pair (after the design, and on random pairs up to FIT_PAIRS for n > 16), it also tries a
 unanimity (Moebius) prior, on both halves of every pair up to 1,024 pairs, and keeps the prior with the
@@ -160,7 +162,10 @@ UNANIMITY_ODD_MIN_PLAYERS = 128
 # <= UNANIMITY_DESIGN_ORDER instead of the Fourier prior fitted to the first pairs: a Gaussian process's
 # posterior covariance does not depend on the values, so no first fit is needed, and the greedy takes
 # UNANIMITY_DESIGN_BLOCK pairs a step from a pool of UNANIMITY_DESIGN_POOL candidates a designed pair
-# (adaptive_design.choose_pairs_unanimity). Measured: see the cost floor and docs/estimators.md.
+# (adaptive_design.choose_pairs_unanimity); its refit compares the two priors on every row
+# (fourier_kernel.ALL_ROWS_CHOICE_MARGIN). Measured (SOUM, n = 256, 8n, held-out seeds 100-105): order <= 3
+# 0.0989 -> 0.0846, order <= 5 0.1895 -> 0.1579, at 0.73-0.80 CPU s; a pool of 4 a pair was no better on
+# tuning seeds 0-11 (0.0893 against 0.0867 with 3); at 16n the design measured no gain (docs/estimators.md).
 UNANIMITY_DESIGN_ABOVE_PLAYERS = 128
 UNANIMITY_DESIGN_MAX_PAIRS = 1024
 UNANIMITY_DESIGN_ORDER = 3
