@@ -518,12 +518,13 @@ def _kernel_ridge(cross: np.ndarray, t: np.ndarray, fit_rows: np.ndarray, rel: f
 
 def _choose_on_all_rows(x, t, even, order, fourier_sub, best_tied) -> FourierSurrogate:
     """Both priors, as chosen on the selection rows, fitted to every row (up to FIT_PAIRS); the one of lower
-    leave-one-(pair-)out error of the odd parts over those rows. Measured where it is used (the design past
-    512 pairs, regression_adjusted): on 256 selection rows the two priors' errors were within 5% and the
+    leave-one-(pair-)out error of the odd parts over those rows. Used in the refit after the adaptive design
+    (regression_adjusted). Measured there past 512 pairs: on 256 selection rows the two priors' errors were within 5% and the
     choice flipped with the draw (SOUM order <= 3, n = 256, 8n, a pool of 4 candidates a designed pair: the
     Fourier prior on 3 of 6 held-out games, median 0.0911 against 0.0839 with the unanimity prior on all
     six); over all 1,024 rows the unanimity prior's error was the lower on all 12 held-out games of orders
-    3 and 5, by 5-34%."""
+    3 and 5, by 5-34%. After the Fourier-fitted design (<= 512 pairs) it changed 1 of 288 held-out runs of
+    issue 22's grid (n = 256, 4n: 0.1626 -> 0.1376) and no median."""
     fit_rows = np.sort(order[:FIT_PAIRS])
     err_u, rel_u, tied = best_tied
     values = _fit_values(x, t, even, fit_rows, tied, rel_u, err_u, None, None, np.zeros(len(x)), None)

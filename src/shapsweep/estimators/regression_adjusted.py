@@ -162,9 +162,9 @@ UNANIMITY_ODD_MIN_PLAYERS = 128
 # <= UNANIMITY_DESIGN_ORDER instead of the Fourier prior fitted to the first pairs: a Gaussian process's
 # posterior covariance does not depend on the values, so no first fit is needed, and the greedy takes
 # UNANIMITY_DESIGN_BLOCK pairs a step from a pool of UNANIMITY_DESIGN_POOL candidates a designed pair
-# (adaptive_design.choose_pairs_unanimity); its refit compares the two priors on every row
-# (fourier_kernel.ALL_ROWS_CHOICE_MARGIN). Measured (SOUM, n = 256, 8n, held-out seeds 100-105): order <= 3
-# 0.0989 -> 0.0846, order <= 5 0.1895 -> 0.1579, at 0.73-0.80 CPU s; a pool of 4 a pair was no better on
+# (adaptive_design.choose_pairs_unanimity). The refit after either design compares the two priors on every
+# row where the selection rows leave them close (fourier_kernel.ALL_ROWS_CHOICE_MARGIN). Measured (SOUM, n = 256, 8n, held-out seeds 100-105): order <= 3
+# 0.0989 -> 0.0846, order <= 5 0.1895 -> 0.1579, at 0.72-0.76 user CPU s; a pool of 4 a pair was no better on
 # tuning seeds 0-11 (0.0893 against 0.0867 with 3); at 16n the design measured no gain (docs/estimators.md).
 UNANIMITY_DESIGN_ABOVE_PLAYERS = 128
 UNANIMITY_DESIGN_MAX_PAIRS = 1024
@@ -427,7 +427,7 @@ def _adaptive(game, n, sampler, sample, y, v_empty, v_full, designed, rows, four
         designed_even = (y_new[: len(chosen)] + y_new[len(chosen) :]) / 2
         even_all = np.concatenate([even_rows(sample, y, v_empty, v_full), designed_even])
     refit = fit_fourier_surrogate(
-        x_all, t_all, rng, unanimity=even_all is not None, even=even_all, choose_on_all_rows=four is None
+        x_all, t_all, rng, unanimity=even_all is not None, even=even_all, choose_on_all_rows=True
     )
     odd = refit.fitted[: len(x)]
     honest = odd.copy()
