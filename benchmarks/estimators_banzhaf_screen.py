@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         seeds = range(lo, hi + 1)
     else:
         seeds = [int(v) for v in args.seeds.split(",")]
-    triple_screen.Z_SCALE, triple_screen.KEEP_SCALE = args.z_scale, args.keep_scale
+    settings = triple_screen.ScreenSettings(entry=args.z_scale, keep=args.keep_scale)
     pair_triple_fit.ROUNDS, pair_triple_fit.KEEP = args.rounds, args.keep
 
     seen: dict = {}
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         x, t = msr_mod._odd_rows(msr_mod._with_complements(design.rows), y, v_empty, v_full)
         seen["linear"] = msr_mod._odd_linear(x, t)[0]
         t0 = time.process_time()
-        _triples, coef, details = triple_screen.screen_triples(x, t)
+        _triples, coef, details = triple_screen.screen_triples(x, t, settings)
         seen["screen_cpu"] = time.process_time() - t0
         seen["screen"] = 2 * coef[:n]
         seen["kept"] = (details.get("screened", 0), details["triples"])

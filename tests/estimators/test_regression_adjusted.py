@@ -371,9 +371,9 @@ def test_n_128_screens_odd_triples_and_beats_the_kernel_alone(monkeypatch):
     assert screened.mean() < 0.7 * alone.mean()
 
 
-def test_n_256_screens_odd_triples_at_32n_only_and_beats_the_kernel_alone(monkeypatch):
-    # Issue 22 section 1, fifth round: at n = 256 the screen runs only where the kernel sees part of the
-    # pairs (32n: 4,095 > FIT_PAIRS), cut to fit the cost floor (triple_screen.LARGE), and the kernel then
+def test_n_256_screens_odd_triples_at_32n_cut_to_the_cost_floor_and_beats_the_kernel_alone(monkeypatch):
+    # Issue 22 section 1, fifth round: at n = 256 where the kernel sees part of the pairs (32n: 4,095 >
+    # FIT_PAIRS) the screen is cut to fit the cost floor (triple_screen.LARGE), and the kernel then
     # fits what the kept triples leave on FIT_PAIRS_WITH_TRIPLES rows. On closed-form order-3 SOUM games
     # (512 terms, seeds 700-701) the error falls below the kernel alone's; an order-5 game's first path
     # keeps too few, so the screen gives up and the values are the kernel alone's, bit for bit.
@@ -400,14 +400,41 @@ def test_n_256_screens_odd_triples_at_32n_only_and_beats_the_kernel_alone(monkey
     assert r5.details["fit"]["triples"]["gave_up"] and r5.details["fit"]["triples"]["triples"] == 0
     assert r5.details["fit"]["fit_rows"] == fk.FIT_PAIRS
     assert "prior" not in r5.details["fit"]  # no unanimity prior where triples are screened (32n)
-    _, r16 = run(games[0], 0, mult=16)  # 2,047 pairs: the kernel sees them all, no screen
-    assert "triples" not in r16.details["fit"]
     monkeypatch.setattr(ra, "TRIPLES_MAX_PLAYERS", 128)
     alone = [run(game, seed)[0] for seed, game in enumerate(games)]
     err5_alone, r5_alone = run(order5, 0)
     assert "triples" not in r5_alone.details["fit"]
     assert np.array_equal(r5.values, r5_alone.values) and err5 == err5_alone
     assert np.all(np.array(screened) < 0.9 * np.array(alone))
+
+
+def test_n_256_at_16n_screens_every_row_and_fits_only_the_unanimity_prior_after_kept_triples(monkeypatch):
+    # Issue 22 section 1, tenth round: at n = 256, 16n the kernel sees every one of the 2,047 pairs, and the
+    # screen looks harder there (regression_adjusted.TRIPLES_WHOLE_FIT: full screens on every row, lower
+    # bars, two full screens). On closed-form order-3 SOUM games (seeds 720-721) it keeps dozens of triples,
+    # fits only the unanimity prior to what they leave and beats the fit without the screen; on an order-5
+    # game it keeps none (fewer than min_kept would pass the keep bar) and the values are the unscreened
+    # fit's, bit for bit.
+    import shapsweep.estimators.regression_adjusted as ra
+
+    n = 256
+    games = [SoumGame(n, 2 * n, np.random.default_rng(720 + s), max_order=3) for s in range(2)]
+    order5 = SoumGame(n, 2 * n, np.random.default_rng(730), max_order=5)
+    screened, runs = _soum_errors(games, n, 16)
+    for r in runs:
+        found = r.details["fit"]["triples"]
+        assert found["triples"] >= ra.TRIPLES_WHOLE_FIT.min_kept and "every row screened" in found["reason"]
+        assert found["full_screens"] <= ra.TRIPLES_WHOLE_FIT.full_screens_large
+        assert r.details["fit"]["prior"] == "unanimity, orders <= 3 (the only prior tried after kept triples)"
+        assert r.details["fit"]["fit_rows"] == 2048
+    _, (r5,) = _soum_errors([order5], n, 16)
+    assert r5.details["fit"]["triples"]["triples"] == 0 and "only prior" not in r5.details["fit"]["prior"]
+    monkeypatch.setattr(ra, "TRIPLES_WHOLE_FIT", None)  # the former default: no screen at 16n
+    alone, runs_alone = _soum_errors(games, n, 16)
+    assert "triples" not in runs_alone[0].details["fit"]
+    assert np.all(screened < 0.92 * alone)
+    _, (r5_alone,) = _soum_errors([order5], n, 16)
+    assert np.array_equal(r5.values, r5_alone.values) and np.array_equal(r5.stderr, r5_alone.stderr)
 
 
 def test_n_256_at_8n_and_16n_tries_the_unanimity_prior_and_beats_the_fourier_one(monkeypatch):

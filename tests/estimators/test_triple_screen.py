@@ -4,7 +4,7 @@ import numpy as np
 
 from shapsweep.estimators import estimate
 from shapsweep.estimators.fourier_kernel import fit_fourier_surrogate
-from shapsweep.estimators.triple_screen import screen_triples, triple_columns
+from shapsweep.estimators.triple_screen import DEFAULT_SETTINGS, screen_triples, triple_columns
 
 
 def _sparse_odd_part(n, m, k, seed):
@@ -43,7 +43,7 @@ def test_surrogate_with_screened_triples_has_exact_shapley_values_of_itself():
     # exact Shapley values of the surrogate as a game.
     n = 10
     x, t, triples, _, _ = _sparse_odd_part(n, 400, 4, seed=2)
-    surrogate = fit_fourier_surrogate(x, t, np.random.default_rng(0), triples=True)
+    surrogate = fit_fourier_surrogate(x, t, np.random.default_rng(0), triples=DEFAULT_SETTINGS)
     assert surrogate.triples is not None and len(surrogate.triples) == len(triples)
 
     def game(z):
@@ -98,3 +98,19 @@ def test_large_screens_give_up_on_no_sparse_part_and_are_cut_short(monkeypatch):
     monkeypatch.setattr(ts, "LARGE", 1e12)  # not large: the same data keeps both
     found, _, details = screen_triples(x, t)
     assert {tuple(q) for q in found} == {(1, 7, 9), (20, 30, 40)} and "gave_up" not in details
+
+
+def test_a_screen_that_would_keep_fewer_than_min_kept_keeps_none():
+    # ScreenSettings.min_kept (regression_adjusted.TRIPLES_WHOLE_FIT): two strong triples pass the keep bar,
+    # but fewer than three kept means none is, and the coefficients are the main effects' least squares.
+    import dataclasses
+
+    rng = np.random.default_rng(4)
+    x = rng.choice([-1.0, 1.0], size=(1000, 64))
+    t = x @ rng.normal(size=64) + 0.8 * x[:, 1] * x[:, 7] * x[:, 9] - 0.8 * x[:, 20] * x[:, 30] * x[:, 40]
+    t += 0.3 * rng.normal(size=1000)
+    found, _, details = screen_triples(x, t, dataclasses.replace(DEFAULT_SETTINGS, min_kept=2))
+    assert {tuple(q) for q in found} == {(1, 7, 9), (20, 30, 40)}
+    found, fitted, details = screen_triples(x, t, dataclasses.replace(DEFAULT_SETTINGS, min_kept=3))
+    assert len(found) == 0 and details["triples"] == 0 and details["too_few_kept"] == 2
+    np.testing.assert_allclose(fitted, np.linalg.lstsq(x, t, rcond=None)[0], atol=1e-8)

@@ -34,7 +34,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dtrtri
 from scipy.special import comb
 
-from .triple_screen import screen_triples, triple_columns
+from .triple_screen import ScreenSettings, screen_triples, triple_columns
 from .unanimity_kernel import MAX_ORDERS as UNANIMITY_ORDERS
 from .unanimity_kernel import kernel_matrix as unanimity_kernel_matrix
 from .unanimity_kernel import pair_out_odd, value_blocks, value_gram, value_shapley_rows
@@ -398,7 +398,7 @@ def fit_fourier_surrogate(
     x: np.ndarray,
     t: np.ndarray,
     rng: np.random.Generator,
-    triples: bool = False,
+    triples: ScreenSettings | None = None,
     unanimity: bool = False,
     even: np.ndarray | None = None,
     choose_on_all_rows: bool = False,
@@ -410,8 +410,8 @@ def fit_fourier_surrogate(
         t: (p,) half-differences (v(S) - v(N\\S)) / 2.
         rng: used only to subsample rows when there are more than SELECT_PAIRS / FIT_PAIRS.
         (More than LARGE_FIT rows: the prior and noise are chosen on SELECT_PAIRS_LARGE_FIT of them.)
-        triples: first screen all C(n, 3) odd triples on every row (triple_screen.py); those kept are
-            a fixed part of the surrogate, and the kernel is fitted to the rest of t.
+        triples: with settings, first screen all C(n, 3) odd triples on every row (triple_screen.py);
+            those kept are a fixed part of the surrogate, and the kernel is fitted to the rest of t.
         unanimity: also try the odd part of a unanimity (Moebius) prior (unanimity_kernel.py) on the same
             selection rows; it replaces the Fourier prior if its leave-one-out error is lower.
         even: with `unanimity`, the even parts (v(S) + v(N\\S)) / 2 at the rows x: the unanimity prior is
@@ -425,13 +425,15 @@ def fit_fourier_surrogate(
     """
     n = x.shape[1]
     found, screen, offset = None, None, np.zeros(len(x))
-    if triples:
-        found, coef, screen = screen_triples(x, t)
+    if triples is not None:
+        found, coef, screen = screen_triples(x, t, triples)
         if len(found):
             offset = triple_columns(x, found) @ coef[n:]
             t = t - offset
         else:
             found = None
+    # Where the screen's settings say so, kept triples leave only the unanimity prior to be tried on the rest.
+    unanimity_only = unanimity and found is not None and triples.unanimity_after_kept
     order = rng.permutation(len(x)) if len(x) > SELECT_PAIRS else np.arange(len(x))
     pick = np.sort(order[: SELECT_PAIRS_LARGE_FIT if len(x) > LARGE_FIT else SELECT_PAIRS])
     tied = None  # the unanimity prior's weights, where it wins
@@ -441,7 +443,7 @@ def fit_fourier_surrogate(
         # its leave-one-out error of t, the unanimity one by its leave-one-pair-out error of t. Where the
         # Fourier prior wins, it is chosen again on all the selection rows, as without this competition.
         sub = pick[:: max(1, len(pick) // VALUE_SELECT_PAIRS)][:VALUE_SELECT_PAIRS]
-        fourier_sub = _select_fourier(x, t, sub)
+        fourier_sub = (np.inf,) if unanimity_only else _select_fourier(x, t, sub)
         best_tied = None  # (error, relative noise, weights) of the best unanimity prior on `sub`
         for order_max in UNANIMITY_ORDERS:
             if order_max > n:
@@ -456,10 +458,10 @@ def fit_fourier_surrogate(
         close = best_tied is not None and best_tied[0] < ALL_ROWS_CHOICE_MARGIN * fourier_sub[0]
         if choose_on_all_rows and close and found is None:
             return _choose_on_all_rows(x, t, even, order, fourier_sub, best_tied)
-    if tied is None:
+    if tied is None and not unanimity_only:
         err, rel, rho, weights, scale, power = _select_fourier(x, t, pick)
     else:
-        rho, weights, scale, power = {3: 0.0, 5: 0.0}, {}, None, 0.0
+        err, rho, weights, scale, power = np.inf, {3: 0.0, 5: 0.0}, {}, None, 0.0
     if unanimity and even is None:
         for order_max in UNANIMITY_ORDERS:
             if order_max > n:
@@ -475,10 +477,13 @@ def fit_fourier_surrogate(
     train = x[fit_rows]
     # One kernel between every given row and the training rows: the fit's Gram matrix is its training
     # rows, and the predictions at every row (which the caller needs) come without a second one.
+    only = " (the only prior tried after kept triples)" if unanimity_only else ""
     if tied is not None and even is not None:
-        return _fit_values(
+        values = _fit_values(
             x, t, even, fit_rows, tied, rel, err, found, screen, offset, coef[n:] if found is not None else None
         )
+        values.choice["prior"] += only
+        return values
     if tied is not None:
         cross = unanimity_kernel_matrix(x, train, tied)
     else:
@@ -486,7 +491,7 @@ def fit_fourier_surrogate(
     alpha, loo, lam = _kernel_ridge(cross, t, fit_rows, rel)
     choice = {"rho3": rho[3], "rho5": rho[5], "noise": rel, "fit_rows": len(train), "ard_power": power}
     if unanimity:
-        choice["prior"] = "fourier" if tied is None else f"unanimity, orders <= {max(tied)}"
+        choice["prior"] = ("fourier" if tied is None else f"unanimity, orders <= {max(tied)}") + only
     if screen is not None:
         choice["triples"] = screen
     return FourierSurrogate(

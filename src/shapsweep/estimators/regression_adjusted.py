@@ -63,6 +63,7 @@ from .permutation import permutation
 from .result import MethodOutput
 from .rounds import reached, round_budgets
 from .sparse_moebius import fit_on_pairs, folds, moebius_shapley
+from .triple_screen import DEFAULT_SETTINGS, ScreenSettings, large_screen
 from .unanimity_kernel import prior as unanimity_prior
 
 SURROGATES = ("auto", "fourier", "sparse_moebius", "none")
@@ -124,14 +125,31 @@ LEVERAGE_MIN_PLAYERS = 16
 # TRIPLES_MIN_PAIRS_PER_PLAYER pairs a player, the Fourier fit first screens all C(n, 3) odd triples
 # (triple_screen.py) and keeps those that stand out as a fixed part of the surrogate. Measured (SOUM order
 # <= 3, seeds 0-5): n = 128 16n 0.0755 -> 0.056, 32n 0.048 -> 0.012; n = 64 32n 0.044 -> 0.000; below n = 64
-# the game's few triples are the kernel's already. Above TRIPLES_ANY_BUDGET_MAX_PLAYERS (n = 256: C(256, 3)
-# = 2.8 million triples a screen) only where the kernel sees part of the pairs (over FIT_PAIRS, i.e. 32n):
-# there, with the screen cut to fit the cost floor (triple_screen.LARGE), order 3 0.0493 -> 0.0374 and
-# order 5 unchanged (0.0868), seeds 0-5; at 16n the fourth round measured 0.0694 -> 0.0692 (docs/estimators.md).
+# the game's few triples are the kernel's already. Where a full screen is large (triple_screen.LARGE: C(n, 3)
+# over a million, n >= 183; C(256, 3) = 2.8 million):
+# - past FIT_PAIRS pairs (32n), where the kernel sees part of them, the screen is cut to fit the cost floor
+#   (DEFAULT_SETTINGS' large-screen rules): order 3 0.0493 -> 0.0374, order 5 unchanged (0.0868), seeds 0-5;
+# - where the kernel sees every pair (16n, 2,047 pairs at n = 256) it looks harder, TRIPLES_WHOLE_FIT: its
+#   full screens on every row (a score's z grows as sqrt(rows): on 1,024 of the 2,048 rows the first path
+#   kept too few to start the snowball; on 1,536 the median was 0.0635), a lower entry and keep bar, two full
+#   screens, and one that would keep fewer than 12 triples keeps none (order-5 games kept 4-8 triples there,
+#   each game losing 1-4%; order-3 games 13-52). Where triples were kept only the unanimity prior is fitted to
+#   the rest: on the 256-384 selection rows the Fourier prior won 3 of 12 order-3 games and was worse on all
+#   three (0.0532 / 0.0420, 0.0513 / 0.0407, 0.0605 / 0.0482), and skipping it pays for part of the screen
+#   (0.12 CPU s). Measured (SOUM n = 256, 16n, median relative error; docs/estimators.md): tuning seeds 0-11
+#   order 3 0.069 -> 0.059, order 5 unchanged; CPU 0.58 -> 0.89-0.91 s (order 3), 0.83 s (order 5, one screen).
 TRIPLES_MIN_PLAYERS = 64
 TRIPLES_MAX_PLAYERS = 256
-TRIPLES_ANY_BUDGET_MAX_PLAYERS = 128
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
+TRIPLES_WHOLE_FIT = ScreenSettings(
+    entry=0.75,
+    keep=1.1,
+    screen_rows=FIT_PAIRS,
+    later_rows=FIT_PAIRS,
+    full_screens_large=2,
+    min_kept=12,
+    unanimity_after_kept=True,
+)
 # The unanimity (Moebius) prior (unanimity_kernel.py) ties a sum of unanimity games' odd Fourier terms of
 # degree 1, 3 and 5 (u_T puts one coefficient on every odd subset of T) and, fitted to both halves of every
 # pair, lets the even parts (v(S) + v(N \\ S)) / 2, which the Fourier fit throws away, measure the same
@@ -246,7 +264,7 @@ def _choose(sample, y, v_empty, v_full, first, x, t, x_rows, four, candidates):
     return chosen, f"least estimated variance of the adjusted values (sum of stderr^2: {tried})", variance
 
 
-def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=False, unanimity=None):
+def _fit_candidates(sample, y, v_empty, v_full, n, surrogate, rng, triples=None, unanimity=None):
     """Fit the surrogate candidates to a sample's pairs and choose one.
 
     Returns (rows, candidates, chosen, reason, fourier fit or None, estimated variances if both competed):
@@ -306,27 +324,34 @@ def _unanimity_fit(n: int, n_pairs: int) -> str | None:
     return "odd" if n > UNANIMITY_ODD_MIN_PLAYERS else None
 
 
+def _triple_screen(n: int, n_pairs: int) -> ScreenSettings | None:
+    """The odd-triple screen's settings for the Fourier fit on random pairs, or None where it does not run."""
+    if not (TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n):
+        return None
+    if large_screen(n) and n_pairs <= FIT_PAIRS:
+        return TRIPLES_WHOLE_FIT
+    return DEFAULT_SETTINGS
+
+
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     n_pairs = len(sample.coalitions) // 2  # every row has its complement in the sample
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
         reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
         return _plain(sample, y, v_empty, v_full, reason)
-    triples = (
-        TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS
-        and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n
-        and (n <= TRIPLES_ANY_BUDGET_MAX_PLAYERS or n_pairs > FIT_PAIRS)
-    )
+    triples = _triple_screen(n, n_pairs)
     unanimity = _unanimity_fit(n, n_pairs)
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
         sample, y, v_empty, v_full, n, surrogate, rng, triples, unanimity
     )
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
-    if triples and "triples" in fit:
-        above = (
-            f", more than the kernel's {FIT_PAIRS} pairs (n > {TRIPLES_ANY_BUDGET_MAX_PLAYERS})"
-            if n > TRIPLES_ANY_BUDGET_MAX_PLAYERS
-            else ""
-        )
+    if triples is not None and "triples" in fit:
+        above = ""
+        if large_screen(n):
+            above = (
+                f", C({n}, 3) triples: cut to fit the cost floor, more than the kernel's {FIT_PAIRS} pairs"
+                if n_pairs > FIT_PAIRS
+                else f", C({n}, 3) triples: every row screened, every pair in the kernel's fit"
+            )
         fit["triples"]["reason"] = (
             f"odd triples screened: {TRIPLES_MIN_PLAYERS} <= n <= {TRIPLES_MAX_PLAYERS}, every pair random and "
             f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player{above}; those kept are a fixed part of the surrogate"

@@ -18,12 +18,16 @@ at most FULL_SCREENS times in all. Once the path ends, a triple is kept only if 
 fit clears KEEP_SCALE * sqrt(2 ln C(n, 3)): a triple selected near the bar has its coefficient inflated by
 the noise that selected it, which on games with many weak terms (order 5) cost more than it gave.
 Over LARGE triples (n = 256) a full screen costs ~0.13 CPU s, so there at most FULL_SCREENS_LARGE run and
-a first path that would keep fewer than GIVE_UP_BELOW triples stops and keeps none.
+a first path that would keep fewer than GIVE_UP_BELOW triples stops and keeps none. The bars, the rows of
+the full screens, their number over LARGE and a least count kept come in a ScreenSettings (the defaults
+above unless the caller looks harder: regression_adjusted.TRIPLES_WHOLE_FIT).
 Reference: orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad, 1993) over Walsh characters;
 OddSHAP (shapiq 1.8) for fitting odd terms of paired samples.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import comb
@@ -54,6 +58,29 @@ MAX_ROUNDS = 24
 SCREEN_BLOCK = 64  # rows j per product in a full screen
 ROWS_BLOCK = 64  # triples per block when their columns are built
 RIDGE = 1e-9  # relative to the normal equations' mean diagonal: a repeated column stays solvable
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    """How hard a screen looks: the bars, the rows of its full screens and how soon it stops."""
+
+    entry: float = Z_SCALE
+    keep: float = KEEP_SCALE
+    screen_rows: int = SCREEN_ROWS  # rows of the first full screen...
+    later_rows: int = SCREEN_ROWS  # ...and of a later one: this x (sigma / sigma_0)^2
+    full_screens_large: int = FULL_SCREENS_LARGE
+    min_kept: int = 0  # a screen that would keep fewer (but some) triples keeps none
+    # Where triples were kept, the Fourier fit tries only the unanimity prior on what they leave (not the
+    # Fourier one): read by fourier_kernel.fit_fourier_surrogate.
+    unanimity_after_kept: bool = False
+
+
+DEFAULT_SETTINGS = ScreenSettings()
+
+
+def large_screen(n: int) -> bool:
+    """Whether a full screen of n players scores over LARGE triples (and so is cut to fit the cost floor)."""
+    return comb(n, 3) > LARGE
 
 
 def triple_columns(x: np.ndarray, triples: np.ndarray) -> np.ndarray:
@@ -142,12 +169,14 @@ class _LeastSquares:
         return resid, coef, float(np.sqrt(resid @ resid / max(len(self.t) - p, 1)))
 
 
-def screen_triples(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+def screen_triples(
+    x: np.ndarray, t: np.ndarray, settings: ScreenSettings = DEFAULT_SETTINGS
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Greedy screen of odd triples on +-1 rows x (m, n) and targets t.
 
-    A triple enters at Z_SCALE times the bar; once the path ends it is kept only if its coefficient's
-    z-score in the final least-squares fit clears KEEP_SCALE times the bar (selected near the bar, a
-    coefficient is inflated by the noise that selected it), and the kept ones are refitted.
+    A triple enters at `settings.entry` times the bar; once the path ends it is kept only if its
+    coefficient's z-score in the final least-squares fit clears `settings.keep` times the bar (selected
+    near the bar, a coefficient is inflated by the noise that selected it), and the kept ones are refitted.
     Returns (triples (K, 3), least-squares coefficients (n main effects, then the K triples), details).
     """
     m, n = x.shape
@@ -155,11 +184,14 @@ def screen_triples(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if n < 3 or m <= 2 * (n + 1):
         return empty, np.zeros(n), {"triples": 0, "reason": "too few rows"}
     bar = float(np.sqrt(2 * np.log(comb(n, 3))))
-    active, fit, details = _greedy(x, t, Z_SCALE * bar, KEEP_SCALE * bar)
+    active, fit, details = _greedy(x, t, bar, settings)
     keep = np.zeros(0, dtype=int)
     if len(active) and not details.get("gave_up"):
         _, coef, sigma = fit.solve()
-        keep = np.flatnonzero(fit.z_scores(coef, sigma)[n:] > KEEP_SCALE * bar)
+        keep = np.flatnonzero(fit.z_scores(coef, sigma)[n:] > settings.keep * bar)
+    if 0 < len(keep) < settings.min_kept:
+        details["too_few_kept"] = len(keep)
+        keep = keep[:0]
     details |= {"screened": len(active), "triples": len(keep), "z_bar": round(bar, 2)}
     if not len(keep):  # main effects only: their normal equations are at hand (a solve of n, not a QR of m x n)
         return empty, np.linalg.solve(fit.gram[:n, :n], fit.rhs[:n]), details
@@ -179,9 +211,10 @@ def _kept(fit: _LeastSquares, n: int, keep_bar: float) -> int:
     return int(np.sum(fit.z_scores(coef, sigma)[n:] > keep_bar))
 
 
-def _greedy(x, t, bar, keep_bar):
+def _greedy(x, t, z_bar, settings: ScreenSettings):
     """The screen's path on (x, t): (triples in order of entry, their least-squares fit, details)."""
     m, n = x.shape
+    bar, keep_bar = settings.entry * z_bar, settings.keep * z_bar
     x32 = x.astype(np.float32)
     xt = np.ascontiguousarray(x32.T)
 
@@ -192,26 +225,26 @@ def _greedy(x, t, bar, keep_bar):
     fit = _LeastSquares(x, xt, t)
     resid, _, sigma = fit.solve()
     sigma_0 = sigma
-    pool = _full_screen(x32[spread(SCREEN_ROWS)], resid[spread(SCREEN_ROWS)], POOL)
+    pool = _full_screen(x32[spread(settings.screen_rows)], resid[spread(settings.screen_rows)], POOL)
     columns = _rows(xt, pool)
     full = 1
     taken: set[tuple[int, ...]] = set()
     rounds, gave_up, first_kept = 0, False, -1
-    large = comb(n, 3) > LARGE
+    large = large_screen(n)
     while rounds < MAX_ROUNDS and sigma > 0:
         rounds += 1
         z = np.abs(columns @ resid.astype(np.float32)) / (sigma * np.sqrt(m))
         order = np.argsort(-z, kind="stable")
         new = [q for q in order[: 4 * PER_ROUND] if z[q] > bar and tuple(pool[q]) not in taken][:PER_ROUND]
         if not new:
-            if full >= (FULL_SCREENS_LARGE if large else FULL_SCREENS):
+            if full >= (settings.full_screens_large if large else FULL_SCREENS):
                 break
             if full == 1 and large:
                 first_kept = _kept(fit, n, keep_bar)
                 if first_kept < GIVE_UP_BELOW:
                     gave_up = True
                     break
-            few = spread(SCREEN_ROWS * (sigma / sigma_0) ** 2)
+            few = spread(settings.later_rows * (sigma / sigma_0) ** 2)
             pool = _full_screen(x32[few], resid[few], POOL)
             columns = _rows(xt, pool)
             full += 1
