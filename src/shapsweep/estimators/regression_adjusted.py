@@ -125,19 +125,21 @@ LEVERAGE_MIN_PLAYERS = 16
 # TRIPLES_MIN_PAIRS_PER_PLAYER pairs a player, the Fourier fit first screens all C(n, 3) odd triples
 # (triple_screen.py) and keeps those that stand out as a fixed part of the surrogate. Measured (SOUM order
 # <= 3, seeds 0-5): n = 128 16n 0.0755 -> 0.056, 32n 0.048 -> 0.012; n = 64 32n 0.044 -> 0.000; below n = 64
-# the game's few triples are the kernel's already. Where a full screen is large (triple_screen.LARGE: C(n, 3)
-# over a million, n >= 183; C(256, 3) = 2.8 million):
+# the game's few triples are the kernel's already; n = 129-182 at 16n (screened since the tenth round, as
+# n <= 128 is): n = 160 0.0723 -> 0.0589, n = 182 0.0641 -> 0.0618, order 5 unchanged (seeds 0-5). Where a
+# full screen is large (triple_screen.LARGE: C(n, 3) over a million, n >= 183; C(256, 3) = 2.8 million):
 # - past FIT_PAIRS pairs (32n), where the kernel sees part of them, the screen is cut to fit the cost floor
 #   (DEFAULT_SETTINGS' large-screen rules): order 3 0.0493 -> 0.0374, order 5 unchanged (0.0868), seeds 0-5;
 # - where the kernel sees every pair (16n, 2,047 pairs at n = 256) it looks harder, TRIPLES_WHOLE_FIT: its
 #   full screens on every row (a score's z grows as sqrt(rows): on 1,024 of the 2,048 rows the first path
-#   kept too few to start the snowball; on 1,536 the median was 0.0635), a lower entry and keep bar, two full
-#   screens, and one that would keep fewer than 12 triples keeps none (order-5 games kept 4-8 triples there,
-#   each game losing 1-4%; order-3 games 13-52). Where triples were kept only the unanimity prior is fitted to
-#   the rest: on the 256-384 selection rows the Fourier prior won 3 of 12 order-3 games and was worse on all
-#   three (0.0532 / 0.0420, 0.0513 / 0.0407, 0.0605 / 0.0482), and skipping it pays for part of the screen
-#   (0.12 CPU s). Measured (SOUM n = 256, 16n, median relative error; docs/estimators.md): tuning seeds 0-11
-#   order 3 0.069 -> 0.059, order 5 unchanged; CPU 0.58 -> 0.89-0.91 s (order 3), 0.83 s (order 5, one screen).
+#   kept too few to start the snowball; on 1,536 the median was 0.0635 against 0.0608), a lower entry and keep
+#   bar, two full screens, and one that would keep fewer than 12 triples keeps none (order-5 games kept 4-8
+#   triples there, each such game 3-6% worse; order-3 games 13-52). Where triples were kept only the
+#   unanimity prior is fitted to the rest: on the 384 selection rows the Fourier prior won 3 of 12 order-3
+#   games and was worse on all three (0.0532 / 0.0420, 0.0513 / 0.0407, 0.0605 / 0.0482), and skipping it
+#   pays for part of the screen (0.12 CPU s). Measured (SOUM n = 256, 16n, median relative error;
+#   docs/estimators.md): tuning seeds 0-11 order 3 0.0703 -> 0.0588, order 5 unchanged; CPU (the cost
+#   benchmark) 0.60 -> 0.87 s on order-3 games, 0.85 s on order-6 ones.
 TRIPLES_MIN_PLAYERS = 64
 TRIPLES_MAX_PLAYERS = 256
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
