@@ -372,8 +372,10 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     return phi, stderr, {"surrogate": chosen, "reason": reason, "fit": fit, "correction": correction}
 
 
-def _design_split(n: int, budget: int, design: str, surrogate: str, target_stderr) -> tuple[int, int, str]:
-    """(random pairs, designed pairs, reason) for a sample of `budget` coalitions (designed 0: all random)."""
+def _design_split(n: int, budget: int, design: str, surrogate: str, target_stderr) -> tuple[int, int, str, str]:
+    """(random pairs, designed pairs, kind, reason) for a sample of `budget` coalitions: kind 'random'
+    (designed 0, the reason says why), 'adaptive' (for the Fourier prior fitted to the random pairs) or
+    'unanimity' (for the fixed unanimity prior; reason empty for both designs)."""
     pairs = (budget - 2) // 2
     random_pairs = max(int(np.ceil(ADAPTIVE_RANDOM_SHARE * pairs)), int(np.ceil(ADAPTIVE_MIN_RANDOM_PER_PLAYER * n)))
     why_not = None
@@ -392,8 +394,8 @@ def _design_split(n: int, budget: int, design: str, surrogate: str, target_stder
     elif random_pairs >= pairs:
         why_not = f"{pairs} pairs leave none to design after {random_pairs} random ones"
     if why_not is not None:
-        return pairs, 0, f"random pairs: {why_not}"
-    return random_pairs, pairs - random_pairs, "unanimity" if pairs > ADAPTIVE_MAX_PAIRS else "adaptive"
+        return pairs, 0, "random", f"random pairs: {why_not}"
+    return random_pairs, pairs - random_pairs, "unanimity" if pairs > ADAPTIVE_MAX_PAIRS else "adaptive", ""
 
 
 def _unanimity_design(n: int, pairs: int) -> bool:
@@ -517,14 +519,14 @@ def regression_adjusted(
             out.values, out.stderr, {"surrogate": "none", "sampler": "permutation", "reason": reason, **out.details}
         )
     v_empty, v_full = game(np.array([np.zeros(n, bool), np.ones(n, bool)]))
-    random_pairs, designed, design_reason = _design_split(n, game.budget, design, surrogate, target_stderr)
+    random_pairs, designed, design_kind, design_reason = _design_split(n, game.budget, design, surrogate, target_stderr)
     mass, mass_reason = _random_mass(n, game.budget, designed, surrogate)
     sampler = PairedSampler(n, rng, mass)
     if designed:
         sampler.grow(2 * random_pairs)
         sample = sampler.sample()
         y = game(sample.coalitions)
-        if design_reason == "unanimity":  # the fixed prior's design needs no fit of the first pairs
+        if design_kind == "unanimity":  # the fixed prior's design needs no fit of the first pairs
             rows, four, run_design = odd_rows(sample, y, v_empty, v_full), None, True
             reason = "fourier or unanimity prior refitted on every pair, chosen by leave-one-out error"
         else:
