@@ -139,7 +139,7 @@ LEVERAGE_MIN_PLAYERS = 16
 #   games and was worse on all three (0.0532 / 0.0420, 0.0513 / 0.0407, 0.0605 / 0.0482), and skipping it
 #   pays for part of the screen (0.12 CPU s). Measured (SOUM n = 256, 16n, median relative error;
 #   docs/estimators.md): tuning seeds 0-11 order 3 0.0703 -> 0.0588, order 5 unchanged; CPU (the cost
-#   benchmark) 0.60 -> 0.87 s on order-3 games, 0.85 s on order-6 ones.
+#   benchmark, three runs) 0.60 -> 0.87-0.88 s on order-3 games, 0.85-0.88 s on order-6 ones.
 TRIPLES_MIN_PLAYERS = 64
 TRIPLES_MAX_PLAYERS = 256
 TRIPLES_MIN_PAIRS_PER_PLAYER = 4
