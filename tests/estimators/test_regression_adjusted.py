@@ -429,7 +429,7 @@ def test_n_256_at_16n_screens_every_row_and_fits_only_the_unanimity_prior_after_
         assert r.details["fit"]["fit_rows"] == 2048
     _, (r5,) = _soum_errors([order5], n, 16)
     assert r5.details["fit"]["triples"]["triples"] == 0 and "only prior" not in r5.details["fit"]["prior"]
-    monkeypatch.setattr(ra, "TRIPLES_WHOLE_FIT", None)  # the former default: no screen at 16n
+    monkeypatch.setattr(ra, "TRIPLES_MAX_PLAYERS", 128)  # the former default at 16n: no screen at n = 256
     alone, runs_alone = _soum_errors(games, n, 16)
     assert "triples" not in runs_alone[0].details["fit"]
     assert np.all(screened < 0.92 * alone)

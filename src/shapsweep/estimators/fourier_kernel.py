@@ -443,7 +443,8 @@ def fit_fourier_surrogate(
         # its leave-one-out error of t, the unanimity one by its leave-one-pair-out error of t. Where the
         # Fourier prior wins, it is chosen again on all the selection rows, as without this competition.
         sub = pick[:: max(1, len(pick) // VALUE_SELECT_PAIRS)][:VALUE_SELECT_PAIRS]
-        fourier_sub = (np.inf,) if unanimity_only else _select_fourier(x, t, sub)
+        fourier_sub = None if unanimity_only else _select_fourier(x, t, sub)
+        fourier_err = np.inf if fourier_sub is None else fourier_sub[0]
         best_tied = None  # (error, relative noise, weights) of the best unanimity prior on `sub`
         for order_max in UNANIMITY_ORDERS:
             if order_max > n:
@@ -453,10 +454,10 @@ def fit_fourier_surrogate(
             cand_err, cand_rel = pair_out_path(joint, t[sub], even[sub])
             if best_tied is None or cand_err < best_tied[0]:
                 best_tied = (cand_err, cand_rel, cand)
-        if best_tied is not None and best_tied[0] < fourier_sub[0]:
+        if best_tied is not None and best_tied[0] < fourier_err:
             err, rel, tied = best_tied
-        close = best_tied is not None and best_tied[0] < ALL_ROWS_CHOICE_MARGIN * fourier_sub[0]
-        if choose_on_all_rows and close and found is None:
+        close = best_tied is not None and best_tied[0] < ALL_ROWS_CHOICE_MARGIN * fourier_err
+        if choose_on_all_rows and close and fourier_sub is not None and found is None:
             return _choose_on_all_rows(x, t, even, order, fourier_sub, best_tied)
     if tied is None and not unanimity_only:
         err, rel, rho, weights, scale, power = _select_fourier(x, t, pick)

@@ -326,13 +326,24 @@ def _unanimity_fit(n: int, n_pairs: int) -> str | None:
     return "odd" if n > UNANIMITY_ODD_MIN_PLAYERS else None
 
 
-def _triple_screen(n: int, n_pairs: int) -> ScreenSettings | None:
-    """The odd-triple screen's settings for the Fourier fit on random pairs, or None where it does not run."""
+def _triple_screen(n: int, n_pairs: int) -> tuple[ScreenSettings | None, str]:
+    """The odd-triple screen's settings for the Fourier fit on random pairs (None where it does not run)
+    and why, for `fit.triples.reason`."""
     if not (TRIPLES_MIN_PLAYERS <= n <= TRIPLES_MAX_PLAYERS and n_pairs >= TRIPLES_MIN_PAIRS_PER_PLAYER * n):
-        return None
-    if large_screen(n) and n_pairs <= FIT_PAIRS:
-        return TRIPLES_WHOLE_FIT
-    return DEFAULT_SETTINGS
+        return None, ""
+    why = (
+        f"odd triples screened: {TRIPLES_MIN_PLAYERS} <= n <= {TRIPLES_MAX_PLAYERS}, every pair random and "
+        f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player"
+    )
+    kept = "; those kept are a fixed part of the surrogate"
+    if not large_screen(n):
+        return DEFAULT_SETTINGS, why + kept
+    if n_pairs > FIT_PAIRS:
+        return (
+            DEFAULT_SETTINGS,
+            f"{why}, C({n}, 3) triples: cut to fit the cost floor, more than the kernel's {FIT_PAIRS} pairs{kept}",
+        )
+    return TRIPLES_WHOLE_FIT, f"{why}, C({n}, 3) triples: every row screened, every pair in the kernel's fit{kept}"
 
 
 def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
@@ -340,24 +351,14 @@ def _fit_and_adjust(sample, y, v_empty, v_full, n, surrogate, rng):
     if surrogate == "none" or n_pairs < MIN_PAIRS_PER_PLAYER * n:
         reason = "asked for" if surrogate == "none" else f"{n_pairs} pairs < {MIN_PAIRS_PER_PLAYER:g} per player"
         return _plain(sample, y, v_empty, v_full, reason)
-    triples = _triple_screen(n, n_pairs)
+    triples, triples_reason = _triple_screen(n, n_pairs)
     unanimity = _unanimity_fit(n, n_pairs)
     (_, _, first), candidates, chosen, reason, *_ = _fit_candidates(
         sample, y, v_empty, v_full, n, surrogate, rng, triples, unanimity
     )
     odd_pairs, honest, phi_sur, fit = candidates[chosen]
-    if triples is not None and "triples" in fit:
-        above = ""
-        if large_screen(n):
-            above = (
-                f", C({n}, 3) triples: cut to fit the cost floor, more than the kernel's {FIT_PAIRS} pairs"
-                if n_pairs > FIT_PAIRS
-                else f", C({n}, 3) triples: every row screened, every pair in the kernel's fit"
-            )
-        fit["triples"]["reason"] = (
-            f"odd triples screened: {TRIPLES_MIN_PLAYERS} <= n <= {TRIPLES_MAX_PLAYERS}, every pair random and "
-            f">= {TRIPLES_MIN_PAIRS_PER_PLAYER:g} pairs a player{above}; those kept are a fixed part of the surrogate"
-        )
+    if "triples" in fit:
+        fit["triples"]["reason"] = triples_reason
     coalitions = 2 * n_pairs + 2
     shrink = coalitions < SHRINK_BELOW * n and n_pairs <= FIT_PAIRS
     phi, stderr, weight = _adjust(sample, y, v_empty, v_full, first, odd_pairs, honest, phi_sur, shrink)
