@@ -24,39 +24,36 @@ import argparse
 import numpy as np
 from scipy.special import comb
 
+from shapsweep.estimators import unanimity_kernel
 from shapsweep.estimators.hadamard_design import draw_blocks
 
 RIDGE = 1e-9  # relative to the kernel's mean diagonal: the games are noiseless
 
 
 class Prior:
-    """The unanimity prior of order <= `order` on n players (w_k = 1 for every k, plus a unit constant)."""
+    """The unanimity prior of order <= `order` on n players (unanimity_kernel.prior: w_k = 1 for every k, plus
+    the unit constant of unanimity_kernel.value_blocks), on whole coalitions."""
 
     def __init__(self, n: int, order: int):
-        self.n, self.orders = n, np.arange(1, order + 1)
-        self.unit = 1.0 / comb(n, self.orders)  # each set's variance, order by order
+        self.n, self.weights = n, unanimity_kernel.prior(order)
 
-    def kernel(self, z: np.ndarray) -> np.ndarray:
-        both = z.astype(np.float64) @ z.T.astype(np.float64)
-        return 1.0 + sum(u * comb(both, k) for u, k in zip(self.unit, self.orders, strict=True))
-
-    def value_rows(self, z: np.ndarray) -> np.ndarray:
-        size = z.sum(axis=1)
-        per_row = sum(u * 2.0 ** (1 - k) * comb(size - 1, k - 1) for u, k in zip(self.unit, self.orders, strict=True))
-        return z * per_row[:, None]
+    def relative_error(self, z: np.ndarray) -> float:
+        # value_blocks and value_banzhaf_rows split v(S) into a pair's odd and even parts; their sums are the
+        # covariances of v(S) itself: K = oo + oe + eo + ee, and R = odd rows + even rows
+        x = np.where(z, 1.0, -1.0)
+        k = sum(unanimity_kernel.value_blocks(x, x, self.weights))
+        halves = unanimity_kernel.value_banzhaf_rows(x, self.weights)
+        r = halves[: len(x)] + halves[len(x) :]
+        k.flat[:: len(k) + 1] += RIDGE * np.trace(k) / len(k)
+        explained = float(np.trace(r.T @ np.linalg.solve(k, r)))
+        return float(np.sqrt(max(1.0 - explained / self.value_variance(), 0.0)))
 
     def value_variance(self) -> float:
         """E |beta|^2: each player's Banzhaf value sums c_T / 2^(|T| - 1) over the sets T that hold it."""
         per_player = sum(
-            u * 4.0 ** (1 - k) * comb(self.n - 1, k - 1) for u, k in zip(self.unit, self.orders, strict=True)
+            w / comb(self.n, k) * 4.0 ** (1 - k) * comb(self.n - 1, k - 1) for k, w in self.weights.items()
         )
         return self.n * float(per_player)
-
-    def relative_error(self, z: np.ndarray) -> float:
-        k, r = self.kernel(z), self.value_rows(z)
-        k.flat[:: len(k) + 1] += RIDGE * np.trace(k) / len(k)
-        explained = float(np.trace(r.T @ np.linalg.solve(k, r)))
-        return float(np.sqrt(max(1.0 - explained / self.value_variance(), 0.0)))
 
 
 def designs(n: int, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
