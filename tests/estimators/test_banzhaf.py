@@ -8,6 +8,9 @@ from estimator_games import AdditiveGame, SoumGame, brute_force_shapley
 
 from shapsweep.estimators import METHODS, estimate, methods_for
 
+# the dense part of the order-3 games that test msr's fits: without it msr peels them exactly
+DENSE = 1e-3
+
 
 def brute_force_banzhaf(game, n):
     """beta_i = 2^-(n-1) sum_{S not ni i} v(S u i) - v(S), from the definition."""
@@ -125,11 +128,12 @@ def test_a_shard_row_states_its_estimand(tiny_bert_classifier_path):
 
 
 def _auto_against_linear(n: int, seeds, first_game: int, pairs_per_player: int, adjusts: tuple):
-    """msr's default (`adjust='auto'`) and its linear fit on order-3 SOUM games (game seed first_game + seed):
-    their relative errors, and (result, truth) of each default run, which must have chosen one of `adjusts`."""
+    """msr's default (`adjust='auto'`) and its linear fit on order-3 SOUM games (game seed first_game + seed)
+    with a small dense part (exactly sparse games are peeled, test_walsh_peeling.py): their relative errors,
+    and (result, truth) of each default run, which must have chosen one of `adjusts`."""
     auto, linear, results = [], [], []
     for seed in seeds:
-        game = SoumGame(n, 2 * n, np.random.default_rng(first_game + seed), max_order=3)
+        game = SoumGame(n, 2 * n, np.random.default_rng(first_game + seed), max_order=3, dense=DENSE)
         truth = game.banzhaf()
         result = estimate(game, n, method="msr", budget=pairs_per_player * n, seed=seed)
         assert result.details["adjust"] in adjusts, result.details
@@ -148,7 +152,7 @@ def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
     assert all("held-out error" in result.details["adjust_reason"] for result, _ in results)
     assert np.median(auto) < 0.5 * np.median(linear)
     # above MOEBIUS_MAX_PLAYERS the surrogate is not tried; the triples are, from 12n
-    big = SoumGame(40, 80, np.random.default_rng(9), max_order=3)
+    big = SoumGame(40, 80, np.random.default_rng(9), max_order=3, dense=DENSE)
     details = estimate(big, 40, method="msr", budget=16 * 40, seed=0).details
     assert details["adjust"] == "odd_triples" and "sparse_moebius" not in details["adjust_reason"]
     assert details["odd_triples"] > 0 and "5-fold" in details["odd_triples_cv"]
@@ -210,7 +214,7 @@ def test_pair_triple_folds_run_fewer_rounds_and_leave_the_estimate_as_with_full_
     import shapsweep.estimators.pair_triple_fit as ptf
 
     n = 32
-    game = SoumGame(n, 2 * n, np.random.default_rng(301), max_order=3)
+    game = SoumGame(n, 2 * n, np.random.default_rng(301), max_order=3, dense=DENSE)
     rounds, fit = [], ptf.fit_pairs_and_triples
     monkeypatch.setattr(opt, "fit_pairs_and_triples", lambda *a: rounds.append(a[3]) or fit(*a))
     fast = estimate(game, n, method="msr", budget=8 * n, seed=1)

@@ -13,10 +13,13 @@ exactly (Kernel Banzhaf's design); plain MSR draws them independently, as pairin
 The pairs come from random-column Hadamard blocks (hadamard_design.py), not i.i.d. draws: the main
 effects are exactly orthogonal, which removes OLS's variance inflation (error sigma^2 n / m instead of
 sigma^2 n / (m - n) on m pairs; at 4n about 0.7x Kernel Banzhaf's error), and stays unbiased.
-`adjust='auto'` (the default) also tries, and takes whichever predicts the pairs' odd parts best out of
-sample (`details.adjust`, `adjust_reason`): order-3 Walsh terms fitted with the main effects, their
-number chosen by 5-fold cross-validation (odd_triples.py; from 12n, n <= 64); the odd parts of
-unanimity sets of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
+`adjust='auto'` (the default) first peels the pair and triple unanimity terms that the full Hadamard blocks
+identify exactly (walsh_peeling.py; a sparse game's terms, read off single Walsh readings) off the pairs,
+when most readings are zero after them, and adds their Banzhaf values whole; on what is left it also
+tries, and takes whichever predicts the pairs' odd parts best out of sample (`details.adjust`,
+`adjust_reason`): order-3 Walsh terms fitted with the main effects, their number chosen by 5-fold
+cross-validation (odd_triples.py; from 12n, n <= 64); the odd parts of unanimity sets
+of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
 from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); at 8n for n = 32-64,
 pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
 half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
@@ -34,6 +37,7 @@ value estimation via leverage score sampling" (Kernel Banzhaf), 2024.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from .banzhaf_unanimity import fit_banzhaf_unanimity
 from .base import Method
@@ -46,6 +50,7 @@ from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
 from .result import MethodOutput
 from .sparse_moebius import fit_on_pairs
+from .walsh_peeling import MIN_ZERO_SHARE, TOLERANCE, Peeled, peel
 
 ADJUSTMENTS = ("auto", "linear", "none")
 TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
@@ -69,6 +74,9 @@ UNANIMITY_PLAYERS = (64, 128)
 LINEAR_TAIL_PAIRS_PER_PLAYER = 4
 LINEAR_TAIL_SCALE = 1.3
 UNANIMITY_ROWS_PER_PLAYER = (4, 6)
+# the linear fit is underdetermined when X'X's smallest eigenvalue is under this share of its largest
+# (singular values 1e-6 apart)
+RANK_TOLERANCE = 1e-12
 
 
 def _draw_pairs(n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
@@ -135,9 +143,14 @@ def _odd_linear(x: np.ndarray, t: np.ndarray):
     """Banzhaf values (twice the slopes of t ~ x, +-1 coding), OLS stderr and leave-one-out error;
     None if underdetermined."""
     m, n = x.shape
-    if m <= n or np.linalg.matrix_rank(x) < n:
+    if m <= n:
         return None
-    pinv = np.linalg.pinv(x)
+    gram = x.T @ x
+    spectrum = np.linalg.eigvalsh(gram)
+    if spectrum[0] <= RANK_TOLERANCE * spectrum[-1]:
+        return None
+    # (X'X)^-1 X' by Cholesky: the SVD of a pseudo-inverse and a rank check cost 0.3 CPU s at n = 256, 32n
+    pinv = cho_solve(cho_factor(gram), x.T)
     coef = pinv @ t
     residual = t - x @ coef
     hat = np.einsum("ij,ji->i", x, pinv)
@@ -150,6 +163,10 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     """(values, stderr, details) of the paired fit on the design's pairs, or None if underdetermined."""
     n = design.rows.shape[1]
     pairs = _with_complements(design.rows)
+    details: dict = {}
+    peeled = None
+    if adjust == "auto":
+        peeled, y, v_full, details = _peeled(design, pairs, y, v_full)
     x, t = _odd_rows(pairs, y, v_empty, v_full)
     linear = _odd_linear(x, t)
     if linear is None:
@@ -157,8 +174,11 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     values, stderr, loo = linear
     if adjust == "linear":
         return values, stderr, {"adjust": "linear"}
+    if peeled is not None and loo <= (TOLERANCE * max(float(np.max(np.abs(t))), 1e-300)) ** 2:
+        # the peeled terms leave an additive game: the linear fit is exact and no other fit can do better
+        details |= {"adjust": "linear", "adjust_reason": "the peeled terms leave an additive game (residual 0)"}
+        return (*_with_peeled(values, stderr, peeled, t), details)
     candidates = {"linear": (loo, values, stderr)}
-    details: dict = {}
     block = np.concatenate([[-1], design.block])
     index = np.concatenate([[0], design.index])
     # above TRIPLES_MAX_PLAYERS the sets alone (they include the triples): as good on seeds 0-5 at n = 128,
@@ -180,7 +200,10 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
         if sets_details["odd_sets"] > 0:
             candidates["odd_sets"] = (cv_best, 2 * coef, 2 * sets_stderr)
     low, high = PAIR_TRIPLES_ROWS_PER_PLAYER
-    if PAIR_TRIPLES_PLAYERS[0] <= n <= PAIR_TRIPLES_PLAYERS[1] and low * n <= len(x) < high * n:
+    # not after peeling: what it leaves is nearly additive, and the fit cost 7.8 CPU s for 8e-4 against the
+    # linear fit's 1.8e-3 (n = 64, 8n, order 3, seed 7; the other 11 of seeds 0-11 peeled exactly)
+    in_range = PAIR_TRIPLES_PLAYERS[0] <= n <= PAIR_TRIPLES_PLAYERS[1] and low * n <= len(x) < high * n
+    if in_range and peeled is None:
         fitted, pt_details = fit_odd_pair_triples(x, t, even, rng)
         details |= pt_details
         if fitted is not None:
@@ -202,7 +225,31 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     name = min(candidates, key=lambda k: candidates[k][0])
     reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items())
     details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}
-    return candidates[name][1], candidates[name][2], details
+    values, stderr = candidates[name][1], candidates[name][2]
+    if peeled is not None:
+        values, stderr = _with_peeled(values, stderr, peeled, t)
+    return values, stderr, details
+
+
+def _with_peeled(values, stderr, peeled: Peeled, t: np.ndarray):
+    """The peeled terms are exact: their Banzhaf values are added whole; the fit of the rest may be exact
+    too (residual 0), so the intervals keep the peeling's own tolerance as a floor."""
+    floor = 2 * TOLERANCE * max(float(np.max(np.abs(t))), 1e-300)
+    return values + peeled.banzhaf(len(values)), np.maximum(stderr, floor)
+
+
+def _peeled(design: BlockDesign, pairs: np.ndarray, y: np.ndarray, v_full: float):
+    """(peeled terms or None, the pairs' values and v(N) less the terms, details): the pair and triple
+    unanimity terms the exact Hadamard blocks identify (walsh_peeling.py), used when the game is sparse
+    enough that most readings are zero after them."""
+    found: Peeled = peel(design, (y[0::2] - y[1::2]) / 2, (y[0::2] + y[1::2]) / 2)
+    if not found.terms:
+        return None, y, v_full, {}
+    if found.zero_share < MIN_ZERO_SHARE:
+        reason = f"not used: {found.zero_share:.0%} of the readings zero after, under {MIN_ZERO_SHARE:.0%}"
+        return None, y, v_full, {"walsh_peeling": f"{found.summary()}; {reason}"}
+    rest = y - found.values_on(pairs)
+    return found, rest, v_full - sum(c for _p, c in found.terms), {"walsh_peeling": found.summary()}
 
 
 def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "auto"):
