@@ -163,6 +163,10 @@ def estimate(
     if interactions is not None:
         matrix, pair_stderr, found = pairwise_from_evaluations(*budgeted.evaluated(), n, interactions, rng)
         details |= {**found, "interactions": interactions}
+        # exactly symmetric: products like Z'(Z W) are symmetric only to rounding, which BLAS's blocking can
+        # break (a whole-matrix side file once read 1e-21 apart across the diagonal)
+        matrix = None if matrix is None else (matrix + matrix.T) / 2
+        pair_stderr = None if pair_stderr is None else (pair_stderr + pair_stderr.T) / 2
     if asked > budget:
         details["budget_capped"] = f"budget {asked} is more than the 2^{n} = {budget} coalitions there are"
     if target_stderr is not None:
