@@ -174,10 +174,12 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     values, stderr, loo = linear
     if adjust == "linear":
         return values, stderr, {"adjust": "linear"}
-    if peeled is not None and loo <= (TOLERANCE * max(float(np.max(np.abs(t))), 1e-300)) ** 2:
+    # the peeling's tolerance on the scale of what is left: a residual under it is zero
+    zero = TOLERANCE * max(float(np.max(np.abs(t))), 1e-300)
+    if peeled is not None and loo <= zero**2:
         # the peeled terms leave an additive game: the linear fit is exact and no other fit can do better
         details |= {"adjust": "linear", "adjust_reason": "the peeled terms leave an additive game (residual 0)"}
-        return (*_with_peeled(values, stderr, peeled, t), details)
+        return (*_with_peeled(values, stderr, peeled, zero), details)
     candidates = {"linear": (loo, values, stderr)}
     block = np.concatenate([[-1], design.block])
     index = np.concatenate([[0], design.index])
@@ -227,15 +229,15 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}
     values, stderr = candidates[name][1], candidates[name][2]
     if peeled is not None:
-        values, stderr = _with_peeled(values, stderr, peeled, t)
+        values, stderr = _with_peeled(values, stderr, peeled, zero)
     return values, stderr, details
 
 
-def _with_peeled(values, stderr, peeled: Peeled, t: np.ndarray):
+def _with_peeled(values, stderr, peeled: Peeled, zero: float):
     """The peeled terms are exact: their Banzhaf values are added whole; the fit of the rest may be exact
-    too (residual 0), so the intervals keep the peeling's own tolerance as a floor."""
-    floor = 2 * TOLERANCE * max(float(np.max(np.abs(t))), 1e-300)
-    return values + peeled.banzhaf(len(values)), np.maximum(stderr, floor)
+    too (residual 0), so the intervals keep twice the peeling's tolerance (a Banzhaf value is twice a slope)
+    as a floor."""
+    return values + peeled.banzhaf(len(values)), np.maximum(stderr, 2 * zero)
 
 
 def _peeled(design: BlockDesign, pairs: np.ndarray, y: np.ndarray, v_full: float):
