@@ -53,8 +53,11 @@ run: venv
 run-slurm: slurm-executor
 	PYTHONPATH=$(CURDIR)/$(SLURM_EXECUTOR) $(BIN)/snakemake --profile profiles/slurm
 
+# Two workers: the suite's Snakemake jobs and Slurm waits leave a 2-core machine half idle when run one by one.
+TEST_WORKERS ?= 2
+
 test: test-deps slurm-executor
-	$(BIN)/python -m pytest -q --durations=40 tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=40 tests
 
 # Lint and format checks; `make format` rewrites instead of checking.
 lint: lint-deps

@@ -42,3 +42,34 @@ def tiny_llama_path(tmp_path_factory) -> str:
     from tiny_models import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+# `make test` runs the suite on two pytest-xdist workers; a group of tests runs on one worker. A file is a
+# group, so its module fixtures (most are whole Snakemake runs) are paid once. These folders are one group
+# each, and go first: they share one costly session fixture (one Slurm cluster, one llama.cpp server, one
+# trained empirical explainer) that a second worker would build again, and the Slurm group, the longest,
+# would otherwise start last and leave one worker idle at the end.
+WHOLE_FOLDER_GROUPS = ("slurm", "served", "empirical")
+
+
+def run_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 and parts[1] in WHOLE_FOLDER_GROUPS else path
+
+
+def pytest_collection_modifyitems(config, items):
+    first = {name: rank for rank, name in enumerate(WHOLE_FOLDER_GROUPS)}
+    items.sort(key=lambda item: first.get(run_group(item.nodeid), len(first)))  # stable: the rest keep their order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own `--dist loadgroup` marks do not reach the scheduler under pytest 9.2 (it renames a node id
+    # attribute pytest no longer reads), so the groups are the scheduler's scopes here
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return run_group(nodeid)
+
+    return GroupScheduling(config, log)
