@@ -3,13 +3,16 @@
     .venv/bin/python benchmarks/estimators_banzhaf_peers.py                  # verdict seeds 100-105
     .venv/bin/python benchmarks/estimators_banzhaf_peers.py --ns 16 --mults 8 --seeds 0,1
     .venv/bin/python benchmarks/estimators_banzhaf_peers.py --cells 5:64:16,3:128:8   # order:n:budget/n
+    .venv/bin/python benchmarks/estimators_banzhaf_peers.py --models --orders 3 --ns 16   # + model tables
 
 msr's constants (design, CV folds, the 12n threshold of the triples) were tuned on seeds 0-5; the
 verdict is read on the held-out seeds 100-105 (the default).
 
 The peers run in the Python 3.12 venv of estimators_peers312.py (built there when missing; `--venv`).
 Games: SOUM orders 3 and 5 (estimators_games.SoumClosedForm), whose Banzhaf values are closed form:
-beta_i = sum_{T ni i} c_T / 2^(|T|-1). Per cell (family x budget): median relative L2 error of each
+beta_i = sum_{T ni i} c_T / 2^(|T|-1); with `--models`, also the tables of estimators_peers.py's real model
+games (all-MiniLM-L6-v2 similarity, 13-14 words; tiny-Llama log-probability, 12 words; tabulated on first
+use), whose Banzhaf values are read off the whole table. Per cell (family x budget): median relative L2 error of each
 method over the seeds, and `msr`'s ratio to the best peer. Floor (PASS/FAIL lines): ratio <= 0.8, and
 never above 1.0. CPU: msr's largest one-thread CPU time per explanation in the cell; `--cost` adds
 n = 256 at 32n (order 3 and 5).
@@ -42,6 +45,9 @@ FLOOR = 0.8
 
 
 def banzhaf_of(game) -> np.ndarray:
+    if isinstance(game, games_mod.TabulatedGame):  # every coalition: v with i minus v without, averaged
+        inside = (np.arange(len(game.table))[:, None] >> np.arange(game.n)) & 1 == 1
+        return 2.0 ** (1 - game.n) * (np.where(inside, 1.0, -1.0).T @ game.table)
     return game.incidence @ (game.coef / 2.0 ** (game.sizes - 1))
 
 
@@ -53,6 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="100,101,102,103,104,105")
     parser.add_argument("--venv", default=str(games_mod.OUT / "peers312"))
     parser.add_argument("--cells", default="", help="only these cells, order:n:multiple (e.g. 5:64:16,3:128:8)")
+    parser.add_argument("--models", action="store_true", help="also the MiniLM and tiny-Llama value tables")
     parser.add_argument("--cost", action="store_true", help="also time msr at n = 128 and 256, 32n")
     parser.add_argument("--out", default="estimators_banzhaf_peers.md")
     args = parser.parse_args(argv)
@@ -63,10 +70,12 @@ def main(argv=None) -> int:
         orders, ns, mults = (tuple(sorted({c[k] for c in cells})) for k in range(3))
 
     def wanted(family: str, mult: int) -> bool:
+        if not family.startswith("SOUM"):
+            return True  # the model tables: every budget
         return not cells or any(family == f"SOUM order <= {o}, n = {n}" and mult == k for o, n, k in cells)
 
     python = peers312.ensure_venv(Path(args.venv))
-    games = peers312.build_games(ns, orders, seeds, models=False)
+    games = peers312.build_games(ns, orders, seeds, models=args.models)
     errors: dict[tuple[str, int, str], list[float]] = {}
     cpu: dict[tuple[str, int], float] = {}
     for row in peers312.run_peers(python, games, mults, PEERS):

@@ -178,6 +178,13 @@ class FourierSurrogate:
             return odd + even + self.triple_part(x)
         return self.gram(x) @ self.alpha + self.triple_part(x)
 
+    def banzhaf(self) -> np.ndarray:
+        """Banzhaf values of the surrogate (Fourier prior): twice its degree-1 coefficients, w_1 alpha @ train
+        (degree 1 keeps the isotropic prior under ARD; the screened triples have no degree-1 part)."""
+        if self.unanimity is not None:
+            raise ValueError("Banzhaf values of the unanimity prior's surrogate are banzhaf_unanimity.py's")
+        return 2.0 * self.weights.get(1, 0.0) * (self.alpha @ self.train)
+
     def shapley(self) -> np.ndarray:
         """Shapley values of the surrogate as a game on coalitions (exact, closed form)."""
         if self.even_train is not None:

@@ -24,10 +24,12 @@ from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 
 pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
 half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
 both halves, its K-fold error taken relative to the linear fit's on its own folds (banzhaf_unanimity.py);
-and for n <= MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own Banzhaf
-values are sum_{T ni i} c_T / 2^(|T|-1). With the surrogate, the standard errors are the OLS ones of a
-linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples or
-sets, the OLS ones with the cross-validated error as the residual variance (it prices the selection).
+for n <= MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own
+Banzhaf values are sum_{T ni i} c_T / 2^(|T|-1); and for n <= FOURIER_MAX_PLAYERS from 8n the Fourier prior's
+posterior mean (fourier_kernel.py), whose Banzhaf values are twice its degree-1 coefficients. With the
+surrogate, the standard errors are the OLS ones of a linear fit to its out-of-fold residuals (the
+surrogate's own error is not sampled); with the triples, the sets or the Fourier prior, the OLS ones with
+the held-out error as the residual variance (it prices the selection).
 Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones
 (the linear fit's widened by LINEAR_TAIL_SCALE below 4n odd rows, where its errors are heavy-tailed).
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
@@ -41,6 +43,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .banzhaf_unanimity import fit_banzhaf_unanimity
 from .base import Method
+from .fourier_kernel import fit_fourier_surrogate
 from .game_batching import BudgetedGame
 from .hadamard_design import BlockDesign, draw_blocks
 from .monte_carlo import draw_new_uniform
@@ -74,6 +77,12 @@ UNANIMITY_PLAYERS = (64, 128)
 LINEAR_TAIL_PAIRS_PER_PLAYER = 4
 LINEAR_TAIL_SCALE = 1.3
 UNANIMITY_ROWS_PER_PLAYER = (4, 6)
+# The Fourier prior's posterior mean (fourier_kernel.py, the Shapley default's surrogate): its degree-1 part is
+# the Banzhaf values of dense low-order games, such as sentence-embedding similarities and log-probabilities,
+# better than any least-squares fit. Offered from 8n (4 pairs a player) to n = 32; measured on the
+# MiniLM and tiny-Llama tables (n = 12-14) in docs/estimators.md.
+FOURIER_MAX_PLAYERS = 32
+FOURIER_MIN_PAIRS_PER_PLAYER = 4
 # the linear fit is underdetermined when X'X's smallest eigenvalue is under this share of its largest
 # (singular values 1e-6 apart)
 RANK_TOLERANCE = 1e-12
@@ -224,6 +233,19 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
         if cv_linear > 0:
             # its folds are not the others': it enters as its ratio to the linear fit on its own folds
             candidates["unanimity_kernel"] = (candidates["linear"][0] * cv_fit / cv_linear, u_values, u_stderr)
+    if n <= FOURIER_MAX_PLAYERS and len(x) >= FOURIER_MIN_PAIRS_PER_PLAYER * n:
+        # last: its row subsample (past SELECT_PAIRS rows) draws from rng after every other candidate
+        surrogate = fit_fourier_surrogate(x, t, rng)
+        held_out = float(np.mean((t[surrogate.fit_rows] - surrogate.loo_prediction) ** 2))
+        # the OLS stderr with the surrogate's held-out error as the residual variance
+        residual = t - x @ (values / 2)
+        f_stderr = stderr * np.sqrt(held_out * (len(x) - n) / max(float(residual @ residual), 1e-300))
+        # it enters as its ratio to the linear fit's leave-one-out error, on the same rows
+        candidates["fourier_kernel"] = (
+            candidates["linear"][0] * held_out / max(loo, 1e-300),
+            surrogate.banzhaf(),
+            f_stderr,
+        )
     name = min(candidates, key=lambda k: candidates[k][0])
     reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items())
     details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}
