@@ -12,8 +12,8 @@ The peers run in the Python 3.12 venv of estimators_peers312.py (built there whe
 Games: SOUM orders 3 and 5 (estimators_games.SoumClosedForm), whose Banzhaf values are closed form:
 beta_i = sum_{T ni i} c_T / 2^(|T|-1); with `--models`, also the tables of estimators_peers.py's real model
 games (all-MiniLM-L6-v2 similarity, 13-14 words; tiny-Llama log-probability, 12 words; tabulated on first
-use), whose Banzhaf values are read off the whole table. Per cell (family x budget): median relative L2 error of each
-method over the seeds, and `msr`'s ratio to the best peer. Floor (PASS/FAIL lines): ratio <= 0.8, and
+use), whose Banzhaf values are read off the whole table. Per cell (family x budget): median relative L2
+error of each method over the seeds, and `msr`'s ratio to the best peer. Floor (PASS/FAIL lines): ratio <= 0.8, and
 never above 1.0. CPU: msr's largest one-thread CPU time per explanation in the cell; `--cost` adds
 n = 256 at 32n (order 3 and 5).
 Writes benchmarks/out/estimators_banzhaf_peers.md.
