@@ -38,6 +38,7 @@ import estimators_games as games_mod  # noqa: E402
 import estimators_peers312 as peers312  # noqa: E402
 
 from shapsweep.estimators import estimate  # noqa: E402
+from shapsweep.estimators.exact import banzhaf_from_all_values  # noqa: E402
 
 PEERS = ("mllm-shap Kernel Banzhaf", "mllm-shap MC Banzhaf")
 OURS = {"msr": {}, "msr linear": {"adjust": "linear"}, "msr plain": {"adjust": "none"}, "mc": {}}
@@ -45,9 +46,8 @@ FLOOR = 0.8
 
 
 def banzhaf_of(game) -> np.ndarray:
-    if isinstance(game, games_mod.TabulatedGame):  # every coalition: v with i minus v without, averaged
-        inside = (np.arange(len(game.table))[:, None] >> np.arange(game.n)) & 1 == 1
-        return 2.0 ** (1 - game.n) * (np.where(inside, 1.0, -1.0).T @ game.table)
+    if isinstance(game, games_mod.TabulatedGame):
+        return banzhaf_from_all_values(game.table, game.n)
     return game.incidence @ (game.coef / 2.0 ** (game.sizes - 1))
 
 

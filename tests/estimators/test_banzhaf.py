@@ -442,7 +442,7 @@ def test_fourier_surrogate_banzhaf_values_are_those_of_its_predictions():
 def test_msr_takes_the_fourier_surrogate_on_a_real_sentence_embedding_game(minilm_path):
     # all-MiniLM-L6-v2's word game (dense, low-order): the Fourier prior's posterior mean beats every
     # least-squares fit, as on the benchmark's tables (docs/estimators.md)
-    from shapsweep.estimators.exact import all_coalitions
+    from shapsweep.estimators.exact import all_coalitions, banzhaf_from_all_values
     from shapsweep.models import load_model
 
     model = load_model(
@@ -453,7 +453,7 @@ def test_msr_takes_the_fourier_surrogate_on_a_real_sentence_embedding_game(minil
     game = model.game({"row_id": "s0", "text": "Heavy rain flooded the streets, so the market closed early today."})
     n = game.n_players
     table = game(all_coalitions(n))
-    truth = estimate(lambda z: table[np.asarray(z, bool) @ (1 << np.arange(n))], n, "exact", index="banzhaf").values
+    truth = banzhaf_from_all_values(table, n)
 
     def tabulated(z):
         return table[np.asarray(z, bool) @ (1 << np.arange(n))]

@@ -2,8 +2,8 @@
 
 Exact, KernelSHAP (the target), integrated gradients and two empirical explainers (of KernelSHAP and of IG;
 the example's cheap KernelSHAP runs and random baseline are left out): the explainers train on the target's
-shards, explain every row, mark their training rows, and compare keeps to the held-out ones. A changed target retrains only its explainer;
-`shapsweep prune` lists an explainer no run uses any more.
+shards, explain every row, mark their training rows, and compare keeps to the held-out ones. A changed
+target retrains only its explainer; `shapsweep prune` lists an explainer no run uses any more.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ def _moebius(pairs, y, v_empty, v_full, rng):
 
 
 def _odd_linear(x: np.ndarray, t: np.ndarray):
-    """Banzhaf values (twice the slopes of t ~ x, +-1 coding), OLS stderr and leave-one-out error;
-    None if underdetermined."""
+    """Banzhaf values (twice the slopes of t ~ x, +-1 coding), OLS stderr, leave-one-out error and residual
+    variance; None if underdetermined."""
     m, n = x.shape
     if m <= n:
         return None
@@ -165,7 +165,7 @@ def _odd_linear(x: np.ndarray, t: np.ndarray):
     hat = np.einsum("ij,ji->i", x, pinv)
     loo = float(np.mean((residual / np.clip(1 - hat, 1e-9, None)) ** 2))
     sigma2 = float(residual @ residual) / (m - n)
-    return 2 * coef, 2 * np.sqrt(np.clip(np.einsum("ij,ij->i", pinv, pinv) * sigma2, 0.0, None)), loo
+    return 2 * coef, 2 * np.sqrt(np.clip(np.einsum("ij,ij->i", pinv, pinv) * sigma2, 0.0, None)), loo, sigma2
 
 
 def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
@@ -180,7 +180,7 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     linear = _odd_linear(x, t)
     if linear is None:
         return None
-    values, stderr, loo = linear
+    values, stderr, loo, sigma2 = linear
     if adjust == "linear":
         return values, stderr, {"adjust": "linear"}
     # the peeling's tolerance on the scale of what is left: a residual under it is zero
@@ -238,8 +238,7 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
         surrogate = fit_fourier_surrogate(x, t, rng)
         held_out = float(np.mean((t[surrogate.fit_rows] - surrogate.loo_prediction) ** 2))
         # the OLS stderr with the surrogate's held-out error as the residual variance
-        residual = t - x @ (values / 2)
-        f_stderr = stderr * np.sqrt(held_out * (len(x) - n) / max(float(residual @ residual), 1e-300))
+        f_stderr = stderr * np.sqrt(held_out / max(sigma2, 1e-300))
         # it enters as its ratio to the linear fit's leave-one-out error, on the same rows
         candidates["fourier_kernel"] = (
             candidates["linear"][0] * held_out / max(loo, 1e-300),
