@@ -24,13 +24,14 @@ from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 
 pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
 half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
 both halves, its K-fold error taken relative to the linear fit's on its own folds (banzhaf_unanimity.py);
-for n <= MOEBIUS_MAX_PLAYERS the sparse unanimity (Moebius) surrogate of regression_adjusted, whose own
-Banzhaf values are sum_{T ni i} c_T / 2^(|T|-1); and for n <= FOURIER_MAX_PLAYERS from 8n the Fourier prior's
-posterior mean (fourier_kernel.py), whose Banzhaf values are twice its degree-1 coefficients, refitted with
-a single-index cubic column where its leave-one-out error says so (single_index.py). With the
-surrogate, the standard errors are the OLS ones of a linear fit to its out-of-fold residuals (the
-surrogate's own error is not sampled); with the triples, the sets or the Fourier prior, the OLS ones with
-the held-out error as the residual variance (it prices the selection).
+for n <= MOEBIUS_MAX_PLAYERS (from n = 16 below 24n) the sparse unanimity (Moebius) surrogate of
+regression_adjusted, whose own Banzhaf values are sum_{T ni i} c_T / 2^(|T|-1); and for
+n <= FOURIER_MAX_PLAYERS from 8n the Fourier prior's posterior mean (fourier_kernel.py), whose Banzhaf
+values are twice its degree-1 coefficients, refitted with a single-index cubic column where its
+leave-one-out error says so (single_index.py). With the surrogate, the standard errors are the OLS ones of
+a linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples, the
+sets or the Fourier prior, the OLS ones with the held-out error as the residual variance (it prices the
+selection).
 Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones
 (the linear fit's widened by LINEAR_TAIL_SCALE below 4n odd rows, where its errors are heavy-tailed).
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
@@ -60,6 +61,12 @@ from .walsh_peeling import MIN_ZERO_SHARE, TOLERANCE, Peeled, peel
 ADJUSTMENTS = ("auto", "linear", "none")
 TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
 MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to the linear fit in every cell
+# From n = 16 the Moebius fit is offered below MOEBIUS_MAX_PAIRS_PER_PLAYER pairs a player (24n) only: it cost
+# about 1 CPU s of msr's 1.5-2.0 s at 32n, and on SOUM orders 3 and 5 (n = 16-32, seeds 0-5 and 100-105) it
+# was never chosen at 24n or 32n, while at 16n it was (9 of 12 at n = 16, order 5); at n = 8-12 it still
+# wins at 24n-32n (order 5: 5-7 of 12 at 24n), where it is cheap.
+MOEBIUS_EVERY_BUDGET_BELOW = 16
+MOEBIUS_MAX_PAIRS_PER_PLAYER = 12
 # odd_pair_triples.py: n = 32-64 (pair_triple_fit's range: C(n, 3) triples in its kernel), 4-6 pairs a player
 # (8n: where nothing else beat the linear fit; from 12n the triples and sets are tried)
 PAIR_TRIPLES_PLAYERS = (32, 64)
@@ -224,7 +231,8 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
             coef, pt_stderr, cv_linear, cv_fit = fitted
             candidates["linear"] = (cv_linear, values, stderr)
             candidates["odd_pair_triples"] = (cv_fit, 2 * coef, 2 * pt_stderr)
-    if 2 < n <= MOEBIUS_MAX_PLAYERS:
+    few_pairs = n < MOEBIUS_EVERY_BUDGET_BELOW or len(x) < MOEBIUS_MAX_PAIRS_PER_PLAYER * n
+    if 2 < n <= MOEBIUS_MAX_PLAYERS and few_pairs:
         moebius = _moebius(pairs, y, v_empty, v_full, rng)
         if moebius is not None:
             candidates["sparse_moebius"] = (moebius[1], moebius[0], moebius[2])
