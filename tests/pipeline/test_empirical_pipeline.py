@@ -22,7 +22,7 @@ from shapsweep import layout
 from shapsweep.config.experiment_set import from_config
 from shapsweep.file_schemas import read_shards
 
-ROWS = 30
+ROWS = 20
 
 SET = """
 local example = import 'config/examples/empirical.jsonnet';
