@@ -63,7 +63,7 @@ TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
 MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to the linear fit in every cell
 # From n = 16 the Moebius fit is offered below MOEBIUS_MAX_PAIRS_PER_PLAYER pairs a player (24n) only: it cost
 # about 1 CPU s of msr's 1.5-2.0 s at 32n, and on SOUM orders 3 and 5 (n = 16-32, seeds 0-5 and 100-105) it
-# was never chosen at 24n or 32n, while at 16n it was (9 of 12 at n = 16, order 5); at n = 8-12 it still
+# was never chosen at 24n or 32n, while at 16n it was (n = 16, order 5: 9 of seeds 200-211); at n = 8-12 it still
 # wins at 24n-32n (order 5: 5-7 of 12 at 24n), where it is cheap.
 MOEBIUS_EVERY_BUDGET_BELOW = 16
 MOEBIUS_MAX_PAIRS_PER_PLAYER = 12
