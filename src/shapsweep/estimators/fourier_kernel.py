@@ -343,7 +343,7 @@ def _fit_values(x, t, even, fit_rows, weights, rel, err, found, screen, offset, 
     )
 
 
-def _inverse_diagonal(factor) -> np.ndarray:
+def inverse_diagonal(factor) -> np.ndarray:
     """diag(K^-1) from K's Cholesky factor: column sums of squares of the inverted triangle (a third of
     the work of solving for the identity, which dominated the fit's cost at 1,024 rows)."""
     chol, lower = factor
@@ -526,7 +526,7 @@ def _kernel_ridge(cross: np.ndarray, t: np.ndarray, fit_rows: np.ndarray, rel: f
     lam = _ridge(gram, rel)
     factor = cho_factor(gram + lam * np.eye(len(fit_rows)))
     alpha = cho_solve(factor, t[fit_rows])
-    return alpha, t[fit_rows] - alpha / _inverse_diagonal(factor), lam
+    return alpha, t[fit_rows] - alpha / inverse_diagonal(factor), lam
 
 
 def _choose_on_all_rows(x, t, even, order, fourier_sub, best_tied) -> FourierSurrogate:

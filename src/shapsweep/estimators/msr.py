@@ -247,18 +247,18 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     if n <= FOURIER_MAX_PLAYERS and len(x) >= FOURIER_MIN_PAIRS_PER_PLAYER * n:
         # last: its row subsample (past SELECT_PAIRS rows) draws from rng after every other candidate
         surrogate = fit_fourier_surrogate(x, t, rng)
-        loo_prediction, f_values = surrogate.loo_prediction, surrogate.banzhaf()
         refit = fit_single_index(surrogate, x, t)
+        fitted = surrogate
         if refit is not None and refit.tau > 0:
-            loo_prediction, f_values = refit.loo_prediction, refit.banzhaf()
+            fitted = refit
             details["fourier_single_index"] = refit.choice
-        held_out = float(np.mean((t[surrogate.fit_rows] - loo_prediction) ** 2))
+        held_out = float(np.mean((t[surrogate.fit_rows] - fitted.loo_prediction) ** 2))
         # the OLS stderr with the surrogate's held-out error as the residual variance
         f_stderr = stderr * np.sqrt(held_out / max(sigma2, 1e-300))
         # it enters as its ratio to the linear fit's leave-one-out error, on the same rows
         candidates["fourier_kernel"] = (
             candidates["linear"][0] * held_out / max(loo, 1e-300),
-            f_values,
+            fitted.banzhaf(),
             f_stderr,
         )
     name = min(candidates, key=lambda k: candidates[k][0])
