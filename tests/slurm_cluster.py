@@ -6,8 +6,8 @@
 Everything lives under --dir: a MariaDB data folder (TCP on 127.0.0.1 only), a munge key and socket,
 slurm.conf / slurmdbd.conf / gres.conf, spool, state and logs. Daemons run as root in the foreground
 (so the PID we hold is the daemon's) in their own session (so they outlive `start`). `stop` cancels the
-jobs, kills the job steps slurmd reports, then each daemon by the PID recorded in cluster.json; it never
-kills by name.
+jobs, kills the job steps slurmd reports (only those below our own slurmstepds), then each daemon by the
+PID recorded in cluster.json; it never kills by name.
 
 The node declares `Gres=gpu:2` with `File=` naming two ordinary files: slurmd drops a file-less GPU
 gres, but counts and enforces file-backed ones (a 3-GPU request is refused, two 2-GPU jobs serialize).
@@ -415,14 +415,19 @@ class SlurmCluster:
         self.state_file.unlink(missing_ok=True)
 
     def _job_step_pids(self) -> list[int]:
-        """PIDs of job tasks slurmd still tracks (`scontrol listpids`)."""
+        """PIDs of job tasks slurmd still tracks (`scontrol listpids`), kept only below our slurmstepds.
+
+        proctrack/linuxproc lists the descendants of a step's container PID. Once in CI it named every
+        process on the machine (PIDs 1, 2, 3, ...; likely a step whose container PID was not yet set).
+        """
         if not (self.pids.get("slurmd") and _alive(self.pids["slurmd"])):
             return []
         r = self.run("scontrol", "listpids", check=False, timeout=10)
+        stepds = set(self._stepd_pids())
         pids = []
         for line in r.stdout.splitlines()[1:]:
             first = line.split()[0] if line.split() else ""
-            if first.isdigit() and int(first) != os.getpid():
+            if first.isdigit() and int(first) != os.getpid() and _descends_from(int(first), stepds):
                 pids.append(int(first))
         return pids
 
@@ -467,6 +472,20 @@ def _alive(pid: int) -> bool:
             return state.read_text().split(")")[-1].split()[0] != "Z"
         except (FileNotFoundError, IndexError):
             return False
+
+
+def _descends_from(pid: int, ancestors: set[int]) -> bool:
+    """Whether one of `ancestors` is `pid` or on its parent chain (read from /proc)."""
+    seen = set()
+    while pid > 1 and pid not in seen:
+        if pid in ancestors:
+            return True
+        seen.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+    return False
 
 
 def _kill(pid: int, grace: float = 10) -> None:
