@@ -21,7 +21,7 @@ example {
   model+: { path_or_id: '%(model)s' },
   value+: { target_class: 'positive' },
   selection+: { max_samples: 4 },
-  shard_size: 2,
+  shard_size: 4,
   training+: { model+: { path_or_id: '%(model)s' }, selection+: { max_samples: 16 }, steps: %(steps)d, lr: %(lr)s },
   experiments: [
     { name: 'path_kernel', shap: { method: 'path_kernel', options: { midpoints: 4, components: 'block' } } },
@@ -196,5 +196,5 @@ def test_a_changed_training_option_retraces_and_reexplains_only_the_path_kernel_
     finally:
         _write(workdir, tiny_bert_classifier_path)
     assert counts["trace"] == 1
-    assert counts["explain"] == 8  # three path_kernel runs and the update game, two shards each; not the kernel run
-    assert counts["explain_steps"] == 4 and counts["sum_step_blocks"] == 2  # two step blocks x two shards
+    assert counts["explain"] == 4  # three path_kernel runs and the update game, one shard each; not the kernel run
+    assert counts["explain_steps"] == 2 and counts["sum_step_blocks"] == 1  # two step blocks x one shard
