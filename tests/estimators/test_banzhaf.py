@@ -163,6 +163,38 @@ def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
     assert small["adjust"] == "odd_pair_triples" and "5-fold" in small["odd_pair_triples_cv"], small
 
 
+def test_the_moebius_fit_stops_only_where_its_held_out_error_passes_the_bound():
+    """msr fits the sparse Moebius surrogate last, bounded by the best other candidate's error: the bound
+    at its own error leaves the fit as it was, a bound just under it stops it, and msr says so."""
+    from shapsweep.estimators.msr import _with_complements
+    from shapsweep.estimators.paired_design import PairedSample
+    from shapsweep.estimators.sparse_moebius import fit_on_pairs
+
+    n = 10
+    game = SoumGame(n, 2 * n, np.random.default_rng(3), max_order=3, dense=DENSE)
+    rng = np.random.default_rng(0)
+    pairs = _with_complements(rng.random((8 * n, n)) < 0.5)
+    y = np.array([game(row[None])[0] for row in pairs])
+    sample = PairedSample(pairs, np.ones(len(pairs)), np.arange(len(pairs)) ^ 1, False)
+    first = np.arange(len(pairs)) % 2 == 0
+    v_empty, v_full = game(np.zeros((1, n), bool))[0], game(np.ones((1, n), bool))[0]
+
+    def fit(bound):
+        return fit_on_pairs(sample, y, v_empty, v_full, first, None, np.flatnonzero(first), bound)
+
+    free = fit(np.inf)
+    error = free[0]
+    assert error > 0
+    at_bound = fit(error)
+    assert at_bound[0] == error and np.array_equal(at_bound[1][1], free[1][1])
+    assert fit(error * (1 - 1e-9)) is None and fit(0.0) is None
+    # where another candidate wins at 32n, the Moebius fit stops and the reason names the bound
+    runs = [estimate(game, n, method="msr", budget=32 * n, seed=s).details for s in range(6)]
+    stopped = [d for d in runs if "(stopped)" in d["adjust_reason"]]
+    assert stopped and all("sparse_moebius >" in d["adjust_reason"] for d in stopped)
+    assert all(d["adjust"] != "sparse_moebius" for d in stopped)
+
+
 def test_pair_triple_fit_finds_the_triples_at_8n_and_leaves_order_5_games_linear():
     # order <= 3 at n = 32, 8n (4 pairs a player): the odd triples are invisible to a screen of the odd half
     # alone; the order-3 unanimity fit of both halves finds them (seeds 0-5 of the benchmark: 0.095 -> 0.049)

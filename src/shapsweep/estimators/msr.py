@@ -55,7 +55,7 @@ from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
 from .result import MethodOutput
 from .single_index import fit_single_index
-from .sparse_moebius import fit_on_pairs
+from .sparse_moebius import fit_on_pairs, pairs_to_fit
 from .walsh_peeling import MIN_ZERO_SHARE, TOLERANCE, Peeled, peel
 
 ADJUSTMENTS = ("auto", "linear", "none")
@@ -96,6 +96,16 @@ FOURIER_MIN_PAIRS_PER_PLAYER = 4
 # the linear fit is underdetermined when X'X's smallest eigenvalue is under this share of its largest
 # (singular values 1e-6 apart)
 RANK_TOLERANCE = 1e-12
+# The order msr offers its candidates in: of equal held-out errors the first is chosen.
+CANDIDATE_ORDER = (
+    "linear",
+    "odd_triples",
+    "odd_sets",
+    "odd_pair_triples",
+    "sparse_moebius",
+    "unanimity_kernel",
+    "fourier_kernel",
+)
 
 
 def _draw_pairs(n: int, k: int, rng: np.random.Generator, taken: set[bytes]) -> np.ndarray:
@@ -137,17 +147,28 @@ def _odd_rows(pairs: np.ndarray, y: np.ndarray, v_empty: float, v_full: float) -
     return x, np.concatenate([[(v_full - v_empty) / 2], (y[0::2] - y[1::2]) / 2])
 
 
-def _moebius(pairs, y, v_empty, v_full, rng):
+def _moebius_sample(pairs: np.ndarray, rng) -> tuple[PairedSample, np.ndarray, np.ndarray] | None:
+    """(the pairs as a PairedSample, their first rows, the pairs to fit); None if too few pairs. The
+    subsample is drawn here, where the candidate stands in msr's rng stream; the fit can come later."""
+    n = pairs.shape[1]
+    if len(pairs) // 2 + 1 <= n + 1:
+        return None
+    sample = PairedSample(pairs, np.ones(len(pairs)), np.arange(len(pairs)) ^ 1, False)
+    first = np.arange(len(pairs)) % 2 == 0
+    return sample, first, pairs_to_fit(sample, first, rng)
+
+
+def _moebius(drawn, y, v_empty, v_full, give_up_above: float):
     """The sparse Moebius surrogate's Banzhaf values, held-out error and the OLS stderr of a linear fit
-    to its out-of-fold residual on the odd rows; None if too few pairs."""
+    to its out-of-fold residual on the odd rows; None once its held-out error exceeds `give_up_above`."""
+    sample, first, fit_pairs = drawn
+    pairs = sample.coalitions
     n = pairs.shape[1]
     x, t = _odd_rows(pairs, y, v_empty, v_full)
-    if len(x) <= n + 1:
+    fitted = fit_on_pairs(sample, y, v_empty, v_full, first, None, fit_pairs, give_up_above)
+    if fitted is None:
         return None
-    complement = np.arange(len(pairs)) ^ 1
-    sample = PairedSample(pairs, np.ones(len(pairs)), complement, False)
-    first = np.arange(len(pairs)) % 2 == 0
-    error, (terms, coef, _odd, _fitted), honest, _rows = fit_on_pairs(sample, y, v_empty, v_full, first, rng)
+    error, (terms, coef, _odd, _fitted), honest, _rows = fitted
     values = np.zeros(n)
     for term, c in zip(terms, coef, strict=True):
         values[list(term)] += c / 2.0 ** (len(term) - 1)
@@ -232,10 +253,7 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
             candidates["linear"] = (cv_linear, values, stderr)
             candidates["odd_pair_triples"] = (cv_fit, 2 * coef, 2 * pt_stderr)
     few_pairs = n < MOEBIUS_EVERY_BUDGET_BELOW or len(x) < MOEBIUS_MAX_PAIRS_PER_PLAYER * n
-    if 2 < n <= MOEBIUS_MAX_PLAYERS and few_pairs:
-        moebius = _moebius(pairs, y, v_empty, v_full, rng)
-        if moebius is not None:
-            candidates["sparse_moebius"] = (moebius[1], moebius[0], moebius[2])
+    moebius_drawn = _moebius_sample(pairs, rng) if 2 < n <= MOEBIUS_MAX_PLAYERS and few_pairs else None
     low, high = UNANIMITY_ROWS_PER_PLAYER
     if UNANIMITY_PLAYERS[0] <= n <= UNANIMITY_PLAYERS[1] and low * n <= len(x) < high * n:
         # last: it draws its folds from rng after every other candidate, which stay as they were
@@ -261,8 +279,19 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
             fitted.banzhaf(),
             f_stderr,
         )
+    stopped = ""
+    if moebius_drawn is not None:
+        # fitted last, so it can stop once its held-out error passes the best one: it could not be chosen
+        best = min(e for e, _v, _s in candidates.values())
+        moebius = _moebius(moebius_drawn, y, v_empty, v_full, give_up_above=best)
+        if moebius is None:
+            stopped = f", sparse_moebius > {best:.3g} (stopped)"
+        else:
+            candidates["sparse_moebius"] = (moebius[1], moebius[0], moebius[2])
+            # back to its place before unanimity_kernel and fourier_kernel: min keeps the first of equals
+            candidates = {k: candidates[k] for k in sorted(candidates, key=CANDIDATE_ORDER.index)}
     name = min(candidates, key=lambda k: candidates[k][0])
-    reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items())
+    reason = ", ".join(f"{k} {e:.3g}" for k, (e, _v, _s) in candidates.items()) + stopped
     details |= {"adjust": name, "adjust_reason": f"held-out error of the pairs' odd parts: {reason}"}
     values, stderr = candidates[name][1], candidates[name][2]
     if peeled is not None:

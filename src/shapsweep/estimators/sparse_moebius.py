@@ -72,12 +72,19 @@ def folds(m: int, k: int) -> list[np.ndarray]:
 
 
 def fit_sparse_moebius(
-    z: np.ndarray, y: np.ndarray, v_empty: float, v_full: float, max_order: int, complement: np.ndarray
+    z: np.ndarray,
+    y: np.ndarray,
+    v_empty: float,
+    v_full: float,
+    max_order: int,
+    complement: np.ndarray,
+    give_up_above: float = np.inf,
 ):
     """Sparse unanimity (Moebius) surrogate by iteratively reweighted ridge.
 
     Returns (terms, coefficients, held-out error, out-of-fold odd-part prediction per pair: the full
-    coalition first, then the pairs in `complement` order).
+    coalition first, then the pairs in `complement` order), or None as soon as the held-out error (a sum
+    of non-negative fold terms) exceeds `give_up_above`: a caller that picks the least error loses nothing.
 
     Games like sums of unanimity games put a few large coefficients on interactions up to high order,
     which no low-degree Fourier fit reaches. Ridge with per-term prior variance w_T is a Gaussian
@@ -132,6 +139,8 @@ def fit_sparse_moebius(
         pred_b = np.where(b_rows >= 0, x_all[np.ix_(np.maximum(b_rows, 0), keep)] @ beta, 0.0)
         out_of_fold[test_pairs] = (pred - pred_b) / 2
         error += np.mean((half[test_pairs] - out_of_fold[test_pairs]) ** 2) / 3
+        if error > give_up_above:
+            return None
     keep, beta = fit(np.arange(len(rows)))
     return [terms[i] for i in keep], beta, error, out_of_fold
 
@@ -150,13 +159,9 @@ def moebius_order(n: int, rows: int = 0) -> int:
     return order
 
 
-def fit_on_pairs(sample: PairedSample, y, v_empty, v_full, first, rng):
-    """(held-out error, (terms, coef, odd prediction per pair, pairs fitted), honest odd prediction per pair,
-    the odd rows it was fitted on).
-
-    Fitted on at most MOEBIUS_MAX_PAIRS pairs (its cost is cubic in them); the pairs left out are
-    predicted out of sample, those fitted get their out-of-fold prediction as the honest one.
-    """
+def pairs_to_fit(sample: PairedSample, first, rng) -> np.ndarray:
+    """The pairs (their first rows) the surrogate is fitted on: all of them, or a uniform subsample of
+    MOEBIUS_MAX_PAIRS (its cost is cubic in them); draws from rng only when it subsamples."""
     from scipy.special import comb
 
     n = sample.coalitions.shape[1]
@@ -166,12 +171,28 @@ def fit_on_pairs(sample: PairedSample, y, v_empty, v_full, first, rng):
     cap = max(MOEBIUS_MIN_PAIRS, min(MOEBIUS_MAX_PAIRS, (MOEBIUS_MAX_CELLS // all_terms - 1) // 2))
     if len(pairs) > cap:
         pairs = np.sort(rng.choice(pairs, cap, replace=False))
+    return pairs
+
+
+def fit_on_pairs(sample: PairedSample, y, v_empty, v_full, first, rng, pairs=None, give_up_above=np.inf):
+    """(held-out error, (terms, coef, odd prediction per pair, pairs fitted), honest odd prediction per pair,
+    the odd rows it was fitted on), or None where its held-out error exceeds `give_up_above`.
+
+    Fitted on `pairs` (default: `pairs_to_fit`); the pairs left out are predicted out of sample, those
+    fitted get their out-of-fold prediction as the honest one.
+    """
+    n = sample.coalitions.shape[1]
+    if pairs is None:
+        pairs = pairs_to_fit(sample, first, rng)
     rows = np.concatenate([pairs, sample.complement[pairs]])
     local = np.empty(len(sample.coalitions), dtype=np.int64)
     local[rows] = np.arange(len(rows))
     z_fit, comp_fit = sample.coalitions[rows], local[sample.complement[rows]]
     order = moebius_order(n, len(rows) + 1)
-    terms, coef, error, oof = fit_sparse_moebius(z_fit, y[rows], v_empty, v_full, order, comp_fit)
+    fitted = fit_sparse_moebius(z_fit, y[rows], v_empty, v_full, order, comp_fit, give_up_above)
+    if fitted is None:
+        return None
+    terms, coef, error, oof = fitted
     by_degree: dict[int, list] = {}
     for term in terms:
         by_degree.setdefault(len(term), []).append(term)
