@@ -21,7 +21,10 @@ def workflow(tmp_path_factory, tiny_llama_path):
     for name in (EXAMPLE, DATA):
         (wd / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, wd / name)
-    run_snakemake(wd, config=(f"experiment={EXAMPLE}", f"model={{path_or_id: '{tiny_llama_path}'}}"))
+    # the four conversations in one shard per run (the example's shard_size is 2): no test needs two shards,
+    # and every explain job pays for loading torch and the model
+    model = f"model={{path_or_id: '{tiny_llama_path}'}}"
+    run_snakemake(wd, config=(f"experiment={EXAMPLE}", model, "shard_size=4"))
     return wd
 
 
