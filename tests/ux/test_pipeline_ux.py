@@ -39,7 +39,7 @@ local ss = import 'shapsweep.libsonnet';
 {
   experiment_set_id: 'ux',
   dataset: ss.localFile('data.jsonl'),
-  shard_size: 2,
+  shard_size: 4,
   model: ss.minilm { batch_size: 32 },
   features: { max_players: 7 },
   value: { target: 'reference', reference: '%s' },
@@ -117,7 +117,7 @@ def test_a_failed_invocation_also_ends_with_the_outcomes(tmp_path):
         "ss.minilm { batch_size: 32 }", f"ss.minilm {{ path_or_id: '{broken}' }}"
     )
     (tmp_path / "wf").mkdir()
-    wd = copy_workflow(tmp_path / "wf", set_text.replace("shard_size: 2", "shard_size: 4"))  # one failing job
+    wd = copy_workflow(tmp_path / "wf", set_text)  # one failing job (all four rows in one shard)
     proc = snakemake(wd, "all", check=False)
     assert proc.returncode != 0
     assert "shapsweep: row outcomes of experiment set ux" in proc.stderr
