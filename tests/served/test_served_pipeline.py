@@ -21,7 +21,8 @@ KEY = "sk-test-5f3a9c1e7d2b4086"
 
 
 def _set_file(server, tokenizer_path) -> str:
-    """The example, pointed at the test server and kept small: 3 rows of at most 8 players, exact and one budget."""
+    """The example, pointed at the test server and kept small: 3 rows of at most 8 players in one shard (every
+    explain job loads the tokenizer and checks the server), exact and one budget."""
     return f"""
 local ss = import 'shapsweep.libsonnet';
 local example = import '{EXAMPLE}';
@@ -31,6 +32,7 @@ example {{
     concurrency: 2, max_retries: 1, request_options: {{ repeat_penalty: 1.0, top_k: 0 }},
   }},
   selection: {{ max_samples: 3 }},
+  shard_size: 3,
   features+: {{ max_players: 8 }},
   experiments: [ss.exact(), ss.method('regression_adjusted', [16])],
   wandb: {{ enabled: true, mode: 'offline' }},
