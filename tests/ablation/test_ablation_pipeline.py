@@ -27,7 +27,7 @@ SET = """
     { name: 'sampled', shap: { method: 'ablation_game', options: { components: 'head', estimator: 'kernel' },
                                budget: 12 } },
     { name: 'mlps', shap: { method: 'ablation_game', options: { components: 'mlp', ablation: 'mean', reference_rows: 3 } } },
-    { name: 'words', shap: { method: 'exact' } },
+    { name: 'words', shard_size: 4, shap: { method: 'exact' } },
   ],
 }
 """
@@ -44,7 +44,9 @@ def set_dir(tmp_path_factory, tiny_bert_classifier_path):
 
 def _shards(set_dir, variant):
     files = sorted((set_dir / "runs").glob(f"{variant}*/shards/[0-9]*[0-9].parquet"))
-    assert len(files) == 2  # four rows in shards of two
+    # four rows in shards of two (a second shard still ablates over the selection's first rows and reads its
+    # reference's store); the input game's run, there only for its v_full, in one shard: one job fewer
+    assert len(files) == (1 if variant == "words" else 2)
     return pl.concat([pl.read_parquet(f) for f in files])
 
 
