@@ -25,7 +25,8 @@ pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its
 half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
 both halves, its K-fold error taken relative to the linear fit's on its own folds (banzhaf_unanimity.py);
 for n <= MOEBIUS_MAX_PLAYERS (from n = 16 below 24n) the sparse unanimity (Moebius) surrogate of
-regression_adjusted, whose own Banzhaf values are sum_{T ni i} c_T / 2^(|T|-1); and for
+regression_adjusted, whose own Banzhaf values are sum_{T ni i} c_T / 2^(|T|-1) (fitted last, it stops
+once its held-out error passes the best other candidate's, where it could not win); and for
 n <= FOURIER_MAX_PLAYERS from 8n the Fourier prior's posterior mean (fourier_kernel.py), whose Banzhaf
 values are twice its degree-1 coefficients, refitted with a single-index cubic column where its
 leave-one-out error says so (single_index.py). With the surrogate, the standard errors are the OLS ones of
