@@ -159,13 +159,12 @@ def _moebius_sample(pairs: np.ndarray, rng) -> tuple[PairedSample, np.ndarray, n
     return sample, first, pairs_to_fit(sample, first, rng)
 
 
-def _moebius(drawn, y, v_empty, v_full, give_up_above: float):
+def _moebius(drawn, x, t, y, v_empty, v_full, give_up_above: float):
     """The sparse Moebius surrogate's Banzhaf values, held-out error and the OLS stderr of a linear fit
-    to its out-of-fold residual on the odd rows; None once its held-out error exceeds `give_up_above`."""
+    to its out-of-fold residual on the odd rows (x, t: `_odd_rows` of the pairs); None once its held-out
+    error exceeds `give_up_above`."""
     sample, first, fit_pairs = drawn
-    pairs = sample.coalitions
-    n = pairs.shape[1]
-    x, t = _odd_rows(pairs, y, v_empty, v_full)
+    n = x.shape[1]
     fitted = fit_on_pairs(sample, y, v_empty, v_full, first, None, fit_pairs, give_up_above)
     if fitted is None:
         return None
@@ -284,7 +283,7 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     if moebius_drawn is not None:
         # fitted last, so it can stop once its held-out error passes the best one: it could not be chosen
         best = min(e for e, _v, _s in candidates.values())
-        moebius = _moebius(moebius_drawn, y, v_empty, v_full, give_up_above=best)
+        moebius = _moebius(moebius_drawn, x, t, y, v_empty, v_full, give_up_above=best)
         if moebius is None:
             stopped = f", sparse_moebius > {best:.3g} (stopped)"
         else:
