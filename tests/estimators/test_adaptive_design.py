@@ -12,6 +12,7 @@ from shapsweep.estimators.adaptive_design import (
     UNANIMITY_DESIGN_JITTER,
     candidate_pool,
     choose_pairs,
+    choose_pairs_banzhaf,
     choose_pairs_unanimity,
 )
 from shapsweep.estimators.fourier_kernel import fit_fourier_surrogate, kernel_matrix, shapley_rows
@@ -87,6 +88,33 @@ def test_each_greedy_step_takes_the_best_candidate_given_the_earlier_ones():
             _explained_variance(surrogate, x, np.vstack([before, signs[j : j + 1]])) if j not in chosen[:step] else -1
             for j in range(len(pool))
         ]
+        assert chosen[step] == int(np.argmax(gains))
+
+
+def test_banzhaf_greedy_choice_removes_more_posterior_variance_of_the_banzhaf_values_than_random_choices():
+    # msr's second stage (additive_design.py): a fixed degree-1 and degree-3 prior, Cov(beta, f(s)) = 2 w_1 s
+    n, count = 10, 12
+    rng = np.random.default_rng(2)
+    x = np.vstack([np.ones((1, n)), np.where(rng.random((16, n)) < 0.5, 1.0, -1.0)])
+    pool = rng.random((120, n)) < 0.5
+    weights, noise = {1: 1.0 / n, 3: 0.01 / 120}, 1e-3
+
+    def explained(rows):
+        data = np.vstack([x, rows])
+        k = kernel_matrix(data, data, weights, None) + noise * np.eye(len(data))
+        g = 2 * weights[1] * data
+        return float(np.trace(g.T @ np.linalg.solve(k, g)))
+
+    chosen = choose_pairs_banzhaf(x, pool, count, weights, noise)
+    assert len(set(chosen.tolist())) == count
+    signs = np.where(pool, 1.0, -1.0)
+    greedy = explained(signs[chosen])
+    randoms = [explained(signs[rng.choice(len(pool), count, replace=False)]) for _ in range(20)]
+    assert greedy > max(randoms)
+    # each step took the best candidate given the earlier ones
+    for step in range(3):
+        gains = [explained(np.vstack([signs[chosen[:step]], signs[j : j + 1]])) for j in range(len(pool))]
+        gains = [g if j not in chosen[:step] else -1 for j, g in enumerate(gains)]
         assert chosen[step] == int(np.argmax(gains))
 
 

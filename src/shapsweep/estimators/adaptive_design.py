@@ -53,13 +53,30 @@ def choose_pairs(surrogate: FourierSurrogate, x: np.ndarray, pool: np.ndarray, c
         pool: (c, n) bool first halves of candidate pairs.
         count: pairs to choose (at most c).
     """
-    weights, scale, noise = surrogate.weights, surrogate.scale, max(surrogate.ridge, 1e-12)
+    weights, scale = surrogate.weights, surrogate.scale
+    return _greedy(
+        x, pool, count, weights, scale, max(surrogate.ridge, 1e-12), lambda s: shapley_rows(s, weights, scale)
+    )
+
+
+def choose_pairs_banzhaf(
+    x: np.ndarray, pool: np.ndarray, count: int, weights: dict[int, float], noise: float
+) -> np.ndarray:
+    """Indexes into `pool` of `count` pairs chosen greedily to reduce the trace of the posterior covariance of
+    the Banzhaf values under a fixed isotropic Fourier prior `weights` (degree -> w_k) and ridge `noise`.
+    The Banzhaf values are twice the degree-1 coefficients, so Cov(beta, f(s)) = 2 w_1 s; a Gaussian
+    process's posterior covariance does not depend on the values observed, so no fit is needed."""
+    return _greedy(x, pool, count, weights, None, noise, lambda s: 2.0 * weights[1] * s)
+
+
+def _greedy(x, pool, count, weights, scale, noise, target_rows) -> np.ndarray:
+    """The greedy A-optimal choice under the Fourier prior; target_rows(s) is Cov(target, f(s)) a row."""
     cand = np.where(pool, 1.0, -1.0)
     k_data = kernel_matrix(x, x, weights, scale)
     k_cand_data = kernel_matrix(cand, x, weights, scale)
     solve = np.linalg.solve(k_data + noise * np.eye(len(x)), k_cand_data.T).T  # K_cd (K_dd + noise)^-1
     variance = np.diag(kernel_matrix(cand[:1], cand[:1], weights, scale))[0] - np.sum(solve * k_cand_data, axis=1)
-    cov_phi = shapley_rows(cand, weights, scale) - solve @ shapley_rows(x, weights, scale)
+    cov_phi = target_rows(cand) - solve @ target_rows(x)
     factors = np.zeros((len(cand), count))  # V: the chosen pairs' rank-one terms, K_post = K0 - V V^T
     chosen = np.zeros(count, dtype=np.int64)
     free = np.ones(len(cand), dtype=bool)

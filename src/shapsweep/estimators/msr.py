@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from .additive_design import POOL_MAX, POOL_PER_PAIR, choose_rest, first_rows, first_stage, nearly_additive
 from .banzhaf_unanimity import fit_banzhaf_unanimity
 from .base import Method
 from .fourier_kernel import fit_fourier_surrogate
@@ -60,6 +61,7 @@ from .sparse_moebius import fit_on_pairs, pairs_to_fit
 from .walsh_peeling import MIN_ZERO_SHARE, TOLERANCE, Peeled, peel
 
 ADJUSTMENTS = ("auto", "linear", "none")
+DESIGNS = ("auto", "blocks")  # auto: additive_design.py's second stage where the game is nearly additive
 TRIPLES_MAX_PLAYERS = 64  # above, odd_sets only (see _paired_fit)
 MOEBIUS_MAX_PLAYERS = 32  # above, the Moebius fit's order drops and it lost to the linear fit in every cell
 # From n = 16 the Moebius fit is offered below MOEBIUS_MAX_PAIRS_PER_PLAYER pairs a player (24n) only: it cost
@@ -320,9 +322,11 @@ def _peeled(design: BlockDesign, pairs: np.ndarray, y: np.ndarray, v_full: float
     return found, rest, v_full - sum(c for _p, c in found.terms), {"walsh_peeling": found.summary()}
 
 
-def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "auto"):
+def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "auto", design: str = "auto"):
     if adjust not in ADJUSTMENTS:
         raise ValueError(f"option adjust={adjust!r} is not valid for method 'msr'; valid: {', '.join(ADJUSTMENTS)}")
+    if design not in DESIGNS:
+        raise ValueError(f"option design={design!r} is not valid for method 'msr'; valid: {', '.join(DESIGNS)}")
     first = np.vstack([np.zeros((1, n), bool), np.ones((1, n), bool)])
     taken = {key.tobytes() for key in np.packbits(first, axis=1)}
     want = game.budget - len(taken)
@@ -331,26 +335,72 @@ def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "
         z = np.vstack([first, draw_new_uniform(game, n, want, rng, taken)])
         values, stderr = _mean_difference(z, game(z))
         return MethodOutput(values, stderr, details | _leftover(game))
-    design = draw_blocks(n, want // 2, rng, taken, lambda k, r, tk: _draw_pairs(n, k, r, tk)[0::2])
-    pairs = _with_complements(design.rows)
-    rest = draw_new_uniform(game, n, want - len(pairs), rng, taken)  # odd budget, or pairs ran out
-    z = np.vstack([first, pairs, rest])
-    v = game(z)
-    details["design"] = f"{int(np.sum(design.block >= 0))} pairs in Hadamard blocks of {design.size}"
-    fitted = _paired_fit(design, v[2 : 2 + len(pairs)], v[0], v[1], adjust, rng)
+    blocks = draw_blocks(n, want // 2, rng, taken, lambda k, r, tk: _draw_pairs(n, k, r, tk)[0::2])
+    rest = draw_new_uniform(game, n, want - 2 * len(blocks.rows), rng, taken)  # odd budget, or pairs ran out
+    details["design"] = f"{int(np.sum(blocks.block >= 0))} pairs in Hadamard blocks of {blocks.size}"
+    # the designed pairs serve the Fourier surrogate, which auto offers from FOURIER_MIN_PAIRS_PER_PLAYER on
+    fourier = n <= FOURIER_MAX_PLAYERS and len(blocks.rows) + 1 >= FOURIER_MIN_PAIRS_PER_PLAYER * n
+    if design == "auto" and adjust == "auto" and fourier:
+        blocks, v, note = _two_stage(game, first, blocks, rest, rng, taken)
+        details |= note
+    else:
+        v = game(np.vstack([first, _with_complements(blocks.rows), rest]))
+    pairs = _with_complements(blocks.rows)
+    fitted = _paired_fit(blocks, v[2 : 2 + len(pairs)], v[0], v[1], adjust, rng)
     if fitted is None:
-        details |= {"adjust": "none", "adjust_reason": f"{len(design.rows) + 1} pairs cannot fit {n} slopes"}
-        values, stderr = _mean_difference(z, v)
+        details |= {"adjust": "none", "adjust_reason": f"{len(blocks.rows) + 1} pairs cannot fit {n} slopes"}
+        values, stderr = _mean_difference(np.vstack([first, pairs, rest]), v)
         return MethodOutput(values, stderr, details | _leftover(game))
     values, stderr, choice = fitted
     # odd rows: one per pair and the full coalition's (8n gives 4n of them: not widened)
-    if choice["adjust"] == "linear" and len(design.rows) + 1 < LINEAR_TAIL_PAIRS_PER_PLAYER * n:
+    if choice["adjust"] == "linear" and len(blocks.rows) + 1 < LINEAR_TAIL_PAIRS_PER_PLAYER * n:
         stderr = LINEAR_TAIL_SCALE * stderr
         choice["stderr_scale"] = (
             f"{LINEAR_TAIL_SCALE:g}: the linear fit on < {LINEAR_TAIL_PAIRS_PER_PLAYER} pairs a player has "
             "heavy-tailed errors (measured: 95% intervals covered 89-91% on order-3 sums of unanimity games at 4n)"
         )
     return MethodOutput(values, stderr, details | choice | _leftover(game))
+
+
+def _two_stage(game: BudgetedGame, first: np.ndarray, blocks: BlockDesign, rest: np.ndarray, rng, taken: set[bytes]):
+    """(the design, the values of first + its pairs + rest, details): the first blocks evaluated, then either
+    the blocks drawn for the rest or, where the game is nearly additive, pairs chosen for it
+    (additive_design.py; the pool excludes `taken`). Blocks kept, every draw and value is that of the
+    one-stage design."""
+    n = first.shape[1]
+    cut = first_rows(blocks, len(blocks.rows))
+    later = len(blocks.rows) - cut
+    stage_pairs = _with_complements(blocks.rows[:cut])
+    if later <= 0:
+        return blocks, game(np.vstack([first, stage_pairs, rest])), {}
+    v_stage = game(np.vstack([first, stage_pairs]))
+    y = v_stage[2:]
+    x, t = _odd_rows(stage_pairs, y, v_stage[0], v_stage[1])
+    linear = _odd_linear(x, t)
+    stage = first_stage(blocks, cut)
+    chosen, reason = None, "blocks kept: the first blocks cannot fit the slopes"
+    if linear is not None:
+        odd, even = (y[0::2] - y[1::2]) / 2, (y[0::2] + y[1::2]) / 2
+        designed, reason = nearly_additive(stage, odd, even, x, t, linear[2])
+        if designed:
+            pool = _draw_pairs(n, min(POOL_PER_PAIR * later, POOL_MAX), rng, set(taken))[0::2]
+            chosen = choose_rest(x, later, pool)
+            if chosen is None:
+                reason += f"; blocks kept: {len(pool)} new pairs left for {later}"
+    if chosen is None:
+        more = game(np.vstack([_with_complements(blocks.rows[cut:]), rest]))
+        return blocks, np.concatenate([v_stage, more]), {"design_stage": reason}
+    more = game(np.vstack([_with_complements(chosen), rest]))
+    design = BlockDesign(
+        np.vstack([stage.rows, chosen]),
+        np.concatenate([stage.block, np.full(later, -1)]),
+        np.concatenate([stage.index, np.zeros(later, dtype=np.int64)]),
+        stage.labels,
+        stage.flips,
+        stage.size,
+    )
+    note = f"{cut} pairs in Hadamard blocks of {blocks.size}, then {later} chosen for the Banzhaf values"
+    return design, np.concatenate([v_stage, more]), {"design": note, "design_stage": reason}
 
 
 def _leftover(game: BudgetedGame) -> dict:
@@ -361,6 +411,6 @@ METHOD = Method.declare(
     "msr",
     msr,
     lambda n: 2,
-    "Banzhaf values: maximum sample reuse (Wang & Jia 2023), regression-adjusted: auto | linear | none",
+    "Banzhaf values: maximum sample reuse (Wang & Jia 2023), regression-adjusted: auto | linear | none; design: auto | blocks",
     indices=("banzhaf",),
 )

@@ -1,0 +1,95 @@
+r"""msr's design for nearly additive games: the first Hadamard blocks, then pairs chosen for the Banzhaf values.
+
+What: msr evaluates the first whole Hadamard blocks of its design (about half its pairs) and fits the linear
+model to their odd parts. Where that fit leaves under MAX_RESIDUAL_SHARE of the odd parts' variance (its
+leave-one-out error) and walsh_peeling finds no sparse pair or triple terms there, the game is nearly
+additive: the rest of the pairs are chosen from a pool of uniform pairs, greedily, for the least posterior
+variance of the Banzhaf values under a fixed Fourier prior with a small degree-3 part
+(adaptive_design.choose_pairs_banzhaf). Otherwise the blocks drawn for the rest are evaluated as drawn,
+so msr's values are those of the blocks alone.
+Why: inside a block an order-3 Walsh term lands whole on one column, on a player's own column for about
+n / (M - 1) of them, where no fit can tell it from that player's main effect. A dense game with small
+interactions (a sentence embedding's similarity, a language model's log-probability) is what the Fourier
+surrogate fits, and pairs chosen outside the blocks separate its degree-3 part from the main effects.
+Sparse games with strong high-order terms (sums of unanimity games of order 3-5) are what the peeling,
+triples and sets read off whole blocks, and pairs outside them cost those fits more than they give. The
+share separates the two: on the benchmark tables (MiniLM, tiny Llama; 8n-32n) the first blocks left
+0.3-10% (under 4% from 16n), on order-5 sums of unanimity games 3.5-52%, on order-3 ones 0.7-24%, where
+walsh_peeling finds their terms. Measured in docs/estimators.md (issue 22, round 16).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import comb
+
+from .adaptive_design import choose_pairs_banzhaf
+from .hadamard_design import BlockDesign
+from .walsh_peeling import peel
+
+FIRST_SHARE = 0.5  # of the pairs in the first blocks (whole blocks, at least one)
+MAX_RESIDUAL_SHARE = 0.05
+# A sparse game leaves many of a block's Walsh readings exactly zero (walsh_peeling.py), a dense one almost
+# none: measured on the first blocks, the benchmark tables 0-5.3% (MiniLM, tiny Llama, 8n-32n, seeds
+# 200-259), sums of unanimity games of order 3 5-70% (median 16-52%), of order 4-5 0-23%, whose linear fit
+# leaves over MAX_RESIDUAL_SHARE on almost every seed.
+SPARSE_ZERO_SHARE = 0.1
+# The design's prior: degree 1 and 3, the degree-3 part a hundredth of the first (the tables' odd energy is
+# 98-99.6% degree 1); 0.1 gave the same errors on the tables at 16n. Its ridge only keeps the solves stable.
+PRIOR_RHO3 = 0.01
+PRIOR_NOISE = 1e-3
+POOL_PER_PAIR = 16  # uniform candidates a chosen pair...
+# ...and at most this many in all: the greedy costs O(pool x chosen^2) (n = 32, 32n: 255 pairs from 4,080
+# candidates took 0.89 of msr's 2.2 CPU s)
+POOL_MAX = 2048
+
+
+def first_rows(design: BlockDesign, pairs: int) -> int:
+    """How many of the design's first rows make the first stage: whole blocks, about FIRST_SHARE of `pairs`,
+    at least one block (the rows come block by block, any uniform extras last)."""
+    blocks = max(1, round(FIRST_SHARE * pairs / design.size))
+    return int(np.sum((design.block >= 0) & (design.block < blocks)))
+
+
+def first_stage(design: BlockDesign, rows: int) -> BlockDesign:
+    """The design cut to its first `rows` rows (whole blocks)."""
+    used = int(design.block[:rows].max()) + 1 if rows else 0
+    return BlockDesign(
+        design.rows[:rows],
+        design.block[:rows],
+        design.index[:rows],
+        design.labels[:used],
+        design.flips[:used],
+        design.size,
+    )
+
+
+def nearly_additive(stage: BlockDesign, odd: np.ndarray, even: np.ndarray, x: np.ndarray, t: np.ndarray, loo: float):
+    """(whether to choose the rest of the pairs, the reason). odd, even: the stage pairs' half-differences
+    and half-sums; x, t: their +-1 rows and odd parts with the full coalition's row; loo: the linear fit's
+    leave-one-out error on those."""
+    found = peel(stage, odd, even)
+    if found.terms:
+        return False, f"blocks kept: the first blocks hold exact sparse terms ({found.summary()})"
+    if found.zero_share >= SPARSE_ZERO_SHARE:
+        return (
+            False,
+            f"blocks kept: {found.zero_share:.0%} of the first blocks' Walsh readings are zero (a sparse game)",
+        )
+    share = loo / max(float(np.mean((t - t.mean()) ** 2)), 1e-300)
+    if share > MAX_RESIDUAL_SHARE:
+        return False, (
+            f"blocks kept: the first blocks' linear fit left {share:.1%} of the odd variance "
+            f"(over {MAX_RESIDUAL_SHARE:.0%}: not nearly additive)"
+        )
+    return True, f"the first blocks' linear fit left {share:.1%} of the odd variance (nearly additive)"
+
+
+def choose_rest(x: np.ndarray, count: int, pool: np.ndarray) -> np.ndarray | None:
+    """`count` of the pool's pairs (first halves) for the Banzhaf values given the first stage's +-1 rows x;
+    None if the pool is too small (the game has few coalitions left)."""
+    if len(pool) < count:
+        return None
+    n = x.shape[1]
+    weights = {1: 1.0 / n} | ({3: PRIOR_RHO3 / comb(n, 3)} if n >= 3 else {})
+    return pool[choose_pairs_banzhaf(x, pool, count, weights, PRIOR_NOISE)]
