@@ -1,21 +1,23 @@
 r"""msr's design for nearly additive games: the first Hadamard blocks, then pairs chosen for the Banzhaf values.
 
 What: msr evaluates the first whole Hadamard blocks of its design (about half its pairs) and fits the linear
-model to their odd parts. Where that fit leaves under MAX_RESIDUAL_SHARE of the odd parts' variance (its
-leave-one-out error) and walsh_peeling finds no sparse pair or triple terms there, the game is nearly
-additive: the rest of the pairs are chosen from a pool of uniform pairs, greedily, for the least posterior
-variance of the Banzhaf values under a fixed Fourier prior with a small degree-3 part
-(adaptive_design.choose_pairs_banzhaf). Otherwise the blocks drawn for the rest are evaluated as drawn,
-so msr's values are those of the blocks alone.
+model to their odd parts. Where those blocks' Walsh readings show no sparse game (walsh_peeling finds no
+exact pair or triple term, and under SPARSE_ZERO_SHARE of the readings are zero) and the linear fit leaves
+under MAX_RESIDUAL_SHARE of the odd parts' variance (its leave-one-out error), the game is dense and nearly
+additive: the rest of the pairs (at most MAX_DESIGNED_PAIRS) are chosen from a pool of uniform pairs,
+greedily, for the least posterior variance of the Banzhaf values under a fixed Fourier prior with a small
+degree-3 part (adaptive_design.choose_pairs_banzhaf). Otherwise the blocks drawn for the rest are evaluated
+as drawn, so msr's values are those of the blocks alone.
 Why: inside a block an order-3 Walsh term lands whole on one column, on a player's own column for about
 n / (M - 1) of them, where no fit can tell it from that player's main effect. A dense game with small
 interactions (a sentence embedding's similarity, a language model's log-probability) is what the Fourier
 surrogate fits, and pairs chosen outside the blocks separate its degree-3 part from the main effects.
 Sparse games with strong high-order terms (sums of unanimity games of order 3-5) are what the peeling,
-triples and sets read off whole blocks, and pairs outside them cost those fits more than they give. The
-share separates the two: on the benchmark tables (MiniLM, tiny Llama; 8n-32n) the first blocks left
-0.3-10% (under 4% from 16n), on order-5 sums of unanimity games 3.5-52%, on order-3 ones 0.7-24%, where
-walsh_peeling finds their terms. Measured in docs/estimators.md (issue 22, round 16).
+triples and sets read off whole blocks, and pairs outside them cost those fits more than they give. On the
+first blocks, the benchmark tables (MiniLM, tiny Llama; 8n-32n) left 0.3-10% of the odd variance (at most
+4% from 16n) and 0-5.3% of the readings zero; order-5 sums of unanimity games left 3.5-52%; order-3 ones,
+nearly additive too (0.7-24%), have 5-70% of their readings zero. Measured in docs/estimators.md (issue 22,
+round 16).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ POOL_PER_PAIR = 16  # uniform candidates a chosen pair...
 # ...and at most this many in all: the greedy costs O(pool x chosen^2) (n = 32, 32n: 255 pairs from 4,080
 # candidates took 0.89 of msr's 2.2 CPU s)
 POOL_MAX = 2048
+# Above this many pairs to choose the blocks are kept (n = 32: past about 64n): the greedy's cost grows as
+# pairs^2 (measured to 255 pairs, n = 32, 32n, above)
+MAX_DESIGNED_PAIRS = 512
 
 
 def first_rows(design: BlockDesign, pairs: int) -> int:

@@ -44,7 +44,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .additive_design import POOL_MAX, POOL_PER_PAIR, choose_rest, first_rows, first_stage, nearly_additive
+from .additive_design import (
+    MAX_DESIGNED_PAIRS,
+    POOL_MAX,
+    POOL_PER_PAIR,
+    choose_rest,
+    first_rows,
+    first_stage,
+    nearly_additive,
+)
 from .banzhaf_unanimity import fit_banzhaf_unanimity
 from .base import Method
 from .fourier_kernel import fit_fourier_surrogate
@@ -382,6 +390,8 @@ def _two_stage(game: BudgetedGame, first: np.ndarray, blocks: BlockDesign, rest:
     if linear is not None:
         odd, even = (y[0::2] - y[1::2]) / 2, (y[0::2] + y[1::2]) / 2
         designed, reason = nearly_additive(stage, odd, even, x, t, linear[2])
+        if designed and later > MAX_DESIGNED_PAIRS:
+            designed, reason = False, f"{reason}; blocks kept: {later} pairs to choose, over {MAX_DESIGNED_PAIRS}"
         if designed:
             pool = _draw_pairs(n, min(POOL_PER_PAIR * later, POOL_MAX), rng, set(taken))[0::2]
             chosen = choose_rest(x, later, pool)
