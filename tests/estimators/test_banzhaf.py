@@ -538,8 +538,8 @@ def test_msr_takes_the_fourier_surrogate_on_a_real_sentence_embedding_game(minil
 
 def test_msr_keeps_the_blocks_where_the_first_ones_are_not_nearly_additive_and_then_changes_nothing():
     # order-5 sums of unanimity games: the first blocks' linear fit leaves far over 5% of the odd variance;
-    # order-3 ones are sparse there (terms peeled, or many Walsh readings zero). Either way the blocks drawn for the rest are evaluated, so every value,
-    # interval and choice is that of design='blocks' (one stage)
+    # order-3 ones are sparse there (terms peeled, or many Walsh readings zero). Either way the blocks drawn
+    # for the rest are evaluated, so every value, interval and choice is that of design='blocks' (one stage)
     reasons = []
     for seed, order, n in [(0, 5, 16), (1, 5, 24), (2, 3, 16), (3, 3, 20)]:
         game = SoumGame(n, 2 * n, np.random.default_rng(seed), max_order=order)
