@@ -33,7 +33,7 @@ FIRST_SHARE = 0.5  # of the pairs in the first blocks (whole blocks, at least on
 MAX_RESIDUAL_SHARE = 0.05
 # A sparse game leaves many of a block's Walsh readings exactly zero (walsh_peeling.py), a dense one almost
 # none: measured on the first blocks, the benchmark tables 0-5.3% (MiniLM, tiny Llama, 8n-32n, seeds
-# 200-259), sums of unanimity games of order 3 5-70% (median 16-52%), of order 4-5 0-23%, whose linear fit
+# 200-259), sums of unanimity games of order 3 0-70% (median 16-52%), of order 4-5 0-23%, whose linear fit
 # leaves over MAX_RESIDUAL_SHARE on almost every seed.
 SPARSE_ZERO_SHARE = 0.1
 # The design's prior: degree 1 and 3, the degree-3 part a hundredth of the first (the tables' odd energy is
@@ -49,10 +49,10 @@ POOL_MAX = 2048
 MAX_DESIGNED_PAIRS = 512
 
 
-def first_rows(design: BlockDesign, pairs: int) -> int:
-    """How many of the design's first rows make the first stage: whole blocks, about FIRST_SHARE of `pairs`,
+def first_rows(design: BlockDesign) -> int:
+    """How many of the design's first rows make the first stage: whole blocks, about FIRST_SHARE of its pairs,
     at least one block (the rows come block by block, any uniform extras last)."""
-    blocks = max(1, round(FIRST_SHARE * pairs / design.size))
+    blocks = max(1, round(FIRST_SHARE * len(design.rows) / design.size))
     return int(np.sum((design.block >= 0) & (design.block < blocks)))
 
 
@@ -69,11 +69,11 @@ def first_stage(design: BlockDesign, rows: int) -> BlockDesign:
     )
 
 
-def nearly_additive(stage: BlockDesign, odd: np.ndarray, even: np.ndarray, x: np.ndarray, t: np.ndarray, loo: float):
-    """(whether to choose the rest of the pairs, the reason). odd, even: the stage pairs' half-differences
-    and half-sums; x, t: their +-1 rows and odd parts with the full coalition's row; loo: the linear fit's
-    leave-one-out error on those."""
-    found = peel(stage, odd, even)
+def nearly_additive(stage: BlockDesign, t: np.ndarray, even: np.ndarray, loo: float, later: int):
+    """(whether to choose the `later` pairs left, the reason). t: the full coalition's odd part, then each
+    stage pair's (v(S) - v(N\\S)) / 2; even: each stage pair's half-sum; loo: the linear fit's leave-one-out
+    error on t."""
+    found = peel(stage, t[1:], even)
     if found.terms:
         return False, f"blocks kept: the first blocks hold exact sparse terms ({found.summary()})"
     if found.zero_share >= SPARSE_ZERO_SHARE:
@@ -87,7 +87,10 @@ def nearly_additive(stage: BlockDesign, odd: np.ndarray, even: np.ndarray, x: np
             f"blocks kept: the first blocks' linear fit left {share:.1%} of the odd variance "
             f"(over {MAX_RESIDUAL_SHARE:.0%}: not nearly additive)"
         )
-    return True, f"the first blocks' linear fit left {share:.1%} of the odd variance (nearly additive)"
+    reason = f"the first blocks' linear fit left {share:.1%} of the odd variance (nearly additive)"
+    if later > MAX_DESIGNED_PAIRS:
+        return False, f"{reason}; blocks kept: {later} pairs to choose, over {MAX_DESIGNED_PAIRS}"
+    return True, reason
 
 
 def choose_rest(x: np.ndarray, count: int, pool: np.ndarray) -> np.ndarray | None:

@@ -45,7 +45,6 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from .additive_design import (
-    MAX_DESIGNED_PAIRS,
     POOL_MAX,
     POOL_PER_PAIR,
     choose_rest,
@@ -351,9 +350,10 @@ def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "
     if design == "auto" and adjust == "auto" and fourier:
         blocks, v, note = _two_stage(game, first, blocks, rest, rng, taken)
         details |= note
+        pairs = _with_complements(blocks.rows)
     else:
-        v = game(np.vstack([first, _with_complements(blocks.rows), rest]))
-    pairs = _with_complements(blocks.rows)
+        pairs = _with_complements(blocks.rows)
+        v = game(np.vstack([first, pairs, rest]))
     fitted = _paired_fit(blocks, v[2 : 2 + len(pairs)], v[0], v[1], adjust, rng)
     if fitted is None:
         details |= {"adjust": "none", "adjust_reason": f"{len(blocks.rows) + 1} pairs cannot fit {n} slopes"}
@@ -376,7 +376,7 @@ def _two_stage(game: BudgetedGame, first: np.ndarray, blocks: BlockDesign, rest:
     (additive_design.py; the pool excludes `taken`). Blocks kept, every draw and value is that of the
     one-stage design."""
     n = first.shape[1]
-    cut = first_rows(blocks, len(blocks.rows))
+    cut = first_rows(blocks)
     later = len(blocks.rows) - cut
     stage_pairs = _with_complements(blocks.rows[:cut])
     if later <= 0:
@@ -388,10 +388,7 @@ def _two_stage(game: BudgetedGame, first: np.ndarray, blocks: BlockDesign, rest:
     stage = first_stage(blocks, cut)
     chosen, reason = None, "blocks kept: the first blocks cannot fit the slopes"
     if linear is not None:
-        odd, even = (y[0::2] - y[1::2]) / 2, (y[0::2] + y[1::2]) / 2
-        designed, reason = nearly_additive(stage, odd, even, x, t, linear[2])
-        if designed and later > MAX_DESIGNED_PAIRS:
-            designed, reason = False, f"{reason}; blocks kept: {later} pairs to choose, over {MAX_DESIGNED_PAIRS}"
+        designed, reason = nearly_additive(stage, t, (y[0::2] + y[1::2]) / 2, linear[2], later)
         if designed:
             pool = _draw_pairs(n, min(POOL_PER_PAIR * later, POOL_MAX), rng, set(taken))[0::2]
             chosen = choose_rest(x, later, pool)
