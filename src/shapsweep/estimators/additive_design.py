@@ -16,8 +16,8 @@ Sparse games with strong high-order terms (sums of unanimity games of order 3-5)
 triples and sets read off whole blocks, and pairs outside them cost those fits more than they give. On the
 first blocks, the benchmark tables (MiniLM, tiny Llama; 8n-32n) left 0.3-10% of the odd variance (at most
 4% from 16n) and 0-5.3% of the readings zero; order-5 sums of unanimity games left 3.5-52%; order-3 ones,
-nearly additive too (0.7-24%), have 5-70% of their readings zero. Measured in docs/estimators.md (issue 22,
-round 16).
+nearly additive too (0.7-24%), have 0-70% of their readings zero (median 16-52%). Measured in
+docs/estimators.md (issue 22, round 16).
 """
 
 from __future__ import annotations
