@@ -12,6 +12,14 @@ from shapsweep.estimators import METHODS, estimate, methods_for
 DENSE = 1e-3
 
 
+def _without_cascade(monkeypatch):
+    """Switch set_cascade.py off, for tests of the greedy fits it would take over from 12n at n >= 32
+    (tests/estimators/test_set_cascade.py tests the cascade)."""
+    from shapsweep.estimators import set_cascade
+
+    monkeypatch.setattr(set_cascade, "MIN_ROWS_PER_PLAYER", 10**9)
+
+
 def brute_force_banzhaf(game, n):
     """beta_i = 2^-(n-1) sum_{S not ni i} v(S u i) - v(S), from the definition."""
     beta = np.zeros(n)
@@ -145,7 +153,8 @@ def _auto_against_linear(n: int, seeds, first_game: int, pairs_per_player: int, 
     return auto, linear, results
 
 
-def test_auto_takes_a_higher_order_fit_where_it_predicts_better():
+def test_auto_takes_a_higher_order_fit_where_it_predicts_better(monkeypatch):
+    _without_cascade(monkeypatch)
     # a sum of unanimity games with 3-player terms: the sparse surrogate, the order-3 Walsh terms or the sets
     # find the terms, a linear fit cannot
     auto, linear, results = _auto_against_linear(14, range(4), 200, 16, ("sparse_moebius", "odd_triples", "odd_sets"))
@@ -291,7 +300,8 @@ def test_set_columns_are_the_odd_walsh_terms_of_degree_3_and_up():
         np.testing.assert_array_equal(column, sum(x[:, list(u)].prod(axis=1) for u in odd))
 
 
-def test_odd_sets_recover_main_effects_and_unanimity_sets_of_4_and_5_exactly():
+def test_odd_sets_recover_main_effects_and_unanimity_sets_of_4_and_5_exactly(monkeypatch):
+    _without_cascade(monkeypatch)
     # a 4- or 5-player unanimity game spreads over 4 or 11 odd Walsh terms: one set column each finds
     # them, where the triples cannot (their CV error stays far above)
     n = 40
@@ -340,6 +350,7 @@ def test_garrote_on_the_sets_lowers_the_error_at_16n_on_order_5_games(monkeypatc
     # garrote (odd_sets.GARROTE) took order 5 at 16n from 0.82x to 0.78x Kernel Banzhaf (n = 64, seeds 0-23)
     from shapsweep.estimators import odd_sets
 
+    _without_cascade(monkeypatch)
     n, errors = 32, {3.0: [], 0.0: []}
     for seed in range(8):
         game = SoumGame(n, 2 * n, np.random.default_rng(600 + seed), max_order=5)

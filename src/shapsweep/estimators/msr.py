@@ -20,7 +20,10 @@ tries, and takes whichever predicts the pairs' odd parts best out of sample (`de
 `adjust_reason`): order-3 Walsh terms fitted with the main effects, their number chosen by 5-fold
 cross-validation (odd_triples.py; from 12n, n <= 64); the odd parts of unanimity sets
 of 3-5 players grown from the strongest triples, rescreened every round (odd_sets.py;
-from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); at 8n for n = 32-64,
+from 12n, n <= 128: a 4- or 5-set is one coefficient where its triples are 4 or 10); from 12n for n = 32-128,
+unanimity sets of 2-5 players found one significance bar at a time on both halves, each find cleaning the
+next screen (set_cascade.py; taken by C_p with the risk inflation penalty, entered as its ratio to the linear
+fit's; where that is under 1 the greedy triples and sets are not run); at 8n for n = 32-64,
 pair_triple_fit.py's order-3 unanimity fit of both halves, offered only when its held-out error is under
 half the linear fit's (odd_pair_triples.py); at 8n for n = 64-128, the unanimity prior's kernel fit of
 both halves, its K-fold error taken relative to the linear fit's on its own folds (banzhaf_unanimity.py);
@@ -32,7 +35,7 @@ values are twice its degree-1 coefficients, refitted with a single-index cubic c
 leave-one-out error says so (single_index.py). With the surrogate, the standard errors are the OLS ones of
 a linear fit to its out-of-fold residuals (the surrogate's own error is not sampled); with the triples, the
 sets or the Fourier prior, the OLS ones with the held-out error as the residual variance (it prices the
-selection).
+selection); with the cascade, with C_p's prediction error a row.
 Standard errors: MSR's are those of a difference of two sample means; the fit's are the OLS ones
 (the linear fit's widened by LINEAR_TAIL_SCALE below 4n odd rows, where its errors are heavy-tailed).
 References: Wang and Jia, "Data Banzhaf", AISTATS 2023; Musco and Witter, "Provably accurate Shapley
@@ -63,6 +66,7 @@ from .odd_sets import fit_odd_sets
 from .odd_triples import fit_odd_triples
 from .paired_design import PairedSample
 from .result import MethodOutput
+from .set_cascade import fit_set_cascade
 from .single_index import fit_single_index
 from .sparse_moebius import fit_on_pairs, pairs_to_fit
 from .walsh_peeling import MIN_ZERO_SHARE, TOLERANCE, Peeled, peel
@@ -106,11 +110,15 @@ FOURIER_MIN_PAIRS_PER_PLAYER = 4
 # the linear fit is underdetermined when X'X's smallest eigenvalue is under this share of its largest
 # (singular values 1e-6 apart)
 RANK_TOLERANCE = 1e-12
+# set_cascade.py's C_p under this share of the linear fit's: the greedy triples and sets are not tried (they
+# cost 0.5-1 CPU s at n = 64-128; with 0.5, the same errors on seeds 200-211, order 5, 16n)
+CASCADE_DECISIVE = 1.0
 # The order msr offers its candidates in: of equal held-out errors the first is chosen.
 CANDIDATE_ORDER = (
     "linear",
     "odd_triples",
     "odd_sets",
+    "set_cascade",
     "odd_pair_triples",
     "sparse_moebius",
     "unanimity_kernel",
@@ -232,17 +240,20 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
     candidates = {"linear": (loo, values, stderr)}
     block = np.concatenate([[-1], design.block])
     index = np.concatenate([[0], design.index])
+    even = np.concatenate([[(v_full + v_empty) / 2], (y[0::2] + y[1::2]) / 2])  # the pairs' even parts
+    cascade = fit_set_cascade(x, t, even, design, block, index, sigma2)
+    # where the cascade's sets beat the linear fit the greedy fits of triples and sets are not run
+    decisive = cascade is not None and cascade[2] < CASCADE_DECISIVE
     # above TRIPLES_MAX_PLAYERS the sets alone (they include the triples): as good on seeds 0-5 at n = 128,
     # and both cost over 1 s an explanation at 32n
-    odd = fit_odd_triples(x, t, design, block, index, rng) if 2 < n <= TRIPLES_MAX_PLAYERS else None
+    odd = fit_odd_triples(x, t, design, block, index, rng) if 2 < n <= TRIPLES_MAX_PLAYERS and not decisive else None
     if odd is not None:
         coef, odd_stderr, cv_linear, cv_best, odd_details = odd
         details |= odd_details
         candidates["linear"] = (cv_linear, values, stderr)
         if odd_details["odd_triples"] > 0:
             candidates["odd_triples"] = (cv_best, 2 * coef, 2 * odd_stderr)
-    even = np.concatenate([[(v_full + v_empty) / 2], (y[0::2] + y[1::2]) / 2])  # the pairs' even parts
-    sets = fit_odd_sets(x, t, design, block, index, rng, even)
+    sets = None if decisive else fit_odd_sets(x, t, design, block, index, rng, even)
     if sets is not None:
         coef, sets_stderr, cv_linear, cv_best, sets_details = sets
         details |= sets_details
@@ -250,6 +261,11 @@ def _paired_fit(design: BlockDesign, y, v_empty, v_full, adjust: str, rng):
             candidates["linear"] = (cv_linear, values, stderr)
         if sets_details["odd_sets"] > 0:
             candidates["odd_sets"] = (cv_best, 2 * coef, 2 * sets_stderr)
+    if cascade is not None:
+        c_values, c_stderr, c_ratio, c_details = cascade
+        details |= c_details
+        # it enters as its ratio to the linear fit's C_p, on the same rows
+        candidates["set_cascade"] = (candidates["linear"][0] * c_ratio, 2 * c_values, 2 * c_stderr)
     low, high = PAIR_TRIPLES_ROWS_PER_PLAYER
     # not after peeling: what it leaves is nearly additive, and the fit cost 7.8 CPU s for 8e-4 against the
     # linear fit's 1.8e-3 (n = 64, 8n, order 3, seed 7; the other 11 of seeds 0-11 peeled exactly)
