@@ -9,9 +9,9 @@ the game it is about N(0, 1). Held to the bar tau_k = Phi^-1(1 - 1 / (2 C(n, k))
 of k players over all C(n, k) a round passes, the strongest sets are found first; fitting them shrinks
 the residuals, which lifts the next sets over the bar (a cascade). The 2-player sets, which sit in the
 even half only (c / 4 on the pair), are fitted there too: left in, they lift every triple holding the
-pair over true ones (measured: order 5, n = 64, 16n, held-out seeds 100-105, median error 0.083 without
-them, 0.0 with, five of six games recovered exactly).
-How: each round scores every triple (one fast Walsh-Hadamard transform per block, odd_sets.TripleScreen),
+pair over true ones (order 5, n = 64, 16n, seeds 100-105 / 200-211: median error 0.072 / 0.085 without
+them, 0.021 / 0.004 with; docs/estimators.md, round 17).
+How: each round scores the triples (one fast Walsh-Hadamard transform per block, odd_sets.TripleScreen),
 grows the TRIPLE_SEEDS strongest into 4-sets by one player and the FOUR_SEEDS strongest 4-sets into
 5-sets, scores every pair on the even half, and adds up to PER_ROUND sets over their bar, strongest
 (z / tau) first, none sharing two players with another chosen that round (its score may be that one's
