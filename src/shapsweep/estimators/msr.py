@@ -111,7 +111,7 @@ FOURIER_MIN_PAIRS_PER_PLAYER = 4
 # (singular values 1e-6 apart)
 RANK_TOLERANCE = 1e-12
 # set_cascade.py's C_p under this share of the linear fit's: the greedy triples and sets are not tried (they
-# cost 0.5-1 CPU s at n = 64-128; with 0.5, the same errors on seeds 200-211, order 5, 16n)
+# cost 0.5-1 CPU s at n = 64-128; with 0.5, nearly the same errors on seeds 200-211, order 5, 16n)
 CASCADE_DECISIVE = 1.0
 # The order msr offers its candidates in: of equal held-out errors the first is chosen.
 CANDIDATE_ORDER = (
