@@ -40,11 +40,12 @@ PLAYERS = (32, 128)  # below, sparse_moebius and the Fourier prior; above, scori
 MIN_ROWS_PER_PLAYER = 6  # from 12n: at 8n even the sets a perfect screen passes gain nothing at n = 128
 TRIPLE_SEEDS = 150  # triples grown into 4-sets a round
 FOUR_SEEDS = 64  # 4-sets grown into 5-sets a round
-PER_ROUND = 8
-ROUNDS = 24
+PER_ROUND = 8  # sets added a round at most (12 or 16: higher errors at 16n, docs/estimators.md round 17)
+ROUNDS = 24  # (16: a third cheaper, but order 5, n = 128, 32n 0.0019 -> 0.0236)
 POOL = 16384  # triples rescored between full screens of all C(n, 3)
 RESCREEN = 6  # rounds between full screens
-BAR_SCALE = 1.1  # the null scores' standard deviation is 1.03-1.10, not 1 (estimated weights)
+BAR_SCALE = 1.1  # the null scores' standard deviation is 1.01-1.18, not 1 (estimated weights; measured by
+# benchmarks/estimators_banzhaf_detection.py)
 EXACT = 1e-12  # odd residual energy under this share of the odd parts': the game is recovered (the ridge leaves 1e-18)
 
 
