@@ -366,10 +366,9 @@ def msr(game: BudgetedGame, n: int, rng: np.random.Generator, *, adjust: str = "
     if design == "auto" and adjust == "auto" and fourier:
         blocks, v, note = _two_stage(game, first, blocks, rest, rng, taken)
         details |= note
-        pairs = _with_complements(blocks.rows)
     else:
-        pairs = _with_complements(blocks.rows)
-        v = game(np.vstack([first, pairs, rest]))
+        v = game(np.vstack([first, _with_complements(blocks.rows), rest]))
+    pairs = _with_complements(blocks.rows)
     fitted = _paired_fit(blocks, v[2 : 2 + len(pairs)], v[0], v[1], adjust, rng)
     if fitted is None:
         details |= {"adjust": "none", "adjust_reason": f"{len(blocks.rows) + 1} pairs cannot fit {n} slopes"}

@@ -201,6 +201,13 @@ def garrote_solve(path: _Path, n: int, size: int, garrote: float) -> np.ndarray:
     return np.concatenate([np.linalg.solve(path.normal[:n, :n], right), terms])
 
 
+def main_effect_stderr(path: _Path, n: int, sigma2: float) -> np.ndarray:
+    """OLS standard errors of the path's n main effects with residual variance sigma2 (its ridge kept)."""
+    p = path.size
+    covariance = np.linalg.inv(path.gram + RIDGE * max(1.0, float(np.trace(path.gram)) / p) * np.eye(p))
+    return np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
+
+
 def cross_validated_fit(
     x: np.ndarray, t: np.ndarray, grow, sizes: np.ndarray, folds: int, rng, key: str, terms: str, garrote: float = 0.0
 ):
@@ -229,8 +236,7 @@ def cross_validated_fit(
     # the held-out error prices the selection, which the in-sample residual does not see; the floor keeps
     # an exactly recovered game's rounding errors inside their intervals
     sigma2 = max(float(residual @ residual) / max(1, m - p), held_error[best], 1e-16 * float(t @ t) / m)
-    covariance = np.linalg.inv(path.gram + RIDGE * max(1.0, float(np.trace(path.gram)) / p) * np.eye(p))
-    stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
+    stderr = main_effect_stderr(path, n, sigma2)
     details = {
         key: p - n,
         f"{key}_cv": f"{folds}-fold error by number of {terms}: "

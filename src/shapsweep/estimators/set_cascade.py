@@ -34,7 +34,7 @@ import numpy as np
 
 from .hadamard_design import BlockDesign
 from .odd_sets import TripleScreen, _top, even_columns, set_columns
-from .odd_triples import RIDGE, _Path, all_triples
+from .odd_triples import _Path, main_effect_stderr
 
 PLAYERS = (32, 128)  # below, sparse_moebius and the Fourier prior; above, scoring C(n, 3) triples costs more
 MIN_ROWS_PER_PLAYER = 6  # from 12n: at 8n even the sets a perfect screen passes gain nothing at n = 128
@@ -149,7 +149,6 @@ def cascade(x: np.ndarray, t: np.ndarray, even: np.ndarray, design: BlockDesign,
     bar = bars(n)
     cap = m // 4
     fit = _Halves(x, t, even, cap)
-    every = all_triples(n)
     iu, ju = np.triu_indices(n, 1)
     for step in range(ROUNDS):
         r_o, r_e = fit.residuals()
@@ -159,7 +158,7 @@ def cascade(x: np.ndarray, t: np.ndarray, even: np.ndarray, design: BlockDesign,
         odd, ev = screen.binned(r_o), screen.binned(r_e)
         pair = screen.pairs(ev)
         if step % RESCREEN == 0:
-            _every, t3 = screen.every_triple(odd)
+            every, t3 = screen.every_triple(odd)
             a, b, c = every
             pool = _top(np.abs(wo * t3 + we * (pair[a, b] + pair[a, c] + pair[b, c])), POOL)
             triples = every[:, pool]
@@ -226,8 +225,7 @@ def fit_set_cascade(x: np.ndarray, t: np.ndarray, even: np.ndarray, design: Bloc
     # the OLS stderr with C_p's prediction error a row as the residual variance: it prices the selection,
     # which the in-sample residual does not see (coverage of 95% intervals 90-94% -> 99-100%, tuning seeds 0-11)
     sigma2 = max(sigma2, cp_sets / m)
-    covariance = np.linalg.inv(fit.odd.gram + RIDGE * max(1.0, float(np.trace(fit.odd.gram)) / p) * np.eye(p))
-    stderr = np.sqrt(np.clip(np.diag(covariance)[:n] * sigma2, 0.0, None))
+    stderr = main_effect_stderr(fit.odd, n, sigma2)
     sizes = [len(q) for q in fit.sets]
     details = {
         "set_cascade": len(big),
